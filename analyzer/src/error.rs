@@ -1,0 +1,128 @@
+//! Errors of reading traffic input: every problem names the file and, where it has one, the line.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One problem in the user's input, located in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    pub path: PathBuf,
+    /// 1-based line, when the problem sits on one.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl InputError {
+    pub fn new(path: &Path, line: Option<usize>, message: impl Into<String>) -> Self {
+        InputError {
+            path: path.to_path_buf(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    pub fn at(path: &Path, line: usize, message: impl Into<String>) -> Self {
+        InputError::new(path, Some(line), message)
+    }
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.path.display(), line, self.message),
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+/// Why traffic could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("failed to read `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Problems in the input itself, all of them (up to [`MAX_REPORTED`]).
+    #[error("{}", Self::render(.errors, *.more))]
+    Input {
+        errors: Vec<InputError>,
+        /// How many further problems were found and not kept.
+        more: usize,
+    },
+}
+
+/// How many input problems one import keeps; the rest are counted.
+pub const MAX_REPORTED: usize = 50;
+
+impl ImportError {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        ImportError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub fn one(error: InputError) -> Self {
+        ImportError::Input {
+            errors: vec![error],
+            more: 0,
+        }
+    }
+
+    fn render(errors: &[InputError], more: usize) -> String {
+        let mut s = errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
+        if more > 0 {
+            s.push_str(&format!("\n... and {more} more problems"));
+        }
+        s
+    }
+}
+
+/// Collects input problems so that all of them are reported together.
+#[derive(Debug, Default)]
+pub struct Problems {
+    errors: Vec<InputError>,
+    more: usize,
+}
+
+impl Problems {
+    pub fn push(&mut self, error: InputError) {
+        if self.errors.len() < MAX_REPORTED {
+            self.errors.push(error);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// `Ok(value)` when nothing was found, else every problem.
+    pub fn finish<T>(self, value: T) -> Result<T, ImportError> {
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(ImportError::Input {
+                errors: self.errors,
+                more: self.more,
+            })
+        }
+    }
+}
+
+/// 1-based line of a byte offset in `text`.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}

@@ -1,0 +1,76 @@
+//! merge-analyzer: from traffic metrics to a merge plan.
+//!
+//! [`import::load`] reads a call graph with traffic metrics into a [`Traffic`] (a petgraph
+//! graph), [`analyze`] judges every call edge and joins the merged ones into groups, and
+//! [`plan::Plan`] is the `merge.toml` written from that. Nothing here prints: the CLI renders
+//! the returned values.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod dot;
+pub mod error;
+pub mod group;
+pub mod import;
+pub mod model;
+pub mod plan;
+pub mod profiles;
+pub mod select;
+pub mod thresholds;
+
+pub use error::{ImportError, InputError};
+pub use group::Group;
+pub use model::{Call, RpcType, Service, SourceKind, Traffic};
+pub use select::{Assumed, EdgeVerdict, Reason, Reasons};
+pub use thresholds::{ThresholdOverrides, Thresholds};
+
+/// The result of judging a traffic graph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    pub thresholds: Thresholds,
+    /// One per call edge, in graph order; entry-node calls and self-calls are left out.
+    pub edges: Vec<EdgeVerdict>,
+    /// Sorted by estimated saving, then name.
+    pub groups: Vec<Group>,
+    /// Figures that were assumed, in words (empty when the input gave every figure).
+    pub assumptions: Vec<String>,
+    /// Per service (by node index): whether it counts as cache-heavy, flagged or inferred.
+    pub cache_heavy: Vec<bool>,
+}
+
+/// Judges every call edge of `traffic` against `thresholds` and groups the merged ones.
+pub fn analyze(traffic: &Traffic, thresholds: &Thresholds, assumed: &Assumed) -> Analysis {
+    let totals = select::Totals::of(traffic);
+    let cache_heavy: Vec<bool> = traffic
+        .graph
+        .node_indices()
+        .map(|ix| totals.cache_heavy(traffic, ix))
+        .collect();
+    let mut edges = select::judge(traffic, &totals, &cache_heavy, thresholds, assumed);
+    let groups = group::group(traffic, &totals, thresholds, &mut edges);
+
+    let mut assumptions = traffic.assumptions.clone();
+    let no_cost = edges.iter().filter(|v| v.encoding_assumed).count();
+    if no_cost > 0 {
+        assumptions.push(format!(
+            "encoding cost {} for {no_cost} edges whose input gives none",
+            assumed.encoding_cost
+        ));
+    }
+    let no_cores = traffic
+        .graph
+        .node_weights()
+        .filter(|s| s.cpu_cores.is_none() && !s.entry)
+        .count();
+    if no_cores > 0 {
+        assumptions.push(format!(
+            "{} cores for {no_cores} services whose input gives none",
+            assumed.cores
+        ));
+    }
+    Analysis {
+        thresholds: thresholds.clone(),
+        edges,
+        groups,
+        assumptions,
+        cache_heavy,
+    }
+}

@@ -1,0 +1,161 @@
+//! The merge plan (`merge.toml`): groups of services to build as one binary, and where each
+//! service's manifest is. Written by `analyze`, editable by hand, read by `check` and `build`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::Analysis;
+use crate::model::Traffic;
+
+/// How dependency versions are kept when members are merged (design.md, Dependency isolation).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Isolation {
+    /// Every member keeps exactly the versions of its own Cargo.lock.
+    #[default]
+    Exact,
+    /// Cargo resolves the merged workspace; drift is reported.
+    Unify,
+    /// Refuse to build if any member would run a different version.
+    Strict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanGroup {
+    pub name: String,
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanService {
+    /// Relative to the plan file's folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
+    /// The binary to run, when the package has several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bin: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    #[serde(default)]
+    pub isolation: Isolation,
+    #[serde(default)]
+    pub group: Vec<PlanGroup>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub service: BTreeMap<String, PlanService>,
+}
+
+const HEADER: &str = "# Merge plan written by `cargo merge analyze`; edit it freely.\n\
+# Each [[group]] becomes one binary (`cargo merge build`); paths are relative to this file.\n\n";
+
+impl Plan {
+    /// The plan for `analysis`, with manifest paths made relative to `plan_dir`.
+    pub fn from_analysis(analysis: &Analysis, traffic: &Traffic, plan_dir: &Path) -> Plan {
+        let mut plan = Plan::default();
+        for g in &analysis.groups {
+            plan.group.push(PlanGroup {
+                name: g.name.clone(),
+                members: g.members.clone(),
+            });
+            for m in &g.members {
+                let manifest = traffic
+                    .find(m)
+                    .and_then(|ix| traffic.service(ix).manifest.as_deref())
+                    .map(|p| relative_to(p, plan_dir));
+                if let Some(manifest) = manifest {
+                    plan.service.insert(
+                        m.clone(),
+                        PlanService {
+                            manifest: Some(manifest),
+                            bin: None,
+                        },
+                    );
+                }
+            }
+        }
+        plan
+    }
+
+    /// The plan as TOML, with a header comment; the same plan always gives the same bytes.
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string(self).unwrap_or_else(|e| {
+            // Serialising these plain structs cannot fail; keep the error visible if it does.
+            format!("# error: {e}\n")
+        });
+        format!("{HEADER}{body}")
+    }
+}
+
+/// `path` relative to `dir` (both taken from the current directory when relative), with `/`.
+fn relative_to(path: &Path, dir: &Path) -> String {
+    let abs = |p: &Path| normalize(&std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
+    let rel: PathBuf = pathdiff::diff_paths(abs(path), abs(dir)).unwrap_or_else(|| path.into());
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Removes `.` and `..` components without touching the file system (the path may not exist).
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_are_relative_to_the_plan_folder() {
+        let base = Path::new("/repo/fixtures/traffic");
+        let manifest = base.join("../shop/gateway/Cargo.toml");
+        assert_eq!(
+            relative_to(&manifest, Path::new("/repo")),
+            "fixtures/shop/gateway/Cargo.toml"
+        );
+        assert_eq!(
+            relative_to(&manifest, Path::new("/repo/out/plans")),
+            "../../fixtures/shop/gateway/Cargo.toml"
+        );
+    }
+
+    #[test]
+    fn plan_round_trips_through_toml() {
+        let mut plan = Plan::default();
+        plan.group.push(PlanGroup {
+            name: "checkout".into(),
+            members: vec!["orders".into(), "pricing".into()],
+        });
+        plan.service.insert(
+            "orders".into(),
+            PlanService {
+                manifest: Some("services/orders/Cargo.toml".into()),
+                bin: Some("orders".into()),
+            },
+        );
+        let text = plan.to_toml();
+        assert!(text.starts_with("# Merge plan written by"));
+        let back: Plan = toml::from_str(&text).expect("parses");
+        assert_eq!(back, plan);
+        assert_eq!(back.to_toml(), text, "deterministic");
+    }
+}

@@ -1,0 +1,210 @@
+//! The command line: `cargo merge <command>`, parsed with clap.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use merge_analyzer::thresholds::{check_group_size, check_positive, check_share};
+
+/// Cargo runs `cargo-merge merge ARGS` for `cargo merge ARGS`; both spellings parse.
+#[derive(Debug, Parser)]
+#[command(name = "cargo", bin_name = "cargo", styles = clap::builder::Styles::styled())]
+pub enum Cargo {
+    Merge(MergeArgs),
+}
+
+/// Compile chatty tonic microservices into one binary, so that the gRPC calls between them
+/// become in-process calls, while every team keeps its own service, repository and tests.
+#[derive(Debug, Args)]
+#[command(version, about, long_about = None)]
+pub struct MergeArgs {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Find which services should be merged, from a call graph with traffic metrics.
+    ///
+    /// Reads the traffic, judges every call edge (merge when the callee gets most of its
+    /// traffic from the caller and (de)serialisation costs enough CPU), joins merged edges into
+    /// groups, and prints the groups with their estimated saving and every rejected edge with
+    /// its reasons. `--plan-out` writes the plan that `cargo merge build` reads.
+    Analyze(AnalyzeArgs),
+}
+
+/// Output shared by every subcommand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    /// Text for a terminal.
+    Human,
+    /// One JSON object per line on stdout, each with a "reason".
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TrafficFormat {
+    /// design.md's format: a .toml or .json file, or a folder with services.csv and calls.csv
+    Native,
+    /// Alibaba microservice trace: a folder with MSCallGraph (and MSResource) CSV files
+    Alibaba,
+    /// DGG call-graph patterns: folders S_<id>/graphK.json
+    Dgg,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Traffic to read: a .toml or .json file, or a folder (native CSV, Alibaba trace or DGG)
+    #[arg(long, value_name = "PATH")]
+    pub traffic: PathBuf,
+
+    /// Format of the traffic, when the guess from the path is not wanted
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<TrafficFormat>,
+
+    /// Folder of folded stack profiles, one per service (`<service>.folded`), giving each
+    /// service's encoding cost as its share of samples in (de)serialisation frames
+    #[arg(long, value_name = "DIR")]
+    pub profiles: Option<PathBuf>,
+
+    /// A frame substring that counts as (de)serialisation in profiles; repeat it to give
+    /// several. Replaces the default list (prost::, tonic::codec, serde, ...)
+    #[arg(long = "encoding-frame", value_name = "PATTERN", requires = "profiles")]
+    pub encoding_frames: Vec<String>,
+
+    /// Write the merge plan (merge.toml) to this file
+    #[arg(long, value_name = "FILE")]
+    pub plan_out: Option<PathBuf>,
+
+    /// Write a Graphviz picture of the graph, groups and verdicts to this file
+    #[arg(long, value_name = "FILE")]
+    pub dot: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+
+    /// Encoding cost used for an edge whose input gives none (traces carry no CPU profile)
+    #[arg(long, value_name = "SHARE", default_value_t = 0.05, value_parser = share)]
+    pub assume_encoding_cost: f64,
+
+    /// Cores used for a service whose input gives none
+    #[arg(long, value_name = "CORES", default_value_t = 1.0, value_parser = positive)]
+    pub assume_cores: f64,
+
+    /// How many groups and rejected edges the human report lists (0: all)
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+
+    /// Output format
+    #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
+}
+
+/// Selection thresholds; each overrides the traffic file's `[thresholds]` and the default.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Thresholds")]
+pub struct ThresholdArgs {
+    /// Merge an edge only if its affinity (its qps / all qps into the callee) is above this [default: 0.90]
+    #[arg(long, value_name = "SHARE", value_parser = share)]
+    pub min_affinity: Option<f64>,
+    /// Merge an edge only if its encoding cost is above this [default: 0.03]
+    #[arg(long, value_name = "SHARE", value_parser = share)]
+    pub min_encoding_cost: Option<f64>,
+    /// Reject services whose mean CPU utilisation is above this [default: 0.80]
+    #[arg(long, value_name = "SHARE", value_parser = share)]
+    pub max_cpu_util: Option<f64>,
+    /// Reject services using more than this share of their memory limit [default: 0.85]
+    #[arg(long, value_name = "SHARE", value_parser = share)]
+    pub max_mem_ratio: Option<f64>,
+    /// Most services in one group [default: 8]
+    #[arg(long, value_name = "N", value_parser = group_size)]
+    pub max_group_size: Option<usize>,
+    /// Most memory in one group, in GiB of summed mem_used_gib [default: unlimited]
+    #[arg(long, value_name = "GIB", value_parser = positive)]
+    pub max_group_mem_gib: Option<f64>,
+}
+
+impl ThresholdArgs {
+    pub fn overrides(&self) -> merge_analyzer::ThresholdOverrides {
+        merge_analyzer::ThresholdOverrides {
+            min_affinity: self.min_affinity,
+            min_encoding_cost: self.min_encoding_cost,
+            max_cpu_util: self.max_cpu_util,
+            max_mem_ratio: self.max_mem_ratio,
+            max_group_size: self.max_group_size,
+            max_group_mem_gib: self.max_group_mem_gib,
+        }
+    }
+}
+
+fn number(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .map_err(|_| format!("`{s}` is not a number"))
+}
+
+fn share(s: &str) -> Result<f64, String> {
+    check_share(number(s)?)
+}
+
+fn positive(s: &str) -> Result<f64, String> {
+    check_positive(number(s)?)
+}
+
+fn group_size(s: &str) -> Result<usize, String> {
+    let n = s
+        .parse::<usize>()
+        .map_err(|_| format!("`{s}` is not a whole number"))?;
+    check_group_size(n)
+}
+
+/// The process arguments, with `merge` inserted when the binary is run as `cargo-merge
+/// analyze ...` rather than through cargo.
+pub fn normalized_args() -> Vec<OsString> {
+    normalize(std::env::args_os().collect())
+}
+
+fn normalize(mut args: Vec<OsString>) -> Vec<OsString> {
+    if args.get(1).is_none_or(|a| a != "merge") {
+        args.insert(1, "merge".into());
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cargo::command().debug_assert();
+    }
+
+    #[test]
+    fn both_spellings_parse() {
+        for args in [
+            vec!["cargo-merge", "merge", "analyze", "--traffic", "t.toml"],
+            vec!["cargo-merge", "analyze", "--traffic", "t.toml"],
+        ] {
+            let args = normalize(args.into_iter().map(OsString::from).collect());
+            let Cargo::Merge(m) = Cargo::try_parse_from(args).expect("parses");
+            let Command::Analyze(a) = m.command;
+            assert_eq!(a.traffic, PathBuf::from("t.toml"));
+        }
+    }
+
+    #[test]
+    fn thresholds_outside_their_range_are_refused() {
+        let parse = |flag: &str, v: &str| {
+            let args = ["cargo", "merge", "analyze", "--traffic", "t.toml", flag, v];
+            Cargo::try_parse_from(args).map(|_| ())
+        };
+        assert!(parse("--min-affinity", "0.95").is_ok());
+        let e = parse("--min-affinity", "1.5").expect_err("out of range");
+        assert!(e.to_string().contains("outside the range 0..=1"), "{e}");
+        assert!(parse("--max-group-size", "1").is_err());
+        assert!(parse("--max-group-mem-gib", "-3").is_err());
+        assert!(parse("--min-encoding-cost", "abc").is_err());
+    }
+}

@@ -1,0 +1,206 @@
+//! The human report of `analyze`: groups with their members and saving, then rejected edges,
+//! heaviest first, each with the reasons and the figures behind them.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use merge_analyzer::model::NodeIndex;
+use merge_analyzer::{Analysis, EdgeVerdict, Reason, SourceKind, Traffic};
+
+pub fn report(
+    out: &mut impl Write,
+    path: &Path,
+    traffic: &Traffic,
+    analysis: &Analysis,
+    limit: usize,
+) -> io::Result<()> {
+    let limit = if limit == 0 { usize::MAX } else { limit };
+    let name = |ix: NodeIndex| traffic.service(ix).name.as_str();
+    let kind = match traffic.kind {
+        SourceKind::Native => "native",
+        SourceKind::Alibaba => "Alibaba trace",
+        SourceKind::Dgg => "DGG patterns",
+    };
+    writeln!(
+        out,
+        "Analyzed {} services and {} calls from {} ({kind})",
+        traffic.service_count(),
+        traffic.call_count(),
+        path.display()
+    )?;
+
+    let saved: f64 = analysis.groups.iter().map(|g| g.est_cores_saved).sum();
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Merge groups: {} (est. {} cores saved)",
+        analysis.groups.len(),
+        cores(saved)
+    )?;
+    for g in analysis.groups.iter().take(limit) {
+        writeln!(
+            out,
+            "  {}  [{}]  est. {} cores saved",
+            g.name,
+            g.members.join(", "),
+            cores(g.est_cores_saved)
+        )?;
+        for &i in &g.edges {
+            let v = &analysis.edges[i];
+            writeln!(
+                out,
+                "    {} -> {}  {} qps  affinity {:.2}  encoding {:.3}{}  saves {}",
+                name(v.caller),
+                name(v.callee),
+                qps(v.qps),
+                v.affinity,
+                v.encoding_cost,
+                if v.encoding_assumed { " (assumed)" } else { "" },
+                cores(v.est_cores_saved)
+            )?;
+        }
+    }
+    more(out, analysis.groups.len(), limit, "groups")?;
+
+    let mut rejected: Vec<&EdgeVerdict> = analysis.edges.iter().filter(|v| !v.merged()).collect();
+    let shown = rejected.len().min(limit);
+    if shown < rejected.len() {
+        rejected.select_nth_unstable_by(shown, heaviest_first(traffic));
+        rejected.truncate(shown);
+    }
+    let total_rejected = analysis.edges.iter().filter(|v| !v.merged()).count();
+    rejected.sort_by(heaviest_first(traffic));
+    writeln!(out)?;
+    writeln!(out, "Rejected edges: {total_rejected}, heaviest first")?;
+    for v in rejected {
+        let why: Vec<String> = v
+            .reasons
+            .iter()
+            .map(|r| explain(traffic, analysis, v, r))
+            .collect();
+        writeln!(
+            out,
+            "  {} -> {}  {} qps  {}",
+            name(v.caller),
+            name(v.callee),
+            qps(v.qps),
+            why.join("; ")
+        )?;
+    }
+    more(out, total_rejected, limit, "rejected edges")?;
+
+    if !analysis.assumptions.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Assumed (the input does not say):")?;
+        for a in &analysis.assumptions {
+            writeln!(out, "  {a}")?;
+        }
+    }
+    Ok(())
+}
+
+fn heaviest_first(
+    traffic: &Traffic,
+) -> impl Fn(&&EdgeVerdict, &&EdgeVerdict) -> std::cmp::Ordering + '_ {
+    move |a, b| {
+        b.qps
+            .total_cmp(&a.qps)
+            .then_with(|| {
+                traffic
+                    .service(a.caller)
+                    .name
+                    .cmp(&traffic.service(b.caller).name)
+            })
+            .then_with(|| {
+                traffic
+                    .service(a.callee)
+                    .name
+                    .cmp(&traffic.service(b.callee).name)
+            })
+            .then_with(|| a.edge.cmp(&b.edge))
+    }
+}
+
+fn more(out: &mut impl Write, total: usize, limit: usize, what: &str) -> io::Result<()> {
+    if total > limit {
+        writeln!(
+            out,
+            "  ... {} more {what} (--limit 0 lists all)",
+            total - limit
+        )?;
+    }
+    Ok(())
+}
+
+/// One reason with the figure behind it.
+fn explain(traffic: &Traffic, analysis: &Analysis, v: &EdgeVerdict, r: Reason) -> String {
+    let th = &analysis.thresholds;
+    let sides = [v.caller, v.callee];
+    let which = |f: &dyn Fn(NodeIndex) -> Option<String>| -> String {
+        sides
+            .iter()
+            .filter_map(|&ix| f(ix))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let code = r.code();
+    match r {
+        Reason::NonRpc => {
+            let call = &traffic.graph[v.edge];
+            format!("{code} ({})", call.rpctype)
+        }
+        Reason::LowAffinity => {
+            format!("{code} ({:.2} <= {:.2})", v.affinity, th.min_affinity)
+        }
+        Reason::LowEncodingCost => {
+            format!(
+                "{code} ({:.3} <= {:.3})",
+                v.encoding_cost, th.min_encoding_cost
+            )
+        }
+        Reason::CacheHeavy => format!(
+            "{code} ({})",
+            which(&|ix| analysis.cache_heavy[ix.index()].then(|| traffic.service(ix).name.clone()))
+        ),
+        Reason::HighLoad => format!(
+            "{code} ({})",
+            which(&|ix| {
+                let s = traffic.service(ix);
+                s.cpu_util
+                    .filter(|&u| u > th.max_cpu_util)
+                    .map(|u| format!("{} cpu {u:.2} > {:.2}", s.name, th.max_cpu_util))
+            })
+        ),
+        Reason::MemoryConstrained => format!(
+            "{code} ({})",
+            which(&|ix| {
+                let s = traffic.service(ix);
+                s.mem_util
+                    .filter(|&m| m > th.max_mem_ratio)
+                    .map(|m| format!("{} memory {m:.2} > {:.2}", s.name, th.max_mem_ratio))
+            })
+        ),
+        Reason::GroupLimit => {
+            let mem = th
+                .max_group_mem_gib
+                .map(|m| format!(" or {m} GiB"))
+                .unwrap_or_default();
+            format!(
+                "{code} (joining would exceed {} services{mem})",
+                th.max_group_size
+            )
+        }
+    }
+}
+
+fn qps(q: f64) -> String {
+    if q >= 100.0 {
+        format!("{q:.0}")
+    } else {
+        format!("{q:.2}")
+    }
+}
+
+fn cores(c: f64) -> String {
+    format!("{c:.2}")
+}

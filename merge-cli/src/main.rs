@@ -1,0 +1,50 @@
+//! `cargo merge`: compile chatty tonic microservices into one binary.
+//!
+//! This file only parses the command line and turns errors into exit codes; each subcommand
+//! lives in its own module.
+
+mod analyze;
+mod cli;
+mod fsx;
+mod human;
+mod json;
+mod status;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// A failure of a subcommand, with the exit status it gives.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad input: the files or values the user gave (exit status 2).
+    Input(Vec<String>),
+    /// Anything else, such as a file that could not be written (exit status 1).
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli::Cargo::Merge(args) = cli::Cargo::parse_from(cli::normalized_args());
+    let result = match args.command {
+        cli::Command::Analyze(a) => analyze::exec(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(errors)) => {
+            for e in errors {
+                status::error(&e);
+            }
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(e)) => {
+            status::error(&format!("{e:#}"));
+            ExitCode::from(1)
+        }
+    }
+}
