@@ -11,6 +11,7 @@ pub mod error;
 pub mod group;
 pub mod import;
 pub mod model;
+pub mod paths;
 pub mod plan;
 pub mod profiles;
 pub mod select;

@@ -94,30 +94,14 @@ impl Plan {
 
 /// `path` relative to `dir` (both taken from the current directory when relative), with `/`.
 fn relative_to(path: &Path, dir: &Path) -> String {
-    let abs = |p: &Path| normalize(&std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
+    let abs = |p: &Path| {
+        crate::paths::normalize(&std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+    };
     let rel: PathBuf = pathdiff::diff_paths(abs(path), abs(dir)).unwrap_or_else(|| path.into());
     rel.components()
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")
-}
-
-/// Removes `.` and `..` components without touching the file system (the path may not exist).
-fn normalize(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ pub fn report(
             let v = &analysis.edges[i];
             writeln!(
                 out,
-                "    {} -> {}  {} qps  affinity {:.2}  encoding {:.3}{}  saves {}",
+                "    {} -> {}  {} qps  affinity {:.2}  encoding {:.3}{}  saves {} cores",
                 name(v.caller),
                 name(v.callee),
                 qps(v.qps),

@@ -141,7 +141,9 @@ impl NativeBuilder {
             mem_util: mem_used_gib.zip(mem_limit_gib).map(|(u, l)| u / l),
             cache_heavy: Some(raw.cache_heavy.unwrap_or(false)),
             encoding_cost,
-            manifest: raw.manifest.map(|m| self.base_dir.join(m)),
+            manifest: raw
+                .manifest
+                .map(|m| crate::paths::normalize(&self.base_dir.join(m))),
             entry: false,
         };
         if self.traffic.add_service(service).is_err() {
