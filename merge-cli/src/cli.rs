@@ -20,6 +20,17 @@ pub enum Cargo {
 pub struct MergeArgs {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Colour in status and error lines (auto: when stderr is a terminal and NO_COLOR is unset)
+    #[arg(long, value_enum, value_name = "WHEN", global = true, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,13 +73,15 @@ pub struct AnalyzeArgs {
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<TrafficFormat>,
 
-    /// Folder of folded stack profiles, one per service (`<service>.folded`), giving each
-    /// service's encoding cost as its share of samples in (de)serialisation frames
+    /// Folder of folded stack profiles (perf script | stackcollapse-perf, inferno), one per
+    /// service and named after it (`pricing.folded`, `S_1/MS_2.folded`; .collapsed and .txt
+    /// too): a service's encoding cost becomes its share of samples in (de)serialisation frames,
+    /// replacing the traffic file's
     #[arg(long, value_name = "DIR")]
     pub profiles: Option<PathBuf>,
 
     /// A frame substring that counts as (de)serialisation in profiles; repeat it to give
-    /// several. Replaces the default list (prost::, tonic::codec, serde, ...)
+    /// several. Replaces the default list (prost::, tonic::codec, serde::, serde_json::, ...)
     #[arg(long = "encoding-frame", value_name = "PATTERN", requires = "profiles")]
     pub encoding_frames: Vec<String>,
 

@@ -15,7 +15,7 @@ pub fn report(
     limit: usize,
 ) -> io::Result<()> {
     let limit = if limit == 0 { usize::MAX } else { limit };
-    let name = |ix: NodeIndex| traffic.service(ix).name.as_str();
+    let name = |ix: NodeIndex| short(&traffic.service(ix).name);
     let kind = match traffic.kind {
         SourceKind::Native => "native",
         SourceKind::Alibaba => "Alibaba trace",
@@ -29,7 +29,10 @@ pub fn report(
         path.display()
     )?;
 
-    let saved: f64 = analysis.groups.iter().map(|g| g.est_cores_saved).sum();
+    let saved = analysis
+        .groups
+        .iter()
+        .fold(0.0, |sum, g| sum + g.est_cores_saved);
     writeln!(out)?;
     writeln!(
         out,
@@ -41,8 +44,12 @@ pub fn report(
         writeln!(
             out,
             "  {}  [{}]  est. {} cores saved",
-            g.name,
-            g.members.join(", "),
+            short(&g.name),
+            g.members
+                .iter()
+                .map(|m| short(m))
+                .collect::<Vec<_>>()
+                .join(", "),
             cores(g.est_cores_saved)
         )?;
         for &i in &g.edges {
@@ -89,6 +96,17 @@ pub fn report(
     }
     more(out, total_rejected, limit, "rejected edges")?;
 
+    let hashed = traffic
+        .graph
+        .node_weights()
+        .any(|s| short(&s.name) != s.name);
+    if hashed {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Hash-like names are shortened to {SHORT} characters; --message-format json has them in full."
+        )?;
+    }
     if !analysis.assumptions.is_empty() {
         writeln!(out)?;
         writeln!(out, "Assumed (the input does not say):")?;
@@ -160,7 +178,8 @@ fn explain(traffic: &Traffic, analysis: &Analysis, v: &EdgeVerdict, r: Reason) -
         }
         Reason::CacheHeavy => format!(
             "{code} ({})",
-            which(&|ix| analysis.cache_heavy[ix.index()].then(|| traffic.service(ix).name.clone()))
+            which(&|ix| analysis.cache_heavy[ix.index()]
+                .then(|| short(&traffic.service(ix).name).into_owned()))
         ),
         Reason::HighLoad => format!(
             "{code} ({})",
@@ -168,7 +187,7 @@ fn explain(traffic: &Traffic, analysis: &Analysis, v: &EdgeVerdict, r: Reason) -
                 let s = traffic.service(ix);
                 s.cpu_util
                     .filter(|&u| u > th.max_cpu_util)
-                    .map(|u| format!("{} cpu {u:.2} > {:.2}", s.name, th.max_cpu_util))
+                    .map(|u| format!("{} cpu {u:.2} > {:.2}", short(&s.name), th.max_cpu_util))
             })
         ),
         Reason::MemoryConstrained => format!(
@@ -177,7 +196,7 @@ fn explain(traffic: &Traffic, analysis: &Analysis, v: &EdgeVerdict, r: Reason) -
                 let s = traffic.service(ix);
                 s.mem_util
                     .filter(|&m| m > th.max_mem_ratio)
-                    .map(|m| format!("{} memory {m:.2} > {:.2}", s.name, th.max_mem_ratio))
+                    .map(|m| format!("{} memory {m:.2} > {:.2}", short(&s.name), th.max_mem_ratio))
             })
         ),
         Reason::GroupLimit => {
@@ -193,11 +212,28 @@ fn explain(traffic: &Traffic, analysis: &Analysis, v: &EdgeVerdict, r: Reason) -
     }
 }
 
+/// How many characters of a hash-like name (an anonymised trace id) the report shows.
+const SHORT: usize = 12;
+
+/// Anonymised traces name services by 64-digit hashes; like git, show their first digits.
+/// The qualifier of a DGG name (`S_<id>/`) is kept.
+fn short(name: &str) -> std::borrow::Cow<'_, str> {
+    let (prefix, last) = name.rsplit_once('/').map_or(("", name), |(p, l)| (p, l));
+    if last.len() >= 32 && last.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let sep = if prefix.is_empty() { "" } else { "/" };
+        format!("{prefix}{sep}{}", &last[..SHORT]).into()
+    } else {
+        name.into()
+    }
+}
+
+/// Three significant digits below 100, whole numbers above (trace rates can be tiny).
 fn qps(q: f64) -> String {
-    if q >= 100.0 {
+    if q >= 100.0 || q == 0.0 {
         format!("{q:.0}")
     } else {
-        format!("{q:.2}")
+        let decimals = (2 - q.log10().floor() as i32).clamp(0, 9) as usize;
+        format!("{q:.decimals$}")
     }
 }
 

@@ -31,6 +31,11 @@ impl From<anyhow::Error> for Failure {
 
 fn main() -> ExitCode {
     let cli::Cargo::Merge(args) = cli::Cargo::parse_from(cli::normalized_args());
+    anstream::ColorChoice::write_global(match args.color {
+        cli::Color::Auto => anstream::ColorChoice::Auto,
+        cli::Color::Always => anstream::ColorChoice::Always,
+        cli::Color::Never => anstream::ColorChoice::Never,
+    });
     let result = match args.command {
         cli::Command::Analyze(a) => analyze::exec(&a),
     };

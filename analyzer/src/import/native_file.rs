@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::native::{NativeBuilder, RawCall, RawService};
-use crate::error::{ImportError, InputError, line_of};
+use crate::error::{ImportError, InputError, json_message, line_of};
 use crate::model::Traffic;
 use crate::thresholds::ThresholdOverrides;
 
@@ -98,14 +98,5 @@ fn entry<T: for<'de> Deserialize<'de>>(
             b.problem(InputError::at(path, line + e.line() - 1, json_message(&e)));
             None
         }
-    }
-}
-
-/// serde_json's message without its trailing " at line L column C".
-fn json_message(e: &serde_json::Error) -> String {
-    let s = e.to_string();
-    match s.rfind(" at line ") {
-        Some(i) => s[..i].to_string(),
-        None => s,
     }
 }
