@@ -21,10 +21,25 @@ pub fn render(traffic: &Traffic, analysis: &Analysis) -> String {
         }
         s.push_str("  }\n");
     }
+    let grouped: rustc_hash::FxHashSet<&str> = analysis
+        .groups
+        .iter()
+        .flat_map(|g| g.members.iter().map(String::as_str))
+        .collect();
+    for service in traffic.graph.node_weights() {
+        if !grouped.contains(service.name.as_str()) {
+            let _ = writeln!(s, "  {};", quote(&service.name));
+        }
+    }
     for v in &analysis.edges {
         let (a, b) = (name(v.caller), name(v.callee));
         if v.merged() {
-            let label = format!("{} qps, aff {:.2}", fmt_qps(v.qps), v.affinity);
+            let joined = if v.joined { ", joined" } else { "" };
+            let label = format!(
+                "{} qps, aff {:.2}{joined}",
+                crate::format::qps(v.qps),
+                v.affinity
+            );
             let _ = writeln!(s, "  {a} -> {b} [style=bold, label={}];", quote(&label));
         } else {
             let reasons: Vec<&str> = v.reasons.iter().map(|r| r.code()).collect();
@@ -41,12 +56,4 @@ pub fn render(traffic: &Traffic, analysis: &Analysis) -> String {
 
 fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-fn fmt_qps(q: f64) -> String {
-    if q >= 100.0 {
-        format!("{q:.0}")
-    } else {
-        format!("{q:.2}")
-    }
 }

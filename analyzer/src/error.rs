@@ -117,14 +117,26 @@ impl Problems {
     }
 }
 
-/// 1-based line of a byte offset in `text`.
-pub fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+/// Line numbers of byte offsets in one text, found by binary search over the line starts (a
+/// scan per lookup would make reading a large file quadratic).
+#[derive(Debug)]
+pub struct Lines {
+    starts: Vec<usize>,
+}
+
+impl Lines {
+    pub fn new(text: &str) -> Self {
+        let newlines = text.bytes().enumerate().filter(|&(_, b)| b == b'\n');
+        let starts = std::iter::once(0)
+            .chain(newlines.map(|(i, _)| i + 1))
+            .collect();
+        Lines { starts }
+    }
+
+    /// The 1-based line holding byte `offset`.
+    pub fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&start| start <= offset)
+    }
 }
 
 /// serde_json's message without its trailing " at line L column C" (the line is reported
@@ -134,5 +146,20 @@ pub fn json_message(e: &serde_json::Error) -> String {
     match s.rfind(" at line ") {
         Some(i) => s[..i].to_string(),
         None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lines;
+
+    #[test]
+    fn offsets_map_to_one_based_lines() {
+        let lines = Lines::new("a\nbc\n\nd");
+        let got: Vec<usize> = [0, 1, 2, 4, 5, 6, 99]
+            .iter()
+            .map(|&o| lines.line(o))
+            .collect();
+        assert_eq!(got, vec![1, 1, 2, 2, 3, 4, 4]);
     }
 }

@@ -1,18 +1,17 @@
 //! Grouping over the whole graph: merged edges joined into groups, greedily by estimated saving,
 //! within the size and memory limits; an edge that would break a limit gets `group-limit`.
 
-use std::cmp::Ordering;
-
 use petgraph::graph::NodeIndex;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::model::Traffic;
 use crate::select::{EdgeVerdict, Reason, Totals};
 use crate::thresholds::Thresholds;
 
 /// Services that become one binary.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Group {
-    /// The member with the most inbound traffic.
+    /// After the member with the most inbound traffic, made folder-safe ([`group_name`]).
     pub name: String,
     /// Sorted by name.
     pub members: Vec<String>,
@@ -64,7 +63,9 @@ impl Components {
 }
 
 /// Joins the merged edges of `verdicts` into groups, marking those that would break a limit
-/// with [`Reason::GroupLimit`]. Groups come sorted by saving, then name.
+/// with [`Reason::GroupLimit`]. An `rpc` edge whose two ends end up in one group through other
+/// edges is in-process after the merge whatever its affinity: it is marked
+/// [`EdgeVerdict::joined`] and counted in the group. Groups come sorted by saving, then name.
 pub(crate) fn group(
     traffic: &Traffic,
     totals: &Totals,
@@ -78,8 +79,7 @@ pub(crate) fn group(
     order.sort_by(|&x, &y| {
         let (a, b) = (&verdicts[x], &verdicts[y]);
         b.est_cores_saved
-            .partial_cmp(&a.est_cores_saved)
-            .unwrap_or(Ordering::Equal)
+            .total_cmp(&a.est_cores_saved)
             .then_with(|| name(a.caller).cmp(name(b.caller)))
             .then_with(|| name(a.callee).cmp(name(b.callee)))
     });
@@ -103,25 +103,27 @@ pub(crate) fn group(
         }
     }
 
-    // Collect groups by root, in the saving order of their edges.
-    let mut by_root: Vec<Option<usize>> = vec![None; traffic.service_count()];
+    // Edges between members of one group, and the groups themselves, in graph order.
+    let mut by_root: FxHashMap<u32, usize> = FxHashMap::default();
     let mut groups: Vec<(Vec<NodeIndex>, Group)> = Vec::new();
-    for &i in &order {
-        let v = &verdicts[i];
-        if !v.merged() {
+    for (i, v) in verdicts.iter_mut().enumerate() {
+        let (a, b) = (
+            sets.find(v.caller.index() as u32),
+            sets.find(v.callee.index() as u32),
+        );
+        if a != b || sets.size[a as usize] < 2 {
             continue;
         }
-        let root = sets.find(v.caller.index() as u32) as usize;
-        let g = *by_root[root].get_or_insert_with(|| {
-            groups.push((
-                Vec::new(),
-                Group {
-                    name: String::new(),
-                    members: Vec::new(),
-                    est_cores_saved: 0.0,
-                    edges: Vec::new(),
-                },
-            ));
+        if !v.merged() {
+            // Per-service reasons cannot hold for members; only affinity and cost can.
+            if v.reasons.contains(Reason::NonRpc) {
+                continue;
+            }
+            v.reasons = Default::default();
+            v.joined = true;
+        }
+        let g = *by_root.entry(a).or_insert_with(|| {
+            groups.push((Vec::new(), Group::default()));
             groups.len() - 1
         });
         let (nodes, group) = &mut groups[g];
@@ -129,34 +131,80 @@ pub(crate) fn group(
         group.est_cores_saved += v.est_cores_saved;
         group.edges.push(i);
     }
+
+    let mut taken = FxHashSet::default();
     let mut out: Vec<Group> = groups
         .into_iter()
         .map(|(mut nodes, mut group)| {
             nodes.sort_unstable();
             nodes.dedup();
-            let head = nodes
-                .iter()
-                .copied()
-                .max_by(|&x, &y| {
-                    let (ix, iy) = (totals.inbound[x.index()], totals.inbound[y.index()]);
-                    ix.partial_cmp(&iy)
-                        .unwrap_or(Ordering::Equal)
-                        .then_with(|| name(y).cmp(name(x)))
-                })
-                .map(name)
-                .unwrap_or_default();
-            group.name = head.to_string();
             group.members = nodes.iter().map(|&n| name(n).to_string()).collect();
             group.members.sort();
-            group.edges.sort_unstable();
+            // Named after the member with the most inbound traffic (ties: the smaller name).
+            let head = nodes.iter().copied().max_by(|&x, &y| {
+                totals.inbound[x.index()]
+                    .total_cmp(&totals.inbound[y.index()])
+                    .then_with(|| name(y).cmp(name(x)))
+            });
+            group.name = head.map(name).unwrap_or_default().to_string();
             group
         })
         .collect();
     out.sort_by(|a, b| {
         b.est_cores_saved
-            .partial_cmp(&a.est_cores_saved)
-            .unwrap_or(Ordering::Equal)
+            .total_cmp(&a.est_cores_saved)
             .then_with(|| a.name.cmp(&b.name))
     });
+    for g in &mut out {
+        g.name = unique(group_name(&g.name), &mut taken);
+    }
     out
+}
+
+/// A group name usable as a folder and package name: letters, digits, `-` and `_`, other
+/// characters (DGG's `S_1/MS_x`, spaces, dots) replaced by `-`.
+pub fn group_name(member: &str) -> String {
+    let s: String = member
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let s = s.trim_matches('-');
+    if s.is_empty() {
+        "group".to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+/// `name`, or `name-2`, `name-3`, ... if taken.
+fn unique(name: String, taken: &mut FxHashSet<String>) -> String {
+    let mut candidate = name.clone();
+    let mut n = 2;
+    while !taken.insert(candidate.clone()) {
+        candidate = format!("{name}-{n}");
+        n += 1;
+    }
+    candidate
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_name;
+
+    #[test]
+    fn group_names_are_folder_safe() {
+        assert_eq!(group_name("gateway"), "gateway");
+        assert_eq!(
+            group_name("S_119467046/MS_normal+2.2"),
+            "S_119467046-MS_normal-2-2"
+        );
+        assert_eq!(group_name("../x"), "x");
+        assert_eq!(group_name("///"), "group");
+    }
 }

@@ -8,6 +8,7 @@
 
 pub mod dot;
 pub mod error;
+pub mod format;
 pub mod group;
 pub mod import;
 pub mod model;
@@ -20,7 +21,7 @@ pub mod thresholds;
 pub use error::{ImportError, InputError};
 pub use group::Group;
 pub use model::{Call, RpcType, Service, SourceKind, Traffic};
-pub use select::{Assumed, EdgeVerdict, Reason, Reasons};
+pub use select::{Assumed, EdgeVerdict, Reason, Reasons, ServiceFlags};
 pub use thresholds::{ThresholdOverrides, Thresholds};
 
 /// The result of judging a traffic graph.
@@ -33,19 +34,15 @@ pub struct Analysis {
     pub groups: Vec<Group>,
     /// Figures that were assumed, in words (empty when the input gave every figure).
     pub assumptions: Vec<String>,
-    /// Per service (by node index): whether it counts as cache-heavy, flagged or inferred.
-    pub cache_heavy: Vec<bool>,
+    /// Per service (by node index): what rules it out of any merge.
+    pub flags: Vec<ServiceFlags>,
 }
 
 /// Judges every call edge of `traffic` against `thresholds` and groups the merged ones.
 pub fn analyze(traffic: &Traffic, thresholds: &Thresholds, assumed: &Assumed) -> Analysis {
     let totals = select::Totals::of(traffic);
-    let cache_heavy: Vec<bool> = traffic
-        .graph
-        .node_indices()
-        .map(|ix| totals.cache_heavy(traffic, ix))
-        .collect();
-    let mut edges = select::judge(traffic, &totals, &cache_heavy, thresholds, assumed);
+    let flags = select::service_flags(traffic, &totals, thresholds);
+    let mut edges = select::judge(traffic, &totals, &flags, thresholds, assumed);
     let groups = group::group(traffic, &totals, thresholds, &mut edges);
 
     let mut assumptions = traffic.assumptions.clone();
@@ -72,6 +69,6 @@ pub fn analyze(traffic: &Traffic, thresholds: &Thresholds, assumed: &Assumed) ->
         edges,
         groups,
         assumptions,
-        cache_heavy,
+        flags,
     }
 }

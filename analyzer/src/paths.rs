@@ -22,9 +22,43 @@ pub fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// The absolute form of `path` with symlinks resolved as far as the path exists, then `.` and
+/// `..` removed lexically from the part that does not exist yet.
+pub fn resolve(path: &Path) -> PathBuf {
+    let path = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(canonical) = existing.canonicalize() {
+            let mut out = canonical;
+            out.extend(rest.iter().rev());
+            return normalize(&out);
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return normalize(&abs),
+        }
+    }
+}
+
+/// `path` relative to the folder `dir`, with `/` separators (for files the user edits).
+pub fn relative_to(path: &Path, dir: &Path) -> String {
+    let (path, dir) = (resolve(path), resolve(dir));
+    let rel = pathdiff::diff_paths(&path, &dir).unwrap_or(path);
+    rel.to_string_lossy().replace('\\', "/")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::{normalize, relative_to};
     use std::path::Path;
 
     #[test]

@@ -2,7 +2,7 @@
 //! service's manifest is. Written by `analyze`, editable by hand, read by `check` and `build`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -67,7 +67,7 @@ impl Plan {
                 let manifest = traffic
                     .find(m)
                     .and_then(|ix| traffic.service(ix).manifest.as_deref())
-                    .map(|p| relative_to(p, plan_dir));
+                    .map(|p| crate::paths::relative_to(p, plan_dir));
                 if let Some(manifest) = manifest {
                     plan.service.insert(
                         m.clone(),
@@ -83,44 +83,14 @@ impl Plan {
     }
 
     /// The plan as TOML, with a header comment; the same plan always gives the same bytes.
-    pub fn to_toml(&self) -> String {
-        let body = toml::to_string(self).unwrap_or_else(|e| {
-            // Serialising these plain structs cannot fail; keep the error visible if it does.
-            format!("# error: {e}\n")
-        });
-        format!("{HEADER}{body}")
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        Ok(format!("{HEADER}{}", toml::to_string(self)?))
     }
-}
-
-/// `path` relative to `dir` (both taken from the current directory when relative), with `/`.
-fn relative_to(path: &Path, dir: &Path) -> String {
-    let abs = |p: &Path| {
-        crate::paths::normalize(&std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
-    };
-    let rel: PathBuf = pathdiff::diff_paths(abs(path), abs(dir)).unwrap_or_else(|| path.into());
-    rel.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn manifests_are_relative_to_the_plan_folder() {
-        let base = Path::new("/repo/fixtures/traffic");
-        let manifest = base.join("../shop/gateway/Cargo.toml");
-        assert_eq!(
-            relative_to(&manifest, Path::new("/repo")),
-            "fixtures/shop/gateway/Cargo.toml"
-        );
-        assert_eq!(
-            relative_to(&manifest, Path::new("/repo/out/plans")),
-            "../../fixtures/shop/gateway/Cargo.toml"
-        );
-    }
 
     #[test]
     fn plan_round_trips_through_toml() {
@@ -136,10 +106,10 @@ mod tests {
                 bin: Some("orders".into()),
             },
         );
-        let text = plan.to_toml();
+        let text = plan.to_toml().expect("serialises");
         assert!(text.starts_with("# Merge plan written by"));
         let back: Plan = toml::from_str(&text).expect("parses");
         assert_eq!(back, plan);
-        assert_eq!(back.to_toml(), text, "deterministic");
+        assert_eq!(back.to_toml().expect("serialises"), text, "deterministic");
     }
 }

@@ -198,6 +198,11 @@ fn count(
             }
         }
     }
+    if !f64::is_finite(total) {
+        let message = "the sample counts add up to more than a number can hold";
+        problems.push(InputError::new(path, None, message));
+        bad = true;
+    }
     if total == 0.0 && !bad {
         let message = "the profile has no samples (it is empty or every count is 0)";
         problems.push(InputError::new(path, None, message));
@@ -278,6 +283,17 @@ mod tests {
             Err(e @ ImportError::Input { .. }) => e.to_string().replace(&prefix, ""),
             other => panic!("expected input errors, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn counts_that_overflow_are_an_error_not_nan() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.folded"), "x;prost::enc 1e308\ny 1e308\n")
+            .expect("write");
+        let mut t = Traffic::new(crate::model::SourceKind::Native);
+        let _ = t.add_service(crate::model::Service::named("a"));
+        let e = apply(&mut t, dir.path(), &[String::from("prost::")]).expect_err("overflow");
+        assert!(e.to_string().contains("add up to more than"), "{e}");
     }
 
     #[test]

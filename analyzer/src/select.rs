@@ -82,6 +82,9 @@ pub struct EdgeVerdict {
     pub est_cores_saved: f64,
     /// Empty when merged.
     pub reasons: Reasons,
+    /// Merged because both ends joined one group through other edges (its own affinity or
+    /// cost would not have chosen it, but the call is in-process after the merge).
+    pub joined: bool,
 }
 
 impl EdgeVerdict {
@@ -145,21 +148,45 @@ impl Totals {
     }
 }
 
+/// What rules a service out of any merge, whatever the edge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServiceFlags {
+    /// Flagged in the input, or (traces) more than half of its outgoing qps is `mc`.
+    pub cache_heavy: bool,
+    /// Mean CPU utilisation above `max_cpu_util`.
+    pub high_load: bool,
+    /// Memory ratio above `max_mem_ratio`.
+    pub memory_constrained: bool,
+}
+
+/// The flags of every service, by node index.
+pub(crate) fn service_flags(
+    traffic: &Traffic,
+    totals: &Totals,
+    th: &Thresholds,
+) -> Vec<ServiceFlags> {
+    traffic
+        .graph
+        .node_indices()
+        .map(|ix| {
+            let s = traffic.service(ix);
+            ServiceFlags {
+                cache_heavy: totals.cache_heavy(traffic, ix),
+                high_load: s.cpu_util.is_some_and(|u| u > th.max_cpu_util),
+                memory_constrained: s.mem_util.is_some_and(|m| m > th.max_mem_ratio),
+            }
+        })
+        .collect()
+}
+
 /// Judges every edge except those from entry nodes and self-calls, in graph order.
 pub(crate) fn judge(
     traffic: &Traffic,
     totals: &Totals,
-    cache_heavy: &[bool],
+    flags: &[ServiceFlags],
     th: &Thresholds,
     assumed: &Assumed,
 ) -> Vec<EdgeVerdict> {
-    let n = traffic.service_count();
-    let mut loaded = Vec::with_capacity(n);
-    let mut mem_tight = Vec::with_capacity(n);
-    for s in traffic.graph.node_weights() {
-        loaded.push(s.cpu_util.is_some_and(|u| u > th.max_cpu_util));
-        mem_tight.push(s.mem_util.is_some_and(|m| m > th.max_mem_ratio));
-    }
     let cores = |ix: NodeIndex| traffic.service(ix).cpu_cores.unwrap_or(assumed.cores);
 
     let mut out = Vec::with_capacity(traffic.call_count());
@@ -185,19 +212,21 @@ pub(crate) fn judge(
         if call.rpctype != RpcType::Rpc {
             reasons.insert(Reason::NonRpc);
         }
-        if affinity <= th.min_affinity {
+        // A NaN figure must reject, not merge.
+        if affinity.is_nan() || affinity <= th.min_affinity {
             reasons.insert(Reason::LowAffinity);
         }
-        if encoding_cost <= th.min_encoding_cost {
+        if encoding_cost.is_nan() || encoding_cost <= th.min_encoding_cost {
             reasons.insert(Reason::LowEncodingCost);
         }
-        if cache_heavy[ai] || cache_heavy[bi] {
+        let (fa, fb) = (flags[ai], flags[bi]);
+        if fa.cache_heavy || fb.cache_heavy {
             reasons.insert(Reason::CacheHeavy);
         }
-        if loaded[ai] || loaded[bi] {
+        if fa.high_load || fb.high_load {
             reasons.insert(Reason::HighLoad);
         }
-        if mem_tight[ai] || mem_tight[bi] {
+        if fa.memory_constrained || fb.memory_constrained {
             reasons.insert(Reason::MemoryConstrained);
         }
 
@@ -223,6 +252,7 @@ pub(crate) fn judge(
             encoding_assumed: given.is_none(),
             est_cores_saved,
             reasons,
+            joined: false,
         });
     }
     out

@@ -1,6 +1,10 @@
 //! `cargo merge analyze`: traffic in, report (and optionally plan and picture) out.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use merge_analyzer::paths::resolve;
 
 use merge_analyzer::import::{self, Format};
 use merge_analyzer::{Assumed, ImportError, Thresholds, dot, plan::Plan, profiles};
@@ -9,6 +13,7 @@ use crate::cli::{AnalyzeArgs, MessageFormat, TrafficFormat};
 use crate::{Failure, fsx, human, json, status};
 
 pub fn exec(args: &AnalyzeArgs) -> Result<(), Failure> {
+    check_outputs(args)?;
     let format = args.format.map(|f| match f {
         TrafficFormat::Native => Format::Native,
         TrafficFormat::Alibaba => Format::Alibaba,
@@ -40,11 +45,16 @@ pub fn exec(args: &AnalyzeArgs) -> Result<(), Failure> {
     let analysis = merge_analyzer::analyze(&traffic, &thresholds, &assumed);
 
     // Everything is rendered before anything is written, so a failure leaves no partial output.
-    let plan_text = args.plan_out.as_ref().map(|path| {
-        let dir = path.parent().unwrap_or(std::path::Path::new(""));
-        Plan::from_analysis(&analysis, &traffic, dir).to_toml()
-    });
-    let dot_text = args.dot.as_ref().map(|_| dot::render(&traffic, &analysis));
+    let mut files: Vec<(&Path, String)> = Vec::new();
+    if let Some(path) = &args.plan_out {
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let plan = Plan::from_analysis(&analysis, &traffic, dir);
+        let text = plan.to_toml().context("failed to serialise the plan")?;
+        files.push((path, text));
+    }
+    if let Some(path) = &args.dot {
+        files.push((path, dot::render(&traffic, &analysis)));
+    }
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -57,12 +67,36 @@ pub fn exec(args: &AnalyzeArgs) -> Result<(), Failure> {
     .and_then(|()| out.flush());
     ignore_broken_pipe(printed)?;
 
-    for (path, text) in [(&args.plan_out, plan_text), (&args.dot, dot_text)] {
-        if let (Some(path), Some(text)) = (path, text) {
-            let changed = fsx::write_if_changed(path, text.as_bytes())?;
-            let verb = if changed { "Wrote" } else { "Unchanged" };
-            status::status(verb, &path.display().to_string());
+    let bytes: Vec<(&Path, &[u8])> = files.iter().map(|(p, t)| (*p, t.as_bytes())).collect();
+    let changed = fsx::write_all_if_changed(&bytes)?;
+    for ((path, _), changed) in files.iter().zip(changed) {
+        let verb = if changed { "Wrote" } else { "Unchanged" };
+        status::status(verb, &path.display().to_string());
+    }
+    Ok(())
+}
+
+/// The outputs must not overwrite the traffic input or each other.
+fn check_outputs(args: &AnalyzeArgs) -> Result<(), Failure> {
+    let input = resolve(&args.traffic);
+    let outputs = [("--plan-out", &args.plan_out), ("--dot", &args.dot)];
+    let mut seen: Vec<(&str, PathBuf)> = Vec::new();
+    for (flag, path) in outputs {
+        let Some(path) = path else { continue };
+        let path = resolve(path);
+        if path == input {
+            return Err(Failure::Input(vec![format!(
+                "{flag} {} would overwrite the traffic input",
+                path.display()
+            )]));
         }
+        if let Some((other, _)) = seen.iter().find(|(_, p)| *p == path) {
+            return Err(Failure::Input(vec![format!(
+                "{flag} and {other} name the same file `{}`",
+                path.display()
+            )]));
+        }
+        seen.push((flag, path));
     }
     Ok(())
 }

@@ -55,7 +55,8 @@ pub enum MessageFormat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TrafficFormat {
-    /// design.md's format: a .toml or .json file, or a folder with services.csv and calls.csv
+    /// The native format (README: Traffic input): a .toml or .json file, or a folder with
+    /// services.csv and calls.csv
     Native,
     /// Alibaba microservice trace: a folder with MSCallGraph (and MSResource) CSV files
     Alibaba,

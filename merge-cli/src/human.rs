@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
+use merge_analyzer::format::qps;
 use merge_analyzer::model::NodeIndex;
 use merge_analyzer::{Analysis, EdgeVerdict, Reason, SourceKind, Traffic};
 
@@ -56,26 +57,30 @@ pub fn report(
             let v = &analysis.edges[i];
             writeln!(
                 out,
-                "    {} -> {}  {} qps  affinity {:.2}  encoding {:.3}{}  saves {} cores",
+                "    {} -> {}  {} qps  affinity {:.2}  encoding {:.3}{}  saves {} cores{}",
                 name(v.caller),
                 name(v.callee),
                 qps(v.qps),
                 v.affinity,
                 v.encoding_cost,
                 if v.encoding_assumed { " (assumed)" } else { "" },
-                cores(v.est_cores_saved)
+                cores(v.est_cores_saved),
+                if v.joined {
+                    "  (joined: both ends are in the group)"
+                } else {
+                    ""
+                },
             )?;
         }
     }
     more(out, analysis.groups.len(), limit, "groups")?;
 
     let mut rejected: Vec<&EdgeVerdict> = analysis.edges.iter().filter(|v| !v.merged()).collect();
-    let shown = rejected.len().min(limit);
-    if shown < rejected.len() {
-        rejected.select_nth_unstable_by(shown, heaviest_first(traffic));
-        rejected.truncate(shown);
+    let total_rejected = rejected.len();
+    if limit < total_rejected {
+        rejected.select_nth_unstable_by(limit, heaviest_first(traffic));
+        rejected.truncate(limit);
     }
-    let total_rejected = analysis.edges.iter().filter(|v| !v.merged()).count();
     rejected.sort_by(heaviest_first(traffic));
     writeln!(out)?;
     writeln!(out, "Rejected edges: {total_rejected}, heaviest first")?;
@@ -178,25 +183,28 @@ fn explain(traffic: &Traffic, analysis: &Analysis, v: &EdgeVerdict, r: Reason) -
         }
         Reason::CacheHeavy => format!(
             "{code} ({})",
-            which(&|ix| analysis.cache_heavy[ix.index()]
+            which(&|ix| analysis.flags[ix.index()]
+                .cache_heavy
                 .then(|| short(&traffic.service(ix).name).into_owned()))
         ),
         Reason::HighLoad => format!(
             "{code} ({})",
             which(&|ix| {
                 let s = traffic.service(ix);
-                s.cpu_util
-                    .filter(|&u| u > th.max_cpu_util)
-                    .map(|u| format!("{} cpu {u:.2} > {:.2}", short(&s.name), th.max_cpu_util))
+                let cpu = s.cpu_util.unwrap_or(f64::NAN);
+                let limit = th.max_cpu_util;
+                (analysis.flags[ix.index()].high_load)
+                    .then(|| format!("{} cpu {cpu:.2} > {limit:.2}", short(&s.name)))
             })
         ),
         Reason::MemoryConstrained => format!(
             "{code} ({})",
             which(&|ix| {
                 let s = traffic.service(ix);
-                s.mem_util
-                    .filter(|&m| m > th.max_mem_ratio)
-                    .map(|m| format!("{} memory {m:.2} > {:.2}", short(&s.name), th.max_mem_ratio))
+                let mem = s.mem_util.unwrap_or(f64::NAN);
+                let limit = th.max_mem_ratio;
+                (analysis.flags[ix.index()].memory_constrained)
+                    .then(|| format!("{} memory {mem:.2} > {limit:.2}", short(&s.name)))
             })
         ),
         Reason::GroupLimit => {
@@ -224,16 +232,6 @@ fn short(name: &str) -> std::borrow::Cow<'_, str> {
         format!("{prefix}{sep}{}", &last[..SHORT]).into()
     } else {
         name.into()
-    }
-}
-
-/// Three significant digits below 100, whole numbers above (trace rates can be tiny).
-fn qps(q: f64) -> String {
-    if q >= 100.0 || q == 0.0 {
-        format!("{q:.0}")
-    } else {
-        let decimals = (2 - q.log10().floor() as i32).clamp(0, 9) as usize;
-        format!("{q:.decimals$}")
     }
 }
 

@@ -35,6 +35,8 @@ struct EdgeLine<'a> {
     est_cores_saved: f64,
     verdict: &'static str,
     reasons: Vec<&'static str>,
+    /// Merged only because both ends are in one group through other edges.
+    joined: bool,
 }
 
 /// Streams the edges without building them all first (millions on large graphs).
@@ -55,6 +57,7 @@ impl Serialize for Edges<'_> {
                 est_cores_saved: v.est_cores_saved,
                 verdict: if v.merged() { "merge" } else { "reject" },
                 reasons: v.reasons.iter().map(|r| r.code()).collect(),
+                joined: v.joined,
             })?;
         }
         seq.end()

@@ -299,3 +299,101 @@ fn analyze_help() {
     assert!(out.status.success());
     insta::assert_snapshot!("analyze_help", stdout(&out));
 }
+
+#[test]
+fn toml_reports_every_bad_entry_with_its_field() {
+    let text = "[[service]]\nname = \"a\"\ncpu_cores = \"x\"\n\n[[service]]\nname = \"b\"\ncpu_cores = 1.0\nqsp = 3\n";
+    let err = rejected(&[("t.toml", text)], "t.toml", &[]);
+    assert!(err.contains("t.toml:1: `cpu_cores`: invalid type"), "{err}");
+    assert!(err.contains("t.toml:5: unknown field `qsp`"), "{err}");
+}
+
+#[test]
+fn a_bare_plan_file_name_gets_relative_manifests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shop = root().join("fixtures/traffic/shop.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-merge"))
+        .current_dir(dir.path())
+        .args(["merge", "analyze", "--traffic"])
+        .arg(&shop)
+        .args(["--plan-out", "merge.toml"])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan = std::fs::read_to_string(dir.path().join("merge.toml")).expect("plan");
+    for line in plan.lines().filter(|l| l.starts_with("manifest")) {
+        let rel = line.trim_start_matches("manifest = ").trim_matches('"');
+        assert!(rel.starts_with(".."), "not relative: {line}");
+        assert!(!rel.contains("//"), "{line}");
+        let resolved = dir.path().canonicalize().expect("canonical").join(rel);
+        assert!(resolved.ends_with(rel.trim_start_matches("../")), "{line}");
+        assert_eq!(
+            normalize(&resolved).file_name().expect("name"),
+            "Cargo.toml"
+        );
+    }
+}
+
+#[test]
+fn outputs_never_overwrite_the_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let traffic = dir.path().join("t.toml");
+    std::fs::write(&traffic, SERVICES).expect("write");
+    let t = traffic.to_str().expect("utf-8");
+    let out = analyze(&["--traffic", t, "--plan-out", t]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("would overwrite the traffic input"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&traffic).expect("read"), SERVICES);
+    let same = dir.path().join("x.out");
+    let x = same.to_str().expect("utf-8");
+    let out = analyze(&["--traffic", t, "--plan-out", x, "--dot", x]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!same.exists());
+}
+
+#[test]
+fn a_failing_picture_leaves_no_plan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = dir.path().join("merge.toml");
+    let folder = dir.path().join("a-folder");
+    std::fs::create_dir(&folder).expect("mkdir");
+    let out = analyze(&[
+        "--traffic",
+        "fixtures/traffic/shop.toml",
+        "--plan-out",
+        plan.to_str().expect("utf-8"),
+        "--dot",
+        folder.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is a folder"), "{}", stderr(&out));
+    assert!(!plan.exists(), "plan written although the picture failed");
+}
+
+#[test]
+fn flags_override_the_file_thresholds_end_to_end() {
+    let json = |extra: &[&str]| {
+        let mut args = vec!["--traffic", "fixtures/traffic/cases/group-limit.toml"];
+        args.extend_from_slice(&["--message-format", "json"]);
+        args.extend_from_slice(extra);
+        let out = analyze(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str::<serde_json::Value>(&stdout(&out)).expect("json")
+    };
+    let from_file = json(&[]);
+    assert_eq!(from_file["thresholds"]["max_group_size"], 3);
+    assert_eq!(
+        from_file["groups"][0]["members"].as_array().map(Vec::len),
+        Some(3)
+    );
+    let from_flag = json(&["--max-group-size", "4"]);
+    assert_eq!(from_flag["thresholds"]["max_group_size"], 4);
+    assert_eq!(
+        from_flag["groups"][0]["members"].as_array().map(Vec::len),
+        Some(4)
+    );
+}

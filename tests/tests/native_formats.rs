@@ -17,7 +17,9 @@ fn run(rel: &str) -> (Traffic, Analysis, String) {
     let mut th = Thresholds::default();
     th.apply(&traffic.thresholds);
     let analysis = analyze(&traffic, &th, &Assumed::default());
-    let plan = Plan::from_analysis(&analysis, &traffic, &fixture("")).to_toml();
+    let plan = Plan::from_analysis(&analysis, &traffic, &fixture(""))
+        .to_toml()
+        .expect("serialises");
     (traffic, analysis, plan)
 }
 

@@ -7,41 +7,70 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::native::{NativeBuilder, RawCall, RawService};
-use crate::error::{ImportError, InputError, json_message, line_of};
+use crate::error::{ImportError, InputError, Lines, json_message};
 use crate::model::Traffic;
 use crate::thresholds::ThresholdOverrides;
 
+/// The file's top level; each entry is deserialised on its own, so that every bad entry is
+/// reported, not only the first.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TomlFile {
     #[serde(default)]
-    service: Vec<toml::Spanned<RawService>>,
+    service: Vec<toml::Spanned<toml::Table>>,
     #[serde(default)]
-    call: Vec<toml::Spanned<RawCall>>,
-    thresholds: Option<toml::Spanned<ThresholdOverrides>>,
+    call: Vec<toml::Spanned<toml::Table>>,
+    thresholds: Option<toml::Spanned<toml::Table>>,
 }
 
 /// Reads the native format from TOML text.
 pub fn from_toml(path: &Path, text: &str) -> Result<Traffic, ImportError> {
+    let lines = Lines::new(text);
     let file: TomlFile = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| line_of(text, s.start));
+        let line = e.span().map(|s| lines.line(s.start));
         ImportError::one(InputError::new(path, line, e.message().trim_end()))
     })?;
     let mut b = builder(path, file.service.len(), file.call.len());
     if let Some(t) = file.thresholds {
-        let line = line_of(text, t.span().start);
-        b.thresholds(path, line, t.into_inner());
+        if let Some((line, t)) = toml_entry::<ThresholdOverrides>(&mut b, path, &lines, t) {
+            b.thresholds(path, line, t);
+        }
     }
     for s in file.service {
-        let line = line_of(text, s.span().start);
-        b.service(path, line, s.into_inner());
+        if let Some((line, s)) = toml_entry::<RawService>(&mut b, path, &lines, s) {
+            b.service(path, line, s);
+        }
     }
     for c in file.call {
-        let line = line_of(text, c.span().start);
-        let c = c.into_inner();
-        b.call(path, line, &c.caller, &c.callee, c.fields());
+        if let Some((line, c)) = toml_entry::<RawCall>(&mut b, path, &lines, c) {
+            b.call(path, line, &c.caller, &c.callee, c.fields());
+        }
     }
     b.finish()
+}
+
+/// Deserialises one table, giving its line in the whole file.
+fn toml_entry<T: for<'de> Deserialize<'de>>(
+    b: &mut NativeBuilder,
+    path: &Path,
+    lines: &Lines,
+    table: toml::Spanned<toml::Table>,
+) -> Option<(usize, T)> {
+    let line = lines.line(table.span().start);
+    match serde_path_to_error::deserialize(toml::Value::Table(table.into_inner())) {
+        Ok(v) => Some((line, v)),
+        Err(e) => {
+            let field = e.path().to_string();
+            let message = e.into_inner().message().trim_end().to_string();
+            let message = match field.as_str() {
+                _ if message.starts_with("unknown field") => message,
+                "." | "" => message,
+                field => format!("`{field}`: {message}"),
+            };
+            b.problem(InputError::at(path, line, message));
+            None
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -59,19 +88,20 @@ struct JsonFile<'a> {
 pub fn from_json(path: &Path, text: &str) -> Result<Traffic, ImportError> {
     let file: JsonFile<'_> = serde_json::from_str(text)
         .map_err(|e| ImportError::one(InputError::at(path, e.line(), json_message(&e))))?;
+    let lines = Lines::new(text);
     let mut b = builder(path, file.service.len(), file.call.len());
     if let Some(raw) = file.thresholds {
-        if let Some((line, t)) = entry::<ThresholdOverrides>(&mut b, path, text, raw) {
+        if let Some((line, t)) = entry::<ThresholdOverrides>(&mut b, path, text, &lines, raw) {
             b.thresholds(path, line, t);
         }
     }
     for raw in file.service {
-        if let Some((line, s)) = entry::<RawService>(&mut b, path, text, raw) {
+        if let Some((line, s)) = entry::<RawService>(&mut b, path, text, &lines, raw) {
             b.service(path, line, s);
         }
     }
     for raw in file.call {
-        if let Some((line, c)) = entry::<RawCall>(&mut b, path, text, raw) {
+        if let Some((line, c)) = entry::<RawCall>(&mut b, path, text, &lines, raw) {
             b.call(path, line, &c.caller, &c.callee, c.fields());
         }
     }
@@ -88,10 +118,11 @@ fn entry<T: for<'de> Deserialize<'de>>(
     b: &mut NativeBuilder,
     path: &Path,
     text: &str,
+    lines: &Lines,
     raw: &RawValue,
 ) -> Option<(usize, T)> {
     let offset = raw.get().as_ptr() as usize - text.as_ptr() as usize;
-    let line = line_of(text, offset);
+    let line = lines.line(offset);
     match serde_json::from_str(raw.get()) {
         Ok(v) => Some((line, v)),
         Err(e) => {
