@@ -3,67 +3,22 @@
 //!
 //! This crate depends on no RPC framework and no async runtime: members of one binary may use
 //! different tonic, prost or tokio versions, so everything that crosses a member boundary is
-//! framework-neutral (a method path as a string, `Box<dyn Any + Send>` messages). The code that
+//! framework-neutral (a method path as a string, `Any` handlers and messages). The code that
 //! knows tonic is generated into each member by `merge-inline-macros`.
 //!
-//! The registry and the inline call arrive with the in-process call issue; this crate holds the
-//! method-path type they are keyed by.
+//! - [`Registry`]: which methods this process serves, by which member; servers register when
+//!   built and unregister when dropped.
+//! - [`MethodSlot`]: a generated client method's cached lookup.
+//! - [`metrics`]: call counters per method and path taken, as Prometheus text.
+//! - [`future`]: runtime-free panic catching and deadlines for the inline call.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-use std::fmt;
+pub mod future;
+mod method;
+pub mod metrics;
+mod registry;
+mod slot;
 
-/// A gRPC method path, `/package.Service/Method`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MethodPath(String);
-
-impl MethodPath {
-    /// Checks the `/package.Service/Method` shape.
-    pub fn parse(path: &str) -> Option<MethodPath> {
-        let rest = path.strip_prefix('/')?;
-        let (service, method) = rest.split_once('/')?;
-        let ok = |s: &str| !s.is_empty() && !s.contains('/');
-        (ok(service) && ok(method)).then(|| MethodPath(path.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// `package.Service`.
-    pub fn service(&self) -> &str {
-        self.0[1..].split_once('/').map_or("", |(s, _)| s)
-    }
-
-    /// `Method`.
-    pub fn method(&self) -> &str {
-        self.0[1..].split_once('/').map_or("", |(_, m)| m)
-    }
-}
-
-impl fmt::Display for MethodPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::MethodPath;
-
-    #[test]
-    fn method_paths_split_into_service_and_method() {
-        let p = MethodPath::parse("/shop.Pricing/Quote").expect("valid path");
-        assert_eq!(p.service(), "shop.Pricing");
-        assert_eq!(p.method(), "Quote");
-        for bad in [
-            "",
-            "/",
-            "shop.Pricing/Quote",
-            "/shop.Pricing/",
-            "//Quote",
-            "/a/b/c",
-        ] {
-            assert_eq!(MethodPath::parse(bad), None, "{bad:?}");
-        }
-    }
-}
+pub use method::MethodPath;
+pub use registry::{Entry, Registration, Registry};
+pub use slot::{MethodSlot, Resolved};

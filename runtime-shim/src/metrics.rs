@@ -1,0 +1,124 @@
+//! Call counters per (method, path taken, caller, callee), rendered as Prometheus text, so an
+//! operator can see that a merged binary really calls in-process.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+
+/// How a call went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CallPath {
+    /// In-process, through the registry.
+    Inline,
+    /// Over the network, through the original client.
+    Remote,
+}
+
+impl CallPath {
+    pub fn label(self) -> &'static str {
+        match self {
+            CallPath::Inline => "inline",
+            CallPath::Remote => "remote",
+        }
+    }
+}
+
+type Key = (String, CallPath, String, String);
+
+static COUNTERS: LazyLock<Mutex<BTreeMap<Key, Counter>>> = LazyLock::new(Default::default);
+
+/// A shared counter; adding is one relaxed atomic operation.
+#[derive(Debug, Clone, Default)]
+pub struct Counter(Arc<AtomicU64>);
+
+impl Counter {
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The counter of `method` calls taking `path` from `caller` to `callee` (either may be empty
+/// when unknown), created at zero on first use.
+pub fn counter(method: &str, path: CallPath, caller: &str, callee: &str) -> Counter {
+    let key = (
+        method.to_string(),
+        path,
+        caller.to_string(),
+        callee.to_string(),
+    );
+    let mut map = COUNTERS.lock().unwrap_or_else(|p| p.into_inner());
+    map.entry(key).or_default().clone()
+}
+
+/// Current value of one counter (0 if it never counted).
+pub fn value(method: &str, path: CallPath, caller: &str, callee: &str) -> u64 {
+    let key = (
+        method.to_string(),
+        path,
+        caller.to_string(),
+        callee.to_string(),
+    );
+    let map = COUNTERS.lock().unwrap_or_else(|p| p.into_inner());
+    map.get(&key).map_or(0, Counter::get)
+}
+
+/// Every counter in the Prometheus text exposition format, sorted by labels.
+pub fn render() -> String {
+    let map = COUNTERS.lock().unwrap_or_else(|p| p.into_inner());
+    let mut out = String::from(
+        "# HELP merge_calls_total Calls between services, by the path they took.\n\
+         # TYPE merge_calls_total counter\n",
+    );
+    for ((method, path, caller, callee), counter) in map.iter() {
+        let _ = write!(
+            out,
+            "merge_calls_total{{method=\"{}\",path=\"{}\"",
+            escape(method),
+            path.label()
+        );
+        for (label, v) in [("caller", caller), ("callee", callee)] {
+            if !v.is_empty() {
+                let _ = write!(out, ",{label}=\"{}\"", escape(v));
+            }
+        }
+        let _ = writeln!(out, "}} {}", counter.get());
+    }
+    out
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_render_as_prometheus_text() {
+        counter("/m.S/A", CallPath::Inline, "gw", "pricing").add(3);
+        counter("/m.S/A", CallPath::Remote, "gw", "").add(1);
+        counter("/m.S/A", CallPath::Inline, "gw", "pricing").add(1);
+        assert_eq!(value("/m.S/A", CallPath::Inline, "gw", "pricing"), 4);
+        let text = render();
+        assert!(text.starts_with("# HELP merge_calls_total"));
+        assert!(
+            text.contains(
+                "merge_calls_total{method=\"/m.S/A\",path=\"inline\",caller=\"gw\",callee=\"pricing\"} 4\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("merge_calls_total{method=\"/m.S/A\",path=\"remote\",caller=\"gw\"} 1\n"),
+            "{text}"
+        );
+        assert_eq!(escape("a\"b\\c"), "a\\\"b\\\\c");
+    }
+}
