@@ -3,9 +3,56 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// The kind of an input problem: a stable kebab-case code, shown with the problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum InputCode {
+    /// The file cannot be parsed: syntax, a wrong type, a missing or unknown field or column.
+    MalformedInput,
+    /// A value outside its range: a negative qps, a share above 1, NaN.
+    InvalidValue,
+    /// A name that the input does not declare.
+    UnknownService,
+    /// The same service, call or profile given twice.
+    DuplicateEntry,
+    /// A path whose format cannot be told.
+    UnknownFormat,
+    /// A file or folder that cannot be read.
+    Unreadable,
+}
+
+impl InputCode {
+    pub fn code(self) -> &'static str {
+        match self {
+            InputCode::MalformedInput => "malformed-input",
+            InputCode::InvalidValue => "invalid-value",
+            InputCode::UnknownService => "unknown-service",
+            InputCode::DuplicateEntry => "duplicate-entry",
+            InputCode::UnknownFormat => "unknown-format",
+            InputCode::Unreadable => "unreadable-input",
+        }
+    }
+
+    /// What to do about it, in general; a problem may say more in its message.
+    pub fn help(self) -> &'static str {
+        match self {
+            InputCode::MalformedInput => {
+                "fix the entry at this line; the README's \"Traffic input\" lists the formats and fields"
+            }
+            InputCode::InvalidValue => "give a value in the range the message names",
+            InputCode::UnknownService => "declare the service, or correct the name",
+            InputCode::DuplicateEntry => "keep one of the entries (add their qps if both are real)",
+            InputCode::UnknownFormat => {
+                "point --traffic at a supported file or folder, or name the format with --format"
+            }
+            InputCode::Unreadable => "check that the path exists and can be read",
+        }
+    }
+}
+
 /// One problem in the user's input, located in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputError {
+    pub code: InputCode,
     pub path: PathBuf,
     /// 1-based line, when the problem sits on one.
     pub line: Option<usize>,
@@ -13,8 +60,10 @@ pub struct InputError {
 }
 
 impl InputError {
+    /// A problem with the default code, [`InputCode::MalformedInput`]; see [`Self::code`].
     pub fn new(path: &Path, line: Option<usize>, message: impl Into<String>) -> Self {
         InputError {
+            code: InputCode::MalformedInput,
             path: path.to_path_buf(),
             line,
             message: message.into(),
@@ -23,6 +72,12 @@ impl InputError {
 
     pub fn at(path: &Path, line: usize, message: impl Into<String>) -> Self {
         InputError::new(path, Some(line), message)
+    }
+
+    /// The same problem with another code.
+    pub fn code(mut self, code: InputCode) -> Self {
+        self.code = code;
+        self
     }
 }
 

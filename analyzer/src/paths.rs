@@ -73,4 +73,22 @@ mod tests {
             "fixtures/shop/Cargo.toml"
         );
     }
+
+    #[test]
+    fn relative_paths_follow_symlinks_and_accept_a_bare_folder() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join("real/deep/er")).expect("mkdir");
+        std::fs::create_dir_all(root.join("svc/a")).expect("mkdir");
+        std::os::unix::fs::symlink(root.join("real/deep/er"), root.join("link")).expect("link");
+        let manifest = root.join("svc/a/Cargo.toml");
+        let rel = relative_to(&manifest, &root.join("link"));
+        assert_eq!(rel, "../../../svc/a/Cargo.toml");
+        // A plan written to the current folder: the empty parent of a bare file name.
+        let here = std::env::current_dir().expect("cwd");
+        assert_eq!(
+            relative_to(&here.join("x/Cargo.toml"), Path::new("")),
+            "x/Cargo.toml"
+        );
+    }
 }

@@ -35,7 +35,7 @@ use std::path::Path;
 use rustc_hash::FxHashMap;
 use walkdir::WalkDir;
 
-use crate::error::{ImportError, InputError, Problems};
+use crate::error::{ImportError, InputCode, InputError, Problems};
 use crate::model::{NodeIndex, Traffic};
 
 /// Frame patterns (substrings) that count as (de)serialisation by default (see the module doc).
@@ -73,7 +73,7 @@ pub fn apply(
         } else {
             continue;
         };
-        problems.push(InputError::new(dir, None, message));
+        problems.push(InputError::new(dir, None, message).code(InputCode::InvalidValue));
     }
 
     let mut profiles = Vec::new();
@@ -102,12 +102,12 @@ pub fn apply(
         let shown = format!("{name}.{ext}");
         let Some(service) = traffic.find(&name) else {
             let message = unknown(traffic, &shown, &name, ext);
-            problems.push(InputError::new(path, None, message));
+            problems.push(InputError::new(path, None, message).code(InputCode::UnknownService));
             continue;
         };
         if let Some(first) = claimed.get(&service) {
             let message = format!("profiles `{first}` and `{shown}` both give service `{name}`");
-            problems.push(InputError::new(path, None, message));
+            problems.push(InputError::new(path, None, message).code(InputCode::DuplicateEntry));
             continue;
         }
         claimed.insert(service, shown.clone());
@@ -288,10 +288,9 @@ mod tests {
     #[test]
     fn counts_that_overflow_are_an_error_not_nan() {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("a.folded"), "x;prost::enc 1e308\ny 1e308\n")
-            .expect("write");
-        let mut t = Traffic::new(crate::model::SourceKind::Native);
-        let _ = t.add_service(crate::model::Service::named("a"));
+        fs::write(dir.path().join("a.folded"), "x;prost::enc 1e308\ny 1e308\n").expect("write");
+        let mut t = Traffic::new(SourceKind::Native);
+        let _ = t.add_service(Service::named("a"));
         let e = apply(&mut t, dir.path(), &[String::from("prost::")]).expect_err("overflow");
         assert!(e.to_string().contains("add up to more than"), "{e}");
     }

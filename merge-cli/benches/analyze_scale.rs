@@ -1,1 +1,217 @@
-fn main() {}
+//! `cargo bench --bench analyze_scale`: `cargo merge analyze` on a ByteDance-sized call graph
+//! (300,000 services, 3,000,000 edges, native CSV folder) against Python's `csv` module merely
+//! reading the same two files. The goal: analyze at least 3 times faster than that read, under
+//! 2 GiB peak RSS.
+//!
+//! The graph comes from merge-traffic-gen (seed 1) and is cached under
+//! `<target>/bench-data/scale-<services>-<calls>/`. `MERGE_BENCH_SCALE=0.01` shrinks it for a
+//! quick check. The peak RSS of `cargo merge analyze` is measured in the first child this
+//! process waits for, before any other, since `RUSAGE_CHILDREN` keeps the maximum over all.
+//! Under `cargo test --benches` (criterion's test mode) a tiny graph is used.
+
+// getrusage is the one call that needs it; the workspace denies unsafe code elsewhere.
+#![allow(unsafe_code)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, SamplingMode};
+use merge_traffic_gen::{GenConfig, write_csv_dir};
+
+const SERVICES: f64 = 300_000.0;
+const CALLS: f64 = 3_000_000.0;
+const SEED: u64 = 1;
+/// Bumped when the generator's output changes, so cached folders are made again.
+const DATA_VERSION: u32 = 1;
+
+/// Reads both files with the csv module and consumes every row, nothing more.
+const PYTHON_READ: &str = r#"
+import csv, sys
+rows = 0
+for name in ("services.csv", "calls.csv"):
+    with open(sys.argv[1] + "/" + name, newline="") as f:
+        for row in csv.reader(f):
+            rows += 1
+print(rows)
+"#;
+
+fn main() {
+    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let scale = match std::env::var("MERGE_BENCH_SCALE") {
+        Ok(s) => s
+            .parse::<f64>()
+            .ok()
+            .filter(|v| *v > 0.0 && *v <= 1.0)
+            .expect("MERGE_BENCH_SCALE is a number in (0, 1]"),
+        Err(_) if bench_mode => 1.0,
+        Err(_) => 0.001, // test mode: a tiny graph, run once
+    };
+    let target = target_dir();
+    let data = prepare(&target, scale);
+
+    let rss = peak_rss_kib(&data);
+    eprintln!("peak RSS of cargo merge analyze: {} MiB", rss / 1024);
+
+    let python = python_available();
+    let mut c = Criterion::default()
+        .output_directory(&target.join("criterion"))
+        .configure_from_args();
+    {
+        let mut group = c.benchmark_group("analyze_scale");
+        group
+            .sample_size(10)
+            .sampling_mode(SamplingMode::Flat)
+            .warm_up_time(Duration::from_secs(2))
+            .measurement_time(Duration::from_secs(if scale >= 0.5 { 30 } else { 5 }));
+        group.bench_function("cargo_merge_analyze", |b| b.iter(|| analyze(&data)));
+        if python {
+            group.bench_function("python_csv_read", |b| b.iter(|| python_read(&data)));
+        } else {
+            eprintln!("note: python3 is not installed; skipping python_csv_read");
+        }
+        group.finish();
+    }
+    c.final_summary();
+
+    eprintln!();
+    eprintln!("peak RSS of cargo merge analyze: {} MiB", rss / 1024);
+    if bench_mode {
+        let dir = target.join("criterion").join("analyze_scale");
+        let ours = median_secs(&dir.join("cargo_merge_analyze"));
+        let theirs = median_secs(&dir.join("python_csv_read"));
+        if let Some(ours) = ours {
+            eprintln!("median cargo_merge_analyze: {ours:.3} s");
+        }
+        if let (Some(ours), Some(theirs)) = (ours, theirs) {
+            eprintln!("median python_csv_read: {theirs:.3} s");
+            eprintln!(
+                "python_csv_read / cargo_merge_analyze: {:.2}x",
+                theirs / ours
+            );
+        }
+    }
+}
+
+/// The target folder: $CARGO_TARGET_DIR, else the one the cargo-merge binary was built in.
+fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    let exe = Path::new(env!("CARGO_BIN_EXE_cargo-merge"));
+    exe.ancestors()
+        .find(|p| p.join("CACHEDIR.TAG").is_file())
+        .or_else(|| exe.ancestors().nth(2))
+        .expect("the binary lives in a target folder")
+        .to_path_buf()
+}
+
+/// The traffic folder for `scale`, generated when missing or made by another generator.
+fn prepare(target: &Path, scale: f64) -> PathBuf {
+    let services = ((SERVICES * scale) as usize).max(10);
+    let calls = ((CALLS * scale) as usize).max(50);
+    let name = if scale == 1.0 {
+        "scale-300k-3m".to_string()
+    } else {
+        format!("scale-{services}-{calls}")
+    };
+    let dir = target.join("bench-data").join(&name);
+    let stamp = format!(
+        "merge-traffic-gen v{DATA_VERSION} services={services} calls={calls} seed={SEED}\n"
+    );
+    let stamp_path = dir.join("generated-by.txt");
+    let sizes = |dir: &Path| {
+        let mib = |f: &str| std::fs::metadata(dir.join(f)).map_or(0, |m| m.len()) / (1 << 20);
+        format!(
+            "services.csv {} MiB, calls.csv {} MiB",
+            mib("services.csv"),
+            mib("calls.csv")
+        )
+    };
+    if std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
+        eprintln!("traffic: {} ({}, cached)", dir.display(), sizes(&dir));
+        return dir;
+    }
+    // Made beside the final folder and renamed, so an interrupted run leaves no half folder.
+    let partial = target.join("bench-data").join(format!("{name}.partial"));
+    let _ = std::fs::remove_dir_all(&partial);
+    let start = Instant::now();
+    let cfg = GenConfig::new(services, calls, SEED);
+    write_csv_dir(&cfg, &partial).expect("generate the traffic folder");
+    std::fs::write(partial.join("generated-by.txt"), &stamp).expect("write the stamp");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&partial, &dir).expect("move the traffic folder in place");
+    eprintln!(
+        "traffic: generated {services} services and {calls} calls in {:.2} s into {} ({})",
+        start.elapsed().as_secs_f64(),
+        dir.display(),
+        sizes(&dir)
+    );
+    dir
+}
+
+/// `cargo merge analyze --traffic DIR`, human report to /dev/null.
+fn analyze(dir: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-merge"))
+        .args(["merge", "analyze", "--traffic"])
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run cargo-merge");
+    assert!(
+        out.status.success(),
+        "cargo merge analyze failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn python_available() -> bool {
+    Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn python_read(dir: &Path) {
+    let out = Command::new("python3")
+        .args(["-c", PYTHON_READ])
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "python3 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `cargo merge analyze` once and returns its peak RSS in KiB. Must run before any other
+/// child is waited for: `RUSAGE_CHILDREN` gives the largest peak of all waited-for children.
+fn peak_rss_kib(dir: &Path) -> u64 {
+    analyze(dir);
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a whole `rusage` into the pointer it is given, which points to
+    // memory of that type; the return value is checked before the memory is read.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) };
+    assert_eq!(rc, 0, "getrusage failed");
+    // SAFETY: getrusage returned 0, so it filled the struct (it was zeroed before as well).
+    let usage = unsafe { usage.assume_init() };
+    // KiB on Linux.
+    u64::try_from(usage.ru_maxrss).unwrap_or(0)
+}
+
+/// Criterion's median estimate for one benchmark, in seconds.
+fn median_secs(bench_dir: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(bench_dir.join("new").join("estimates.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(json["median"]["point_estimate"].as_f64()? / 1e9)
+}

@@ -10,6 +10,7 @@ use merge_analyzer::import::{self, Format};
 use merge_analyzer::{Assumed, ImportError, Thresholds, dot, plan::Plan, profiles};
 
 use crate::cli::{AnalyzeArgs, MessageFormat, TrafficFormat};
+use crate::diagnostic::Diagnostic;
 use crate::{Failure, fsx, human, json, status};
 
 pub fn exec(args: &AnalyzeArgs) -> Result<(), Failure> {
@@ -85,15 +86,22 @@ fn check_outputs(args: &AnalyzeArgs) -> Result<(), Failure> {
         let Some(path) = path else { continue };
         let path = resolve(path);
         if path == input {
-            return Err(Failure::Input(vec![format!(
+            let message = format!(
                 "{flag} {} would overwrite the traffic input",
                 path.display()
+            );
+            return Err(Failure::Input(vec![Diagnostic::usage(
+                "output-conflict",
+                message,
+                "write the plan and the picture to files of their own",
             )]));
         }
         if let Some((other, _)) = seen.iter().find(|(_, p)| *p == path) {
-            return Err(Failure::Input(vec![format!(
-                "{flag} and {other} name the same file `{}`",
-                path.display()
+            let message = format!("{flag} and {other} name the same file `{}`", path.display());
+            return Err(Failure::Input(vec![Diagnostic::usage(
+                "output-conflict",
+                message,
+                "write the plan and the picture to files of their own",
             )]));
         }
         seen.push((flag, path));
@@ -102,19 +110,7 @@ fn check_outputs(args: &AnalyzeArgs) -> Result<(), Failure> {
 }
 
 fn input_failure(e: ImportError) -> Failure {
-    match e {
-        ImportError::Input { errors, more } => {
-            let mut lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            if more > 0 {
-                lines.push(format!("... and {more} more problems"));
-            }
-            Failure::Input(lines)
-        }
-        io @ ImportError::Io { .. } => {
-            let e = anyhow::Error::new(io);
-            Failure::Input(vec![format!("{e:#}")])
-        }
-    }
+    Failure::Input(Diagnostic::from_import(e))
 }
 
 /// A closed stdout (`| head`) ends the report quietly.

@@ -44,6 +44,14 @@ pub enum Command {
     Analyze(AnalyzeArgs),
 }
 
+impl Command {
+    pub fn message_format(&self) -> MessageFormat {
+        match self {
+            Command::Analyze(a) => a.message_format,
+        }
+    }
+}
+
 /// Output shared by every subcommand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MessageFormat {

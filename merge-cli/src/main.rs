@@ -5,6 +5,7 @@
 
 mod analyze;
 mod cli;
+mod diagnostic;
 mod fsx;
 mod human;
 mod json;
@@ -18,7 +19,7 @@ use clap::Parser;
 #[derive(Debug)]
 pub enum Failure {
     /// Bad input: the files or values the user gave (exit status 2).
-    Input(Vec<String>),
+    Input(Vec<diagnostic::Diagnostic>),
     /// Anything else, such as a file that could not be written (exit status 1).
     Other(anyhow::Error),
 }
@@ -36,15 +37,14 @@ fn main() -> ExitCode {
         cli::Color::Always => anstream::ColorChoice::Always,
         cli::Color::Never => anstream::ColorChoice::Never,
     });
+    let json = args.command.message_format() == cli::MessageFormat::Json;
     let result = match args.command {
         cli::Command::Analyze(a) => analyze::exec(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Input(errors)) => {
-            for e in errors {
-                status::error(&e);
-            }
+        Err(Failure::Input(diagnostics)) => {
+            diagnostic::report(&diagnostics, json);
             ExitCode::from(2)
         }
         Err(Failure::Other(e)) => {

@@ -6,6 +6,7 @@ use anstyle::{AnsiColor, Style};
 const GREEN: Style = AnsiColor::Green.on_default().bold();
 const RED: Style = AnsiColor::Red.on_default().bold();
 const YELLOW: Style = AnsiColor::Yellow.on_default().bold();
+const CYAN: Style = AnsiColor::Cyan.on_default().bold();
 
 /// `    Wrote merge.toml`
 pub fn status(verb: &str, message: &str) {
@@ -15,6 +16,16 @@ pub fn status(verb: &str, message: &str) {
 /// `error: ...`
 pub fn error(message: &str) {
     anstream::eprintln!("{RED}error{RED:#}: {message}");
+}
+
+/// `error[code]: ...`
+pub fn coded_error(code: &str, message: &str) {
+    anstream::eprintln!("{RED}error[{code}]{RED:#}: {message}");
+}
+
+/// `help[code]: ...`
+pub fn coded_help(code: &str, message: &str) {
+    anstream::eprintln!("{CYAN}help[{code}]{CYAN:#}: {message}");
 }
 
 /// `warning: ...`

@@ -70,7 +70,7 @@ cpu_cores = 1.0
 fn malformed_toml_names_file_and_line() {
     let text = format!("{SERVICES}\n[[call]\ncaller = \"a\"\n");
     let err = rejected(&[("t.toml", &text)], "t.toml", &[]);
-    assert!(err.contains("error: t.toml:10:"), "{err}");
+    assert!(err.contains("]: t.toml:10:"), "{err}");
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn undeclared_service_names_file_and_line() {
     let text = format!("{SERVICES}\n[[call]]\ncaller = \"a\"\ncallee = \"ghost\"\nqps = 1.0\n");
     let err = rejected(&[("t.toml", &text)], "t.toml", &[]);
     assert!(
-        err.contains("error: t.toml:10: callee `ghost` is not a declared service"),
+        err.contains("]: t.toml:10: callee `ghost` is not a declared service"),
         "{err}"
     );
 }
@@ -88,7 +88,7 @@ fn negative_qps_names_file_and_line() {
     let text = format!("{SERVICES}\n[[call]]\ncaller = \"a\"\ncallee = \"b\"\nqps = -5.0\n");
     let err = rejected(&[("t.toml", &text)], "t.toml", &[]);
     assert!(
-        err.contains("error: t.toml:10: call `a` -> `b`: `qps` = -5 must be a number >= 0"),
+        err.contains("]: t.toml:10: call `a` -> `b`: `qps` = -5 must be a number >= 0"),
         "{err}"
     );
 }
@@ -118,11 +118,11 @@ fn json_problems_name_file_and_line() {
 }
 "#;
     let err = rejected(&[("t.json", text)], "t.json", &[]);
-    assert!(err.contains("error: t.json:8: callee `nobody`"), "{err}");
+    assert!(err.contains("]: t.json:8: callee `nobody`"), "{err}");
 
     let broken = "{\n  \"service\": [\n    {\"name\": \"a\" \"cpu_cores\": 1.0}\n  ]\n}\n";
     let err = rejected(&[("t.json", broken)], "t.json", &[]);
-    assert!(err.contains("error: t.json:3: expected"), "{err}");
+    assert!(err.contains("]: t.json:3: expected"), "{err}");
 }
 
 #[test]
@@ -302,10 +302,15 @@ fn analyze_help() {
 
 #[test]
 fn toml_reports_every_bad_entry_with_its_field() {
-    let text = "[[service]]\nname = \"a\"\ncpu_cores = \"x\"\n\n[[service]]\nname = \"b\"\ncpu_cores = 1.0\nqsp = 3\n";
+    let text = "[[service]]\nname = \"a\"\ncpu_cores = \"x\"\n\n[[service]]\nname = \"b\"\n\
+                cpu_cores = 1.0\nqsp = 3\n\n[[call]]\ncaller = \"a\"\ncallee = \"b\"\nqps = 1.0\n";
     let err = rejected(&[("t.toml", text)], "t.toml", &[]);
     assert!(err.contains("t.toml:1: `cpu_cores`: invalid type"), "{err}");
     assert!(err.contains("t.toml:5: unknown field `qsp`"), "{err}");
+    assert!(
+        !err.contains("not a declared service"),
+        "cascading errors: {err}"
+    );
 }
 
 #[test]
@@ -396,4 +401,36 @@ fn flags_override_the_file_thresholds_end_to_end() {
         from_flag["groups"][0]["members"].as_array().map(Vec::len),
         Some(4)
     );
+}
+
+#[test]
+fn json_mode_reports_problems_as_diagnostic_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!("{SERVICES}\n[[call]]\ncaller = \"a\"\ncallee = \"ghost\"\nqps = -1.0\n");
+    let traffic = dir.path().join("t.toml");
+    std::fs::write(&traffic, text).expect("write");
+    let out = analyze(&[
+        "--traffic",
+        traffic.to_str().expect("utf-8"),
+        "--message-format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let codes: Vec<&str> = lines
+        .iter()
+        .map(|d| d["code"].as_str().expect("code"))
+        .collect();
+    assert_eq!(codes, vec!["unknown-service", "invalid-value"]);
+    for d in &lines {
+        assert_eq!(d["reason"], "diagnostic");
+        assert_eq!(d["severity"], "error");
+        assert_eq!(d["line"], 10);
+        assert!(d["file"].as_str().expect("file").ends_with("t.toml"));
+        assert!(!d["help"].as_str().expect("help").is_empty());
+    }
 }

@@ -92,21 +92,24 @@ fn a_bad_profile_line_exits_2_naming_the_file_and_line() {
                main;pricing::engine::PriceEngine::quote many\n";
     std::fs::write(dir.path().join("pricing.folded"), bad).expect("write");
 
+    // In JSON mode the problems are `diagnostic` lines on stdout, and no merge-plan line.
     let out = analyze(dir.path());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    let at = format!("{}:2:", dir.path().join("pricing.folded").display());
-    assert!(stderr.contains(&at), "missing `{at}` in:\n{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    let diagnostics: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(diagnostics.len(), 1, "only the bad profile: {stdout}");
+    let d = &diagnostics[0];
+    assert_eq!(d["reason"], "diagnostic");
+    assert_eq!(d["code"], "malformed-input");
+    assert_eq!(d["line"], 2);
+    let file = dir.path().join("pricing.folded");
+    assert_eq!(d["file"].as_str(), file.to_str());
+    let message = d["message"].as_str().expect("message");
     assert!(
-        stderr.contains("`many` is not a number of samples"),
-        "{stderr}"
-    );
-    assert!(
-        !stderr.contains("gateway.folded"),
-        "the good profile is fine:\n{stderr}"
-    );
-    assert!(
-        out.stdout.is_empty(),
-        "nothing is printed on stdout on error"
+        message.contains("`many` is not a number of samples"),
+        "{message}"
     );
 }

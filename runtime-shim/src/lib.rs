@@ -14,11 +14,18 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod future;
+mod hook;
 mod method;
 pub mod metrics;
+mod neutral;
 mod registry;
 mod slot;
 
+pub use hook::{Hook, current_member, set_current_member};
+pub use merge_inline_macros::include_proto;
 pub use method::MethodPath;
-pub use registry::{Entry, Registration, Registry};
+pub use neutral::{
+    Metadata, NeutralRequest, NeutralResponse, NeutralStatus, NeutralUnary, grpc_timeout,
+};
+pub use registry::{Entry, Handler, Registration, Registry};
 pub use slot::{MethodSlot, Resolved};

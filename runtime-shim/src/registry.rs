@@ -12,6 +12,26 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, RwLock, Weak};
 
+use crate::neutral::NeutralUnary;
+
+/// What a server registers for one method.
+#[derive(Clone)]
+pub struct Handler {
+    /// A handler typed with the callee's tonic and message types; a caller with the very same
+    /// types downcasts it and passes its request by move (zero copy).
+    pub typed: Arc<dyn Any + Send + Sync>,
+    /// The same method in neutral form, for every other caller (unary methods).
+    pub neutral: Option<NeutralUnary>,
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handler")
+            .field("neutral", &self.neutral.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// One registered method.
 #[derive(Clone)]
 pub struct Entry {
@@ -19,8 +39,7 @@ pub struct Entry {
     pub path: Arc<str>,
     /// The member (crate) that registered the server.
     pub member: Arc<str>,
-    /// What the generated code of the callee registered; the caller downcasts it.
-    pub handler: Arc<dyn Any + Send + Sync>,
+    pub handler: Handler,
     id: u64,
 }
 
@@ -85,7 +104,7 @@ impl Registry {
     pub fn register(
         self: &Arc<Self>,
         member: &str,
-        handlers: Vec<(String, Arc<dyn Any + Send + Sync>)>,
+        handlers: Vec<(String, Handler)>,
     ) -> Registration {
         let member: Arc<str> = member.into();
         let mut ids = Vec::with_capacity(handlers.len());
@@ -173,12 +192,18 @@ impl Drop for RegistrationInner {
 mod tests {
     use super::*;
 
-    fn handler(n: u32) -> Arc<dyn Any + Send + Sync> {
-        Arc::new(n)
+    fn handler(n: u32) -> Handler {
+        Handler {
+            typed: Arc::new(n),
+            neutral: None,
+        }
     }
 
     fn value(e: &Entry) -> u32 {
-        *e.handler.downcast_ref::<u32>().expect("a u32 handler")
+        *e.handler
+            .typed
+            .downcast_ref::<u32>()
+            .expect("a u32 handler")
     }
 
     #[test]

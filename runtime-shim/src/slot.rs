@@ -93,7 +93,10 @@ mod tests {
     #[test]
     fn a_miss_is_not_cached_forever_and_a_drop_is_seen() {
         assert!(SLOT.resolve().is_none());
-        let handler: Arc<dyn std::any::Any + Send + Sync> = Arc::new(5u8);
+        let handler = crate::Handler {
+            typed: Arc::new(5u8),
+            neutral: None,
+        };
         let reg = Registry::global().register("late", vec![(SLOT.path().into(), handler)]);
         let found = SLOT.resolve().expect("seen after registration");
         assert_eq!(&*found.entry.member, "late");

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use csv::ByteRecord;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::error::{ImportError, InputError, Problems};
+use crate::error::{ImportError, InputCode, InputError, Problems};
 use crate::model::{Call, NodeIndex, RpcType, Service, SourceKind, Traffic};
 
 const CPU_COLUMNS: [&str; 2] = ["instance_cpu_usage", "cpu_utilization"];
@@ -88,7 +88,8 @@ pub fn from_path(path: &Path) -> Result<Traffic, ImportError> {
             false => (Some(1), "this is not an Alibaba call-graph CSV"),
         };
         let message = format!("{what} (a .csv with columns um, dm and rpctype)");
-        return Err(ImportError::one(InputError::new(path, line, message)));
+        let error = InputError::new(path, line, message).code(InputCode::UnknownFormat);
+        return Err(ImportError::one(error));
     }
 
     let mut acc = Aggregate::default();

@@ -26,7 +26,7 @@ use std::path::Path;
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
-use crate::error::{ImportError, InputError, Problems, json_message};
+use crate::error::{ImportError, InputCode, InputError, Problems, json_message};
 use crate::model::{Call, NodeIndex, RpcType, SourceKind, Traffic};
 
 /// The name of the entry node in every pattern.
@@ -142,7 +142,7 @@ impl Builder {
     }
 
     fn pattern(&mut self, problems: &mut Problems, path: &Path, service: &str, p: Pattern) {
-        let bad = |what: String| InputError::new(path, None, what);
+        let bad = |what: String| InputError::new(path, None, what).code(InputCode::InvalidValue);
         if !(p.num.is_finite() && p.num >= 0.0) {
             problems.push(bad(format!("`num` = {} must be a number >= 0", p.num)));
             return;

@@ -13,7 +13,7 @@ mod native_file;
 
 use std::path::Path;
 
-use crate::error::{ImportError, InputError};
+use crate::error::{ImportError, InputCode, InputError};
 use crate::model::Traffic;
 
 /// A traffic source format.
@@ -95,5 +95,5 @@ fn extension(path: &Path) -> Option<String> {
 }
 
 fn unknown(path: &Path, message: &str) -> ImportError {
-    ImportError::one(InputError::new(path, None, message))
+    ImportError::one(InputError::new(path, None, message).code(InputCode::UnknownFormat))
 }

@@ -1,13 +1,15 @@
 //! The native traffic format of design.md: fields shared by the TOML, JSON and CSV readers, and
 //! the builder that validates them into a [`Traffic`].
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashSet;
 use serde::Deserialize;
 
-use crate::error::{ImportError, InputError, Problems};
-use crate::model::{Call, RpcType, Service, SourceKind, Traffic};
+use crate::error::InputCode::{DuplicateEntry, InvalidValue, MalformedInput, UnknownService};
+use crate::error::{ImportError, InputCode, InputError, Problems};
+use crate::model::{Call, NodeIndex, RpcType, Service, SourceKind, Traffic};
 use crate::thresholds::{ThresholdOverrides, check_share};
 
 /// A `[[service]]` entry as written.
@@ -84,13 +86,20 @@ impl NativeBuilder {
         self.problems.push(error);
     }
 
+    pub fn traffic(&self) -> &Traffic {
+        &self.traffic
+    }
+
+    /// The traffic being built, for adding calls checked with [`check_call`] (they are not
+    /// checked for repeats here).
+    pub fn traffic_mut(&mut self) -> &mut Traffic {
+        &mut self.traffic
+    }
+
     pub fn thresholds(&mut self, path: &Path, line: usize, o: ThresholdOverrides) {
         for message in o.validate() {
-            self.problem(InputError::at(
-                path,
-                line,
-                format!("[thresholds] {message}"),
-            ));
+            let message = format!("[thresholds] {message}");
+            self.problem(InputError::at(path, line, message).code(InvalidValue));
         }
         self.traffic.thresholds = o;
     }
@@ -99,12 +108,16 @@ impl NativeBuilder {
         let mut bad = Vec::new();
         let name = raw.name.trim();
         if name.is_empty() {
-            bad.push("a service needs a non-empty `name`".to_string());
+            bad.push((
+                MalformedInput,
+                "a service needs a non-empty `name`".to_string(),
+            ));
         }
-        let what = format!("service `{name}`");
+        // Named only when something is wrong: formatting it for every row costs.
+        let what = Lazy(|| format!("service `{name}`"));
         let cpu_cores = match raw.cpu_cores {
             None => {
-                bad.push(format!("{what} has no `cpu_cores`"));
+                bad.push((MalformedInput, format!("{what} has no `cpu_cores`")));
                 None
             }
             Some(v) => non_negative(&mut bad, &what, "cpu_cores", v),
@@ -122,18 +135,27 @@ impl NativeBuilder {
             if v.is_finite() && v > 0.0 {
                 Some(v)
             } else {
-                bad.push(format!("{what}: `mem_limit_gib` = {v} must be above 0"));
+                bad.push((
+                    InvalidValue,
+                    format!("{what}: `mem_limit_gib` = {v} must be above 0"),
+                ));
                 None
             }
         });
         if !bad.is_empty() {
-            for message in bad {
-                self.problem(InputError::at(path, line, message));
+            for (code, message) in bad {
+                self.problem(InputError::at(path, line, message).code(code));
             }
+            self.placeholder(name);
             return;
         }
+        let name = if name.len() == raw.name.len() {
+            raw.name
+        } else {
+            name.to_string()
+        };
         let service = Service {
-            name: name.to_string(),
+            name,
             cpu_cores,
             cpu_util,
             mem_used_gib,
@@ -146,12 +168,19 @@ impl NativeBuilder {
                 .map(|m| crate::paths::normalize(&self.base_dir.join(m))),
             entry: false,
         };
-        if self.traffic.add_service(service).is_err() {
-            self.problem(InputError::at(
-                path,
-                line,
-                format!("service `{name}` is declared twice"),
-            ));
+        if let Err(ix) = self.traffic.add_service(service) {
+            let name = &self.traffic.service(ix).name;
+            let message = format!("service `{name}` is declared twice");
+            self.problem(InputError::at(path, line, message).code(DuplicateEntry));
+        }
+    }
+
+    /// Declares `name` for a service entry that had problems (already reported), so that its
+    /// calls are not also reported as naming an undeclared service.
+    pub fn placeholder(&mut self, name: &str) {
+        let name = name.trim();
+        if !name.is_empty() {
+            let _ = self.traffic.add_service(Service::named(name));
         }
     }
 
@@ -163,48 +192,26 @@ impl NativeBuilder {
         callee: &str,
         f: CallFields<'_>,
     ) {
-        let mut bad = Vec::new();
-        let from = self.traffic.find(caller);
-        let to = self.traffic.find(callee);
-        for (role, name, ix) in [("caller", caller, from), ("callee", callee, to)] {
-            if ix.is_none() {
-                bad.push(format!(
-                    "{role} `{name}` is not a declared service (add a [[service]] entry for it)"
-                ));
+        let found = (self.traffic.find(caller), self.traffic.find(callee));
+        let (from, to, call) = match check_call(caller, callee, found, f) {
+            Ok(checked) => checked,
+            Err(bad) => {
+                for (code, message) in bad {
+                    self.problems
+                        .push(InputError::at(path, line, message).code(code));
+                }
+                return;
             }
-        }
-        let edge = format!("call `{caller}` -> `{callee}`");
-        non_negative(&mut bad, &edge, "qps", f.qps);
-        let encoding_cost = f
-            .encoding_cost
-            .and_then(|v| share(&mut bad, &edge, "encoding_cost", v));
-        let p50_ms = f
-            .p50_ms
-            .and_then(|v| non_negative(&mut bad, &edge, "p50_ms", v));
-        let p99_ms = f
-            .p99_ms
-            .and_then(|v| non_negative(&mut bad, &edge, "p99_ms", v));
-        let rpctype = match f.rpctype.map(str::trim) {
-            None | Some("") => RpcType::Rpc,
-            Some(t) => RpcType::parse(t),
         };
-        let (Some(from), Some(to), true) = (from, to, bad.is_empty()) else {
-            bad.into_iter()
-                .for_each(|m| self.problems.push(InputError::at(path, line, m)));
-            return;
-        };
-        let key = (from.index() as u32, to.index() as u32, rpctype);
+        let key = (from.index() as u32, to.index() as u32, call.rpctype);
         if self.seen.contains(&key) {
-            let message = format!("{edge} ({}) is given twice", key.2);
-            self.problem(InputError::at(path, line, message));
+            let message = format!("call `{caller}` -> `{callee}` ({}) is given twice", key.2);
+            self.problem(InputError::at(path, line, message).code(DuplicateEntry));
             return;
         }
         let call = Call {
-            qps: f.qps,
             rpctype: key.2.clone(),
-            encoding_cost,
-            p50_ms,
-            p99_ms,
+            ..call
         };
         self.seen.insert(key);
         self.traffic.add_call(from, to, call);
@@ -215,21 +222,91 @@ impl NativeBuilder {
     }
 }
 
-fn share(bad: &mut Vec<String>, what: &str, field: &str, v: f64) -> Option<f64> {
+/// Checks one call whose caller and callee were looked up (`found`): the call, or every
+/// problem with it. Needs no builder, so many threads can check rows at once.
+pub(crate) fn check_call(
+    caller: &str,
+    callee: &str,
+    (from, to): (Option<NodeIndex>, Option<NodeIndex>),
+    f: CallFields<'_>,
+) -> Result<(NodeIndex, NodeIndex, Call), Vec<Problem>> {
+    let mut bad = Vec::new();
+    for (role, name, ix) in [("caller", caller, from), ("callee", callee, to)] {
+        if ix.is_none() {
+            bad.push((
+                UnknownService,
+                format!(
+                    "{role} `{name}` is not a declared service (add a [[service]] entry for it)"
+                ),
+            ));
+        }
+    }
+    let edge = Lazy(|| format!("call `{caller}` -> `{callee}`"));
+    non_negative(&mut bad, &edge, "qps", f.qps);
+    let encoding_cost = f
+        .encoding_cost
+        .and_then(|v| share(&mut bad, &edge, "encoding_cost", v));
+    let p50_ms = f
+        .p50_ms
+        .and_then(|v| non_negative(&mut bad, &edge, "p50_ms", v));
+    let p99_ms = f
+        .p99_ms
+        .and_then(|v| non_negative(&mut bad, &edge, "p99_ms", v));
+    let rpctype = match f.rpctype.map(str::trim) {
+        None | Some("") => RpcType::Rpc,
+        Some(t) => RpcType::parse(t),
+    };
+    match (from, to) {
+        (Some(from), Some(to)) if bad.is_empty() => Ok((
+            from,
+            to,
+            Call {
+                qps: f.qps,
+                rpctype,
+                encoding_cost,
+                p50_ms,
+                p99_ms,
+            },
+        )),
+        _ => Err(bad),
+    }
+}
+
+/// A name formatted only when a message needs it.
+struct Lazy<F>(F);
+
+impl<F: Fn() -> String> fmt::Display for Lazy<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&(self.0)())
+    }
+}
+
+/// A problem's code and message.
+pub(crate) type Problem = (InputCode, String);
+
+fn share(bad: &mut Vec<Problem>, what: &dyn fmt::Display, field: &str, v: f64) -> Option<f64> {
     match check_share(v) {
         Ok(v) => Some(v),
         Err(e) => {
-            bad.push(format!("{what}: `{field}` = {e}"));
+            bad.push((InvalidValue, format!("{what}: `{field}` = {e}")));
             None
         }
     }
 }
 
-fn non_negative(bad: &mut Vec<String>, what: &str, field: &str, v: f64) -> Option<f64> {
+fn non_negative(
+    bad: &mut Vec<Problem>,
+    what: &dyn fmt::Display,
+    field: &str,
+    v: f64,
+) -> Option<f64> {
     if v.is_finite() && v >= 0.0 {
         Some(v)
     } else {
-        bad.push(format!("{what}: `{field}` = {v} must be a number >= 0"));
+        bad.push((
+            InvalidValue,
+            format!("{what}: `{field}` = {v} must be a number >= 0"),
+        ));
         None
     }
 }

@@ -37,8 +37,14 @@ pub fn from_toml(path: &Path, text: &str) -> Result<Traffic, ImportError> {
         }
     }
     for s in file.service {
-        if let Some((line, s)) = toml_entry::<RawService>(&mut b, path, &lines, s) {
-            b.service(path, line, s);
+        let name = s
+            .get_ref()
+            .get("name")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        match toml_entry::<RawService>(&mut b, path, &lines, s) {
+            Some((line, s)) => b.service(path, line, s),
+            None => b.placeholder(name.as_deref().unwrap_or_default()),
         }
     }
     for c in file.call {
@@ -96,8 +102,13 @@ pub fn from_json(path: &Path, text: &str) -> Result<Traffic, ImportError> {
         }
     }
     for raw in file.service {
-        if let Some((line, s)) = entry::<RawService>(&mut b, path, text, &lines, raw) {
-            b.service(path, line, s);
+        match entry::<RawService>(&mut b, path, text, &lines, raw) {
+            Some((line, s)) => b.service(path, line, s),
+            None => {
+                let value: Option<serde_json::Value> = serde_json::from_str(raw.get()).ok();
+                let name = value.as_ref().and_then(|v| v.get("name")?.as_str());
+                b.placeholder(name.unwrap_or_default());
+            }
         }
     }
     for raw in file.call {

@@ -1,14 +1,43 @@
 //! merge-rewrite: the transform of tonic-generated code that makes calls between members of a
 //! merged binary in-process. A plain library so that the proc-macro (`merge-inline-macros`) and
-//! the CLI (which rewrites committed generated code in copies) share one transform.
+//! the CLI (which rewrites generated code committed in copies of members) share one transform.
 //!
-//! The rewrite keeps every public name and signature of the generated code. Today it checks
-//! that the input is tonic-generated code it can take and returns it unchanged; the in-process
-//! registration of servers and the registry lookup in clients come next (see ARCHITECTURE.md).
+//! The rewrite keeps every public name and signature of the generated code (it adds bounds:
+//! `T: Service` on the server's constructors, `F: Clone + Send + Sync + 'static` on
+//! `with_interceptor`) and adds:
+//! - a `__merge_inline` module with the tonic-aware half of the inline call ([`support`]);
+//! - in each `*_server` module, registration of the server's unary methods ([`server`]);
+//! - in each `*_client` module, the in-process path of each unary method ([`client`]).
+//!
+//! Streaming methods keep the network path for now.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-/// Applies the in-process rewrite to a tonic-generated file.
-pub fn rewrite(file: syn::File) -> Result<syn::File, String> {
+mod client;
+mod server;
+mod support;
+mod types;
+
+use syn::Item;
+
+/// Applies the in-process rewrite to a tonic-generated file. Files without tonic services
+/// (plain prost messages) come back unchanged.
+pub fn rewrite(mut file: syn::File) -> Result<syn::File, String> {
+    let mut touched = false;
+    for item in file.items.iter_mut() {
+        let Item::Mod(m) = item else { continue };
+        let name = m.ident.to_string();
+        if name.ends_with("_server") {
+            server::rewrite(m)?;
+            touched = true;
+        } else if name.ends_with("_client") {
+            client::rewrite(m)?;
+            touched = true;
+        }
+    }
+    if touched {
+        file.items
+            .push(syn::parse2(support::module()).map_err(|e| e.to_string())?);
+    }
     Ok(file)
 }
 
@@ -17,7 +46,7 @@ pub fn rewrite(file: syn::File) -> Result<syn::File, String> {
 pub fn server_traits(file: &syn::File) -> Vec<String> {
     let mut out = Vec::new();
     for item in &file.items {
-        let syn::Item::Mod(m) = item else { continue };
+        let Item::Mod(m) = item else { continue };
         if !m.ident.to_string().ends_with("_server") {
             continue;
         }
@@ -25,7 +54,7 @@ pub fn server_traits(file: &syn::File) -> Vec<String> {
             continue;
         };
         for inner in items {
-            if let syn::Item::Trait(t) = inner {
+            if let Item::Trait(t) = inner {
                 out.push(t.ident.to_string());
             }
         }

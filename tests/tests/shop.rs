@@ -1,5 +1,8 @@
-//! End-to-end, split mode: the four services of `fixtures/shop` run as four real processes on
-//! loopback TCP and answer the real `shop-client` (see fixtures/shop/README.md).
+//! End-to-end on the shop fixture (fixtures/shop/README.md), in both modes, with the same
+//! sources: split (four real processes on loopback TCP) and in-process (`shop-together`: the
+//! four services started from their libraries in one process, calling each other through the
+//! in-process registry). Both must give the real `shop-client` the same answers, and the
+//! in-process one's counters must show that the calls between services took the inline path.
 //!
 //! The five packages are built once per test binary with the real cargo (`--locked`, one shared
 //! `target/fixtures` so tonic and tokio compile once). Every service listens on port 0 and
@@ -14,7 +17,14 @@ use std::sync::{OnceLock, mpsc};
 use std::time::Duration;
 
 /// The packages of fixtures/shop that have binaries (shop-proto is built as their dependency).
-const PACKAGES: [&str; 5] = ["inventory", "catalog", "pricing", "gateway", "client"];
+const PACKAGES: [&str; 6] = [
+    "inventory",
+    "catalog",
+    "pricing",
+    "gateway",
+    "client",
+    "together",
+];
 
 /// The address every service is asked to listen on.
 const ANY_PORT: &str = "127.0.0.1:0";
@@ -62,6 +72,8 @@ struct Shop {
     children: Vec<Child>,
     gateway_url: String,
     pricing_url: String,
+    /// In-process mode: where the counters are served.
+    metrics_addr: Option<String>,
 }
 
 impl Shop {
@@ -71,6 +83,7 @@ impl Shop {
             children: Vec::new(),
             gateway_url: String::new(),
             pricing_url: String::new(),
+            metrics_addr: None,
         };
         let inventory = shop.spawn("inventory", &[("INVENTORY_ADDR", ANY_PORT)]);
         let catalog = shop.spawn(
@@ -92,6 +105,73 @@ impl Shop {
             ],
         );
         shop
+    }
+
+    /// Starts `shop-together` and reads its addresses until it says `ready`.
+    fn together() -> Shop {
+        let mut shop = Shop {
+            children: Vec::new(),
+            gateway_url: String::new(),
+            pricing_url: String::new(),
+            metrics_addr: None,
+        };
+        let mut child = Command::new(bin_dir().join("shop-together"))
+            .env("MERGE_METRICS_ADDR", ANY_PORT)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start shop-together");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        shop.children.push(child);
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            loop {
+                let mut line = String::new();
+                match reader.read_line(&mut line) {
+                    Ok(n) if n > 0 => {
+                        let ready = line.trim_end() == "ready";
+                        let _ = tx.send(line);
+                        if ready {
+                            break;
+                        }
+                    }
+                    _ => return,
+                }
+            }
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        });
+        loop {
+            let line = rx
+                .recv_timeout(STARTUP)
+                .unwrap_or_else(|_| panic!("shop-together was not ready within {STARTUP:?}"));
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["listening", "gateway", addr] => shop.gateway_url = format!("http://{addr}"),
+                ["listening", "pricing", addr] => shop.pricing_url = format!("http://{addr}"),
+                ["listening", _, _] => {}
+                ["metrics", addr] => shop.metrics_addr = Some(addr.to_string()),
+                ["ready"] => return shop,
+                _ => panic!("unexpected line from shop-together: {line:?}"),
+            }
+        }
+    }
+
+    /// `GET /metrics` of the in-process shop.
+    fn metrics(&self) -> String {
+        use std::io::{Read, Write};
+        let addr = self.metrics_addr.as_deref().expect("metrics address");
+        let mut socket = std::net::TcpStream::connect(addr).expect("connect to metrics");
+        socket
+            .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .expect("send");
+        let mut response = String::new();
+        socket.read_to_string(&mut response).expect("read metrics");
+        response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_string())
+            .expect("an HTTP response")
     }
 
     /// Starts one service binary and returns `http://ADDR` from its first stdout line.
@@ -167,8 +247,41 @@ impl Drop for Shop {
 
 #[test]
 fn shop_split_mode_answers_slow() {
-    let shop = Shop::start();
+    answers(&Shop::start());
+}
 
+#[test]
+fn shop_in_process_mode_gives_the_same_answers_inline_slow() {
+    let shop = Shop::together();
+    answers(&shop);
+    let metrics = shop.metrics();
+    // gateway -> catalog: gateway compiled its own copy of catalog.proto (converted path);
+    // catalog -> inventory: shared proto crate (same types, zero copy); gateway -> pricing:
+    // through pricing's server interceptor, with the x-caller that gateway's client
+    // interceptor adds.
+    for method in [
+        "/shop.catalog.Catalog/GetProduct",
+        "/shop.inventory.Inventory/GetStock",
+        "/shop.pricing.Pricing/Quote",
+    ] {
+        let inline = format!("merge_calls_total{{method=\"{method}\",path=\"inline\"");
+        let count = metrics
+            .lines()
+            .find(|l| l.starts_with(&inline))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no inline count for {method}:\n{metrics}"));
+        assert!(count > 0, "{method}: {metrics}");
+        let remote = format!("merge_calls_total{{method=\"{method}\",path=\"remote\"");
+        assert!(
+            !metrics.lines().any(|l| l.starts_with(&remote)),
+            "{method} went over the network:\n{metrics}"
+        );
+    }
+}
+
+/// The answers of the shop, the same in every mode.
+fn answers(shop: &Shop) {
     // Unary: gateway -> catalog -> inventory, and gateway -> pricing (bulk discount from 10).
     assert_eq!(
         shop.answer(&["offer", "apple", "3"]),

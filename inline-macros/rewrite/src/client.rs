@@ -1,0 +1,164 @@
+//! The client half: each unary method first asks the registry (a cached lookup) whether its
+//! callee is served in this process; if so the call is made in-process, else the original
+//! tonic code runs. A client built with `with_interceptor` keeps the interceptor for the
+//! in-process path too, so that the metadata it adds (say `x-caller`) reaches the callee.
+
+use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
+use syn::{FnArg, ImplItem, Item, ItemMod, Type};
+
+use crate::types::{generic_arg, into_request_arg};
+
+pub fn rewrite(module: &mut ItemMod) -> Result<(), String> {
+    let Some((_, items)) = module.content.as_mut() else {
+        return Ok(());
+    };
+    let Some(client) = items.iter().find_map(|i| match i {
+        Item::Struct(s) if s.ident.to_string().ends_with("Client") => Some(s.ident.clone()),
+        _ => None,
+    }) else {
+        return Ok(());
+    };
+    for item in items.iter_mut() {
+        match item {
+            Item::Struct(s) if s.ident == client => {
+                if let syn::Fields::Named(fields) = &mut s.fields {
+                    fields.named.push(syn::parse_quote! {
+                        __merge_hook: super::__merge_inline::ClientHook
+                    });
+                }
+            }
+            Item::Impl(imp) if imp.trait_.is_none() => {
+                AddHook.visit_item_impl_mut(imp);
+                for ii in imp.items.iter_mut() {
+                    if let ImplItem::Fn(f) = ii {
+                        if f.sig.ident == "with_interceptor" {
+                            keep_interceptor(f);
+                        } else {
+                            inline_unary(f);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `Self { inner }` literals also set the hook (empty).
+struct AddHook;
+
+impl VisitMut for AddHook {
+    fn visit_expr_struct_mut(&mut self, e: &mut syn::ExprStruct) {
+        if e.path.is_ident("Self") && e.rest.is_none() {
+            e.fields.push(syn::parse_quote!(
+                __merge_hook: ::core::default::Default::default()
+            ));
+        }
+        syn::visit_mut::visit_expr_struct_mut(self, e);
+    }
+}
+
+/// `with_interceptor(inner, interceptor)`: the same client, remembering a clone of the
+/// interceptor for in-process calls.
+fn keep_interceptor(f: &mut syn::ImplItemFn) {
+    let body = &f.block;
+    f.block = syn::parse_quote!({
+        let kept = interceptor.clone();
+        let mut client = #body;
+        client.__merge_hook = ::merge_runtime_shim::Hook(Some(::std::sync::Arc::new(
+            move |request: tonic::Request<()>| {
+                tonic::service::Interceptor::call(&mut kept.clone(), request)
+            },
+        )));
+        client
+    });
+    if let Some(wc) = f.sig.generics.where_clause.as_mut() {
+        for p in wc.predicates.iter_mut() {
+            if let syn::WherePredicate::Type(t) = p {
+                if matches!(&t.bounded_ty, Type::Path(tp) if tp.path.is_ident("F")) {
+                    t.bounds.push(syn::parse_quote!(Clone));
+                    t.bounds.push(syn::parse_quote!(Send));
+                    t.bounds.push(syn::parse_quote!(Sync));
+                    t.bounds.push(syn::parse_quote!('static));
+                }
+            }
+        }
+    }
+}
+
+/// Prepends the in-process path to a unary method (one whose body calls `self.inner.unary`).
+fn inline_unary(f: &mut syn::ImplItemFn) {
+    let mut scan = Scan::default();
+    scan.visit_block(&f.block);
+    let (Some(path), true) = (scan.path, scan.unary) else {
+        return;
+    };
+    let Some(FnArg::Typed(arg)) = f.sig.inputs.iter().nth(1) else {
+        return;
+    };
+    let Some(req) = into_request_arg(&arg.ty) else {
+        return;
+    };
+    let syn::ReturnType::Type(_, ret) = &f.sig.output else {
+        return;
+    };
+    let Some(resp) = generic_arg(ret, "Result").and_then(|ok| generic_arg(&ok, "Response")) else {
+        return;
+    };
+    let request = match &*arg.pat {
+        syn::Pat::Ident(p) => p.ident.clone(),
+        _ => return,
+    };
+    let original = &f.block;
+    f.block = syn::parse_quote!({
+        static __MERGE_SLOT: ::merge_runtime_shim::MethodSlot =
+            ::merge_runtime_shim::MethodSlot::new(#path, env!("CARGO_PKG_NAME"));
+        if let Some(found) = __MERGE_SLOT.resolve() {
+            found.count();
+            let mut request = tonic::IntoRequest::into_request(#request);
+            if let Some(hook) = &self.__merge_hook.0 {
+                request = super::__merge_inline::intercept(|r| hook(r), request)?;
+            }
+            return super::__merge_inline::call_unary::<#req, #resp>(&found.entry, request).await;
+        }
+        __MERGE_SLOT.count_remote();
+        #original
+    });
+}
+
+/// Finds `PathAndQuery::from_static("...")` and `self.inner.unary(..)` in a method body.
+#[derive(Default)]
+struct Scan {
+    path: Option<syn::LitStr>,
+    unary: bool,
+}
+
+impl<'ast> Visit<'ast> for Scan {
+    fn visit_expr_call(&mut self, e: &'ast syn::ExprCall) {
+        if let syn::Expr::Path(p) = &*e.func {
+            if p.path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "from_static")
+            {
+                if let Some(syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                })) = e.args.first()
+                {
+                    self.path = Some(s.clone());
+                }
+            }
+        }
+        syn::visit::visit_expr_call(self, e);
+    }
+
+    fn visit_expr_method_call(&mut self, e: &'ast syn::ExprMethodCall) {
+        if e.method == "unary" {
+            self.unary = true;
+        }
+        syn::visit::visit_expr_method_call(self, e);
+    }
+}

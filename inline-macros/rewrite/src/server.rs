@@ -1,0 +1,294 @@
+//! The server half: constructing `XServer` registers its unary methods in the process-wide
+//! registry (with the server's interceptor, when built by `with_interceptor`), and the last
+//! clone of the server being dropped unregisters them.
+
+use std::collections::BTreeMap;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
+use syn::{FnArg, Ident, ImplItem, Item, ItemImpl, ItemMod, Type};
+
+use crate::types::{generic_arg, last_segment_is};
+
+/// A unary method of a service trait.
+struct Unary {
+    method: Ident,
+    request: Type,
+    response: Type,
+}
+
+/// Rewrites one generated `*_server` module in place. Modules that are not the shape tonic
+/// generates are left as they are (they stay on the network path).
+pub fn rewrite(module: &mut ItemMod) -> Result<(), String> {
+    let Some((_, items)) = module.content.as_mut() else {
+        return Ok(());
+    };
+    let Some(service) = items.iter().find_map(|i| match i {
+        Item::Trait(t) => Some(t.ident.clone()),
+        _ => None,
+    }) else {
+        return Ok(());
+    };
+    let server = format_ident!("{service}Server");
+    if !items
+        .iter()
+        .any(|i| matches!(i, Item::Struct(s) if s.ident == server))
+    {
+        return Ok(());
+    }
+
+    let unary = unary_methods(items, &service);
+    let paths = method_paths(items, &service);
+    let registered: Vec<(String, &Unary)> = unary
+        .iter()
+        .filter_map(|u| paths.get(&u.method.to_string()).map(|p| (p.clone(), u)))
+        .collect();
+
+    for item in items.iter_mut() {
+        match item {
+            Item::Struct(s) if s.ident == server => {
+                if let syn::Fields::Named(fields) = &mut s.fields {
+                    fields.named.push(syn::parse_quote! {
+                        __merge_registration: ::core::option::Option<::merge_runtime_shim::Registration>
+                    });
+                }
+            }
+            Item::Impl(imp) if is_clone_impl(imp, &server) => {
+                AddField {
+                    value: quote!(self.__merge_registration.clone()),
+                }
+                .visit_item_impl_mut(imp);
+            }
+            Item::Impl(imp) if is_inherent(imp, &server) => {
+                AddField {
+                    value: quote!(::core::option::Option::None),
+                }
+                .visit_item_impl_mut(imp);
+                split_constructors(imp);
+            }
+            _ => {}
+        }
+    }
+
+    let handlers = registered.iter().map(|(path, u)| {
+        let method = &u.method;
+        let (req, resp) = (&u.request, &u.response);
+        quote! {
+            {
+                let inner = inner.clone();
+                let interceptor = interceptor.clone();
+                let typed: super::__merge_inline::Unary<#req, #resp> = Arc::new(move |request: tonic::Request<#req>| {
+                    let inner = inner.clone();
+                    let interceptor = interceptor.clone();
+                    Box::pin(async move {
+                        let request = match interceptor {
+                            Some(mut f) => super::__merge_inline::intercept(|r| tonic::service::Interceptor::call(&mut f, r), request)?,
+                            None => request,
+                        };
+                        let timeout = super::__merge_inline::timeout(request.metadata());
+                        let fut: ::merge_runtime_shim::future::BoxFuture<Result<tonic::Response<#resp>, tonic::Status>> =
+                            Box::pin(async move { <T as #service>::#method(&inner, request).await });
+                        super::__merge_inline::finish(fut, timeout).await
+                    })
+                });
+                handlers.push((
+                    #path.to_owned(),
+                    ::merge_runtime_shim::Handler {
+                        neutral: Some(super::__merge_inline::neutral_unary(typed.clone())),
+                        typed: Arc::new(typed),
+                    },
+                ));
+            }
+        }
+    });
+    let register: Item = syn::parse_quote! {
+        #[doc(hidden)]
+        fn __merge_register<T, F>(inner: &Arc<T>, interceptor: ::core::option::Option<F>) -> ::merge_runtime_shim::Registration
+        where
+            T: #service,
+            F: tonic::service::Interceptor + Clone + Send + Sync + 'static,
+        {
+            let mut handlers: Vec<(String, ::merge_runtime_shim::Handler)> = Vec::new();
+            #(#handlers)*
+            let member = ::merge_runtime_shim::current_member(env!("CARGO_PKG_NAME"));
+            ::merge_runtime_shim::Registry::current().register(member, handlers)
+        }
+    };
+    let registering: Item = syn::parse_quote! {
+        impl<T: #service> #server<T> {
+            pub fn new(inner: T) -> Self {
+                Self::from_arc(Arc::new(inner))
+            }
+            pub fn from_arc(inner: Arc<T>) -> Self {
+                let mut server = Self::__merge_unregistered(inner);
+                server.__merge_registration = Some(__merge_register(
+                    &server.inner,
+                    None::<fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>>,
+                ));
+                server
+            }
+            pub fn with_interceptor<F>(inner: T, interceptor: F) -> InterceptedService<Self, F>
+            where
+                F: tonic::service::Interceptor + Clone + Send + Sync + 'static,
+            {
+                let mut server = Self::__merge_unregistered(Arc::new(inner));
+                server.__merge_registration = Some(__merge_register(&server.inner, Some(interceptor.clone())));
+                InterceptedService::new(server, interceptor)
+            }
+        }
+    };
+    items.push(register);
+    items.push(registering);
+    Ok(())
+}
+
+/// Unary methods of the service trait: `tonic::Request<M>` in, `tonic::Response<R>` out, where
+/// neither is a stream.
+fn unary_methods(items: &[Item], service: &Ident) -> Vec<Unary> {
+    let mut out = Vec::new();
+    for item in items {
+        let Item::Trait(t) = item else { continue };
+        if &t.ident != service {
+            continue;
+        }
+        for ti in &t.items {
+            let syn::TraitItem::Fn(f) = ti else { continue };
+            let Some(FnArg::Typed(arg)) = f.sig.inputs.iter().nth(1) else {
+                continue;
+            };
+            let Some(request) = generic_arg(&arg.ty, "Request") else {
+                continue;
+            };
+            if last_segment_is(&request, "Streaming") {
+                continue;
+            }
+            let syn::ReturnType::Type(_, ret) = &f.sig.output else {
+                continue;
+            };
+            let Some(response) =
+                generic_arg(ret, "Result").and_then(|ok| generic_arg(&ok, "Response"))
+            else {
+                continue;
+            };
+            if matches!(&response, Type::Path(p) if p.qself.is_none() && p.path.segments.first().is_some_and(|s| s.ident == "Self"))
+            {
+                continue; // `Self::XStream`: server streaming
+            }
+            out.push(Unary {
+                method: f.sig.ident.clone(),
+                request,
+                response,
+            });
+        }
+    }
+    out
+}
+
+/// Method name -> `/pkg.Service/Method`, from the arms of the server's `call` match: the arm's
+/// literal and the `<T as Service>::method` it calls.
+fn method_paths(items: &[Item], service: &Ident) -> BTreeMap<String, String> {
+    struct Arms<'a> {
+        service: &'a Ident,
+        out: BTreeMap<String, String>,
+    }
+    impl<'ast> Visit<'ast> for Arms<'_> {
+        fn visit_arm(&mut self, arm: &'ast syn::Arm) {
+            if let syn::Pat::Lit(syn::PatLit {
+                lit: syn::Lit::Str(path),
+                ..
+            }) = &arm.pat
+            {
+                let mut calls = Calls {
+                    service: self.service,
+                    found: None,
+                };
+                calls.visit_expr(&arm.body);
+                if let Some(method) = calls.found {
+                    self.out.insert(method, path.value());
+                }
+            }
+            syn::visit::visit_arm(self, arm);
+        }
+    }
+    struct Calls<'a> {
+        service: &'a Ident,
+        found: Option<String>,
+    }
+    impl<'ast> Visit<'ast> for Calls<'_> {
+        fn visit_expr_path(&mut self, e: &'ast syn::ExprPath) {
+            if let Some(q) = &e.qself {
+                let trait_ident = e.path.segments.iter().nth(q.position.saturating_sub(1));
+                if trait_ident.is_some_and(|s| &s.ident == self.service) {
+                    if let Some(last) = e.path.segments.last() {
+                        self.found = Some(last.ident.to_string());
+                    }
+                }
+            }
+            syn::visit::visit_expr_path(self, e);
+        }
+    }
+    let mut arms = Arms {
+        service,
+        out: BTreeMap::new(),
+    };
+    for item in items {
+        if let Item::Impl(imp) = item {
+            arms.visit_item_impl(imp);
+        }
+    }
+    arms.out
+}
+
+fn self_ty_is(imp: &ItemImpl, server: &Ident) -> bool {
+    matches!(&*imp.self_ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| &s.ident == server))
+}
+
+fn is_clone_impl(imp: &ItemImpl, server: &Ident) -> bool {
+    self_ty_is(imp, server)
+        && imp
+            .trait_
+            .as_ref()
+            .is_some_and(|(_, p, _)| p.segments.last().is_some_and(|s| s.ident == "Clone"))
+}
+
+fn is_inherent(imp: &ItemImpl, server: &Ident) -> bool {
+    self_ty_is(imp, server) && imp.trait_.is_none()
+}
+
+/// Removes `new`, `with_interceptor` and `from_arc` from the unbounded impl (they come back,
+/// registering, in an impl bounded by the service trait) and keeps `from_arc`'s body as
+/// `__merge_unregistered`.
+fn split_constructors(imp: &mut ItemImpl) {
+    let mut kept = Vec::new();
+    for item in imp.items.drain(..) {
+        match item {
+            ImplItem::Fn(mut f) if f.sig.ident == "from_arc" => {
+                f.sig.ident = format_ident!("__merge_unregistered");
+                f.vis = syn::Visibility::Inherited;
+                f.attrs.push(syn::parse_quote!(#[doc(hidden)]));
+                kept.push(ImplItem::Fn(f));
+            }
+            ImplItem::Fn(f) if f.sig.ident == "new" || f.sig.ident == "with_interceptor" => {}
+            other => kept.push(other),
+        }
+    }
+    imp.items = kept;
+}
+
+/// Adds `__merge_registration: VALUE` to every `Self { .. }` literal.
+struct AddField {
+    value: TokenStream,
+}
+
+impl VisitMut for AddField {
+    fn visit_expr_struct_mut(&mut self, e: &mut syn::ExprStruct) {
+        if e.path.is_ident("Self") && e.rest.is_none() {
+            let value = &self.value;
+            e.fields
+                .push(syn::parse_quote!(__merge_registration: #value));
+        }
+        syn::visit_mut::visit_expr_struct_mut(self, e);
+    }
+}

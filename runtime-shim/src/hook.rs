@@ -1,0 +1,45 @@
+//! Small holders that generated code adds to tonic's generated types.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// An optional shared function (a client interceptor kept for the in-process path), cloneable
+/// and printable whatever it holds, so generated `#[derive(Debug, Clone)]`s still hold.
+pub struct Hook<F: ?Sized>(pub Option<Arc<F>>);
+
+impl<F: ?Sized> Default for Hook<F> {
+    fn default() -> Self {
+        Hook(None)
+    }
+}
+
+impl<F: ?Sized> Clone for Hook<F> {
+    fn clone(&self) -> Self {
+        Hook(self.0.clone())
+    }
+}
+
+impl<F: ?Sized> fmt::Debug for Hook<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Hook(Some(..))"
+        } else {
+            "Hook(None)"
+        })
+    }
+}
+
+std::thread_local! {
+    static MEMBER: std::cell::Cell<Option<&'static str>> = const { std::cell::Cell::new(None) };
+}
+
+/// Names the member whose code runs on this thread (the merged binary's generated main sets it
+/// on each member's thread), so registrations and counters say which member they belong to.
+pub fn set_current_member(name: &'static str) {
+    MEMBER.with(|m| m.set(Some(name)));
+}
+
+/// The member set on this thread, else `fallback` (the crate that generated the code).
+pub fn current_member(fallback: &'static str) -> &'static str {
+    MEMBER.with(|m| m.get()).unwrap_or(fallback)
+}

@@ -1,0 +1,74 @@
+//! The framework-neutral form of a call, for callers whose message or tonic types are not the
+//! callee's (each member compiled the .proto itself, or they use different tonic versions).
+//! Only std types cross: metadata as header name and raw value bytes, the message encoded with
+//! the protobuf wire format, the status as code, message, details and metadata.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::future::BoxFuture;
+
+/// Header name and raw value (binary `-bin` values stay base64, as on the wire).
+pub type Metadata = Vec<(String, Vec<u8>)>;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NeutralRequest {
+    pub metadata: Metadata,
+    /// The request message in protobuf wire format.
+    pub message: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NeutralResponse {
+    pub metadata: Metadata,
+    /// The response message in protobuf wire format.
+    pub message: Vec<u8>,
+}
+
+/// A gRPC status: `code` is the numeric gRPC code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NeutralStatus {
+    pub code: i32,
+    pub message: String,
+    pub details: Vec<u8>,
+    pub metadata: Metadata,
+}
+
+/// A unary method in neutral form.
+pub type NeutralUnary =
+    Arc<dyn Fn(NeutralRequest) -> BoxFuture<Result<NeutralResponse, NeutralStatus>> + Send + Sync>;
+
+/// The value of a `grpc-timeout` header: up to 8 digits and a unit (H, M, S, m, u, n).
+pub fn grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grpc_timeout;
+    use std::time::Duration;
+
+    #[test]
+    fn grpc_timeouts_parse_like_the_wire_format() {
+        assert_eq!(grpc_timeout("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(grpc_timeout("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(grpc_timeout("5000u"), Some(Duration::from_micros(5000)));
+        for bad in ["", "m", "10", "123456789S", "1x", "-1S"] {
+            assert_eq!(grpc_timeout(bad), None, "{bad:?}");
+        }
+    }
+}
