@@ -74,6 +74,10 @@ pub fn exec(args: &AnalyzeArgs) -> Result<(), Failure> {
         let verb = if changed { "Wrote" } else { "Unchanged" };
         status::status(verb, &path.display().to_string());
     }
+    // The process ends right after this: freeing millions of nodes and edges one by one would
+    // only delay the exit (about a tenth of a second on 3M edges).
+    std::mem::forget(analysis);
+    std::mem::forget(traffic);
     Ok(())
 }
 
