@@ -25,7 +25,9 @@ pub use hook::{Hook, current_member, set_current_member};
 pub use merge_inline_macros::include_proto;
 pub use method::MethodPath;
 pub use neutral::{
-    Metadata, NeutralRequest, NeutralResponse, NeutralStatus, NeutralUnary, grpc_timeout,
+    BoxMessageStream, MessageStream, Metadata, NeutralRequest, NeutralResponse, NeutralStatus,
+    NeutralStreaming, NeutralStreamingRequest, NeutralStreamingResponse, NeutralUnary, Once,
+    grpc_timeout, next_message,
 };
 pub use registry::{Entry, Handler, Registration, Registry};
 pub use slot::{MethodSlot, Resolved};

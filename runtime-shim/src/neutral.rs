@@ -3,7 +3,9 @@
 //! Only std types cross: metadata as header name and raw value bytes, the message encoded with
 //! the protobuf wire format, the status as code, message, details and metadata.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::future::BoxFuture;
@@ -34,6 +36,75 @@ pub struct NeutralStatus {
     pub metadata: Metadata,
 }
 
+/// A stream of encoded messages; an `Err` ends it with that status, `None` ends it well.
+pub trait MessageStream: Send {
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Vec<u8>, NeutralStatus>>>;
+}
+
+pub type BoxMessageStream = Pin<Box<dyn MessageStream>>;
+
+/// A stream of exactly one message (the request or reply of a non-streaming side).
+#[derive(Debug)]
+pub struct Once(Option<Vec<u8>>);
+
+impl Once {
+    pub fn boxed(message: Vec<u8>) -> BoxMessageStream {
+        Box::pin(Once(Some(message)))
+    }
+}
+
+impl MessageStream for Once {
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Vec<u8>, NeutralStatus>>> {
+        Poll::Ready(self.0.take().map(Ok))
+    }
+}
+
+/// The next message of a stream.
+pub async fn next_message(stream: &mut BoxMessageStream) -> Option<Result<Vec<u8>, NeutralStatus>> {
+    std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await
+}
+
+/// A call of any kind in neutral form: streams of encoded messages both ways (a non-streaming
+/// side carries one message).
+pub struct NeutralStreamingRequest {
+    pub metadata: Metadata,
+    pub messages: BoxMessageStream,
+}
+
+pub struct NeutralStreamingResponse {
+    pub metadata: Metadata,
+    pub messages: BoxMessageStream,
+}
+
+impl std::fmt::Debug for NeutralStreamingRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NeutralStreamingRequest")
+            .field("metadata", &self.metadata)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for NeutralStreamingResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NeutralStreamingResponse")
+            .field("metadata", &self.metadata)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A streaming method (client, server or both) in neutral form.
+pub type NeutralStreaming = Arc<
+    dyn Fn(NeutralStreamingRequest) -> BoxFuture<Result<NeutralStreamingResponse, NeutralStatus>>
+        + Send
+        + Sync,
+>;
+
 /// A unary method in neutral form.
 pub type NeutralUnary =
     Arc<dyn Fn(NeutralRequest) -> BoxFuture<Result<NeutralResponse, NeutralStatus>> + Send + Sync>;
@@ -58,8 +129,7 @@ pub fn grpc_timeout(value: &str) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
-    use super::grpc_timeout;
-    use std::time::Duration;
+    use super::*;
 
     #[test]
     fn grpc_timeouts_parse_like_the_wire_format() {
@@ -70,5 +140,17 @@ mod tests {
         for bad in ["", "m", "10", "123456789S", "1x", "-1S"] {
             assert_eq!(grpc_timeout(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn once_yields_its_message_then_ends() {
+        let mut s = Once::boxed(b"abc".to_vec());
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        assert_eq!(
+            s.as_mut().poll_next(&mut cx),
+            Poll::Ready(Some(Ok(b"abc".to_vec())))
+        );
+        assert_eq!(s.as_mut().poll_next(&mut cx), Poll::Ready(None));
     }
 }

@@ -12,22 +12,26 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, RwLock, Weak};
 
-use crate::neutral::NeutralUnary;
+use crate::neutral::{NeutralStreaming, NeutralUnary};
 
 /// What a server registers for one method.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Handler {
     /// A handler typed with the callee's tonic and message types; a caller with the very same
-    /// types downcasts it and passes its request by move (zero copy).
-    pub typed: Arc<dyn Any + Send + Sync>,
-    /// The same method in neutral form, for every other caller (unary methods).
+    /// types downcasts it and passes its request by move (zero copy). Unary methods.
+    pub typed: Option<Arc<dyn Any + Send + Sync>>,
+    /// The same unary method in neutral form, for every other caller.
     pub neutral: Option<NeutralUnary>,
+    /// A streaming method in neutral form (messages encoded one by one).
+    pub streaming: Option<NeutralStreaming>,
 }
 
 impl std::fmt::Debug for Handler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Handler")
+            .field("typed", &self.typed.is_some())
             .field("neutral", &self.neutral.is_some())
+            .field("streaming", &self.streaming.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -194,16 +198,14 @@ mod tests {
 
     fn handler(n: u32) -> Handler {
         Handler {
-            typed: Arc::new(n),
-            neutral: None,
+            typed: Some(Arc::new(n)),
+            ..Handler::default()
         }
     }
 
     fn value(e: &Entry) -> u32 {
-        *e.handler
-            .typed
-            .downcast_ref::<u32>()
-            .expect("a u32 handler")
+        let typed = e.handler.typed.as_ref().expect("typed");
+        *typed.downcast_ref::<u32>().expect("a u32 handler")
     }
 
     #[test]

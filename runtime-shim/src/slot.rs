@@ -94,8 +94,8 @@ mod tests {
     fn a_miss_is_not_cached_forever_and_a_drop_is_seen() {
         assert!(SLOT.resolve().is_none());
         let handler = crate::Handler {
-            typed: Arc::new(5u8),
-            neutral: None,
+            typed: Some(Arc::new(5u8)),
+            ..crate::Handler::default()
         };
         let reg = Registry::global().register("late", vec![(SLOT.path().into(), handler)]);
         let found = SLOT.resolve().expect("seen after registration");

@@ -259,10 +259,14 @@ fn shop_in_process_mode_gives_the_same_answers_inline_slow() {
     // catalog -> inventory: shared proto crate (same types, zero copy); gateway -> pricing:
     // through pricing's server interceptor, with the x-caller that gateway's client
     // interceptor adds.
+    // gateway -> inventory WatchStock (server streaming) and ReportSales (client streaming):
+    // messages cross encoded one by one, with no HTTP/2 and no socket.
     for method in [
         "/shop.catalog.Catalog/GetProduct",
         "/shop.inventory.Inventory/GetStock",
         "/shop.pricing.Pricing/Quote",
+        "/shop.inventory.Inventory/WatchStock",
+        "/shop.inventory.Inventory/ReportSales",
     ] {
         let inline = format!("merge_calls_total{{method=\"{method}\",path=\"inline\"");
         let count = metrics

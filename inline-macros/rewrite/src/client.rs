@@ -3,11 +3,12 @@
 //! tonic code runs. A client built with `with_interceptor` keeps the interceptor for the
 //! in-process path too, so that the metadata it adds (say `x-caller`) reaches the callee.
 
+use quote::quote;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{FnArg, ImplItem, Item, ItemMod, Type};
 
-use crate::types::{generic_arg, into_request_arg};
+use crate::types::{generic_arg, into_request_arg, into_streaming_request_arg};
 
 pub fn rewrite(module: &mut ItemMod) -> Result<(), String> {
     let Some((_, items)) = module.content.as_mut() else {
@@ -35,7 +36,7 @@ pub fn rewrite(module: &mut ItemMod) -> Result<(), String> {
                         if f.sig.ident == "with_interceptor" {
                             keep_interceptor(f);
                         } else {
-                            inline_unary(f);
+                            inline_call(f);
                         }
                     }
                 }
@@ -88,28 +89,68 @@ fn keep_interceptor(f: &mut syn::ImplItemFn) {
     }
 }
 
-/// Prepends the in-process path to a unary method (one whose body calls `self.inner.unary`).
-fn inline_unary(f: &mut syn::ImplItemFn) {
+/// Prepends the in-process path to a generated call method (one whose body calls
+/// `self.inner.unary`, `server_streaming`, `client_streaming` or `streaming`).
+fn inline_call(f: &mut syn::ImplItemFn) {
     let mut scan = Scan::default();
     scan.visit_block(&f.block);
-    let (Some(path), true) = (scan.path, scan.unary) else {
+    let (Some(path), Some(kind)) = (scan.path, scan.kind) else {
         return;
     };
     let Some(FnArg::Typed(arg)) = f.sig.inputs.iter().nth(1) else {
         return;
     };
-    let Some(req) = into_request_arg(&arg.ty) else {
-        return;
+    let request = match &*arg.pat {
+        syn::Pat::Ident(p) => p.ident.clone(),
+        _ => return,
     };
+    let client_streaming = matches!(kind.as_str(), "client_streaming" | "streaming");
+    let server_streaming = matches!(kind.as_str(), "server_streaming" | "streaming");
+    let req = if client_streaming {
+        into_streaming_request_arg(&arg.ty)
+    } else {
+        into_request_arg(&arg.ty)
+    };
+    let Some(req) = req else { return };
     let syn::ReturnType::Type(_, ret) = &f.sig.output else {
         return;
     };
     let Some(resp) = generic_arg(ret, "Result").and_then(|ok| generic_arg(&ok, "Response")) else {
         return;
     };
-    let request = match &*arg.pat {
-        syn::Pat::Ident(p) => p.ident.clone(),
-        _ => return,
+    let resp = if server_streaming {
+        match generic_arg(&resp, "Streaming") {
+            Some(inner) => inner,
+            None => return,
+        }
+    } else {
+        resp
+    };
+    let into = if client_streaming {
+        quote!(tonic::IntoStreamingRequest::into_streaming_request(#request))
+    } else {
+        quote!(tonic::IntoRequest::into_request(#request))
+    };
+    let call = match (client_streaming, server_streaming) {
+        (false, false) => quote! {
+            super::__merge_inline::call_unary::<#req, #resp>(&found.entry, request).await
+        },
+        (client, server) => {
+            let neutral = if client {
+                quote!(super::__merge_inline::request_many::<#req, _>(request))
+            } else {
+                quote!(super::__merge_inline::request_one(request))
+            };
+            let reply = if server {
+                quote!(Ok(super::__merge_inline::response_many::<#resp>(reply)))
+            } else {
+                quote!(super::__merge_inline::response_one::<#resp>(reply).await)
+            };
+            quote! {{
+                let reply = super::__merge_inline::call_streaming(&found.entry, #neutral).await?;
+                #reply
+            }}
+        }
     };
     let original = &f.block;
     f.block = syn::parse_quote!({
@@ -117,22 +158,23 @@ fn inline_unary(f: &mut syn::ImplItemFn) {
             ::merge_runtime_shim::MethodSlot::new(#path, env!("CARGO_PKG_NAME"));
         if let Some(found) = __MERGE_SLOT.resolve() {
             found.count();
-            let mut request = tonic::IntoRequest::into_request(#request);
+            let mut request = #into;
             if let Some(hook) = &self.__merge_hook.0 {
                 request = super::__merge_inline::intercept(|r| hook(r), request)?;
             }
-            return super::__merge_inline::call_unary::<#req, #resp>(&found.entry, request).await;
+            return #call;
         }
         __MERGE_SLOT.count_remote();
         #original
     });
 }
 
-/// Finds `PathAndQuery::from_static("...")` and `self.inner.unary(..)` in a method body.
+/// Finds `PathAndQuery::from_static("...")` and the `self.inner.<kind>(..)` call in a method
+/// body.
 #[derive(Default)]
 struct Scan {
     path: Option<syn::LitStr>,
-    unary: bool,
+    kind: Option<String>,
 }
 
 impl<'ast> Visit<'ast> for Scan {
@@ -156,8 +198,12 @@ impl<'ast> Visit<'ast> for Scan {
     }
 
     fn visit_expr_method_call(&mut self, e: &'ast syn::ExprMethodCall) {
-        if e.method == "unary" {
-            self.unary = true;
+        let name = e.method.to_string();
+        if matches!(
+            name.as_str(),
+            "unary" | "server_streaming" | "client_streaming" | "streaming"
+        ) {
+            self.kind = Some(name);
         }
         syn::visit::visit_expr_method_call(self, e);
     }

@@ -6,10 +6,12 @@
 //! `T: Service` on the server's constructors, `F: Clone + Send + Sync + 'static` on
 //! `with_interceptor`) and adds:
 //! - a `__merge_inline` module with the tonic-aware half of the inline call ([`support`]);
-//! - in each `*_server` module, registration of the server's unary methods ([`server`]);
-//! - in each `*_client` module, the in-process path of each unary method ([`client`]).
+//! - in each `*_server` module, registration of the server's methods ([`server`]);
+//! - in each `*_client` module, the in-process path of each method ([`client`]).
 //!
-//! Streaming methods keep the network path for now.
+//! Unary methods pass the request by move when both sides share the message and tonic types,
+//! and convert through prost otherwise; streaming methods exchange encoded messages one by one
+//! (no HTTP/2, no socket), decoded by each side's own tonic.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod client;

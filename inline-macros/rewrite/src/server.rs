@@ -10,13 +10,23 @@ use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{FnArg, Ident, ImplItem, Item, ItemImpl, ItemMod, Type};
 
-use crate::types::{generic_arg, last_segment_is};
+use crate::types::generic_arg;
 
-/// A unary method of a service trait.
-struct Unary {
+/// A method of a service trait.
+struct Method {
     method: Ident,
+    /// The request message (inside `Streaming<..>` for client streaming).
     request: Type,
+    /// The response message, or the trait's stream type (`T::XStream`) for server streaming.
     response: Type,
+    client_streaming: bool,
+    server_streaming: bool,
+}
+
+impl Method {
+    fn unary(&self) -> bool {
+        !self.client_streaming && !self.server_streaming
+    }
 }
 
 /// Rewrites one generated `*_server` module in place. Modules that are not the shape tonic
@@ -39,9 +49,9 @@ pub fn rewrite(module: &mut ItemMod) -> Result<(), String> {
         return Ok(());
     }
 
-    let unary = unary_methods(items, &service);
+    let methods = trait_methods(items, &service);
     let paths = method_paths(items, &service);
-    let registered: Vec<(String, &Unary)> = unary
+    let registered: Vec<(String, &Method)> = methods
         .iter()
         .filter_map(|u| paths.get(&u.method.to_string()).map(|p| (p.clone(), u)))
         .collect();
@@ -73,34 +83,10 @@ pub fn rewrite(module: &mut ItemMod) -> Result<(), String> {
     }
 
     let handlers = registered.iter().map(|(path, u)| {
-        let method = &u.method;
-        let (req, resp) = (&u.request, &u.response);
-        quote! {
-            {
-                let inner = inner.clone();
-                let interceptor = interceptor.clone();
-                let typed: super::__merge_inline::Unary<#req, #resp> = Arc::new(move |request: tonic::Request<#req>| {
-                    let inner = inner.clone();
-                    let interceptor = interceptor.clone();
-                    Box::pin(async move {
-                        let request = match interceptor {
-                            Some(mut f) => super::__merge_inline::intercept(|r| tonic::service::Interceptor::call(&mut f, r), request)?,
-                            None => request,
-                        };
-                        let timeout = super::__merge_inline::timeout(request.metadata());
-                        let fut: ::merge_runtime_shim::future::BoxFuture<Result<tonic::Response<#resp>, tonic::Status>> =
-                            Box::pin(async move { <T as #service>::#method(&inner, request).await });
-                        super::__merge_inline::finish(fut, timeout).await
-                    })
-                });
-                handlers.push((
-                    #path.to_owned(),
-                    ::merge_runtime_shim::Handler {
-                        neutral: Some(super::__merge_inline::neutral_unary(typed.clone())),
-                        typed: Arc::new(typed),
-                    },
-                ));
-            }
+        if u.unary() {
+            unary_handler(path, u, &service)
+        } else {
+            streaming_handler(path, u, &service)
         }
     });
     let register: Item = syn::parse_quote! {
@@ -144,9 +130,93 @@ pub fn rewrite(module: &mut ItemMod) -> Result<(), String> {
     Ok(())
 }
 
-/// Unary methods of the service trait: `tonic::Request<M>` in, `tonic::Response<R>` out, where
-/// neither is a stream.
-fn unary_methods(items: &[Item], service: &Ident) -> Vec<Unary> {
+/// A streaming method's neutral handler: messages arrive and leave encoded, one by one; the
+/// interceptor, the deadline and panic catching apply as for unary methods.
+fn streaming_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
+    let method = &u.method;
+    let (req, resp) = (&u.request, &u.response);
+    let take = if u.client_streaming {
+        quote!(super::__merge_inline::take_many::<#req>(req))
+    } else {
+        quote!(super::__merge_inline::take_one::<#req>(req).await?)
+    };
+    let reply = if u.server_streaming {
+        quote!(super::__merge_inline::reply_many(response))
+    } else {
+        quote!(super::__merge_inline::reply_one(response))
+    };
+    quote! {
+        {
+            let inner = inner.clone();
+            let interceptor = interceptor.clone();
+            let streaming: ::merge_runtime_shim::NeutralStreaming = Arc::new(move |req: ::merge_runtime_shim::NeutralStreamingRequest| {
+                let inner = inner.clone();
+                let interceptor = interceptor.clone();
+                Box::pin(async move {
+                    let request = #take;
+                    let request = match interceptor {
+                        Some(mut f) => super::__merge_inline::intercept(|r| tonic::service::Interceptor::call(&mut f, r), request)
+                            .map_err(super::__merge_inline::status_to_neutral)?,
+                        None => request,
+                    };
+                    let timeout = super::__merge_inline::timeout(request.metadata());
+                    let fut: ::merge_runtime_shim::future::BoxFuture<Result<tonic::Response<#resp>, tonic::Status>> =
+                        Box::pin(async move { <T as #service>::#method(&inner, request).await });
+                    let response = super::__merge_inline::finish(fut, timeout)
+                        .await
+                        .map_err(super::__merge_inline::status_to_neutral)?;
+                    Ok::<_, ::merge_runtime_shim::NeutralStatus>(#reply)
+                })
+            });
+            handlers.push((
+                #path.to_owned(),
+                ::merge_runtime_shim::Handler {
+                    streaming: Some(streaming),
+                    ..::core::default::Default::default()
+                },
+            ));
+        }
+    }
+}
+
+/// A unary method's typed handler (zero copy for callers with the same types) and its neutral
+/// face (prost-encoded, for the others).
+fn unary_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
+    let method = &u.method;
+    let (req, resp) = (&u.request, &u.response);
+    quote! {
+            {
+                let inner = inner.clone();
+                let interceptor = interceptor.clone();
+                let typed: super::__merge_inline::Unary<#req, #resp> = Arc::new(move |request: tonic::Request<#req>| {
+                    let inner = inner.clone();
+                    let interceptor = interceptor.clone();
+                    Box::pin(async move {
+                        let request = match interceptor {
+                            Some(mut f) => super::__merge_inline::intercept(|r| tonic::service::Interceptor::call(&mut f, r), request)?,
+                            None => request,
+                        };
+                        let timeout = super::__merge_inline::timeout(request.metadata());
+                        let fut: ::merge_runtime_shim::future::BoxFuture<Result<tonic::Response<#resp>, tonic::Status>> =
+                            Box::pin(async move { <T as #service>::#method(&inner, request).await });
+                        super::__merge_inline::finish(fut, timeout).await
+                    })
+                });
+                handlers.push((
+                    #path.to_owned(),
+                    ::merge_runtime_shim::Handler {
+                        neutral: Some(super::__merge_inline::neutral_unary(typed.clone())),
+                        typed: Some(Arc::new(typed)),
+                        streaming: None,
+                    },
+                ));
+            }
+    }
+}
+
+/// The methods of the service trait: `tonic::Request<M>` or `tonic::Request<Streaming<M>>` in,
+/// `tonic::Response<R>` or `tonic::Response<Self::XStream>` out.
+fn trait_methods(items: &[Item], service: &Ident) -> Vec<Method> {
     let mut out = Vec::new();
     for item in items {
         let Item::Trait(t) = item else { continue };
@@ -161,9 +231,10 @@ fn unary_methods(items: &[Item], service: &Ident) -> Vec<Unary> {
             let Some(request) = generic_arg(&arg.ty, "Request") else {
                 continue;
             };
-            if last_segment_is(&request, "Streaming") {
-                continue;
-            }
+            let (request, client_streaming) = match generic_arg(&request, "Streaming") {
+                Some(inner) => (inner, true),
+                None => (request, false),
+            };
             let syn::ReturnType::Type(_, ret) = &f.sig.output else {
                 continue;
             };
@@ -172,14 +243,26 @@ fn unary_methods(items: &[Item], service: &Ident) -> Vec<Unary> {
             else {
                 continue;
             };
-            if matches!(&response, Type::Path(p) if p.qself.is_none() && p.path.segments.first().is_some_and(|s| s.ident == "Self"))
-            {
-                continue; // `Self::XStream`: server streaming
-            }
-            out.push(Unary {
+            // `Self::XStream`: server streaming; named `T::XStream` in the registering code.
+            let (response, server_streaming) = match &response {
+                Type::Path(p)
+                    if p.qself.is_none()
+                        && p.path.segments.first().is_some_and(|s| s.ident == "Self") =>
+                {
+                    let mut p = p.clone();
+                    if let Some(first) = p.path.segments.first_mut() {
+                        first.ident = format_ident!("T");
+                    }
+                    (Type::Path(p), true)
+                }
+                _ => (response, false),
+            };
+            out.push(Method {
                 method: f.sig.ident.clone(),
                 request,
                 response,
+                client_streaming,
+                server_streaming,
             });
         }
     }

@@ -130,6 +130,188 @@ pub fn module() -> TokenStream {
                 })
             }
 
+            // ---- streaming: messages cross encoded one by one, no HTTP/2, no socket ----
+
+            use tonic::codegen::tokio_stream::Stream;
+
+            /// Frames already-encoded messages as gRPC frames (the caller's decoder reads them).
+            pub struct RawEncoder;
+
+            impl tonic::codec::Encoder for RawEncoder {
+                type Item = Vec<u8>;
+                type Error = tonic::Status;
+                fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+                    ::prost::bytes::BufMut::put_slice(dst, &item);
+                    Ok(())
+                }
+            }
+
+            /// Neutral messages as a stream tonic can frame.
+            pub struct Messages(pub ::merge_runtime_shim::BoxMessageStream);
+
+            impl Stream for Messages {
+                type Item = Result<Vec<u8>, tonic::Status>;
+                fn poll_next(mut self: Pin<&mut Self>, cx: &mut ::std::task::Context<'_>) -> ::std::task::Poll<Option<Self::Item>> {
+                    ::merge_runtime_shim::MessageStream::poll_next(self.0.as_mut(), cx)
+                        .map(|m| m.map(|r| r.map_err(status_from_neutral)))
+                }
+            }
+
+            /// This member's `Result<M, Status>` stream, encoded (a panic while polling ends it with
+            /// Internal, as a panicking handler does).
+            pub struct EncodeResults<S, M>(pub Pin<Box<S>>, pub ::std::marker::PhantomData<fn() -> M>);
+
+            impl<S, M> ::merge_runtime_shim::MessageStream for EncodeResults<S, M>
+            where
+                S: Stream<Item = Result<M, tonic::Status>> + Send,
+                M: ::prost::Message,
+            {
+                fn poll_next(mut self: Pin<&mut Self>, cx: &mut ::std::task::Context<'_>) -> ::std::task::Poll<Option<Result<Vec<u8>, ::merge_runtime_shim::NeutralStatus>>> {
+                    let inner = self.0.as_mut();
+                    match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| inner.poll_next(cx))) {
+                        Ok(p) => p.map(|m| m.map(|r| match r {
+                            Ok(m) => Ok(::prost::Message::encode_to_vec(&m)),
+                            Err(s) => Err(status_to_neutral(s)),
+                        })),
+                        Err(panic) => {
+                            let panic = ::merge_runtime_shim::future::panic_message(&*panic);
+                            let status = tonic::Status::internal(format!("the in-process handler panicked: {panic}"));
+                            ::std::task::Poll::Ready(Some(Err(status_to_neutral(status))))
+                        }
+                    }
+                }
+            }
+
+            /// This member's plain message stream (a client-streaming request), encoded.
+            pub struct EncodeItems<S, M>(pub Pin<Box<S>>, pub ::std::marker::PhantomData<fn() -> M>);
+
+            impl<S, M> ::merge_runtime_shim::MessageStream for EncodeItems<S, M>
+            where
+                S: Stream<Item = M> + Send,
+                M: ::prost::Message,
+            {
+                fn poll_next(mut self: Pin<&mut Self>, cx: &mut ::std::task::Context<'_>) -> ::std::task::Poll<Option<Result<Vec<u8>, ::merge_runtime_shim::NeutralStatus>>> {
+                    self.0.as_mut().poll_next(cx).map(|m| m.map(|m| Ok(::prost::Message::encode_to_vec(&m))))
+                }
+            }
+
+            /// Caller: a one-message request.
+            pub fn request_one<Req: ::prost::Message>(request: tonic::Request<Req>) -> ::merge_runtime_shim::NeutralStreamingRequest {
+                let (metadata, _, message) = request.into_parts();
+                ::merge_runtime_shim::NeutralStreamingRequest {
+                    metadata: metadata_to_neutral(metadata),
+                    messages: ::merge_runtime_shim::Once::boxed(::prost::Message::encode_to_vec(&message)),
+                }
+            }
+
+            /// Caller: a streaming request.
+            pub fn request_many<Req, S>(request: tonic::Request<S>) -> ::merge_runtime_shim::NeutralStreamingRequest
+            where
+                Req: ::prost::Message + 'static,
+                S: Stream<Item = Req> + Send + 'static,
+            {
+                let (metadata, _, stream) = request.into_parts();
+                ::merge_runtime_shim::NeutralStreamingRequest {
+                    metadata: metadata_to_neutral(metadata),
+                    messages: Box::pin(EncodeItems(Box::pin(stream), ::std::marker::PhantomData)),
+                }
+            }
+
+            /// Caller: runs the callee's streaming handler.
+            pub async fn call_streaming(
+                entry: &::merge_runtime_shim::Entry,
+                request: ::merge_runtime_shim::NeutralStreamingRequest,
+            ) -> Result<::merge_runtime_shim::NeutralStreamingResponse, tonic::Status> {
+                let Some(streaming) = entry.handler.streaming.as_ref() else {
+                    return Err(tonic::Status::unimplemented(format!(
+                        "{} is served in-process by `{}` in a form this caller cannot use",
+                        entry.path, entry.member
+                    )));
+                };
+                streaming(request).await.map_err(status_from_neutral)
+            }
+
+            /// Caller: a one-message reply.
+            pub async fn response_one<Resp: ::prost::Message + Default>(
+                mut reply: ::merge_runtime_shim::NeutralStreamingResponse,
+            ) -> Result<tonic::Response<Resp>, tonic::Status> {
+                let bytes = match ::merge_runtime_shim::next_message(&mut reply.messages).await {
+                    Some(Ok(bytes)) => bytes,
+                    Some(Err(status)) => return Err(status_from_neutral(status)),
+                    None => return Err(tonic::Status::internal("the in-process handler sent no reply")),
+                };
+                let message = <Resp as ::prost::Message>::decode(bytes.as_slice())
+                    .map_err(|e| tonic::Status::internal(format!("in-process response decoding failed: {e}")))?;
+                Ok(tonic::Response::from_parts(metadata_from_neutral(reply.metadata), message, tonic::Extensions::default()))
+            }
+
+            /// Caller: a streaming reply, decoded by this member's tonic as a network stream is.
+            pub fn response_many<Resp: ::prost::Message + Default + Send + 'static>(
+                reply: ::merge_runtime_shim::NeutralStreamingResponse,
+            ) -> tonic::Response<tonic::codec::Streaming<Resp>> {
+                let body = tonic::codec::EncodeBody::new_server(
+                    RawEncoder,
+                    Messages(reply.messages),
+                    None,
+                    Default::default(),
+                    None,
+                );
+                let streaming = tonic::codec::Streaming::new_response(
+                    tonic_prost::ProstDecoder::<Resp>::default(),
+                    body,
+                    tonic::codegen::http::StatusCode::OK,
+                    None,
+                    None,
+                );
+                tonic::Response::from_parts(metadata_from_neutral(reply.metadata), streaming, tonic::Extensions::default())
+            }
+
+            /// Callee: the one request message.
+            pub async fn take_one<Req: ::prost::Message + Default>(
+                mut request: ::merge_runtime_shim::NeutralStreamingRequest,
+            ) -> Result<tonic::Request<Req>, ::merge_runtime_shim::NeutralStatus> {
+                let bytes = match ::merge_runtime_shim::next_message(&mut request.messages).await {
+                    Some(Ok(bytes)) => bytes,
+                    Some(Err(status)) => return Err(status),
+                    None => return Err(status_to_neutral(tonic::Status::internal("the in-process caller sent no request"))),
+                };
+                let message = <Req as ::prost::Message>::decode(bytes.as_slice()).map_err(|e| {
+                    status_to_neutral(tonic::Status::internal(format!("in-process request decoding failed: {e}")))
+                })?;
+                Ok(tonic::Request::from_parts(metadata_from_neutral(request.metadata), tonic::Extensions::default(), message))
+            }
+
+            /// Callee: the request stream, decoded by this member's tonic.
+            pub fn take_many<Req: ::prost::Message + Default + Send + 'static>(
+                request: ::merge_runtime_shim::NeutralStreamingRequest,
+            ) -> tonic::Request<tonic::Streaming<Req>> {
+                let body = tonic::codec::EncodeBody::new_client(RawEncoder, Messages(request.messages), None, None);
+                let streaming = tonic::Streaming::new_request(tonic_prost::ProstDecoder::<Req>::default(), body, None, None);
+                tonic::Request::from_parts(metadata_from_neutral(request.metadata), tonic::Extensions::default(), streaming)
+            }
+
+            /// Callee: a one-message reply.
+            pub fn reply_one<Resp: ::prost::Message>(response: tonic::Response<Resp>) -> ::merge_runtime_shim::NeutralStreamingResponse {
+                let (metadata, message, _) = response.into_parts();
+                ::merge_runtime_shim::NeutralStreamingResponse {
+                    metadata: metadata_to_neutral(metadata),
+                    messages: ::merge_runtime_shim::Once::boxed(::prost::Message::encode_to_vec(&message)),
+                }
+            }
+
+            /// Callee: a streaming reply.
+            pub fn reply_many<S, M>(response: tonic::Response<S>) -> ::merge_runtime_shim::NeutralStreamingResponse
+            where
+                S: Stream<Item = Result<M, tonic::Status>> + Send + 'static,
+                M: ::prost::Message + 'static,
+            {
+                let (metadata, stream, _) = response.into_parts();
+                ::merge_runtime_shim::NeutralStreamingResponse {
+                    metadata: metadata_to_neutral(metadata),
+                    messages: Box::pin(EncodeResults(Box::pin(stream), ::std::marker::PhantomData)),
+                }
+            }
+
             /// The caller's half: zero copy when the callee's handler has our very types,
             /// else through the neutral form.
             pub async fn call_unary<Req, Resp>(
@@ -140,7 +322,8 @@ pub fn module() -> TokenStream {
                 Req: ::prost::Message + Send + 'static,
                 Resp: ::prost::Message + Default + Send + 'static,
             {
-                if let Some(typed) = entry.handler.typed.downcast_ref::<Unary<Req, Resp>>() {
+                let typed = entry.handler.typed.as_ref().and_then(|t| t.downcast_ref::<Unary<Req, Resp>>());
+                if let Some(typed) = typed {
                     return typed(request).await;
                 }
                 let Some(neutral) = entry.handler.neutral.as_ref() else {

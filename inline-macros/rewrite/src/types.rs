@@ -18,11 +18,6 @@ pub fn generic_arg(ty: &Type, name: &str) -> Option<Type> {
     })
 }
 
-/// Whether `ty` is a path whose last segment is `name`.
-pub fn last_segment_is(ty: &Type, name: &str) -> bool {
-    matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == name))
-}
-
 /// `Req` of `impl tonic::IntoRequest<Req>`.
 pub fn into_request_arg(ty: &Type) -> Option<Type> {
     let Type::ImplTrait(imp) = ty else {
@@ -39,6 +34,29 @@ pub fn into_request_arg(ty: &Type) -> Option<Type> {
             };
             args.args.iter().find_map(|a| match a {
                 GenericArgument::Type(t) => Some(t.clone()),
+                _ => None,
+            })
+        }
+        _ => None,
+    })
+}
+
+/// `Req` of `impl tonic::IntoStreamingRequest<Message = Req>`.
+pub fn into_streaming_request_arg(ty: &Type) -> Option<Type> {
+    let Type::ImplTrait(imp) = ty else {
+        return None;
+    };
+    imp.bounds.iter().find_map(|b| match b {
+        syn::TypeParamBound::Trait(t) => {
+            let last = t.path.segments.last()?;
+            if last.ident != "IntoStreamingRequest" {
+                return None;
+            }
+            let PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            args.args.iter().find_map(|a| match a {
+                GenericArgument::AssocType(a) if a.ident == "Message" => Some(a.ty.clone()),
                 _ => None,
             })
         }

@@ -78,17 +78,23 @@ fn pricing_rewrite_snapshot() {
 }
 
 #[test]
-fn streaming_methods_keep_the_network_path() {
+fn streaming_methods_are_registered_and_looked_up() {
     let after = merge_rewrite::rewrite(generated("shop.inventory.rs")).expect("rewrites");
     let text = after.to_token_stream().to_string();
-    // GetStock is unary: registered and looked up. WatchStock and ReportSales are not (yet).
-    assert!(text.contains("MethodSlot :: new (\"/shop.inventory.Inventory/GetStock\""));
-    assert!(!text.contains("MethodSlot :: new (\"/shop.inventory.Inventory/WatchStock\""));
-    assert!(!text.contains("MethodSlot :: new (\"/shop.inventory.Inventory/ReportSales\""));
-    assert_eq!(
-        text.matches("handlers . push (").count(),
-        1,
-        "one unary handler"
+    for method in ["GetStock", "WatchStock", "ReportSales"] {
+        let slot = format!("MethodSlot :: new (\"/shop.inventory.Inventory/{method}\"");
+        assert!(text.contains(&slot), "{method} is not looked up");
+    }
+    // One typed + neutral handler for the unary method, a neutral streaming one for the others.
+    assert_eq!(text.matches("typed : Some (Arc :: new (typed))").count(), 1);
+    assert_eq!(text.matches("streaming : Some (streaming)").count(), 2);
+    assert!(
+        text.contains("take_many :: < super :: Sale >"),
+        "client streaming request"
+    );
+    assert!(
+        text.contains("reply_many (response)"),
+        "server streaming reply"
     );
 }
 
