@@ -160,9 +160,8 @@ fn streaming_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
                         None => request,
                     };
                     let timeout = super::__merge_inline::timeout(request.metadata());
-                    let fut: ::merge_runtime_shim::future::BoxFuture<Result<tonic::Response<#resp>, tonic::Status>> =
-                        Box::pin(async move { <T as #service>::#method(&inner, request).await });
-                    let response = super::__merge_inline::finish(fut, timeout)
+                    let fut = async move { <T as #service>::#method(&inner, request).await };
+                    let response = super::__merge_inline::finish::<tonic::Response<#resp>, _>(fut, timeout)
                         .await
                         .map_err(super::__merge_inline::status_to_neutral)?;
                     Ok::<_, ::merge_runtime_shim::NeutralStatus>(#reply)
@@ -197,9 +196,8 @@ fn unary_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
                             None => request,
                         };
                         let timeout = super::__merge_inline::timeout(request.metadata());
-                        let fut: ::merge_runtime_shim::future::BoxFuture<Result<tonic::Response<#resp>, tonic::Status>> =
-                            Box::pin(async move { <T as #service>::#method(&inner, request).await });
-                        super::__merge_inline::finish(fut, timeout).await
+                        let fut = async move { <T as #service>::#method(&inner, request).await };
+                        super::__merge_inline::finish::<tonic::Response<#resp>, _>(fut, timeout).await
                     })
                 });
                 handlers.push((

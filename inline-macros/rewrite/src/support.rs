@@ -47,10 +47,12 @@ pub fn module() -> TokenStream {
 
             /// Awaits the callee as the network path would end it: a panic becomes Internal,
             /// a passed `grpc-timeout` Cancelled ("Timeout expired", as tonic says).
-            pub async fn finish<R>(
-                fut: ::merge_runtime_shim::future::BoxFuture<Result<R, tonic::Status>>,
-                timeout: Option<Duration>,
-            ) -> Result<R, tonic::Status> {
+            pub async fn finish<R, F>(fut: F, timeout: Option<Duration>) -> Result<R, tonic::Status>
+            where
+                F: Future<Output = Result<R, tonic::Status>>,
+            {
+                // Pinned on this future's stack: no allocation for the wrapper.
+                let fut = ::std::pin::pin!(fut);
                 let caught = ::merge_runtime_shim::future::CatchUnwind::new(fut);
                 let outcome = match timeout {
                     Some(t) => match ::merge_runtime_shim::future::Deadline::new(caught, t).await {
