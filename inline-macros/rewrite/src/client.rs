@@ -165,7 +165,9 @@ fn inline_call(f: &mut syn::ImplItemFn) {
             return #call;
         }
         __MERGE_SLOT.count_remote();
-        #original
+        // The network path's future is large; boxed, it does not make every in-process call
+        // move it around.
+        ::std::boxed::Box::pin(async move #original).await
     });
 }
 

@@ -39,6 +39,9 @@ pub fn module() -> TokenStream {
             }
 
             pub fn timeout(metadata: &tonic::metadata::MetadataMap) -> Option<Duration> {
+                if metadata.is_empty() {
+                    return None;
+                }
                 metadata
                     .get("grpc-timeout")
                     .and_then(|v| v.to_str().ok())
