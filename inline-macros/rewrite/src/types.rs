@@ -20,46 +20,40 @@ pub fn generic_arg(ty: &Type, name: &str) -> Option<Type> {
 
 /// `Req` of `impl tonic::IntoRequest<Req>`.
 pub fn into_request_arg(ty: &Type) -> Option<Type> {
-    let Type::ImplTrait(imp) = ty else {
-        return None;
-    };
-    imp.bounds.iter().find_map(|b| match b {
-        syn::TypeParamBound::Trait(t) => {
-            let last = t.path.segments.last()?;
-            if last.ident != "IntoRequest" {
-                return None;
-            }
-            let PathArguments::AngleBracketed(args) = &last.arguments else {
-                return None;
-            };
-            args.args.iter().find_map(|a| match a {
-                GenericArgument::Type(t) => Some(t.clone()),
-                _ => None,
-            })
-        }
-        _ => None,
-    })
+    impl_trait_args(ty, "IntoRequest")?
+        .iter()
+        .find_map(|a| match a {
+            GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        })
 }
 
 /// `Req` of `impl tonic::IntoStreamingRequest<Message = Req>`.
 pub fn into_streaming_request_arg(ty: &Type) -> Option<Type> {
+    impl_trait_args(ty, "IntoStreamingRequest")?
+        .iter()
+        .find_map(|a| match a {
+            GenericArgument::AssocType(a) if a.ident == "Message" => Some(a.ty.clone()),
+            _ => None,
+        })
+}
+
+/// The `<..>` arguments of the bound named `name` in `impl ...::Name<..>`.
+fn impl_trait_args<'t>(
+    ty: &'t Type,
+    name: &str,
+) -> Option<&'t syn::punctuated::Punctuated<GenericArgument, syn::Token![,]>> {
     let Type::ImplTrait(imp) = ty else {
         return None;
     };
-    imp.bounds.iter().find_map(|b| match b {
-        syn::TypeParamBound::Trait(t) => {
-            let last = t.path.segments.last()?;
-            if last.ident != "IntoStreamingRequest" {
-                return None;
-            }
-            let PathArguments::AngleBracketed(args) = &last.arguments else {
-                return None;
-            };
-            args.args.iter().find_map(|a| match a {
-                GenericArgument::AssocType(a) if a.ident == "Message" => Some(a.ty.clone()),
-                _ => None,
-            })
+    imp.bounds.iter().find_map(|b| {
+        let syn::TypeParamBound::Trait(t) = b else {
+            return None;
+        };
+        let last = t.path.segments.last()?;
+        match &last.arguments {
+            PathArguments::AngleBracketed(args) if last.ident == name => Some(&args.args),
+            _ => None,
         }
-        _ => None,
     })
 }
