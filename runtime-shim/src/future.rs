@@ -157,14 +157,14 @@ impl Timer {
     fn arm(&self, key: (Instant, u64), waker: &Waker) {
         let mut wakers = self.wakers.lock().unwrap_or_else(|p| p.into_inner());
         let earliest = wakers.keys().next().is_none_or(|first| key < *first);
-        match wakers.get_mut(&key) {
-            Some(w) if w.will_wake(waker) => return,
-            Some(w) => w.clone_from(waker),
-            None => {
-                wakers.insert(key, waker.clone());
-            }
+        if wakers.get(&key).is_some_and(|w| w.will_wake(waker)) {
+            return;
         }
+        // A replaced waker is dropped after unlocking: its task may own a Sleep, whose drop
+        // takes this lock.
+        let old = wakers.insert(key, waker.clone());
         drop(wakers);
+        drop(old);
         if earliest {
             self.changed.notify_one();
         }
@@ -172,7 +172,9 @@ impl Timer {
 
     fn cancel(&self, key: (Instant, u64)) {
         let mut wakers = self.wakers.lock().unwrap_or_else(|p| p.into_inner());
-        wakers.remove(&key);
+        let removed = wakers.remove(&key);
+        drop(wakers);
+        drop(removed);
     }
 
     fn run(&self) {

@@ -150,10 +150,15 @@ impl Registry {
     }
 
     fn remove(&self, ids: &[(Arc<str>, u64)]) {
+        // The removed entries may hold the last reference to a service, whose `Drop` may touch
+        // the registry: they are dropped after the lock is released.
+        let mut removed = Vec::with_capacity(ids.len());
         let mut methods = self.methods.write().unwrap_or_else(|p| p.into_inner());
         for (path, id) in ids {
             if let Some(v) = methods.get_mut(path) {
-                v.retain(|e| e.id != *id);
+                if let Some(at) = v.iter().position(|e| e.id == *id) {
+                    removed.push(v.remove(at));
+                }
                 if v.is_empty() {
                     methods.remove(path);
                 }
@@ -161,6 +166,7 @@ impl Registry {
         }
         drop(methods);
         GENERATION.fetch_add(1, Ordering::AcqRel);
+        drop(removed);
     }
 }
 
@@ -223,6 +229,24 @@ mod tests {
         drop(clone);
         assert!(r.lookup("/shop.Pricing/Quote").is_none());
         assert!(r.paths().is_empty());
+    }
+
+    #[test]
+    fn a_handler_whose_drop_uses_the_registry_does_not_deadlock() {
+        struct Touch(Arc<Registry>);
+        impl Drop for Touch {
+            fn drop(&mut self) {
+                let _ = self.0.lookup("/p.S/Other");
+            }
+        }
+        let r = Arc::new(Registry::default());
+        let handler = Handler {
+            typed: Some(Arc::new(Touch(r.clone()))),
+            ..Handler::default()
+        };
+        let reg = r.register("x", vec![("/p.S/M".into(), handler)]);
+        drop(reg); // the entry's drop runs after the write lock is released
+        assert!(r.lookup("/p.S/M").is_none());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! nothing was (un)registered since the last call, a registry probe only after a change.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use arc_swap::ArcSwapOption;
 
@@ -28,10 +28,17 @@ impl Resolved {
 pub struct MethodSlot {
     path: &'static str,
     caller: &'static str,
-    /// The generation `cached` was filled at; 0 = never.
-    seen: AtomicU64,
-    cached: ArcSwapOption<Resolved>,
+    /// What the registry said at some generation; empty = never asked.
+    cached: ArcSwapOption<Cached>,
     remote: std::sync::OnceLock<Counter>,
+}
+
+/// A lookup and the generation it was made at, swapped in as one value so that a slow lookup
+/// of an older generation can never overwrite a newer one.
+#[derive(Debug)]
+struct Cached {
+    generation: u64,
+    resolved: Option<Arc<Resolved>>,
 }
 
 impl MethodSlot {
@@ -40,7 +47,6 @@ impl MethodSlot {
         MethodSlot {
             path,
             caller,
-            seen: AtomicU64::new(0),
             cached: ArcSwapOption::const_empty(),
             remote: std::sync::OnceLock::new(),
         }
@@ -57,14 +63,22 @@ impl MethodSlot {
             return scoped.lookup(self.path).map(|e| Arc::new(self.resolved(e)));
         }
         let generation = GENERATION.load(Ordering::Acquire);
-        if self.seen.load(Ordering::Acquire) == generation {
-            return self.cached.load_full();
+        if let Some(cached) = &*self.cached.load() {
+            if cached.generation == generation {
+                return cached.resolved.clone();
+            }
         }
         let found = Registry::global()
             .lookup(self.path)
             .map(|e| Arc::new(self.resolved(e)));
-        self.cached.store(found.clone());
-        self.seen.store(generation, Ordering::Release);
+        let fresh = Arc::new(Cached {
+            generation,
+            resolved: found.clone(),
+        });
+        self.cached.rcu(|old| match old {
+            Some(newer) if newer.generation > generation => Some(newer.clone()),
+            _ => Some(fresh.clone()),
+        });
         found
     }
 

@@ -10,15 +10,20 @@ use syn::{FnArg, ImplItem, Item, ItemMod, Type};
 
 use crate::types::{generic_arg, into_request_arg, into_streaming_request_arg};
 
-pub fn rewrite(module: &mut ItemMod) -> Result<(), String> {
+/// Returns whether the module was a tonic client module (and was rewritten).
+pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
     let Some((_, items)) = module.content.as_mut() else {
-        return Ok(());
+        return Ok(false);
     };
+    // tonic's shape: `struct XClient<T> { inner: tonic::client::Grpc<T> }`; a prost message
+    // that merely ends in `Client` has no such field.
     let Some(client) = items.iter().find_map(|i| match i {
-        Item::Struct(s) if s.ident.to_string().ends_with("Client") => Some(s.ident.clone()),
+        Item::Struct(s) if s.ident.to_string().ends_with("Client") && has_grpc_inner(s) => {
+            Some(s.ident.clone())
+        }
         _ => None,
     }) else {
-        return Ok(());
+        return Ok(false);
     };
     for item in items.iter_mut() {
         match item {
@@ -44,7 +49,7 @@ pub fn rewrite(module: &mut ItemMod) -> Result<(), String> {
             _ => {}
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// `Self { inner }` literals also set the hook (empty).
@@ -209,4 +214,11 @@ impl<'ast> Visit<'ast> for Scan {
         }
         syn::visit::visit_expr_method_call(self, e);
     }
+}
+
+fn has_grpc_inner(s: &syn::ItemStruct) -> bool {
+    s.fields.iter().any(|f| {
+        f.ident.as_ref().is_some_and(|i| i == "inner")
+            && matches!(&f.ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Grpc"))
+    })
 }

@@ -29,11 +29,9 @@ pub fn rewrite(mut file: syn::File) -> Result<syn::File, String> {
         let Item::Mod(m) = item else { continue };
         let name = m.ident.to_string();
         if name.ends_with("_server") {
-            server::rewrite(m)?;
-            touched = true;
+            touched |= server::rewrite(m)?;
         } else if name.ends_with("_client") {
-            client::rewrite(m)?;
-            touched = true;
+            touched |= client::rewrite(m)?;
         }
     }
     if touched {

@@ -31,22 +31,31 @@ impl Method {
 
 /// Rewrites one generated `*_server` module in place. Modules that are not the shape tonic
 /// generates are left as they are (they stay on the network path).
-pub fn rewrite(module: &mut ItemMod) -> Result<(), String> {
+/// Returns whether the module was a tonic server module (and was rewritten).
+pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
     let Some((_, items)) = module.content.as_mut() else {
-        return Ok(());
+        return Ok(false);
     };
     let Some(service) = items.iter().find_map(|i| match i {
         Item::Trait(t) => Some(t.ident.clone()),
         _ => None,
     }) else {
-        return Ok(());
+        return Ok(false);
     };
     let server = format_ident!("{service}Server");
-    if !items
-        .iter()
-        .any(|i| matches!(i, Item::Struct(s) if s.ident == server))
+    // tonic's shape: the trait, `XServer<T>` and its `NamedService` impl.
+    let named = items.iter().any(|i| {
+        matches!(i, Item::Impl(imp) if self_ty_is(imp, &server)
+        && imp.trait_.as_ref().is_some_and(|(_, p, _)| {
+            p.segments.last().is_some_and(|s| s.ident == "NamedService")
+        }))
+    });
+    if !named
+        || !items
+            .iter()
+            .any(|i| matches!(i, Item::Struct(s) if s.ident == server))
     {
-        return Ok(());
+        return Ok(false);
     }
 
     let methods = trait_methods(items, &service);
@@ -96,6 +105,7 @@ pub fn rewrite(module: &mut ItemMod) -> Result<(), String> {
             T: #service,
             F: tonic::service::Interceptor + Clone + Send + Sync + 'static,
         {
+            #[allow(unused_mut)]
             let mut handlers: Vec<(String, ::merge_runtime_shim::Handler)> = Vec::new();
             #(#handlers)*
             let member = ::merge_runtime_shim::current_member(env!("CARGO_PKG_NAME"));
@@ -127,7 +137,7 @@ pub fn rewrite(module: &mut ItemMod) -> Result<(), String> {
     };
     items.push(register);
     items.push(registering);
-    Ok(())
+    Ok(true)
 }
 
 /// A streaming method's neutral handler: messages arrive and leave encoded, one by one; the
@@ -154,13 +164,15 @@ fn streaming_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
                 let interceptor = interceptor.clone();
                 Box::pin(async move {
                     let request = #take;
-                    let request = match interceptor {
-                        Some(mut f) => super::__merge_inline::intercept(|r| tonic::service::Interceptor::call(&mut f, r), request)
-                            .map_err(super::__merge_inline::status_to_neutral)?,
-                        None => request,
-                    };
                     let timeout = super::__merge_inline::timeout(request.metadata());
-                    let fut = async move { <T as #service>::#method(&inner, request).await };
+                    // The interceptor runs under the same panic catching as the handler.
+                    let fut = async move {
+                        let request = match interceptor {
+                            Some(mut f) => super::__merge_inline::intercept(|r| tonic::service::Interceptor::call(&mut f, r), request)?,
+                            None => request,
+                        };
+                        <T as #service>::#method(&inner, request).await
+                    };
                     let response = super::__merge_inline::finish::<tonic::Response<#resp>, _>(fut, timeout)
                         .await
                         .map_err(super::__merge_inline::status_to_neutral)?;
@@ -191,12 +203,15 @@ fn unary_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
                     let inner = inner.clone();
                     let interceptor = interceptor.clone();
                     Box::pin(async move {
-                        let request = match interceptor {
-                            Some(mut f) => super::__merge_inline::intercept(|r| tonic::service::Interceptor::call(&mut f, r), request)?,
-                            None => request,
-                        };
                         let timeout = super::__merge_inline::timeout(request.metadata());
-                        let fut = async move { <T as #service>::#method(&inner, request).await };
+                        // The interceptor runs under the same panic catching as the handler.
+                        let fut = async move {
+                            let request = match interceptor {
+                                Some(mut f) => super::__merge_inline::intercept(|r| tonic::service::Interceptor::call(&mut f, r), request)?,
+                                None => request,
+                            };
+                            <T as #service>::#method(&inner, request).await
+                        };
                         super::__merge_inline::finish::<tonic::Response<#resp>, _>(fut, timeout).await
                     })
                 });

@@ -100,7 +100,15 @@ fn streaming_methods_are_registered_and_looked_up() {
 
 #[test]
 fn files_without_services_are_unchanged() {
-    let file: syn::File = syn::parse_str("pub struct Msg { pub a: u32 }").expect("parses");
+    // Prost messages whose names end like tonic's modules and types are not services.
+    let file: syn::File = syn::parse_str(
+        "pub struct Msg { pub a: u32 }
+         pub struct GameServer { pub name: String }
+         pub mod game_server { pub enum State { Up } }
+         pub struct FooClient { pub bar: Option<foo_client::BarClient> }
+         pub mod foo_client { pub struct BarClient { pub id: u32 } }",
+    )
+    .expect("parses");
     let after = merge_rewrite::rewrite(file.clone()).expect("rewrites");
     assert_eq!(
         after.to_token_stream().to_string(),
