@@ -204,15 +204,12 @@ fn unary_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
                     let interceptor = interceptor.clone();
                     Box::pin(async move {
                         let timeout = super::__merge_inline::timeout(request.metadata());
-                        // The interceptor runs under the same panic catching as the handler.
-                        let fut = async move {
-                            let request = match interceptor {
-                                Some(mut f) => super::__merge_inline::intercept(|r| tonic::service::Interceptor::call(&mut f, r), request)?,
-                                None => request,
-                            };
-                            <T as #service>::#method(&inner, request).await
+                        let request = match interceptor {
+                            Some(mut f) => super::__merge_inline::intercept_caught(|r| tonic::service::Interceptor::call(&mut f, r), request)?,
+                            None => request,
                         };
-                        super::__merge_inline::finish::<tonic::Response<#resp>, _>(fut, timeout).await
+                        // async_trait's boxed future is awaited where it is: no nested state to copy.
+                        super::__merge_inline::finish_unpin(<T as #service>::#method(&inner, request), timeout).await
                     })
                 });
                 handlers.push((

@@ -38,6 +38,19 @@ pub fn module() -> TokenStream {
                 Ok(tonic::Request::from_parts(metadata, extensions, message))
             }
 
+            /// [`intercept`], with a panic in the interceptor turned into Internal, as a panic in
+            /// the handler is.
+            pub fn intercept_caught<M>(
+                f: impl FnOnce(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>,
+                request: tonic::Request<M>,
+            ) -> Result<tonic::Request<M>, tonic::Status> {
+                ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| intercept(f, request)))
+                    .unwrap_or_else(|panic| {
+                        let panic = ::merge_runtime_shim::future::panic_message(&*panic);
+                        Err(tonic::Status::internal(format!("the in-process interceptor panicked: {panic}")))
+                    })
+            }
+
             pub fn timeout(metadata: &tonic::metadata::MetadataMap) -> Option<Duration> {
                 if metadata.is_empty() {
                     return None;
@@ -56,6 +69,14 @@ pub fn module() -> TokenStream {
             {
                 // Pinned on this future's stack: no allocation for the wrapper.
                 let fut = ::std::pin::pin!(fut);
+                finish_unpin(fut, timeout).await
+            }
+
+            /// [`finish`] for a future that is already pinned (async_trait's box): no copy.
+            pub async fn finish_unpin<R, F>(fut: F, timeout: Option<Duration>) -> Result<R, tonic::Status>
+            where
+                F: Future<Output = Result<R, tonic::Status>> + Unpin,
+            {
                 let caught = ::merge_runtime_shim::future::CatchUnwind::new(fut);
                 let outcome = match timeout {
                     Some(t) => match ::merge_runtime_shim::future::Deadline::new(caught, t).await {
