@@ -15,7 +15,6 @@
 
 pub mod future;
 mod hook;
-mod method;
 pub mod metrics;
 mod neutral;
 mod registry;
@@ -23,7 +22,6 @@ mod slot;
 
 pub use hook::{Hook, current_member, set_current_member};
 pub use merge_inline_macros::include_proto;
-pub use method::MethodPath;
 pub use neutral::{
     BoxMessageStream, MessageStream, Metadata, NeutralRequest, NeutralResponse, NeutralStatus,
     NeutralStreaming, NeutralStreamingRequest, NeutralStreamingResponse, NeutralUnary, Once,
