@@ -15,28 +15,85 @@ use std::time::{Duration, Instant};
 /// A boxed, sendable future: what a registered handler returns.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// Polls `inner`, turning a panic during a poll into `Err(message)`. The panicked future is
-/// not polled again (it is dropped with this wrapper).
-#[derive(Debug)]
-pub struct CatchUnwind<F> {
-    inner: F,
+/// Why a [`Guarded`] future ended without its output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stopped {
+    /// A poll panicked; the message of the panic.
+    Panicked(String),
+    /// The deadline passed first.
+    Elapsed,
 }
 
-impl<F: Future + Unpin> CatchUnwind<F> {
-    pub fn new(inner: F) -> Self {
-        CatchUnwind { inner }
+/// `inner`, with a panic during a poll turned into `stopped(Stopped::Panicked(..))` and, when
+/// a timeout is given, `stopped(Stopped::Elapsed)` once it has passed. Either way the inner
+/// future is dropped at once, which cancels the callee's work as a dropped network stream
+/// would, and is never polled again.
+///
+/// Small (the future, usually a box, a boxed timer only when there is a timeout, and a function
+/// pointer) and with the inner future's own output, so that awaiting it adds few copies of a
+/// large reply.
+pub struct Guarded<F: Future> {
+    inner: Option<F>,
+    sleep: Option<Box<Sleep>>,
+    stopped: fn(Stopped) -> F::Output,
+}
+
+impl<F: Future> std::fmt::Debug for Guarded<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guarded")
+            .field("done", &self.inner.is_none())
+            .field("sleep", &self.sleep)
+            .finish()
     }
 }
 
-impl<F: Future + Unpin> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, String>;
+impl<F: Future + Unpin> Guarded<F> {
+    pub fn new(inner: F, timeout: Option<Duration>, stopped: fn(Stopped) -> F::Output) -> Self {
+        Guarded {
+            inner: Some(inner),
+            sleep: timeout.map(|t| Box::new(Sleep::until(Instant::now() + t))),
+            stopped,
+        }
+    }
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = &mut self.inner;
-        match catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
-            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(panic_message(&*payload))),
+    fn end(&mut self) {
+        self.inner = None;
+        self.sleep = None;
+    }
+}
+
+impl<F: Future + Unpin> Future for Guarded<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else {
+            // Polled again after it ended: it ended by a panic or the deadline.
+            return Poll::Pending;
+        };
+        // The output is written where it is returned from, not carried through the result of
+        // `catch_unwind`.
+        let mut out = None;
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            if let Poll::Ready(v) = Pin::new(inner).poll(cx) {
+                out = Some(v);
+            }
+        }));
+        if let Err(payload) = caught {
+            this.end();
+            return Poll::Ready((this.stopped)(Stopped::Panicked(panic_message(&*payload))));
+        }
+        if let Some(v) = out {
+            this.end();
+            return Poll::Ready(v);
+        }
+        match this.sleep.as_mut().map(|s| Pin::new(&mut **s).poll(cx)) {
+            Some(Poll::Ready(())) => {
+                this.end();
+                Poll::Ready((this.stopped)(Stopped::Elapsed))
+            }
+            _ => Poll::Pending,
         }
     }
 }
@@ -49,41 +106,6 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
         s.clone()
     } else {
         "the handler panicked".to_string()
-    }
-}
-
-/// The deadline passed before the future finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Elapsed;
-
-/// `inner`, or [`Elapsed`] once `timeout` has passed; the inner future is dropped then, which
-/// cancels the callee's work as a dropped network stream would.
-#[derive(Debug)]
-pub struct Deadline<F> {
-    inner: F,
-    sleep: Sleep,
-}
-
-impl<F: Future + Unpin> Deadline<F> {
-    pub fn new(inner: F, timeout: Duration) -> Self {
-        Deadline {
-            inner,
-            sleep: Sleep::until(Instant::now() + timeout),
-        }
-    }
-}
-
-impl<F: Future + Unpin> Future for Deadline<F> {
-    type Output = Result<F::Output, Elapsed>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Poll::Ready(v) = Pin::new(&mut self.inner).poll(cx) {
-            return Poll::Ready(Ok(v));
-        }
-        match Pin::new(&mut self.sleep).poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(Elapsed)),
-            Poll::Pending => Poll::Pending,
-        }
     }
 }
 
@@ -216,6 +238,10 @@ mod tests {
 
     use super::*;
 
+    fn stopped<T>(why: Stopped) -> Result<T, Stopped> {
+        Err(why)
+    }
+
     /// A minimal executor: park the thread until woken.
     fn block_on<F: Future>(f: F) -> F::Output {
         struct Unpark(Thread);
@@ -237,11 +263,11 @@ mod tests {
 
     #[test]
     fn a_panic_becomes_an_error_with_its_message() {
-        let f: BoxFuture<u32> = Box::pin(async { panic!("boom in the callee") });
-        let r = block_on(CatchUnwind::new(f));
-        assert_eq!(r, Err("boom in the callee".to_string()));
-        let f: BoxFuture<u32> = Box::pin(async { 7 });
-        assert_eq!(block_on(CatchUnwind::new(f)), Ok(7));
+        let f: BoxFuture<Result<u32, Stopped>> = Box::pin(async { panic!("boom in the callee") });
+        let r = block_on(Guarded::new(f, None, stopped));
+        assert_eq!(r, Err(Stopped::Panicked("boom in the callee".to_string())));
+        let f: BoxFuture<Result<u32, Stopped>> = Box::pin(async { Ok(7) });
+        assert_eq!(block_on(Guarded::new(f, None, stopped)), Ok(7));
     }
 
     #[test]
@@ -254,21 +280,24 @@ mod tests {
         }
         let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let guard = Dropped(dropped.clone());
-        let never: BoxFuture<()> = Box::pin(async move {
+        let never: BoxFuture<Result<(), Stopped>> = Box::pin(async move {
             let _guard = guard;
-            std::future::pending::<()>().await
+            std::future::pending::<()>().await;
+            Ok(())
         });
         let start = Instant::now();
-        let r = block_on(Deadline::new(never, Duration::from_millis(30)));
-        assert_eq!(r, Err(Elapsed));
+        let mut guarded = Guarded::new(never, Some(Duration::from_millis(30)), stopped);
+        let r = block_on(&mut guarded);
+        assert_eq!(r, Err(Stopped::Elapsed));
         assert!(start.elapsed() >= Duration::from_millis(30));
         assert!(
             dropped.load(Ordering::SeqCst),
-            "the callee's future was dropped"
+            "the callee's future was dropped when the deadline passed, before the guard was"
         );
-        let quick: BoxFuture<u8> = Box::pin(async { 1 });
+        drop(guarded);
+        let quick: BoxFuture<Result<u8, Stopped>> = Box::pin(async { Ok(1) });
         assert_eq!(
-            block_on(Deadline::new(quick, Duration::from_secs(5))),
+            block_on(Guarded::new(quick, Some(Duration::from_secs(5)), stopped)),
             Ok(1)
         );
     }

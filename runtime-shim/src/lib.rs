@@ -28,4 +28,4 @@ pub use neutral::{
     grpc_timeout, next_message,
 };
 pub use registry::{Entry, Handler, Registration, Registry};
-pub use slot::{MethodSlot, Resolved};
+pub use slot::{Found, MethodSlot, Resolved};

@@ -1,10 +1,13 @@
 //! The per-method lookup that generated clients do before every call: one atomic load while
-//! nothing was (un)registered since the last call, a registry probe only after a change.
+//! nothing was (un)registered since the last call, a registry probe only after a change. What
+//! it finds is held through an `arc_swap` guard (a per-thread slot), not a reference count, so
+//! that calls from many threads to one callee do not all write one cache line.
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwapOption, Guard};
 
 use crate::metrics::{self, CallPath, Counter};
 use crate::registry::{self, Entry, GENERATION, Registry};
@@ -38,7 +41,35 @@ pub struct MethodSlot {
 #[derive(Debug)]
 struct Cached {
     generation: u64,
-    resolved: Option<Arc<Resolved>>,
+    resolved: Option<Resolved>,
+}
+
+/// A registered callee, kept alive (and its server's service with it) while this is held:
+/// a generated client holds it until the in-process call has ended.
+#[derive(Debug)]
+pub struct Found(Held);
+
+#[derive(Debug)]
+enum Held {
+    /// The slot's cache, `resolved` known to be `Some`.
+    Cached(Guard<Option<Arc<Cached>>>),
+    /// From a scoped (test) registry, which is not cached (boxed: a `Found` stays small in
+    /// the futures that hold it).
+    Owned(Box<Resolved>),
+}
+
+impl Deref for Found {
+    type Target = Resolved;
+
+    fn deref(&self) -> &Resolved {
+        match &self.0 {
+            Held::Cached(guard) => guard
+                .as_ref()
+                .and_then(|c| c.resolved.as_ref())
+                .expect("a Found is made only from a cache entry that resolved"),
+            Held::Owned(resolved) => resolved,
+        }
+    }
 }
 
 impl MethodSlot {
@@ -57,29 +88,47 @@ impl MethodSlot {
     }
 
     /// The in-process callee of this method, if one is registered.
-    pub fn resolve(&self) -> Option<Arc<Resolved>> {
+    #[inline]
+    pub fn resolve(&self) -> Option<Found> {
         if let Some(scoped) = registry::scoped() {
             // Scoped registries are for tests: no cache, a probe per call.
-            return scoped.lookup(self.path).map(|e| Arc::new(self.resolved(e)));
+            return scoped
+                .lookup(self.path)
+                .map(|e| Found(Held::Owned(Box::new(self.resolved(e)))));
         }
         let generation = GENERATION.load(Ordering::Acquire);
-        if let Some(cached) = &*self.cached.load() {
-            if cached.generation == generation {
-                return cached.resolved.clone();
+        let guard = self.cached.load();
+        match &*guard {
+            Some(cached) if cached.generation == generation => {
+                cached.resolved.as_ref()?;
+                Some(Found(Held::Cached(guard)))
+            }
+            _ => {
+                drop(guard);
+                self.refresh(generation)
             }
         }
+    }
+
+    /// Asks the registry and caches the answer for `generation`.
+    #[cold]
+    fn refresh(&self, generation: u64) -> Option<Found> {
         let found = Registry::global()
             .lookup(self.path)
-            .map(|e| Arc::new(self.resolved(e)));
+            .map(|e| self.resolved(e));
+        let hit = found.is_some();
         let fresh = Arc::new(Cached {
             generation,
-            resolved: found.clone(),
+            resolved: found,
         });
         self.cached.rcu(|old| match old {
             Some(newer) if newer.generation > generation => Some(newer.clone()),
             _ => Some(fresh.clone()),
         });
-        found
+        // What was just cached (or, if a newer generation raced in, that one).
+        let guard = self.cached.load();
+        let resolved = guard.as_ref().is_some_and(|c| c.resolved.is_some());
+        (hit && resolved).then_some(Found(Held::Cached(guard)))
     }
 
     /// Counts one call that went over the network.
@@ -114,10 +163,9 @@ mod tests {
         let reg = Registry::global().register("late", vec![(SLOT.path().into(), handler)]);
         let found = SLOT.resolve().expect("seen after registration");
         assert_eq!(&*found.entry.member, "late");
-        assert!(
-            Arc::ptr_eq(&found, &SLOT.resolve().expect("cached")),
-            "cached"
-        );
+        let again = SLOT.resolve().expect("cached");
+        assert!(std::ptr::eq(&*found, &*again), "cached");
+        drop((found, again));
         drop(reg);
         assert!(SLOT.resolve().is_none(), "the dropped server is gone");
     }

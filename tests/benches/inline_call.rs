@@ -3,6 +3,9 @@
 //! current-thread tokio runtime:
 //!
 //! - `direct_fn`: a plain async function doing Echo's work (the floor).
+//! - `trait_direct` (for reference, not one of the five): the server trait called
+//!   directly, with tonic's `Request` and `Response` and async_trait's boxed future: what an
+//!   in-process call through the service's own trait pays at least.
 //! - `inline_same_type`: a client of `probe` calling a registered `probe` server in-process, zero
 //!   copy (the request moves to the callee and back).
 //! - `inline_converted`: a client of `copy` (distinct Rust types, same method) calling the same
@@ -17,7 +20,7 @@
 //! The in-process clients' channels point where nothing listens: a call that left the process
 //! would fail. The registry's counters are checked after each function: every measured call
 //! took the path its name says. Building the request message and dropping the reply are
-//! outside the timed region (alike for all five), so the figures are the call itself.
+//! outside the timed region (alike for all), so the figures are the call itself.
 
 use std::cell::Cell;
 use std::hint::black_box;
@@ -28,7 +31,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use merge_runtime_shim::Registry;
 use merge_tests::copy::probe_client::ProbeClient as CopyClient;
 use merge_tests::probe::probe_client::ProbeClient;
-use merge_tests::probe::probe_server::ProbeServer;
+use merge_tests::probe::probe_server::{Probe, ProbeServer};
 use merge_tests::{
     CALLER, ECHO, NOWHERE, ProbeService, bench_msg, bench_msg_copy, direct_echo, inline_calls,
     lazy_channel, remote_calls, serve,
@@ -43,9 +46,13 @@ const STREAM: &str = "/probe.Probe/Stream";
 const CHUNK: usize = 256;
 
 /// `iters` sequential `$call`s on messages made by `$make`, awaited in the current async
-/// context; the time of the calls alone.
+/// context; the time of the calls alone. Each output is checked with `$check` after the clock
+/// stops.
 macro_rules! timed {
-    ($iters:expr, $make:expr, |$m:ident| $call:expr) => {{
+    ($iters:expr, $make:expr, |$m:ident| $call:expr) => {
+        timed!($iters, $make, |$m| $call, |_out| true)
+    };
+    ($iters:expr, $make:expr, |$m:ident| $call:expr, |$out:ident| $check:expr) => {{
         let iters: u64 = $iters;
         let mut total = Duration::ZERO;
         let mut done = 0u64;
@@ -59,7 +66,9 @@ macro_rules! timed {
                 outputs.push(black_box($call.await));
             }
             total += start.elapsed();
-            outputs.clear();
+            for $out in outputs.drain(..) {
+                assert!($check, "a measured call failed");
+            }
             done += n;
         }
         total
@@ -96,6 +105,22 @@ fn unary_call(c: &mut Criterion) {
         b.iter_custom(|iters| rt.block_on(async { timed!(iters, bench_msg(), |m| direct_echo(m)) }))
     });
 
+    // For reference: the server trait called directly (its async_trait box, tonic's Request
+    // and Response), what any in-process call pays at least.
+    let (plain, _) = ProbeService::new();
+    group.bench_function("trait_direct", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                timed!(
+                    iters,
+                    bench_msg(),
+                    |m| Probe::echo(&plain, tonic::Request::new(m)),
+                    |out| out.is_ok()
+                )
+            })
+        })
+    });
+
     // The in-process callee: registered in the process-wide registry (the cached lookup of a
     // merged binary), never served.
     let (service, calls) = ProbeService::new();
@@ -113,9 +138,8 @@ fn unary_call(c: &mut Criterion) {
     group.bench_function("inline_same_type", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
-                timed!(n.add(iters), bench_msg(), |m| async {
-                    same.echo(m).await.expect("in-process echo")
-                })
+                timed!(n.add(iters), bench_msg(), |m| same.echo(m), |out| out
+                    .is_ok())
             })
         })
     });
@@ -130,9 +154,12 @@ fn unary_call(c: &mut Criterion) {
     group.bench_function("inline_converted", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
-                timed!(n.add(iters), bench_msg_copy(), |m| async {
-                    converted.echo(m).await.expect("in-process echo")
-                })
+                timed!(
+                    n.add(iters),
+                    bench_msg_copy(),
+                    |m| converted.echo(m),
+                    |out| out.is_ok()
+                )
             })
         })
     });
@@ -164,9 +191,8 @@ fn unary_call(c: &mut Criterion) {
     group.bench_function("tonic_loopback", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
-                timed!(n.add(iters), bench_msg(), |m| async {
-                    remote.echo(m).await.expect("echo over TCP")
-                })
+                timed!(n.add(iters), bench_msg(), |m| remote.echo(m), |out| out
+                    .is_ok())
             })
         })
     });

@@ -136,9 +136,16 @@ fn inline_call(f: &mut syn::ImplItemFn) {
     } else {
         quote!(tonic::IntoRequest::into_request(#request))
     };
-    let call = match (client_streaming, server_streaming) {
+    let inline = match (client_streaming, server_streaming) {
+        // Unary: everything before the await in one plain call, so the method's future keeps
+        // only the lookup and the reply across it.
         (false, false) => quote! {
-            super::__merge_inline::call_unary::<#req, #resp>(&found.entry, request).await
+            return super::__merge_inline::call_unary::<#req, #resp>(
+                &found.entry,
+                #into,
+                &self.__merge_hook,
+            )?
+            .await;
         },
         (client, server) => {
             let neutral = if client {
@@ -151,10 +158,14 @@ fn inline_call(f: &mut syn::ImplItemFn) {
             } else {
                 quote!(super::__merge_inline::response_one::<#resp>(reply).await)
             };
-            quote! {{
+            quote! {
+                let mut request = #into;
+                if let Some(hook) = &self.__merge_hook.0 {
+                    request = super::__merge_inline::intercept(|r| hook(r), request)?;
+                }
                 let reply = super::__merge_inline::call_streaming(&found.entry, #neutral).await?;
-                #reply
-            }}
+                return #reply;
+            }
         }
     };
     let original = &f.block;
@@ -163,11 +174,7 @@ fn inline_call(f: &mut syn::ImplItemFn) {
             ::merge_runtime_shim::MethodSlot::new(#path, env!("CARGO_PKG_NAME"));
         if let Some(found) = __MERGE_SLOT.resolve() {
             found.count();
-            let mut request = #into;
-            if let Some(hook) = &self.__merge_hook.0 {
-                request = super::__merge_inline::intercept(|r| hook(r), request)?;
-            }
-            return #call;
+            #inline
         }
         __MERGE_SLOT.count_remote();
         // The network path's future is large; boxed, it does not make every in-process call

@@ -196,31 +196,50 @@ fn unary_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
     let method = &u.method;
     let (req, resp) = (&u.request, &u.response);
     quote! {
-            {
-                let inner = inner.clone();
-                let interceptor = interceptor.clone();
-                let typed: super::__merge_inline::Unary<#req, #resp> = Arc::new(move |request: tonic::Request<#req>| {
-                    let inner = inner.clone();
-                    let interceptor = interceptor.clone();
-                    Box::pin(async move {
-                        let timeout = super::__merge_inline::timeout(request.metadata());
-                        let request = match interceptor {
-                            Some(mut f) => super::__merge_inline::intercept_caught(|r| tonic::service::Interceptor::call(&mut f, r), request)?,
-                            None => request,
-                        };
-                        // async_trait's boxed future is awaited where it is: no nested state to copy.
-                        super::__merge_inline::finish_unpin(<T as #service>::#method(&inner, request), timeout).await
-                    })
-                });
-                handlers.push((
-                    #path.to_owned(),
-                    ::merge_runtime_shim::Handler {
-                        neutral: Some(super::__merge_inline::neutral_unary(typed.clone())),
-                        typed: Some(Arc::new(typed)),
-                        streaming: None,
-                    },
-                ));
+        {
+            /// The method as the registry holds it: no clone and no allocation per call
+            /// beyond the handler's own future.
+            struct Method<T, F> {
+                inner: Arc<T>,
+                interceptor: ::core::option::Option<F>,
             }
+            impl<T, F> super::__merge_inline::UnaryMethod<#req, #resp> for Method<T, F>
+            where
+                T: #service,
+                F: tonic::service::Interceptor + Clone + Send + Sync + 'static,
+            {
+                fn call(
+                    &self,
+                    request: tonic::Request<#req>,
+                ) -> Result<super::__merge_inline::Reply<'_, #resp>, tonic::Status> {
+                    let timeout = super::__merge_inline::timeout(request.metadata());
+                    let request = match &self.interceptor {
+                        Some(f) => super::__merge_inline::intercept_caught(
+                            |r| tonic::service::Interceptor::call(&mut f.clone(), r),
+                            request,
+                        )?,
+                        None => request,
+                    };
+                    // async_trait's boxed future, guarded where it is: no nested state to copy.
+                    Ok(super::__merge_inline::Reply::typed(
+                        <T as #service>::#method(&self.inner, request),
+                        timeout,
+                    ))
+                }
+            }
+            let typed: super::__merge_inline::Unary<#req, #resp> = Arc::new(Method {
+                inner: inner.clone(),
+                interceptor: interceptor.clone(),
+            });
+            handlers.push((
+                #path.to_owned(),
+                ::merge_runtime_shim::Handler {
+                    neutral: Some(super::__merge_inline::neutral_unary(typed.clone())),
+                    typed: Some(Arc::new(typed)),
+                    streaming: None,
+                },
+            ));
+        }
     }
 }
 

@@ -14,13 +14,76 @@ pub fn module() -> TokenStream {
             use ::std::sync::Arc;
             use ::std::time::Duration;
 
-            /// A unary handler typed with this member's tonic and message types. The caller
-            /// downcasts to this exact type: it matches only when both sides share them.
-            pub type Unary<Req, Resp> = Arc<
-                dyn Fn(tonic::Request<Req>) -> Pin<Box<dyn Future<Output = Result<tonic::Response<Resp>, tonic::Status>> + Send>>
-                    + Send
-                    + Sync,
-            >;
+            /// A registered server's unary future, before it is guarded.
+            pub type BoxReply<'a, Resp> =
+                Pin<Box<dyn Future<Output = Result<tonic::Response<Resp>, tonic::Status>> + Send + 'a>>;
+
+            /// A unary method of a registered server, typed with this member's tonic and
+            /// message types. The caller downcasts [`Unary`] to its own types: it matches only
+            /// when both sides share them. `call` runs the server's interceptor and starts the
+            /// handler; the reply borrows the method (the caller keeps the registry entry alive
+            /// while it awaits), so a call clones nothing.
+            pub trait UnaryMethod<Req, Resp>: Send + Sync {
+                fn call(&self, request: tonic::Request<Req>) -> Result<Reply<'_, Resp>, tonic::Status>;
+            }
+
+            pub type Unary<Req, Resp> = Arc<dyn UnaryMethod<Req, Resp>>;
+
+            /// An in-process unary reply, ended as the network path would end it: a panic
+            /// becomes Internal, a passed `grpc-timeout` Cancelled ("Timeout expired", as
+            /// tonic says). Typed: the callee's own future (zero copy). Neutral: the callee's
+            /// prost-encoded answer, decoded here.
+            pub enum Reply<'a, Resp> {
+                Typed(::merge_runtime_shim::future::Guarded<BoxReply<'a, Resp>>),
+                Neutral(::merge_runtime_shim::future::BoxFuture<Result<::merge_runtime_shim::NeutralResponse, ::merge_runtime_shim::NeutralStatus>>),
+            }
+
+            impl<'a, Resp> Reply<'a, Resp> {
+                pub fn typed(fut: BoxReply<'a, Resp>, timeout: Option<Duration>) -> Self {
+                    Reply::Typed(::merge_runtime_shim::future::Guarded::new(fut, timeout, stopped))
+                }
+            }
+
+            /// How an in-process call that did not finish ends, as the network path would end
+            /// it: a panic becomes Internal, a passed `grpc-timeout` Cancelled ("Timeout
+            /// expired", as tonic says).
+            pub fn stopped<R>(why: ::merge_runtime_shim::future::Stopped) -> Result<R, tonic::Status> {
+                match why {
+                    ::merge_runtime_shim::future::Stopped::Elapsed => Err(tonic::Status::cancelled("Timeout expired")),
+                    ::merge_runtime_shim::future::Stopped::Panicked(panic) => Err(tonic::Status::internal(
+                        format!("the in-process handler panicked: {panic}"),
+                    )),
+                }
+            }
+
+            impl<Resp: ::prost::Message + Default> Future for Reply<'_, Resp> {
+                type Output = Result<tonic::Response<Resp>, tonic::Status>;
+
+                #[inline]
+                fn poll(self: Pin<&mut Self>, cx: &mut ::std::task::Context<'_>) -> ::std::task::Poll<Self::Output> {
+                    use ::std::task::Poll;
+                    match self.get_mut() {
+                        Reply::Typed(guarded) => Pin::new(guarded).poll(cx),
+                        Reply::Neutral(fut) => match fut.as_mut().poll(cx) {
+                            Poll::Pending => Poll::Pending,
+                            Poll::Ready(reply) => Poll::Ready(decode_reply(reply)),
+                        },
+                    }
+                }
+            }
+
+            fn decode_reply<Resp: ::prost::Message + Default>(
+                reply: Result<::merge_runtime_shim::NeutralResponse, ::merge_runtime_shim::NeutralStatus>,
+            ) -> Result<tonic::Response<Resp>, tonic::Status> {
+                let reply = reply.map_err(status_from_neutral)?;
+                let message = <Resp as ::prost::Message>::decode(reply.message.as_slice())
+                    .map_err(|e| tonic::Status::internal(format!("in-process response decoding failed: {e}")))?;
+                Ok(tonic::Response::from_parts(
+                    metadata_from_neutral(reply.metadata),
+                    message,
+                    tonic::Extensions::default(),
+                ))
+            }
 
             /// A client interceptor kept for the in-process path.
             pub type ClientHook = ::merge_runtime_shim::Hook<
@@ -61,33 +124,14 @@ pub fn module() -> TokenStream {
                     .and_then(::merge_runtime_shim::grpc_timeout)
             }
 
-            /// Awaits the callee as the network path would end it: a panic becomes Internal,
-            /// a passed `grpc-timeout` Cancelled ("Timeout expired", as tonic says).
+            /// Awaits a streaming callee's answer as the network path would end it ([`stopped`]).
             pub async fn finish<R, F>(fut: F, timeout: Option<Duration>) -> Result<R, tonic::Status>
             where
                 F: Future<Output = Result<R, tonic::Status>>,
             {
                 // Pinned on this future's stack: no allocation for the wrapper.
                 let fut = ::std::pin::pin!(fut);
-                finish_unpin(fut, timeout).await
-            }
-
-            /// [`finish`] for a future that is already pinned (async_trait's box): no copy.
-            pub async fn finish_unpin<R, F>(fut: F, timeout: Option<Duration>) -> Result<R, tonic::Status>
-            where
-                F: Future<Output = Result<R, tonic::Status>> + Unpin,
-            {
-                let caught = ::merge_runtime_shim::future::CatchUnwind::new(fut);
-                let outcome = match timeout {
-                    Some(t) => match ::merge_runtime_shim::future::Deadline::new(caught, t).await {
-                        Ok(outcome) => outcome,
-                        Err(_) => return Err(tonic::Status::cancelled("Timeout expired")),
-                    },
-                    None => caught.await,
-                };
-                outcome.unwrap_or_else(|panic| {
-                    Err(tonic::Status::internal(format!("the in-process handler panicked: {panic}")))
-                })
+                ::merge_runtime_shim::future::Guarded::new(fut, timeout, stopped).await
             }
 
             pub fn metadata_to_neutral(m: tonic::metadata::MetadataMap) -> ::merge_runtime_shim::Metadata {
@@ -129,12 +173,12 @@ pub fn module() -> TokenStream {
                 )
             }
 
-            /// The neutral face of a typed unary handler: decode with this member's prost, call,
+            /// The neutral face of a typed unary method: decode with this member's prost, call,
             /// encode the reply.
             pub fn neutral_unary<Req, Resp>(typed: Unary<Req, Resp>) -> ::merge_runtime_shim::NeutralUnary
             where
                 Req: ::prost::Message + Default + Send + 'static,
-                Resp: ::prost::Message + Send + 'static,
+                Resp: ::prost::Message + Default + Send + 'static,
             {
                 Arc::new(move |req: ::merge_runtime_shim::NeutralRequest| {
                     let typed = typed.clone();
@@ -146,7 +190,7 @@ pub fn module() -> TokenStream {
                             tonic::Extensions::default(),
                             message,
                         );
-                        let response = typed(request).await.map_err(status_to_neutral)?;
+                        let response = async { typed.call(request)?.await }.await.map_err(status_to_neutral)?;
                         let (metadata, message, _) = response.into_parts();
                         Ok(::merge_runtime_shim::NeutralResponse {
                             metadata: metadata_to_neutral(metadata),
@@ -338,20 +382,38 @@ pub fn module() -> TokenStream {
                 }
             }
 
-            /// The caller's half: zero copy when the callee's handler has our very types,
-            /// else through the neutral form.
-            pub async fn call_unary<Req, Resp>(
-                entry: &::merge_runtime_shim::Entry,
+            /// The caller's half: runs the client's interceptor, then calls zero copy when the
+            /// callee's method has our very types, else through the neutral form. Starts the
+            /// call; the caller awaits the reply while it holds `entry`.
+            #[inline]
+            pub fn call_unary<'a, Req, Resp>(
+                entry: &'a ::merge_runtime_shim::Entry,
                 request: tonic::Request<Req>,
-            ) -> Result<tonic::Response<Resp>, tonic::Status>
+                hook: &ClientHook,
+            ) -> Result<Reply<'a, Resp>, tonic::Status>
             where
                 Req: ::prost::Message + Send + 'static,
                 Resp: ::prost::Message + Default + Send + 'static,
             {
-                let typed = entry.handler.typed.as_ref().and_then(|t| t.downcast_ref::<Unary<Req, Resp>>());
-                if let Some(typed) = typed {
-                    return typed(request).await;
+                let request = match &hook.0 {
+                    Some(hook) => intercept(|r| hook(r), request)?,
+                    None => request,
+                };
+                match entry.handler.typed.as_ref().and_then(|t| t.downcast_ref::<Unary<Req, Resp>>()) {
+                    Some(typed) => typed.call(request),
+                    None => call_converted(entry, request),
                 }
+            }
+
+            /// [`call_unary`] for a callee with other Rust types: prost-encoded both ways.
+            #[inline(never)]
+            fn call_converted<'a, Req, Resp>(
+                entry: &'a ::merge_runtime_shim::Entry,
+                request: tonic::Request<Req>,
+            ) -> Result<Reply<'a, Resp>, tonic::Status>
+            where
+                Req: ::prost::Message + Send + 'static,
+            {
                 let Some(neutral) = entry.handler.neutral.as_ref() else {
                     return Err(tonic::Status::unimplemented(format!(
                         "{} is served in-process by `{}` in a form this caller cannot use",
@@ -363,14 +425,7 @@ pub fn module() -> TokenStream {
                     metadata: metadata_to_neutral(metadata),
                     message: ::prost::Message::encode_to_vec(&message),
                 };
-                let reply = neutral(req).await.map_err(status_from_neutral)?;
-                let message = <Resp as ::prost::Message>::decode(reply.message.as_slice())
-                    .map_err(|e| tonic::Status::internal(format!("in-process response decoding failed: {e}")))?;
-                Ok(tonic::Response::from_parts(
-                    metadata_from_neutral(reply.metadata),
-                    message,
-                    tonic::Extensions::default(),
-                ))
+                Ok(Reply::Neutral(neutral(req)))
             }
         }
     }
