@@ -4,7 +4,11 @@
 //! tonic-prost-build writes `$OUT_DIR/probe.rs`. A second, byte-identical copy is written as
 //! `$OUT_DIR/probe_copy.rs`, which `src/lib.rs` includes into another module: the same method
 //! paths with distinct Rust types (the converted in-process path), as when two services each
-//! compile their own copy of the .proto. Only OUT_DIR is written.
+//! compile their own copy of the .proto.
+//!
+//! `proto/kinds.proto` (every kind of field) is compiled twice with different prost settings:
+//! `$OUT_DIR/kinds.rs` with the defaults, `$OUT_DIR/kinds_alt.rs` with `bytes::Bytes` and
+//! `BTreeMap`, for the field-by-field conversion tests. Only OUT_DIR is written.
 
 use std::path::PathBuf;
 
@@ -15,9 +19,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
     let generated = std::fs::read(out_dir.join("probe.rs"))?;
     let copy = out_dir.join("probe_copy.rs");
-    // Unchanged content is not rewritten (include_proto! tracks the file).
-    if std::fs::read(&copy).ok().as_deref() != Some(generated.as_slice()) {
-        std::fs::write(&copy, generated)?;
+    write_if_changed(&copy, &generated)?;
+
+    let kinds = protox::compile(["proto/kinds.proto"], ["proto"])?;
+    tonic_prost_build::configure().compile_fds(kinds.clone())?;
+    let alt_dir = out_dir.join("alt");
+    std::fs::create_dir_all(&alt_dir)?;
+    tonic_prost_build::configure()
+        .out_dir(&alt_dir)
+        .bytes(".")
+        .btree_map(".")
+        .compile_fds(kinds)?;
+    let alt = std::fs::read(alt_dir.join("kinds.rs"))?;
+    write_if_changed(&out_dir.join("kinds_alt.rs"), &alt)?;
+    Ok(())
+}
+
+/// Unchanged content is not rewritten (include_proto! tracks the file).
+fn write_if_changed(path: &std::path::Path, content: &[u8]) -> std::io::Result<()> {
+    if std::fs::read(path).ok().as_deref() != Some(content) {
+        std::fs::write(path, content)?;
     }
     Ok(())
 }

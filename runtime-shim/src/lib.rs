@@ -11,6 +11,8 @@
 //! - [`MethodSlot`]: a generated client method's cached lookup.
 //! - [`metrics`]: call counters per method and path taken, as Prometheus text.
 //! - [`future`]: runtime-free panic catching and deadlines for the inline call.
+//! - [`NeutralMessage`] and [`Convert`]: messages moved field by field between members whose
+//!   Rust types for one protobuf message differ.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod future;
@@ -19,6 +21,7 @@ pub mod metrics;
 mod neutral;
 mod registry;
 mod slot;
+mod value;
 
 pub use hook::{Hook, current_member, set_current_member};
 pub use merge_inline_macros::include_proto;
@@ -29,3 +32,7 @@ pub use neutral::{
 };
 pub use registry::{Entry, Handler, Registration, Registry};
 pub use slot::{Found, MethodSlot, Resolved};
+pub use value::{
+    Codec, Convert, ConvertError, ConvertOneof, FromValue, IntoValue, NeutralMessage, Pick,
+    PickFields, Value, entries, message, messages,
+};

@@ -1,7 +1,8 @@
 //! The framework-neutral form of a call, for callers whose message or tonic types are not the
 //! callee's (each member compiled the .proto itself, or they use different tonic versions).
-//! Only std types cross: metadata as header name and raw value bytes, the message encoded with
-//! the protobuf wire format, the status as code, message, details and metadata.
+//! Only std types cross: metadata as header name and raw value bytes, a unary message as its
+//! fields moved by tag ([`NeutralMessage`]), a streamed message encoded with the protobuf wire
+//! format, the status as code, message, details and metadata.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -9,22 +10,21 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::future::BoxFuture;
+use crate::value::NeutralMessage;
 
 /// Header name and raw value (binary `-bin` values stay base64, as on the wire).
 pub type Metadata = Vec<(String, Vec<u8>)>;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NeutralRequest {
     pub metadata: Metadata,
-    /// The request message in protobuf wire format.
-    pub message: Vec<u8>,
+    pub message: NeutralMessage,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NeutralResponse {
     pub metadata: Metadata,
-    /// The response message in protobuf wire format.
-    pub message: Vec<u8>,
+    pub message: NeutralMessage,
 }
 
 /// A gRPC status: `code` is the numeric gRPC code.

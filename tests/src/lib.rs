@@ -32,6 +32,17 @@ pub mod copy {
     merge_runtime_shim::include_proto!("probe_copy");
 }
 
+/// Every kind of protobuf field (`kinds.proto`), with prost's default Rust types.
+pub mod kinds {
+    merge_runtime_shim::include_proto!("kinds");
+}
+
+/// The same messages with `bytes::Bytes` and `BTreeMap`: what the field-by-field conversion
+/// moves between.
+pub mod kinds_alt {
+    merge_runtime_shim::include_proto!("kinds_alt");
+}
+
 use probe::probe_server::Probe;
 use probe::{Msg, SleepRequest};
 

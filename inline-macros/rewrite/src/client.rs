@@ -144,6 +144,14 @@ fn inline_call(f: &mut syn::ImplItemFn) {
                 &found.entry,
                 #into,
                 &self.__merge_hook,
+                {
+                    use ::merge_runtime_shim::PickFields as _;
+                    use super::__merge_convert::PickEncoded as _;
+                    (
+                        (&::merge_runtime_shim::Pick::<#req>::new()).codec().into,
+                        (&::merge_runtime_shim::Pick::<#resp>::new()).codec().from,
+                    )
+                },
             )?
             .await;
         },

@@ -10,11 +10,13 @@
 //! - in each `*_client` module, the in-process path of each method ([`client`]).
 //!
 //! Unary methods pass the request by move when both sides share the message and tonic types,
-//! and convert through prost otherwise; streaming methods exchange encoded messages one by one
-//! (no HTTP/2, no socket), decoded by each side's own tonic.
+//! and otherwise move it field by field into the other side's types ([`convert`], one
+//! `merge_runtime_shim::Convert` implementation per prost message); streaming methods exchange
+//! encoded messages one by one (no HTTP/2, no socket), decoded by each side's own tonic.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod client;
+mod convert;
 mod server;
 mod support;
 mod types;
@@ -22,8 +24,9 @@ mod types;
 use syn::Item;
 
 /// Applies the in-process rewrite to a tonic-generated file. Files without tonic services
-/// (plain prost messages) come back unchanged.
+/// (plain prost messages) only gain the field-by-field conversions of their messages.
 pub fn rewrite(mut file: syn::File) -> Result<syn::File, String> {
+    convert::rewrite(&mut file);
     let mut touched = false;
     for item in file.items.iter_mut() {
         let Item::Mod(m) = item else { continue };

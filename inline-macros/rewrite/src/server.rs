@@ -234,7 +234,15 @@ fn unary_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
             handlers.push((
                 #path.to_owned(),
                 ::merge_runtime_shim::Handler {
-                    neutral: Some(super::__merge_inline::neutral_unary(typed.clone())),
+                    neutral: Some({
+                        use ::merge_runtime_shim::PickFields as _;
+                        use super::__merge_convert::PickEncoded as _;
+                        super::__merge_inline::neutral_unary(
+                            typed.clone(),
+                            (&::merge_runtime_shim::Pick::<#req>::new()).codec(),
+                            (&::merge_runtime_shim::Pick::<#resp>::new()).codec(),
+                        )
+                    }),
                     typed: Some(Arc::new(typed)),
                     streaming: None,
                 },

@@ -35,7 +35,10 @@ pub fn module() -> TokenStream {
             /// prost-encoded answer, decoded here.
             pub enum Reply<'a, Resp> {
                 Typed(::merge_runtime_shim::future::Guarded<BoxReply<'a, Resp>>),
-                Neutral(::merge_runtime_shim::future::BoxFuture<Result<::merge_runtime_shim::NeutralResponse, ::merge_runtime_shim::NeutralStatus>>),
+                Neutral(
+                    ::merge_runtime_shim::future::BoxFuture<Result<::merge_runtime_shim::NeutralResponse, ::merge_runtime_shim::NeutralStatus>>,
+                    fn(::merge_runtime_shim::NeutralMessage) -> Result<Resp, ::merge_runtime_shim::ConvertError>,
+                ),
             }
 
             impl<'a, Resp> Reply<'a, Resp> {
@@ -56,7 +59,7 @@ pub fn module() -> TokenStream {
                 }
             }
 
-            impl<Resp: ::prost::Message + Default> Future for Reply<'_, Resp> {
+            impl<Resp> Future for Reply<'_, Resp> {
                 type Output = Result<tonic::Response<Resp>, tonic::Status>;
 
                 #[inline]
@@ -64,20 +67,21 @@ pub fn module() -> TokenStream {
                     use ::std::task::Poll;
                     match self.get_mut() {
                         Reply::Typed(guarded) => Pin::new(guarded).poll(cx),
-                        Reply::Neutral(fut) => match fut.as_mut().poll(cx) {
+                        Reply::Neutral(fut, from) => match fut.as_mut().poll(cx) {
                             Poll::Pending => Poll::Pending,
-                            Poll::Ready(reply) => Poll::Ready(decode_reply(reply)),
+                            Poll::Ready(reply) => Poll::Ready(convert_reply(reply, *from)),
                         },
                     }
                 }
             }
 
-            fn decode_reply<Resp: ::prost::Message + Default>(
+            fn convert_reply<Resp>(
                 reply: Result<::merge_runtime_shim::NeutralResponse, ::merge_runtime_shim::NeutralStatus>,
+                from: fn(::merge_runtime_shim::NeutralMessage) -> Result<Resp, ::merge_runtime_shim::ConvertError>,
             ) -> Result<tonic::Response<Resp>, tonic::Status> {
                 let reply = reply.map_err(status_from_neutral)?;
-                let message = <Resp as ::prost::Message>::decode(reply.message.as_slice())
-                    .map_err(|e| tonic::Status::internal(format!("in-process response decoding failed: {e}")))?;
+                let message = from(reply.message)
+                    .map_err(|e| tonic::Status::internal(format!("in-process response conversion failed: {e}")))?;
                 Ok(tonic::Response::from_parts(
                     metadata_from_neutral(reply.metadata),
                     message,
@@ -173,18 +177,24 @@ pub fn module() -> TokenStream {
                 )
             }
 
-            /// The neutral face of a typed unary method: decode with this member's prost, call,
-            /// encode the reply.
-            pub fn neutral_unary<Req, Resp>(typed: Unary<Req, Resp>) -> ::merge_runtime_shim::NeutralUnary
+            /// The neutral face of a typed unary method: the request's fields moved into this
+            /// member's type, the call, the reply's fields moved out.
+            pub fn neutral_unary<Req, Resp>(
+                typed: Unary<Req, Resp>,
+                request: ::merge_runtime_shim::Codec<Req>,
+                response: ::merge_runtime_shim::Codec<Resp>,
+            ) -> ::merge_runtime_shim::NeutralUnary
             where
-                Req: ::prost::Message + Default + Send + 'static,
-                Resp: ::prost::Message + Default + Send + 'static,
+                Req: Send + 'static,
+                Resp: Send + 'static,
             {
+                let (from, into) = (request.from, response.into);
                 Arc::new(move |req: ::merge_runtime_shim::NeutralRequest| {
                     let typed = typed.clone();
                     Box::pin(async move {
-                        let message = <Req as ::prost::Message>::decode(req.message.as_slice())
-                            .map_err(|e| status_to_neutral(tonic::Status::internal(format!("in-process request decoding failed: {e}"))))?;
+                        let message = from(req.message).map_err(|e| {
+                            status_to_neutral(tonic::Status::internal(format!("in-process request conversion failed: {e}")))
+                        })?;
                         let request = tonic::Request::from_parts(
                             metadata_from_neutral(req.metadata),
                             tonic::Extensions::default(),
@@ -194,7 +204,7 @@ pub fn module() -> TokenStream {
                         let (metadata, message, _) = response.into_parts();
                         Ok(::merge_runtime_shim::NeutralResponse {
                             metadata: metadata_to_neutral(metadata),
-                            message: ::prost::Message::encode_to_vec(&message),
+                            message: into(message),
                         })
                     })
                 })
@@ -383,17 +393,19 @@ pub fn module() -> TokenStream {
             }
 
             /// The caller's half: runs the client's interceptor, then calls zero copy when the
-            /// callee's method has our very types, else through the neutral form. Starts the
-            /// call; the caller awaits the reply while it holds `entry`.
+            /// callee's method has our very types, else through the neutral form (`request`
+            /// and `response`: how our types cross). Starts the call; the caller awaits the
+            /// reply while it holds `entry`.
             #[inline]
             pub fn call_unary<'a, Req, Resp>(
                 entry: &'a ::merge_runtime_shim::Entry,
                 request: tonic::Request<Req>,
                 hook: &ClientHook,
+                codecs: (fn(Req) -> ::merge_runtime_shim::NeutralMessage, fn(::merge_runtime_shim::NeutralMessage) -> Result<Resp, ::merge_runtime_shim::ConvertError>),
             ) -> Result<Reply<'a, Resp>, tonic::Status>
             where
-                Req: ::prost::Message + Send + 'static,
-                Resp: ::prost::Message + Default + Send + 'static,
+                Req: 'static,
+                Resp: 'static,
             {
                 let request = match &hook.0 {
                     Some(hook) => intercept(|r| hook(r), request)?,
@@ -401,19 +413,18 @@ pub fn module() -> TokenStream {
                 };
                 match entry.handler.typed.as_ref().and_then(|t| t.downcast_ref::<Unary<Req, Resp>>()) {
                     Some(typed) => typed.call(request),
-                    None => call_converted(entry, request),
+                    None => call_converted(entry, request, codecs),
                 }
             }
 
-            /// [`call_unary`] for a callee with other Rust types: prost-encoded both ways.
+            /// [`call_unary`] for a callee with other Rust types: the messages' fields move
+            /// across both ways.
             #[inline(never)]
             fn call_converted<'a, Req, Resp>(
                 entry: &'a ::merge_runtime_shim::Entry,
                 request: tonic::Request<Req>,
-            ) -> Result<Reply<'a, Resp>, tonic::Status>
-            where
-                Req: ::prost::Message + Send + 'static,
-            {
+                (into, from): (fn(Req) -> ::merge_runtime_shim::NeutralMessage, fn(::merge_runtime_shim::NeutralMessage) -> Result<Resp, ::merge_runtime_shim::ConvertError>),
+            ) -> Result<Reply<'a, Resp>, tonic::Status> {
                 let Some(neutral) = entry.handler.neutral.as_ref() else {
                     return Err(tonic::Status::unimplemented(format!(
                         "{} is served in-process by `{}` in a form this caller cannot use",
@@ -423,9 +434,9 @@ pub fn module() -> TokenStream {
                 let (metadata, _, message) = request.into_parts();
                 let req = ::merge_runtime_shim::NeutralRequest {
                     metadata: metadata_to_neutral(metadata),
-                    message: ::prost::Message::encode_to_vec(&message),
+                    message: into(message),
                 };
-                Ok(Reply::Neutral(neutral(req)))
+                Ok(Reply::Neutral(neutral(req), from))
             }
         }
     }
