@@ -18,6 +18,19 @@ pub enum InputCode {
     UnknownFormat,
     /// A file or folder that cannot be read.
     Unreadable,
+    /// A plan group names a member the plan gives no manifest for.
+    UnknownMember,
+    /// A member's manifest does not exist or cargo cannot read it.
+    MissingManifest,
+    /// A member that has no binary to run (a library).
+    NotAService,
+    /// A member package with several binaries and no `bin` in the plan, or a `bin` it lacks.
+    AmbiguousBinary,
+    /// Two members need different versions of a crate that sets `links`.
+    LinksConflict,
+    /// Members need different semver-compatible versions of a crate and the isolation policy
+    /// does not allow it.
+    VersionConflict,
 }
 
 impl InputCode {
@@ -29,6 +42,12 @@ impl InputCode {
             InputCode::DuplicateEntry => "duplicate-entry",
             InputCode::UnknownFormat => "unknown-format",
             InputCode::Unreadable => "unreadable-input",
+            InputCode::UnknownMember => "unknown-member",
+            InputCode::MissingManifest => "missing-manifest",
+            InputCode::NotAService => "not-a-service",
+            InputCode::AmbiguousBinary => "ambiguous-binary",
+            InputCode::LinksConflict => "links-conflict",
+            InputCode::VersionConflict => "version-conflict",
         }
     }
 
@@ -45,6 +64,22 @@ impl InputCode {
                 "point --traffic at a supported file or folder, or name the format with --format"
             }
             InputCode::Unreadable => "check that the path exists and can be read",
+            InputCode::UnknownMember => {
+                "add a [service.NAME] table with the member's `manifest`, or correct the name"
+            }
+            InputCode::MissingManifest => {
+                "point `manifest` at the member's Cargo.toml (relative to the plan's folder)"
+            }
+            InputCode::NotAService => "list only packages that build a binary in a group",
+            InputCode::AmbiguousBinary => {
+                "set `bin` in the member's [service.NAME] table to one of its binaries"
+            }
+            InputCode::LinksConflict => {
+                "align the two members on one version of the crate; a native library cannot be linked twice"
+            }
+            InputCode::VersionConflict => {
+                "use --isolation exact (each member keeps its versions) or align the members' Cargo.lock files"
+            }
         }
     }
 }

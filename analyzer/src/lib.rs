@@ -11,6 +11,7 @@ pub mod error;
 pub mod format;
 pub mod group;
 pub mod import;
+pub mod members;
 pub mod model;
 pub mod paths;
 pub mod plan;

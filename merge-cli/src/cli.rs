@@ -42,14 +42,86 @@ pub enum Command {
     /// groups, and prints the groups with their estimated saving and every rejected edge with
     /// its reasons. `--plan-out` writes the plan that `cargo merge build` reads.
     Analyze(AnalyzeArgs),
+
+    /// Build one binary per group of a plan, calls between its members in-process.
+    ///
+    /// For each group, copies its members (never writing to their trees) into a merged Cargo
+    /// workspace under `<out>/<group>/`, rewrites the copies' generated gRPC code so that calls
+    /// between members are in-process, keeps each member on its own locked dependency versions,
+    /// generates a main that runs every member's own `main` (callees first), and compiles it
+    /// with cargo. Writes `merge.lock` beside the plan: what was merged, from which sources.
+    Build(BuildArgs),
 }
 
 impl Command {
     pub fn message_format(&self) -> MessageFormat {
         match self {
             Command::Analyze(a) => a.message_format,
+            Command::Build(b) => b.message_format,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IsolationArg {
+    /// Every member keeps exactly the versions of its own Cargo.lock (the default)
+    Exact,
+    /// Cargo resolves the merged workspace; versions that change are reported
+    Unify,
+    /// Refuse to build when a member would run a version it does not lock
+    Strict,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The merge plan (merge.toml, as `cargo merge analyze --plan-out` writes it)
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+
+    /// Folder of the merged workspaces, one per group
+    #[arg(long, value_name = "DIR", default_value = "target/merge")]
+    pub out: PathBuf,
+
+    /// Dependency isolation; overrides the plan's `isolation`
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub isolation: Option<IsolationArg>,
+
+    /// Build with the release profile
+    #[arg(long)]
+    pub release: bool,
+
+    /// Only this group of the plan (repeat for several; default: every group)
+    #[arg(long, value_name = "NAME")]
+    pub group: Vec<String>,
+
+    /// Passed to cargo: read members' and the merged lockfiles without changing them
+    #[arg(long)]
+    pub locked: bool,
+
+    /// Passed to cargo: no network
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Passed to cargo: --locked and --offline
+    #[arg(long)]
+    pub frozen: bool,
+
+    /// Passed to cargo: build for this target triple
+    #[arg(long, value_name = "TRIPLE")]
+    pub target: Option<String>,
+
+    /// Passed to cargo: features of the merged binary's package
+    #[arg(long, value_name = "FEATURES")]
+    pub features: Vec<String>,
+
+    /// Passed to cargo: parallel jobs
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<u32>,
+
+    /// Output format (json: one `merged-binary` line per group; cargo's own output goes to
+    /// stderr either way)
+    #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
 }
 
 /// Output shared by every subcommand.
@@ -211,9 +283,18 @@ mod tests {
         ] {
             let args = normalize(args.into_iter().map(OsString::from).collect());
             let Cargo::Merge(m) = Cargo::try_parse_from(args).expect("parses");
-            let Command::Analyze(a) = m.command;
+            let Command::Analyze(a) = m.command else {
+                panic!("analyze parses as analyze");
+            };
             assert_eq!(a.traffic, PathBuf::from("t.toml"));
         }
+        let args = ["cargo", "merge", "build", "--plan", "p.toml", "--isolation", "strict"];
+        let Cargo::Merge(m) = Cargo::try_parse_from(args).expect("parses");
+        let Command::Build(b) = m.command else {
+            panic!("build parses as build");
+        };
+        assert_eq!(b.isolation, Some(IsolationArg::Strict));
+        assert_eq!(b.out, PathBuf::from("target/merge"));
     }
 
     #[test]

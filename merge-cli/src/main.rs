@@ -4,12 +4,15 @@
 //! lives in its own module.
 
 mod analyze;
+mod build;
 mod cli;
 mod diagnostic;
 mod fsx;
 mod human;
 mod json;
+mod mergelock;
 mod status;
+mod synth;
 
 use std::process::ExitCode;
 
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
     let json = args.command.message_format() == cli::MessageFormat::Json;
     let result = match args.command {
         cli::Command::Analyze(a) => analyze::exec(&a),
+        cli::Command::Build(b) => build::exec(&b),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,12 +11,14 @@
 //! - [`MethodSlot`]: a generated client method's cached lookup.
 //! - [`metrics`]: call counters per method and path taken, as Prometheus text.
 //! - [`future`]: runtime-free panic catching and deadlines for the inline call.
+//! - [`launch`]: what a merged binary's generated `main` calls to start its members.
 //! - [`NeutralMessage`] and [`Convert`]: messages moved field by field between members whose
 //!   Rust types for one protobuf message differ.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod future;
 mod hook;
+pub mod launch;
 pub mod metrics;
 mod neutral;
 mod registry;

@@ -91,6 +91,42 @@ pub fn render() -> String {
     out
 }
 
+/// Serves [`render`] over HTTP at `addr` (`host:port`; port 0 picks one) on a thread of its
+/// own, for any GET path; returns the bound address. Std only: the merged binary's members may
+/// run any async runtime, or none.
+pub fn serve(addr: &str) -> std::io::Result<std::net::SocketAddr> {
+    use std::io::{Read, Write as _};
+    let listener = std::net::TcpListener::bind(addr)?;
+    let bound = listener.local_addr()?;
+    std::thread::Builder::new()
+        .name("merge-metrics".into())
+        .spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                // The request head; its path does not matter.
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                    if head.len() > 64 << 10 {
+                        break;
+                    }
+                }
+                let body = render();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        })?;
+    Ok(bound)
+}
+
 fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -120,5 +156,22 @@ mod tests {
             "{text}"
         );
         assert_eq!(escape("a\"b\\c"), "a\\\"b\\\\c");
+    }
+
+    #[test]
+    fn counters_are_served_over_http() {
+        use std::io::{Read, Write as _};
+        counter("/m.S/Served", CallPath::Inline, "a", "b").add(2);
+        let addr = serve("127.0.0.1:0").expect("binds");
+        let mut s = std::net::TcpStream::connect(addr).expect("connects");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+            .expect("writes");
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).expect("reads");
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(
+            answer.contains("merge_calls_total{method=\"/m.S/Served\",path=\"inline\",caller=\"a\",callee=\"b\"} 2\n"),
+            "{answer}"
+        );
     }
 }

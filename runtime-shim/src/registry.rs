@@ -141,6 +141,12 @@ impl Registry {
         methods.get(path).and_then(|v| v.last()).cloned()
     }
 
+    /// Whether `member` has registered at least one method.
+    pub fn serves(&self, member: &str) -> bool {
+        let methods = self.methods.read().unwrap_or_else(|p| p.into_inner());
+        methods.values().flatten().any(|e| &*e.member == member)
+    }
+
     /// Every registered path, sorted.
     pub fn paths(&self) -> Vec<String> {
         let methods = self.methods.read().unwrap_or_else(|p| p.into_inner());

@@ -1,0 +1,347 @@
+//! The members of a plan, as Cargo sees them: each member's package (its manifest, targets and
+//! the binary to run) and its standalone dependency graph, read with `cargo metadata --locked`
+//! so that a member's lockfile is read, never written. Shared by `check` and `build`.
+//!
+//! Bad plans are input errors naming the plan file and line: a member without a manifest
+//! (`unknown-member`), a manifest that is not there or that cargo cannot read
+//! (`missing-manifest`), a library (`not-a-service`), several binaries and no `bin`
+//! (`ambiguous-binary`). Every problem is found before anything is written.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cargo_metadata::{Metadata, Package, Target, TargetKind};
+
+use crate::error::{ImportError, InputCode, InputError, Lines, Problems};
+use crate::plan::Plan;
+
+/// A plan and where its parts are written, for errors that name a line.
+#[derive(Debug)]
+pub struct PlanFile {
+    pub path: PathBuf,
+    /// The folder paths in the plan are relative to.
+    pub dir: PathBuf,
+    pub plan: Plan,
+    text: String,
+}
+
+/// One member service of a group, resolved.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Its name in the plan.
+    pub name: String,
+    /// Its manifest, absolute.
+    pub manifest: PathBuf,
+    /// Its package's folder, absolute.
+    pub root: PathBuf,
+    pub package: Package,
+    /// The binary target whose `main` runs in the merged binary.
+    pub bin: Target,
+    /// The package's library target, if it has one.
+    pub lib: Option<Target>,
+    /// The member's own resolve (its lockfile's versions), all its dependencies.
+    pub metadata: Metadata,
+}
+
+impl Member {
+    /// The packages of the member's graph that are local folders (no registry or git source):
+    /// the member itself and its path dependencies.
+    pub fn local_packages(&self) -> impl Iterator<Item = &Package> {
+        self.metadata.packages.iter().filter(|p| p.source.is_none())
+    }
+}
+
+/// Options passed to every cargo the members are read with.
+#[derive(Debug, Clone, Default)]
+pub struct CargoOptions {
+    pub offline: bool,
+    pub frozen: bool,
+}
+
+/// Reads a plan file.
+pub fn read_plan(path: &Path) -> Result<PlanFile, ImportError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ImportError::io(path, e))?;
+    let plan: Plan = toml::from_str(&text).map_err(|e| {
+        let line = e.span().map(|s| Lines::new(&text).line(s.start));
+        ImportError::one(InputError::new(path, line, e.message().trim().to_owned()))
+    })?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let dir = crate::paths::normalize(&std::path::absolute(&dir).unwrap_or(dir));
+    let file = PlanFile {
+        path: path.to_path_buf(),
+        dir,
+        plan,
+        text,
+    };
+    file.validate()?;
+    Ok(file)
+}
+
+impl PlanFile {
+    /// The 1-based line of the first occurrence of `needle` at or after line `from`.
+    fn line_of(&self, needle: &str, from: usize) -> Option<usize> {
+        self.text
+            .lines()
+            .enumerate()
+            .skip(from.saturating_sub(1))
+            .find(|(_, l)| l.contains(needle))
+            .map(|(i, _)| i + 1)
+    }
+
+    /// The line of member `member` in group `group`'s `members` list.
+    pub fn member_line(&self, group: &str, member: &str) -> Option<usize> {
+        let header = self.line_of(&format!("\"{group}\""), 1)?;
+        self.line_of(&format!("\"{member}\""), header)
+    }
+
+    /// The line of `[service.NAME]`.
+    pub fn service_line(&self, name: &str) -> Option<usize> {
+        self.line_of(&format!("[service.{name}]"), 1)
+            .or_else(|| self.line_of(&format!("[service.\"{name}\"]"), 1))
+    }
+
+    fn error(&self, line: Option<usize>, code: InputCode, message: String) -> InputError {
+        InputError::new(&self.path, line, message).code(code)
+    }
+
+    /// Problems of the plan alone: empty or duplicate groups, members in two groups.
+    fn validate(&self) -> Result<(), ImportError> {
+        let mut problems = Problems::default();
+        if self.plan.group.is_empty() {
+            problems.push(self.error(
+                None,
+                InputCode::MalformedInput,
+                "the plan has no [[group]]: nothing to merge".into(),
+            ));
+        }
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut names = BTreeMap::new();
+        for g in &self.plan.group {
+            if names.insert(g.name.as_str(), ()).is_some() {
+                problems.push(self.error(
+                    self.line_of(&format!("\"{}\"", g.name), 1),
+                    InputCode::DuplicateEntry,
+                    format!("group `{}` is given twice", g.name),
+                ));
+            }
+            if g.name.is_empty()
+                || !g
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+            {
+                problems.push(self.error(
+                    self.line_of(&format!("\"{}\"", g.name), 1),
+                    InputCode::InvalidValue,
+                    format!(
+                        "group name `{}` must be letters, digits, `-` and `_` (it names a folder and a binary)",
+                        g.name
+                    ),
+                ));
+            }
+            for m in &g.members {
+                if let Some(other) = seen.insert(m, &g.name) {
+                    problems.push(self.error(
+                        self.member_line(&g.name, m),
+                        InputCode::DuplicateEntry,
+                        format!(
+                            "member `{m}` is in group `{other}` and in group `{}`",
+                            g.name
+                        ),
+                    ));
+                }
+            }
+        }
+        problems.finish(())
+    }
+}
+
+/// Resolves every member of group `group`: its manifest, package, binary and dependency
+/// graph. All problems are reported together.
+pub fn load_group(
+    plan: &PlanFile,
+    group: &str,
+    options: &CargoOptions,
+) -> Result<Vec<Member>, ImportError> {
+    let mut problems = Problems::default();
+    let mut members = Vec::new();
+    let Some(g) = plan.plan.group.iter().find(|g| g.name == group) else {
+        return Err(ImportError::one(plan.error(
+            None,
+            InputCode::UnknownMember,
+            format!("the plan has no group `{group}`"),
+        )));
+    };
+    for name in &g.members {
+        match load_member(plan, group, name, options) {
+            Ok(m) => members.push(m),
+            Err(e) => problems.push(e),
+        }
+    }
+    problems.finish(members)
+}
+
+fn load_member(
+    plan: &PlanFile,
+    group: &str,
+    name: &str,
+    options: &CargoOptions,
+) -> Result<Member, InputError> {
+    let service = plan.plan.service.get(name);
+    let Some(manifest) = service.and_then(|s| s.manifest.as_deref()) else {
+        return Err(plan.error(
+            plan.member_line(group, name),
+            InputCode::UnknownMember,
+            format!(
+                "group `{group}` lists `{name}`, but the plan gives no [service.{name}] manifest"
+            ),
+        ));
+    };
+    let line = plan.service_line(name);
+    let path = crate::paths::normalize(&plan.dir.join(manifest));
+    if !path.is_file() {
+        return Err(plan.error(
+            line,
+            InputCode::MissingManifest,
+            format!(
+                "member `{name}`: manifest `{}` does not exist",
+                path.display()
+            ),
+        ));
+    }
+    let metadata = metadata(&path, options).map_err(|e| {
+        plan.error(
+            line,
+            InputCode::MissingManifest,
+            format!(
+                "member `{name}`: cargo cannot read `{}`: {e}",
+                path.display()
+            ),
+        )
+    })?;
+    let package = metadata
+        .packages
+        .iter()
+        .find(|p| p.manifest_path.as_std_path() == path)
+        .cloned()
+        .ok_or_else(|| {
+            plan.error(
+                line,
+                InputCode::MissingManifest,
+                format!(
+                    "member `{name}`: `{}` is a virtual workspace manifest; point `manifest` at the service's package",
+                    path.display()
+                ),
+            )
+        })?;
+    let bins: Vec<&Target> = package
+        .targets
+        .iter()
+        .filter(|t| t.kind.contains(&TargetKind::Bin))
+        .collect();
+    let wanted = service.and_then(|s| s.bin.as_deref());
+    let bin = match (wanted, bins.as_slice()) {
+        (_, []) => {
+            return Err(plan.error(
+                line,
+                InputCode::NotAService,
+                format!(
+                    "member `{name}`: package `{}` is a library, it has no binary to run",
+                    package.name
+                ),
+            ));
+        }
+        (Some(w), _) => match bins.iter().find(|b| b.name == w) {
+            Some(b) => (*b).clone(),
+            None => {
+                return Err(plan.error(
+                    line,
+                    InputCode::AmbiguousBinary,
+                    format!(
+                        "member `{name}`: package `{}` has no binary `{w}` (it has {})",
+                        package.name,
+                        names(&bins)
+                    ),
+                ));
+            }
+        },
+        (None, [one]) => (*one).clone(),
+        (None, several) => {
+            return Err(plan.error(
+                line.or_else(|| plan.member_line(group, name)),
+                InputCode::AmbiguousBinary,
+                format!(
+                    "member `{name}`: package `{}` has several binaries ({}) and the plan does not say which one runs",
+                    package.name,
+                    names(several)
+                ),
+            ));
+        }
+    };
+    let lib = package
+        .targets
+        .iter()
+        .find(|t| {
+            t.kind
+                .iter()
+                .any(|k| matches!(k, TargetKind::Lib | TargetKind::RLib))
+        })
+        .cloned();
+    let root = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    Ok(Member {
+        name: name.to_owned(),
+        manifest: path,
+        root,
+        package,
+        bin,
+        lib,
+        metadata,
+    })
+}
+
+fn names(targets: &[&Target]) -> String {
+    targets
+        .iter()
+        .map(|t| format!("`{}`", t.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `cargo metadata --locked` of one manifest: the lockfile is read, never written.
+fn metadata(manifest: &Path, options: &CargoOptions) -> Result<Metadata, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--locked",
+        "--manifest-path",
+    ])
+    .arg(manifest);
+    if options.offline {
+        cmd.arg("--offline");
+    }
+    if options.frozen {
+        cmd.arg("--frozen");
+    }
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let reason = stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Err(reason);
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("unreadable cargo metadata: {e}"))
+}

@@ -1,0 +1,300 @@
+//! `cargo merge build`: reads the plan, makes every group's merged workspace in memory
+//! (synth), and only when all of them could be made writes them (only what changed, atomically)
+//! and merge.lock beside the plan, then compiles each group with cargo, whose output streams
+//! through. Prints where each merged binary is and how to run it.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::Context as _;
+use merge_analyzer::members::{self, CargoOptions, Member};
+use merge_analyzer::plan::Isolation;
+use serde::Serialize;
+
+use crate::cli::{BuildArgs, IsolationArg, MessageFormat};
+use crate::diagnostic::Diagnostic;
+use crate::synth::{self, Group, manifest::ToolCrates};
+use crate::{Failure, fsx, mergelock, status};
+
+/// The `merged-binary` JSON line.
+#[derive(Debug, Serialize)]
+struct MergedBinary<'a> {
+    reason: &'static str,
+    group: &'a str,
+    path: &'a Path,
+    members: Vec<&'a str>,
+}
+
+pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
+    let json = args.message_format == MessageFormat::Json;
+    let plan =
+        members::read_plan(&args.plan).map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
+    let isolation = match args.isolation {
+        Some(IsolationArg::Exact) => Isolation::Exact,
+        Some(IsolationArg::Unify) => Isolation::Unify,
+        Some(IsolationArg::Strict) => Isolation::Strict,
+        None => plan.plan.isolation,
+    };
+    let wanted: Vec<&str> = if args.group.is_empty() {
+        plan.plan.group.iter().map(|g| g.name.as_str()).collect()
+    } else {
+        args.group.iter().map(String::as_str).collect()
+    };
+    let mut diagnostics = Vec::new();
+    for w in &wanted {
+        if !plan.plan.group.iter().any(|g| g.name == *w) {
+            diagnostics.push(Diagnostic::usage(
+                "unknown-group",
+                format!("the plan `{}` has no group `{w}`", args.plan.display()),
+                "name a [[group]] of the plan with --group, or leave it out to build every group",
+            ));
+        }
+    }
+    if !diagnostics.is_empty() {
+        return Err(Failure::Input(diagnostics));
+    }
+    let tools = find_tools()?;
+    let options = CargoOptions {
+        offline: args.offline,
+        frozen: args.frozen,
+    };
+    let out = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone());
+
+    // Everything is made before anything is written.
+    let mut made: Vec<(Group, Vec<Member>)> = Vec::new();
+    for name in &wanted {
+        let members = match members::load_group(&plan, name, &options) {
+            Ok(m) => m,
+            Err(e) => {
+                diagnostics.extend(Diagnostic::from_import(e));
+                continue;
+            }
+        };
+        let dir = out.join(name);
+        for m in &members {
+            if dir.starts_with(&m.root) && !dir.starts_with(m.root.join("target")) {
+                diagnostics.push(Diagnostic::usage(
+                    "output-conflict",
+                    format!(
+                        "the output folder `{}` is inside member `{}`'s package `{}`, which cargo merge never writes to",
+                        dir.display(),
+                        m.name,
+                        m.root.display()
+                    ),
+                    "choose another --out (the default is target/merge under the current folder)",
+                ));
+            }
+        }
+        match synth::group(name, &members, isolation, &tools) {
+            Ok(g) => made.push((g, members)),
+            Err(e) => diagnostics.extend(Diagnostic::from_import(e)),
+        }
+    }
+    if !diagnostics.is_empty() {
+        return Err(Failure::Input(diagnostics));
+    }
+
+    for (g, _) in &made {
+        for w in &g.warnings {
+            status::warning(&format!("group `{}`: {w}", g.name));
+        }
+        write_group(&out.join(&g.name), g)?;
+    }
+    let lock = plan.dir.join("merge.lock");
+    let text = mergelock::render(&plan.dir, isolation, &made);
+    fsx::write_all_if_changed(&[(&lock, text.as_bytes())])?;
+
+    let interactive = !json && std::io::stderr().is_terminal();
+    for (g, members) in &made {
+        if !json {
+            status::status(
+                "Building",
+                &format!("group `{}` ({} members)", g.name, members.len()),
+            );
+        }
+        let binary = cargo_build(&out.join(&g.name), g, args, interactive)?;
+        let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+        if json {
+            let line = MergedBinary {
+                reason: "merged-binary",
+                group: &g.name,
+                path: &binary,
+                members: names,
+            };
+            let mut stdout = std::io::stdout().lock();
+            serde_json::to_writer(&mut stdout, &line).context("failed to write to stdout")?;
+            writeln!(stdout).context("failed to write to stdout")?;
+        } else {
+            status::status("Merged", &format!("`{}`: {}", g.name, names.join(", ")));
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{}", binary.display());
+            let _ = writeln!(
+                stdout,
+                "  run it with each member's usual environment (listen addresses, peer URLs); \
+                 MERGE_METRICS_ADDR=127.0.0.1:9100 serves its call counters"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Where cargo-merge's runtime-shim is: `CARGO_MERGE_RUNTIME_SHIM`, else the source tree this
+/// binary was built from.
+fn find_tools() -> Result<ToolCrates, Failure> {
+    let from_env = std::env::var_os("CARGO_MERGE_RUNTIME_SHIM").map(PathBuf::from);
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime-shim");
+    let path = from_env.unwrap_or(built);
+    let path = std::fs::canonicalize(&path).map_err(|e| {
+        Failure::Other(anyhow::anyhow!(
+            "cannot find merge-runtime-shim's source at `{}` ({e}); set CARGO_MERGE_RUNTIME_SHIM to its folder",
+            path.display()
+        ))
+    })?;
+    Ok(ToolCrates { runtime_shim: path })
+}
+
+/// Writes a group's files (only those that changed), removes files of an earlier build that
+/// are no longer made, and copies the lockfile seed to Cargo.lock when the seed changed.
+fn write_group(dir: &Path, g: &Group) -> anyhow::Result<()> {
+    let seed_path = dir.join("merge-seed.lock");
+    let seed_changed = std::fs::read(&seed_path).ok().as_deref() != Some(g.seed.as_bytes());
+    let mut files: Vec<(PathBuf, &[u8])> = g
+        .files
+        .iter()
+        .map(|(rel, bytes)| (dir.join(rel), bytes.as_slice()))
+        .collect();
+    files.push((seed_path, g.seed.as_bytes()));
+    let lock = dir.join("Cargo.lock");
+    if seed_changed || !lock.exists() {
+        files.push((lock, g.seed.as_bytes()));
+    }
+    let refs: Vec<(&Path, &[u8])> = files.iter().map(|(p, b)| (p.as_path(), *b)).collect();
+    fsx::write_all_if_changed(&refs)?;
+    prune(dir, &files.iter().map(|(p, _)| p.clone()).collect())
+}
+
+/// Removes files under `dir` that this build did not make (but not build output).
+fn prune(dir: &Path, keep: &BTreeSet<PathBuf>) -> anyhow::Result<()> {
+    let walk = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == "target"));
+    for entry in walk.flatten() {
+        let path = entry.path();
+        if entry.file_type().is_file() && !keep.contains(path) && path != dir.join("Cargo.lock") {
+            std::fs::remove_file(path)
+                .with_context(|| format!("failed to remove the stale `{}`", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs cargo on the merged workspace, cargo's output streaming through to stderr; the path of
+/// the merged binary.
+fn cargo_build(
+    dir: &Path,
+    g: &Group,
+    args: &BuildArgs,
+    interactive: bool,
+) -> Result<PathBuf, Failure> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--manifest-path")
+        .arg(dir.join("Cargo.toml"))
+        .args([
+            "--bin",
+            &g.name,
+            "--message-format",
+            "json-render-diagnostics",
+        ]);
+    if args.release {
+        cmd.arg("--release");
+    }
+    if args.offline {
+        cmd.arg("--offline");
+    }
+    if args.frozen {
+        cmd.arg("--frozen");
+    }
+    if let Some(t) = &args.target {
+        cmd.args(["--target", t]);
+    }
+    for f in &args.features {
+        cmd.args(["--features", f]);
+    }
+    if let Some(j) = args.jobs {
+        cmd.args(["-j", &j.to_string()]);
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("failed to run cargo")?;
+    let stdout = child.stdout.take().context("cargo's stdout")?;
+    let mut binary = None;
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        let Ok(message) = serde_json::from_str::<cargo_metadata::Message>(&line) else {
+            continue;
+        };
+        if let cargo_metadata::Message::CompilerArtifact(a) = message {
+            if a.target.name == g.name && a.executable.is_some() {
+                binary = a.executable.map(|p| p.into_std_path_buf());
+            } else if interactive {
+                let package = package_name(&a.package_id.repr);
+                if let Some(member) = g.packages.get(&package) {
+                    status::status("Compiled", &format!("member `{member}` ({package})"));
+                }
+            }
+        }
+    }
+    let exit = child.wait().context("failed to wait for cargo")?;
+    if !exit.success() {
+        return Err(Failure::Other(anyhow::anyhow!(
+            "cargo could not build group `{}` (its workspace is `{}`)",
+            g.name,
+            dir.display()
+        )));
+    }
+    binary.ok_or_else(|| {
+        Failure::Other(anyhow::anyhow!(
+            "cargo built group `{}` but named no binary `{}`",
+            g.name,
+            g.name
+        ))
+    })
+}
+
+/// The package name in a package id (`path+file:///x/y#name@1.0.0` or `registry+...#name@1.0`).
+/// (`path+file:///x/catalog#0.1.0` when the name is the folder's).
+fn package_name(id: &str) -> String {
+    let (url, fragment) = id.split_once('#').unwrap_or((id, ""));
+    match fragment.split_once('@') {
+        Some((name, _)) => name.rsplit('/').next().unwrap_or(name).to_owned(),
+        None => url.rsplit('/').next().unwrap_or(url).to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::package_name;
+
+    #[test]
+    fn package_names_come_out_of_package_ids() {
+        assert_eq!(
+            package_name("path+file:///m/members/catalog#0.1.0"),
+            "catalog"
+        );
+        assert_eq!(
+            package_name("path+file:///m/members/gateway-entry#gateway-merge-entry@0.1.0"),
+            "gateway-merge-entry"
+        );
+        assert_eq!(
+            package_name("registry+https://github.com/rust-lang/crates.io-index#hex@0.4.3"),
+            "hex"
+        );
+    }
+}

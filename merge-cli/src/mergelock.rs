@@ -1,0 +1,150 @@
+//! `merge.lock`, beside the plan: per member of every group built, what it was built from (its
+//! source folder, package version, git commit, hashes of its Cargo.lock and .proto files) and
+//! the isolation decisions taken. Deterministic (sorted, no timestamps), so an unchanged
+//! build writes the same bytes; the version-management work reads it.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use merge_analyzer::members::Member;
+use merge_analyzer::plan::Isolation;
+use sha2::{Digest, Sha256};
+
+use crate::synth::Group;
+
+/// The text of merge.lock for `groups` (each with its members).
+pub fn render(plan_dir: &Path, isolation: Isolation, groups: &[(Group, Vec<Member>)]) -> String {
+    let mut out = String::from(
+        "# merge.lock: written by `cargo merge build`; do not edit.\n\
+         # What each merged binary was built from, member by member.\n\
+         version = 1\n",
+    );
+    out.push_str(&format!(
+        "isolation = {}\n",
+        quote(isolation_name(isolation))
+    ));
+    let mut rows: Vec<(&str, &Member, &Group)> = groups
+        .iter()
+        .flat_map(|(g, ms)| ms.iter().map(move |m| (g.name.as_str(), m, g)))
+        .collect();
+    rows.sort_by(|a, b| (a.0, &a.1.name).cmp(&(b.0, &b.1.name)));
+    for (group, m, g) in rows {
+        out.push_str("\n[[member]]\n");
+        out.push_str(&format!("name = {}\n", quote(&m.name)));
+        out.push_str(&format!("group = {}\n", quote(group)));
+        out.push_str(&format!("package = {}\n", quote(&m.package.name)));
+        out.push_str(&format!(
+            "version = {}\n",
+            quote(&m.package.version.to_string())
+        ));
+        out.push_str(&format!(
+            "source = {}\n",
+            quote(&relative(plan_dir, &m.root))
+        ));
+        if let Some(commit) = git_commit(&m.root) {
+            out.push_str(&format!("git-commit = {}\n", quote(&commit)));
+        }
+        let lock = m.metadata.workspace_root.as_std_path().join("Cargo.lock");
+        if let Ok(bytes) = std::fs::read(&lock) {
+            out.push_str(&format!(
+                "cargo-lock = {}\n",
+                quote(&format!("sha256:{}", sha256(&bytes)))
+            ));
+        }
+        let protos = proto_files(m);
+        if !protos.is_empty() {
+            out.push_str("proto = [\n");
+            for (path, hash) in protos {
+                out.push_str(&format!(
+                    "    {{ path = {}, sha256 = {} }},\n",
+                    quote(&relative(plan_dir, &path)),
+                    quote(&hash)
+                ));
+            }
+            out.push_str("]\n");
+        }
+        let decisions = g.decisions.get(&m.name).cloned().unwrap_or_default();
+        out.push_str("decisions = [");
+        if !decisions.is_empty() {
+            out.push('\n');
+            for d in decisions {
+                out.push_str(&format!("    {},\n", quote(&d)));
+            }
+        }
+        out.push_str("]\n");
+    }
+    out
+}
+
+fn isolation_name(i: Isolation) -> &'static str {
+    match i {
+        Isolation::Exact => "exact",
+        Isolation::Unify => "unify",
+        Isolation::Strict => "strict",
+    }
+}
+
+fn quote(s: &str) -> String {
+    toml_edit::Value::from(s).to_string().trim().to_owned()
+}
+
+fn relative(base: &Path, path: &Path) -> String {
+    crate::synth::manifest::slash(&crate::synth::layout::relative(base, path))
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `.proto` files of the member's local packages, with their hashes, sorted.
+fn proto_files(m: &Member) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
+    for p in m.local_packages() {
+        let Some(dir) = p.manifest_path.parent() else {
+            continue;
+        };
+        let dir = dir.as_std_path();
+        for rel in crate::synth::layout::files(dir).unwrap_or_default() {
+            if rel.extension().is_some_and(|e| e == "proto") {
+                let path = dir.join(&rel);
+                if let Ok(bytes) = std::fs::read(&path) {
+                    out.push((path, sha256(&bytes)));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The commit checked out where `dir` is, when it is in a git repository.
+fn git_commit(dir: &Path) -> Option<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_and_quotes_are_stable() {
+        assert_eq!(
+            sha256(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(quote("a\"b"), "'a\"b'");
+    }
+}

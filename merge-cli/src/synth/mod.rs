@@ -1,0 +1,444 @@
+//! The synthesis of one group's merged workspace, in memory: every file `cargo merge build`
+//! writes under `<out>/<group>/`, so that nothing is written until all of it was made (a bad
+//! member leaves no half-made workspace), and then only what changed.
+//!
+//! ```text
+//! <out>/<group>/Cargo.toml          the workspace, and the merged binary's package
+//! <out>/<group>/src/main.rs         the generated main (main_rs.rs)
+//! <out>/<group>/members/<package>/  copies of the members' local packages (layout.rs),
+//!                                   manifests rewritten (manifest.rs), sources rewritten
+//!                                   (source.rs)
+//! <out>/<group>/members/<package>-entry/
+//!                                   for a member with a library and a binary: a second copy
+//!                                   whose library is the binary's root
+//! <out>/<group>/merge-seed.lock     the members' lockfiles merged (lock.rs); copied to
+//!                                   Cargo.lock when it changes
+//! ```
+
+pub mod layout;
+pub mod lock;
+pub mod main_rs;
+pub mod manifest;
+pub mod order;
+pub mod source;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use merge_analyzer::ImportError;
+use merge_analyzer::error::{InputCode, InputError, Problems};
+use merge_analyzer::members::Member;
+use merge_analyzer::plan::Isolation;
+
+use layout::Layout;
+use manifest::{Context, Role, ToolCrates};
+
+/// A group's merged workspace, made in memory.
+#[derive(Debug)]
+pub struct Group {
+    pub name: String,
+    /// Relative path -> contents.
+    pub files: BTreeMap<PathBuf, Vec<u8>>,
+    /// The merged lockfile's seed.
+    pub seed: String,
+    /// Things the user should know (profile conflicts, version drift under `unify`).
+    pub warnings: Vec<String>,
+    /// Per member, the isolation decisions taken (for merge.lock).
+    pub decisions: BTreeMap<String, Vec<String>>,
+    /// Packages whose compilation is a member's (package name -> member), for progress.
+    pub packages: BTreeMap<String, String>,
+}
+
+/// Makes the merged workspace of `group` from its `members`.
+pub fn group(
+    name: &str,
+    members: &[Member],
+    isolation: Isolation,
+    tools: &ToolCrates,
+) -> Result<Group, ImportError> {
+    let mut problems = Problems::default();
+    let mut warnings = Vec::new();
+    let mut decisions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    isolate(
+        members,
+        isolation,
+        &mut problems,
+        &mut warnings,
+        &mut decisions,
+    );
+    std::mem::take(&mut problems).finish(())?;
+
+    let layout = Layout::new(members);
+    let mut files = BTreeMap::new();
+    let mut lifted_profile = Vec::new();
+    let mut lifted_patch = Vec::new();
+    let mut workspace_members = BTreeSet::new();
+    let mut entries = Vec::new();
+    let mut starts = BTreeMap::new();
+    let mut packages = BTreeMap::new();
+
+    // Local packages of every member, each once: (original dir, package name, lib name).
+    let mut locals: BTreeMap<PathBuf, (String, Option<String>)> = BTreeMap::new();
+    for m in members {
+        for p in m.local_packages() {
+            if layout::TOOL_CRATES.contains(&p.name.as_str()) {
+                continue;
+            }
+            if let Some(dir) = p.manifest_path.parent() {
+                let lib = p
+                    .targets
+                    .iter()
+                    .find(|t| t.is_lib() || t.kind.iter().any(|k| k.to_string() == "rlib"))
+                    .map(|t| t.name.clone());
+                locals.insert(
+                    layout::normalize(dir.as_std_path()),
+                    (p.name.to_string(), lib),
+                );
+            }
+        }
+    }
+    // Which package each member's binary belongs to, and its role there.
+    let mut roles: BTreeMap<PathBuf, (Role, Option<PathBuf>)> = BTreeMap::new();
+    for m in members {
+        let root = layout::normalize(&m.root);
+        let bin_rel = m
+            .bin
+            .src_path
+            .as_std_path()
+            .strip_prefix(&root)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| m.bin.src_path.as_std_path().to_path_buf());
+        let ident = m.name.replace('-', "_");
+        let lib_name = format!("merge_entry_{ident}");
+        let Some(copy) = layout.copy_of(&root) else {
+            continue;
+        };
+        match &m.lib {
+            None => {
+                let role = Role::BinAsLib {
+                    lib_name: lib_name.clone(),
+                    bin_path: manifest::slash(&bin_rel),
+                };
+                roles.insert(root.clone(), (role, Some(bin_rel.clone())));
+                entries.push((lib_name.clone(), m.package.name.to_string(), copy.clone()));
+                packages.insert(m.package.name.to_string(), m.name.clone());
+            }
+            Some(lib) => {
+                let entry_dir = copy.with_file_name(format!(
+                    "{}-entry",
+                    copy.file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                ));
+                let package = format!("{}-merge-entry", m.package.name);
+                let role = Role::Entry {
+                    package: package.clone(),
+                    lib_name: lib_name.clone(),
+                    bin_path: manifest::slash(&bin_rel),
+                    member_lib: (
+                        lib.name.clone(),
+                        m.package.name.to_string(),
+                        layout::relative(&entry_dir, &copy),
+                    ),
+                };
+                copy_package(
+                    &m.root,
+                    &entry_dir,
+                    &Context {
+                        layout: &layout,
+                        tools,
+                        original_dir: &m.root,
+                        copy_dir: &entry_dir,
+                    },
+                    &role,
+                    Some(&bin_rel),
+                    &mut files,
+                    &mut problems,
+                    &mut Vec::new(),
+                    &mut Vec::new(),
+                );
+                workspace_members.insert(entry_dir.clone());
+                entries.push((lib_name.clone(), package.clone(), entry_dir));
+                packages.insert(package, m.name.clone());
+                packages.insert(m.package.name.to_string(), m.name.clone());
+            }
+        }
+        let mut uses = order::Uses::default();
+        for (dir, _) in m
+            .local_packages()
+            .filter(|p| !layout::TOOL_CRATES.contains(&p.name.as_str()))
+            .filter_map(|p| {
+                p.manifest_path
+                    .parent()
+                    .map(|d| (d.as_std_path().to_path_buf(), ()))
+            })
+        {
+            order::scan_dir(&dir, &mut uses);
+        }
+        starts.insert(m.name.clone(), (uses, lib_name));
+    }
+    for dir in locals.keys() {
+        let Some(copy) = layout.copy_of(dir) else {
+            continue;
+        };
+        workspace_members.insert(copy.clone());
+        let (role, entry_file) = roles.get(dir).cloned().unwrap_or((Role::Library, None));
+        let cx = Context {
+            layout: &layout,
+            tools,
+            original_dir: dir,
+            copy_dir: &copy,
+        };
+        copy_package(
+            dir,
+            &copy,
+            &cx,
+            &role,
+            entry_file.as_deref(),
+            &mut files,
+            &mut problems,
+            &mut lifted_profile,
+            &mut lifted_patch,
+        );
+    }
+    problems.finish(())?;
+
+    let (profile, conflicts) = manifest::merge_tables(lifted_profile);
+    for (key, kept, other) in conflicts {
+        warnings.push(format!(
+            "[profile] `{key}`: members disagree; kept {kept} over {other}"
+        ));
+    }
+    let (patch, conflicts) = manifest::merge_tables(lifted_patch);
+    for (key, kept, other) in conflicts {
+        warnings.push(format!(
+            "[patch] `{key}`: members disagree; kept {kept} over {other}"
+        ));
+    }
+    let mut ws: Vec<PathBuf> = vec![PathBuf::from(".")];
+    ws.extend(workspace_members);
+    let root = manifest::Root {
+        group: name,
+        members: ws,
+        entries: entries.clone(),
+        tools,
+        profile,
+        patch,
+    };
+    files.insert(PathBuf::from("Cargo.toml"), root.render().into_bytes());
+
+    let uses: BTreeMap<String, order::Uses> = starts
+        .iter()
+        .map(|(k, (u, _))| (k.clone(), u.clone()))
+        .collect();
+    let steps: Vec<Vec<main_rs::Start>> = order::steps(&uses)
+        .into_iter()
+        .map(|step| {
+            step.into_iter()
+                .map(|m| {
+                    let (u, lib) = &starts[&m];
+                    main_rs::Start {
+                        name: m.clone(),
+                        lib: lib.clone(),
+                        serves: !u.serves.is_empty(),
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    files.insert(
+        PathBuf::from("src/main.rs"),
+        main_rs::render(name, &steps).into_bytes(),
+    );
+    Ok(Group {
+        name: name.to_owned(),
+        files,
+        seed: lock::seed(members),
+        warnings,
+        decisions,
+        packages,
+    })
+}
+
+/// Copies one package folder (`original` -> `copy`), rewriting its manifest for `role` and its
+/// sources; `entry_file` (relative) is the root of the binary that runs, if it is here.
+#[allow(clippy::too_many_arguments)]
+fn copy_package(
+    original: &Path,
+    copy: &Path,
+    cx: &Context<'_>,
+    role: &Role,
+    entry_file: Option<&Path>,
+    files: &mut BTreeMap<PathBuf, Vec<u8>>,
+    problems: &mut Problems,
+    profiles: &mut Vec<(String, toml_edit::Table)>,
+    patches: &mut Vec<(String, toml_edit::Table)>,
+) {
+    let list = match layout::files(original) {
+        Ok(l) => l,
+        Err(e) => {
+            problems.push(
+                InputError::new(original, None, format!("cannot read the package: {e}"))
+                    .code(InputCode::Unreadable),
+            );
+            return;
+        }
+    };
+    let mut uses_shim = false;
+    let mut manifest_text = None;
+    for rel in list {
+        let path = original.join(&rel);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                problems.push(
+                    InputError::new(&path, None, format!("cannot read: {e}"))
+                        .code(InputCode::Unreadable),
+                );
+                continue;
+            }
+        };
+        if rel == Path::new("Cargo.toml") {
+            manifest_text = Some(String::from_utf8_lossy(&bytes).into_owned());
+            continue;
+        }
+        // Nested packages are copied with their own folder's rules.
+        if rel.components().count() > 1 && nested_package(original, &rel) {
+            files.insert(copy.join(&rel), bytes);
+            continue;
+        }
+        let mut out = bytes;
+        if rel.extension().is_some_and(|e| e == "rs") {
+            if let Ok(text) = std::str::from_utf8(&out) {
+                let entry = entry_file == Some(rel.as_path());
+                match source::rewrite(&rel, text, entry) {
+                    Ok(r) => {
+                        uses_shim |= r.uses_shim;
+                        if let Some(t) = r.text {
+                            out = t.into_bytes();
+                        }
+                    }
+                    Err(e) => problems
+                        .push(InputError::new(&path, None, e).code(InputCode::MalformedInput)),
+                }
+            }
+        }
+        files.insert(copy.join(&rel), out);
+    }
+    let manifest_path = original.join("Cargo.toml");
+    let Some(text) = manifest_text else {
+        problems.push(
+            InputError::new(&manifest_path, None, "no Cargo.toml").code(InputCode::MissingManifest),
+        );
+        return;
+    };
+    match manifest::member(&text, cx, role, uses_shim) {
+        Ok((out, lifted)) => {
+            let who = original.display().to_string();
+            if let Some(p) = lifted.profile {
+                profiles.push((who.clone(), p));
+            }
+            if let Some(p) = lifted.patch {
+                patches.push((who, p));
+            }
+            files.insert(copy.join("Cargo.toml"), out.into_bytes());
+        }
+        Err(e) => {
+            problems.push(InputError::new(&manifest_path, None, e).code(InputCode::MalformedInput))
+        }
+    }
+}
+
+/// Whether `rel` lies in a sub-folder of `dir` that is a package of its own.
+fn nested_package(dir: &Path, rel: &Path) -> bool {
+    let mut at = rel.parent();
+    while let Some(p) = at {
+        if p.as_os_str().is_empty() {
+            return false;
+        }
+        if dir.join(p).join("Cargo.toml").is_file() {
+            return true;
+        }
+        at = p.parent();
+    }
+    false
+}
+
+/// Decides, per crate the members lock at different compatible versions, what the policy
+/// does; problems for what it refuses.
+fn isolate(
+    members: &[Member],
+    isolation: Isolation,
+    problems: &mut Problems,
+    warnings: &mut Vec<String>,
+    decisions: &mut BTreeMap<String, Vec<String>>,
+) {
+    for m in members {
+        decisions.entry(m.name.clone()).or_default();
+    }
+    for c in lock::conflicts(members) {
+        let by_member = |name: &str| members.iter().find(|m| m.name == name);
+        if let Some(links) = &c.links {
+            let chains: Vec<String> = c
+                .versions
+                .iter()
+                .filter_map(|(v, ms)| by_member(ms.first()?).map(|m| lock::chain(m, &c.name, v)))
+                .collect();
+            let first = members
+                .first()
+                .map(|m| m.manifest.clone())
+                .unwrap_or_default();
+            problems.push(
+                InputError::new(
+                    &first,
+                    None,
+                    format!(
+                        "{} links the native library `{links}`, which one binary cannot link twice: {}",
+                        c.describe(),
+                        chains.join("; ")
+                    ),
+                )
+                .code(InputCode::LinksConflict),
+            );
+            continue;
+        }
+        match isolation {
+            Isolation::Strict | Isolation::Exact => {
+                let first = members
+                    .first()
+                    .map(|m| m.manifest.clone())
+                    .unwrap_or_default();
+                let why = if isolation == Isolation::Strict {
+                    "isolation `strict` refuses to build when a member would run another version"
+                        .to_owned()
+                } else {
+                    "isolation `exact` would vendor one of them under a namespaced name; this build \
+                     cannot vendor yet"
+                        .to_owned()
+                };
+                problems.push(
+                    InputError::new(
+                        &first,
+                        None,
+                        format!("{}: members lock different versions: {why}", c.describe()),
+                    )
+                    .code(InputCode::VersionConflict),
+                );
+            }
+            Isolation::Unify => {
+                warnings.push(format!(
+                    "{}: Cargo will unify them, so some member runs a version it was not tested with",
+                    c.describe()
+                ));
+                for ms in c.versions.values() {
+                    for m in ms {
+                        decisions
+                            .entry(m.clone())
+                            .or_default()
+                            .push(format!("unified {}", c.describe()));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Starting the members of a merged binary: what the `main` that `cargo merge build` generates
+//! calls. Std only, like the rest of this crate: each member runs its own original `main` (its
+//! own async runtime included) on a thread of its own.
+//!
+//! - Members start in the order given (callees first); a member that serves gRPC methods is
+//!   waited for until its servers have registered, so that its callers' first calls already go
+//!   in-process. Members of one start step (a cycle) start together.
+//! - When a member's `main` fails or panics, the process says which and exits non-zero; when
+//!   every member has finished well, it exits 0.
+//! - `MERGE_METRICS_ADDR`, when set, serves the call counters as Prometheus text.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::registry::Registry;
+
+/// One member of a merged binary.
+#[derive(Debug, Clone, Copy)]
+pub struct Member {
+    /// Its name in the plan.
+    pub name: &'static str,
+    /// Its original `main`, its result reported as a binary would report it.
+    pub main: fn() -> ExitCode,
+    /// Whether it serves gRPC methods (then its start is awaited).
+    pub serves: bool,
+}
+
+/// How members are started.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The merged binary's name, for messages.
+    pub binary: &'static str,
+    /// How long a serving member may take to register its servers.
+    pub start_timeout: Duration,
+    /// Stack size of each member's main thread.
+    pub stack_size: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            binary: "merged binary",
+            start_timeout: Duration::from_secs(60),
+            stack_size: 8 << 20,
+        }
+    }
+}
+
+/// How a member's main thread ended.
+enum Ended {
+    Returned(ExitCode),
+    Panicked(String),
+}
+
+/// Runs `steps` (each a set of members started together, callees first) until they end.
+pub fn run(steps: &[&[Member]], options: &Options) -> ExitCode {
+    let say = |line: String| {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{}: {line}", options.binary);
+    };
+    if let Some(addr) = std::env::var_os("MERGE_METRICS_ADDR") {
+        match crate::metrics::serve(&addr.to_string_lossy()) {
+            Ok(bound) => say(format!("metrics on http://{bound}/metrics")),
+            Err(e) => {
+                say(format!(
+                    "cannot serve metrics on MERGE_METRICS_ADDR={}: {e}",
+                    addr.to_string_lossy()
+                ));
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let (done, ended) = mpsc::channel::<(&'static str, Ended)>();
+    let mut running = 0usize;
+    for step in steps {
+        for member in step.iter() {
+            let done = done.clone();
+            let member = *member;
+            let spawned = std::thread::Builder::new()
+                .name(member.name.to_owned())
+                .stack_size(options.stack_size)
+                .spawn(move || {
+                    crate::set_current_member(member.name);
+                    let outcome = std::panic::catch_unwind(member.main);
+                    let ended = match outcome {
+                        Ok(code) => Ended::Returned(code),
+                        Err(panic) => Ended::Panicked(crate::future::panic_message(&*panic)),
+                    };
+                    let _ = done.send((member.name, ended));
+                });
+            if let Err(e) = spawned {
+                say(format!("cannot start member `{}`: {e}", member.name));
+                return ExitCode::FAILURE;
+            }
+            running += 1;
+        }
+        // Wait until every serving member of this step has registered, or one ended.
+        let deadline = Instant::now() + options.start_timeout;
+        let registry = Registry::global();
+        for member in step.iter().filter(|m| m.serves) {
+            while !registry.serves(member.name) {
+                if let Ok((name, how)) = ended.try_recv() {
+                    running -= 1;
+                    if let Some(code) = judge(name, how, &say) {
+                        return code;
+                    }
+                    continue;
+                }
+                if Instant::now() >= deadline {
+                    say(format!(
+                        "member `{}` did not register its gRPC servers within {:?}; stopping",
+                        member.name, options.start_timeout
+                    ));
+                    return ExitCode::FAILURE;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+    drop(done);
+    while running > 0 {
+        let Ok((name, how)) = ended.recv() else { break };
+        running -= 1;
+        if let Some(code) = judge(name, how, &say) {
+            return code;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// What a member's end means for the process: `Some(code)` to exit now.
+fn judge(name: &str, how: Ended, say: &impl Fn(String)) -> Option<ExitCode> {
+    match how {
+        Ended::Returned(code) if code == ExitCode::SUCCESS => {
+            say(format!("member `{name}` finished"));
+            None
+        }
+        Ended::Returned(code) => {
+            say(format!("member `{name}` failed ({code:?}); stopping"));
+            Some(ExitCode::FAILURE)
+        }
+        Ended::Panicked(message) => {
+            say(format!("member `{name}` panicked: {message}; stopping"));
+            Some(ExitCode::FAILURE)
+        }
+    }
+}
