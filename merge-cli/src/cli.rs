@@ -288,7 +288,15 @@ mod tests {
             };
             assert_eq!(a.traffic, PathBuf::from("t.toml"));
         }
-        let args = ["cargo", "merge", "build", "--plan", "p.toml", "--isolation", "strict"];
+        let args = [
+            "cargo",
+            "merge",
+            "build",
+            "--plan",
+            "p.toml",
+            "--isolation",
+            "strict",
+        ];
         let Cargo::Merge(m) = Cargo::try_parse_from(args).expect("parses");
         let Command::Build(b) = m.command else {
             panic!("build parses as build");

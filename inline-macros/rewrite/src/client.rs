@@ -140,21 +140,23 @@ fn inline_call(f: &mut syn::ImplItemFn) {
         // Unary: everything before the await in one plain call, so the method's future keeps
         // only the lookup and the reply across it.
         (false, false) => quote! {
-            return super::__merge_inline::call_unary::<#req, #resp>(
-                &found.entry,
-                #into,
-                &self.__merge_hook,
-                {
-                    use ::merge_runtime_shim::PickFields as _;
-                    use super::__merge_convert::PickEncoded as _;
-                    (
-                        (&::merge_runtime_shim::Pick::<#req>::new()).codec().into,
-                        (&::merge_runtime_shim::Pick::<#resp>::new()).codec().from,
-                    )
-                },
-            )?
-            .await;
-        },
+                   return super::__merge_inline::call_unary::<#req, #resp>(
+                       &found.entry,
+                       #into,
+                       &self.__merge_hook,
+                       {
+                           #[allow(unused_imports)]
+        use ::merge_runtime_shim::PickFields as _;
+                           #[allow(unused_imports)]
+        use super::__merge_convert::PickEncoded as _;
+                           (
+                               (&::merge_runtime_shim::Pick::<#req>::new()).codec().into,
+                               (&::merge_runtime_shim::Pick::<#resp>::new()).codec().from,
+                           )
+                       },
+                   )?
+                   .await;
+               },
         (client, server) => {
             let neutral = if client {
                 quote!(super::__merge_inline::request_many::<#req, _>(request))

@@ -196,59 +196,61 @@ fn unary_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
     let method = &u.method;
     let (req, resp) = (&u.request, &u.response);
     quote! {
-        {
-            /// The method as the registry holds it: no clone and no allocation per call
-            /// beyond the handler's own future.
-            struct Method<T, F> {
-                inner: Arc<T>,
-                interceptor: ::core::option::Option<F>,
-            }
-            impl<T, F> super::__merge_inline::UnaryMethod<#req, #resp> for Method<T, F>
-            where
-                T: #service,
-                F: tonic::service::Interceptor + Clone + Send + Sync + 'static,
-            {
-                fn call(
-                    &self,
-                    request: tonic::Request<#req>,
-                ) -> Result<super::__merge_inline::Reply<'_, #resp>, tonic::Status> {
-                    let timeout = super::__merge_inline::timeout(request.metadata());
-                    let request = match &self.interceptor {
-                        Some(f) => super::__merge_inline::intercept_caught(
-                            |r| tonic::service::Interceptor::call(&mut f.clone(), r),
-                            request,
-                        )?,
-                        None => request,
-                    };
-                    // async_trait's boxed future, guarded where it is: no nested state to copy.
-                    Ok(super::__merge_inline::Reply::typed(
-                        <T as #service>::#method(&self.inner, request),
-                        timeout,
-                    ))
-                }
-            }
-            let typed: super::__merge_inline::Unary<#req, #resp> = Arc::new(Method {
-                inner: inner.clone(),
-                interceptor: interceptor.clone(),
-            });
-            handlers.push((
-                #path.to_owned(),
-                ::merge_runtime_shim::Handler {
-                    neutral: Some({
-                        use ::merge_runtime_shim::PickFields as _;
-                        use super::__merge_convert::PickEncoded as _;
-                        super::__merge_inline::neutral_unary(
-                            typed.clone(),
-                            (&::merge_runtime_shim::Pick::<#req>::new()).codec(),
-                            (&::merge_runtime_shim::Pick::<#resp>::new()).codec(),
-                        )
-                    }),
-                    typed: Some(Arc::new(typed)),
-                    streaming: None,
-                },
-            ));
-        }
-    }
+           {
+               /// The method as the registry holds it: no clone and no allocation per call
+               /// beyond the handler's own future.
+               struct Method<T, F> {
+                   inner: Arc<T>,
+                   interceptor: ::core::option::Option<F>,
+               }
+               impl<T, F> super::__merge_inline::UnaryMethod<#req, #resp> for Method<T, F>
+               where
+                   T: #service,
+                   F: tonic::service::Interceptor + Clone + Send + Sync + 'static,
+               {
+                   fn call(
+                       &self,
+                       request: tonic::Request<#req>,
+                   ) -> Result<super::__merge_inline::Reply<'_, #resp>, tonic::Status> {
+                       let timeout = super::__merge_inline::timeout(request.metadata());
+                       let request = match &self.interceptor {
+                           Some(f) => super::__merge_inline::intercept_caught(
+                               |r| tonic::service::Interceptor::call(&mut f.clone(), r),
+                               request,
+                           )?,
+                           None => request,
+                       };
+                       // async_trait's boxed future, guarded where it is: no nested state to copy.
+                       Ok(super::__merge_inline::Reply::typed(
+                           <T as #service>::#method(&self.inner, request),
+                           timeout,
+                       ))
+                   }
+               }
+               let typed: super::__merge_inline::Unary<#req, #resp> = Arc::new(Method {
+                   inner: inner.clone(),
+                   interceptor: interceptor.clone(),
+               });
+               handlers.push((
+                   #path.to_owned(),
+                   ::merge_runtime_shim::Handler {
+                       neutral: Some({
+                           #[allow(unused_imports)]
+    use ::merge_runtime_shim::PickFields as _;
+                           #[allow(unused_imports)]
+    use super::__merge_convert::PickEncoded as _;
+                           super::__merge_inline::neutral_unary(
+                               typed.clone(),
+                               (&::merge_runtime_shim::Pick::<#req>::new()).codec(),
+                               (&::merge_runtime_shim::Pick::<#resp>::new()).codec(),
+                           )
+                       }),
+                       typed: Some(Arc::new(typed)),
+                       streaming: None,
+                   },
+               ));
+           }
+       }
 }
 
 /// The methods of the service trait: `tonic::Request<M>` or `tonic::Request<Streaming<M>>` in,

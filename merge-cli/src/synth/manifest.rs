@@ -444,9 +444,19 @@ mod tests {
             .as_table()
             .clone();
         let (merged, conflicts) = merge_tables(vec![("a".into(), a), ("b".into(), b)]);
-        let release = merged.get("release").and_then(Item::as_table_like).expect("release");
-        assert_eq!(release.get("codegen-units").and_then(Item::as_integer), Some(1));
-        assert_eq!(release.get("lto").and_then(Item::as_bool), Some(true), "the first kept");
+        let release = merged
+            .get("release")
+            .and_then(Item::as_table_like)
+            .expect("release");
+        assert_eq!(
+            release.get("codegen-units").and_then(Item::as_integer),
+            Some(1)
+        );
+        assert_eq!(
+            release.get("lto").and_then(Item::as_bool),
+            Some(true),
+            "the first kept"
+        );
         let mut doc = DocumentMut::new();
         doc.insert("profile", Item::Table(merged.clone()));
         assert!(doc.to_string().contains("[profile.release]"), "{doc}");

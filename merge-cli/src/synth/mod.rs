@@ -11,6 +11,9 @@
 //! <out>/<group>/members/<package>-entry/
 //!                                   for a member with a library and a binary: a second copy
 //!                                   whose library is the binary's root
+//! <out>/<group>/vendor/<crate>-ns-<member>/
+//!                                   under `exact` isolation, a crate version only one member
+//!                                   locks, and its dependents in that member's graph (vendor.rs)
 //! <out>/<group>/merge-seed.lock     the members' lockfiles merged (lock.rs); copied to
 //!                                   Cargo.lock when it changes
 //! ```
@@ -21,6 +24,7 @@ pub mod main_rs;
 pub mod manifest;
 pub mod order;
 pub mod source;
+pub mod vendor;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -59,7 +63,7 @@ pub fn group(
     let mut problems = Problems::default();
     let mut warnings = Vec::new();
     let mut decisions: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    isolate(
+    let vendoring = isolate(
         members,
         isolation,
         &mut problems,
@@ -200,6 +204,118 @@ pub fn group(
             &mut lifted_profile,
             &mut lifted_patch,
         );
+    }
+    // Members' local packages depend on their vendored versions.
+    for dir in locals.keys() {
+        let Some(copy) = layout.copy_of(dir) else {
+            continue;
+        };
+        let users: Vec<&Member> = members
+            .iter()
+            .filter(|m| m.local_packages().any(|p| same_dir(p, dir)))
+            .collect();
+        for m in &users {
+            let Some(redirects) = vendoring.redirects.get(&m.name) else {
+                continue;
+            };
+            let Some(package) = m.local_packages().find(|p| same_dir(p, dir)) else {
+                continue;
+            };
+            let touched = package.dependencies.iter().any(|d| {
+                redirects
+                    .keys()
+                    .any(|(n, v)| *n == d.name && d.req.matches(v))
+            });
+            if !touched {
+                continue;
+            }
+            if users.len() > 1 {
+                problems.push(
+                    InputError::new(
+                        &dir.join("Cargo.toml"),
+                        None,
+                        format!(
+                            "`{}` is shared by members {} but would need a vendored version for `{}` alone",
+                            package.name,
+                            users.iter().map(|u| format!("`{}`", u.name)).collect::<Vec<_>>().join(", "),
+                            m.name
+                        ),
+                    )
+                    .code(InputCode::VersionConflict),
+                );
+                continue;
+            }
+            let key = copy.join("Cargo.toml");
+            let Some(text) = files
+                .get(&key)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+            else {
+                continue;
+            };
+            let mut doc: toml_edit::DocumentMut = match text.parse() {
+                Ok(d) => d,
+                Err(e) => {
+                    problems.push(InputError::new(&key, None, format!("{e}")));
+                    continue;
+                }
+            };
+            if let Err(e) = vendor::redirect(&mut doc, package, redirects, &copy) {
+                problems.push(InputError::new(&dir.join("Cargo.toml"), None, e));
+            }
+            files.insert(key, doc.to_string().into_bytes());
+        }
+    }
+    for v in &vendoring.vendored {
+        let Some(m) = members.iter().find(|m| m.name == v.member) else {
+            continue;
+        };
+        let Some(package) = m
+            .metadata
+            .packages
+            .iter()
+            .find(|p| p.name == v.name && p.version == v.version && p.source.is_some())
+        else {
+            continue;
+        };
+        let redirects = vendoring
+            .redirects
+            .get(&v.member)
+            .cloned()
+            .unwrap_or_default();
+        match layout::files(&v.source) {
+            Ok(list) => {
+                for rel in list {
+                    let path = v.source.join(&rel);
+                    match std::fs::read(&path) {
+                        Ok(bytes) if rel == Path::new("Cargo.toml") => {
+                            let text = String::from_utf8_lossy(&bytes);
+                            match vendor::manifest(&text, v, package, &redirects) {
+                                Ok(t) => {
+                                    files.insert(v.dir.join(&rel), t.into_bytes());
+                                }
+                                Err(e) => problems.push(InputError::new(&path, None, e)),
+                            }
+                        }
+                        Ok(bytes) => {
+                            files.insert(v.dir.join(&rel), bytes);
+                        }
+                        Err(e) => problems.push(
+                            InputError::new(&path, None, format!("cannot read: {e}"))
+                                .code(InputCode::Unreadable),
+                        ),
+                    }
+                }
+            }
+            Err(e) => problems.push(
+                InputError::new(
+                    &v.source,
+                    None,
+                    format!("cannot read the crate's source: {e}"),
+                )
+                .code(InputCode::Unreadable),
+            ),
+        }
+        workspace_members.insert(v.dir.clone());
     }
     problems.finish(())?;
 
@@ -349,6 +465,12 @@ fn copy_package(
     }
 }
 
+fn same_dir(p: &cargo_metadata::Package, dir: &Path) -> bool {
+    p.manifest_path
+        .parent()
+        .is_some_and(|d| layout::normalize(d.as_std_path()) == dir)
+}
+
 /// Whether `rel` lies in a sub-folder of `dir` that is a package of its own.
 fn nested_package(dir: &Path, rel: &Path) -> bool {
     let mut at = rel.parent();
@@ -372,10 +494,15 @@ fn isolate(
     problems: &mut Problems,
     warnings: &mut Vec<String>,
     decisions: &mut BTreeMap<String, Vec<String>>,
-) {
+) -> vendor::Plan {
     for m in members {
         decisions.entry(m.name.clone()).or_default();
     }
+    let first = members
+        .first()
+        .map(|m| m.manifest.clone())
+        .unwrap_or_default();
+    let mut to_vendor = Vec::new();
     for c in lock::conflicts(members) {
         let by_member = |name: &str| members.iter().find(|m| m.name == name);
         if let Some(links) = &c.links {
@@ -403,28 +530,21 @@ fn isolate(
             continue;
         }
         match isolation {
-            Isolation::Strict | Isolation::Exact => {
-                let first = members
-                    .first()
-                    .map(|m| m.manifest.clone())
-                    .unwrap_or_default();
-                let why = if isolation == Isolation::Strict {
-                    "isolation `strict` refuses to build when a member would run another version"
-                        .to_owned()
-                } else {
-                    "isolation `exact` would vendor one of them under a namespaced name; this build \
-                     cannot vendor yet"
-                        .to_owned()
-                };
+            Isolation::Strict => {
                 problems.push(
                     InputError::new(
                         &first,
                         None,
-                        format!("{}: members lock different versions: {why}", c.describe()),
+                        format!(
+                            "{}: members lock different versions, and isolation `strict` refuses to build \
+                             when a member would run a version it does not lock",
+                            c.describe()
+                        ),
                     )
                     .code(InputCode::VersionConflict),
                 );
             }
+            Isolation::Exact => to_vendor.push(c),
             Isolation::Unify => {
                 warnings.push(format!(
                     "{}: Cargo will unify them, so some member runs a version it was not tested with",
@@ -439,6 +559,31 @@ fn isolate(
                     }
                 }
             }
+        }
+    }
+    match vendor::plan(members, &to_vendor) {
+        Ok(plan) => {
+            for v in &plan.vendored {
+                decisions.entry(v.member.clone()).or_default().push(format!(
+                    "vendored {} {} as {}",
+                    v.name, v.version, v.package
+                ));
+            }
+            for c in &to_vendor {
+                if let Some(shared) = c.versions.keys().max() {
+                    for m in c.versions.get(shared).into_iter().flatten() {
+                        decisions
+                            .entry(m.clone())
+                            .or_default()
+                            .push(format!("shared {} {shared}", c.name));
+                    }
+                }
+            }
+            plan
+        }
+        Err(e) => {
+            problems.push(InputError::new(&first, None, e).code(InputCode::LinksConflict));
+            vendor::Plan::default()
         }
     }
 }

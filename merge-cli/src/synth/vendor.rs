@@ -1,0 +1,239 @@
+//! `exact` isolation: where members lock different semver-compatible versions of a crate
+//! (which one Cargo workspace would unify), the highest version stays shared and every other
+//! version is vendored for the members that lock it, as a namespaced package
+//! (`hex-ns-ledger`, its library name kept, so the code that uses it is unchanged). Every crate
+//! of that member's graph that depends on a vendored one is vendored too, up to the member,
+//! and their manifests point at the vendored copies. Crates the members agree on stay shared.
+//!
+//! The sources come from where `cargo metadata` unpacked them (Cargo's registry source folder).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use cargo_metadata::semver::Version;
+use cargo_metadata::{DependencyKind, Package, PackageId};
+use merge_analyzer::members::Member;
+use toml_edit::{DocumentMut, Item, Value};
+
+use super::lock::Conflict;
+
+/// One vendored package.
+#[derive(Debug, Clone)]
+pub struct Vendored {
+    pub member: String,
+    pub name: String,
+    pub version: Version,
+    /// `<name>-ns-<member>`.
+    pub package: String,
+    /// Its library's name (unchanged).
+    pub lib: String,
+    /// Its copy, relative to the group folder.
+    pub dir: PathBuf,
+    /// Where its source is.
+    pub source: PathBuf,
+}
+
+/// A dependency rewritten to a vendored package: (name, version) -> (package, copy).
+pub type Redirects = BTreeMap<(String, Version), (String, PathBuf)>;
+
+/// What vendoring decided: per member, the packages vendored for it.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub vendored: Vec<Vendored>,
+    /// Per member, its redirects (used for its local packages and its vendored ones).
+    pub redirects: BTreeMap<String, Redirects>,
+}
+
+/// Decides what to vendor for `conflicts`.
+pub fn plan(members: &[Member], conflicts: &[Conflict]) -> Result<Plan, String> {
+    let mut out = Plan::default();
+    for m in members {
+        let mut wanted: BTreeSet<&PackageId> = BTreeSet::new();
+        for c in conflicts {
+            let Some(shared) = c.versions.keys().max() else {
+                continue;
+            };
+            for (v, ms) in &c.versions {
+                if v == shared || !ms.contains(&m.name) {
+                    continue;
+                }
+                if let Some(p) = package(m, &c.name, v) {
+                    wanted.insert(&p.id);
+                }
+            }
+        }
+        if wanted.is_empty() {
+            continue;
+        }
+        // Up the graph: a registry crate depending on a vendored one is vendored too.
+        let reverse = reverse_edges(m);
+        let mut queue: Vec<&PackageId> = wanted.iter().copied().collect();
+        while let Some(id) = queue.pop() {
+            for parent in reverse.get(id).into_iter().flatten() {
+                let Some(p) = m.metadata.packages.iter().find(|p| &p.id == *parent) else {
+                    continue;
+                };
+                if p.source.is_some() && wanted.insert(&p.id) {
+                    queue.push(&p.id);
+                }
+            }
+        }
+        let mut redirects = Redirects::new();
+        for id in wanted {
+            let Some(p) = m.metadata.packages.iter().find(|p| &p.id == id) else {
+                continue;
+            };
+            if let Some(links) = &p.links {
+                return Err(format!(
+                    "`{} {}` would be vendored for member `{}`, but it links the native library `{links}`, which one binary cannot link twice",
+                    p.name, p.version, m.name
+                ));
+            }
+            let package = format!("{}-ns-{}", p.name, m.name);
+            let dir = Path::new("vendor").join(&package);
+            let lib = p
+                .targets
+                .iter()
+                .find(|t| {
+                    t.is_lib()
+                        || t.is_proc_macro()
+                        || t.kind.iter().any(|k| k.to_string() == "rlib")
+                })
+                .map(|t| t.name.clone())
+                .unwrap_or_else(|| p.name.replace('-', "_"));
+            let source = p
+                .manifest_path
+                .parent()
+                .map(|d| d.as_std_path().to_path_buf())
+                .unwrap_or_default();
+            redirects.insert(
+                (p.name.to_string(), p.version.clone()),
+                (package.clone(), dir.clone()),
+            );
+            out.vendored.push(Vendored {
+                member: m.name.clone(),
+                name: p.name.to_string(),
+                version: p.version.clone(),
+                package,
+                lib,
+                dir,
+                source,
+            });
+        }
+        out.redirects.insert(m.name.clone(), redirects);
+    }
+    Ok(out)
+}
+
+fn package<'a>(m: &'a Member, name: &str, version: &Version) -> Option<&'a Package> {
+    m.metadata
+        .packages
+        .iter()
+        .find(|p| p.name == name && &p.version == version && p.source.is_some())
+}
+
+fn reverse_edges(m: &Member) -> BTreeMap<&PackageId, Vec<&PackageId>> {
+    let mut out: BTreeMap<&PackageId, Vec<&PackageId>> = BTreeMap::new();
+    if let Some(resolve) = &m.metadata.resolve {
+        for node in &resolve.nodes {
+            for dep in &node.deps {
+                let real = dep
+                    .dep_kinds
+                    .iter()
+                    .any(|k| k.kind != DependencyKind::Development);
+                if real {
+                    out.entry(&dep.pkg).or_default().push(&node.id);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The manifest of a vendored package: renamed, its library name kept, its dependencies on
+/// other vendored packages of the same member pointing at them.
+pub fn manifest(
+    text: &str,
+    v: &Vendored,
+    package: &Package,
+    redirects: &Redirects,
+) -> Result<String, String> {
+    let mut doc: DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
+    let p = doc
+        .get_mut("package")
+        .and_then(Item::as_table_like_mut)
+        .ok_or("no [package] table")?;
+    p.insert("name", toml_edit::value(v.package.as_str()));
+    p.remove("workspace");
+    p.insert("publish", toml_edit::value(false));
+    let lib = doc
+        .entry("lib")
+        .or_insert_with(|| Item::Table(toml_edit::Table::new()))
+        .as_table_like_mut()
+        .ok_or("[lib] is not a table")?;
+    lib.insert("name", toml_edit::value(v.lib.as_str()));
+    for key in ["dev-dependencies", "workspace"] {
+        doc.remove(key);
+    }
+    redirect(&mut doc, package, redirects, &v.dir)?;
+    Ok(doc.to_string())
+}
+
+/// Points `package`'s dependencies that resolve to a vendored version at the vendored copy
+/// (a path relative to `from`, the manifest's folder inside the group).
+pub fn redirect(
+    doc: &mut DocumentMut,
+    package: &Package,
+    redirects: &Redirects,
+    from: &Path,
+) -> Result<(), String> {
+    for dep in &package.dependencies {
+        if dep.kind == DependencyKind::Development {
+            continue;
+        }
+        let Some(((_, _), (ns, dir))) = redirects
+            .iter()
+            .find(|((name, version), _)| *name == dep.name && dep.req.matches(version))
+        else {
+            continue;
+        };
+        let table = match dep.kind {
+            DependencyKind::Build => "build-dependencies",
+            _ => "dependencies",
+        };
+        let key = dep.rename.clone().unwrap_or_else(|| dep.name.clone());
+        let deps = match &dep.target {
+            Some(platform) => doc
+                .get_mut("target")
+                .and_then(Item::as_table_like_mut)
+                .and_then(|t| t.get_mut(&platform.to_string()))
+                .and_then(Item::as_table_like_mut)
+                .and_then(|t| t.get_mut(table))
+                .and_then(Item::as_table_like_mut),
+            None => doc.get_mut(table).and_then(Item::as_table_like_mut),
+        };
+        let Some(deps) = deps else { continue };
+        let Some(entry) = deps.get_mut(&key) else {
+            continue;
+        };
+        let path = super::manifest::slash(&super::layout::relative(from, dir));
+        match entry {
+            Item::Value(Value::String(_)) => {
+                let mut t = toml_edit::InlineTable::new();
+                t.insert("package", ns.as_str().into());
+                t.insert("path", path.into());
+                *entry = Item::Value(Value::InlineTable(t));
+            }
+            other => {
+                let t = other
+                    .as_table_like_mut()
+                    .ok_or_else(|| format!("dependency `{key}` is neither a string nor a table"))?;
+                t.remove("version");
+                t.remove("registry");
+                t.insert("package", toml_edit::value(ns.as_str()));
+                t.insert("path", toml_edit::value(path));
+            }
+        }
+    }
+    Ok(())
+}

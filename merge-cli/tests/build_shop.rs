@@ -1,0 +1,198 @@
+//! `cargo merge build` on the shop (fixtures/shop): the merged binary answers outside callers
+//! at each member's own address exactly as the four separate services do, its counters show
+//! that the calls between members went in-process, the members' trees are untouched, a second
+//! build changes and rebuilds nothing, and a changed member rebuilds only itself and the binary.
+//!
+//! The members are a copy of fixtures/shop (under target/, so the test may change one), built
+//! with the real cargo into the shared target/fixtures.
+
+mod support;
+
+use std::path::Path;
+
+use support::*;
+
+/// The plan: the four services as group `shop` (not `gateway`, analyze's name, so that the
+/// merged binary does not land on the gateway service's own binary in the shared target).
+fn plan(dir: &Path, members: &Path) -> std::path::PathBuf {
+    let mut text = String::from(
+        "isolation = \"exact\"\n\n[[group]]\nname = \"shop\"\n\
+         members = [\"catalog\", \"gateway\", \"inventory\", \"pricing\"]\n",
+    );
+    for m in ["catalog", "gateway", "inventory", "pricing"] {
+        text.push_str(&format!(
+            "\n[service.{m}]\nmanifest = \"{}\"\n",
+            members.join(m).join("Cargo.toml").display()
+        ));
+    }
+    let path = dir.join("merge.toml");
+    std::fs::write(&path, text).expect("write the plan");
+    path
+}
+
+/// The answers the shop gives through gateway, with gateway at `url`.
+fn answers(url: &str) -> Vec<String> {
+    let shop = bin("shop-client");
+    [
+        &["offer", "apple", "3"][..],
+        &["offer", "teapot", "12"],
+        &["watch", "pear", "3"],
+        &["checkout", "apple:2", "pear:3"],
+        &["offer", "plum", "1"],
+        &["checkout", "apple:2", "plum:1"],
+    ]
+    .iter()
+    .map(|args| {
+        let mut all = vec!["--gateway-url", url];
+        all.extend_from_slice(args);
+        client(&shop, &all)
+    })
+    .collect()
+}
+
+/// The environment of the four services: each its own address, peers at the others'.
+fn shop_env(ports: &[u16; 4]) -> Vec<(&'static str, String)> {
+    let [gateway, catalog, pricing, inventory] = ports.map(|p| format!("127.0.0.1:{p}"));
+    vec![
+        ("GATEWAY_ADDR", gateway),
+        ("CATALOG_ADDR", catalog.clone()),
+        ("PRICING_ADDR", pricing.clone()),
+        ("INVENTORY_ADDR", inventory.clone()),
+        ("GATEWAY_CATALOG_URL", format!("http://{catalog}")),
+        ("GATEWAY_PRICING_URL", format!("http://{pricing}")),
+        ("GATEWAY_INVENTORY_URL", format!("http://{inventory}")),
+        ("CATALOG_INVENTORY_URL", format!("http://{inventory}")),
+    ]
+}
+
+#[test]
+fn the_merged_shop_answers_like_the_split_one_calls_inline_and_rebuilds_only_what_changed() {
+    build_fixtures(&[
+        "shop/inventory",
+        "shop/catalog",
+        "shop/pricing",
+        "shop/gateway",
+        "shop/client",
+    ]);
+    let members = copy_system("shop", "e2e-build-shop");
+    let work = tempfile::tempdir().expect("tempdir");
+    let plan = plan(work.path(), &members);
+    let out_dir = work.path().join("out");
+    let before = tree(&members);
+
+    let build = merge_build(&[
+        "--plan",
+        plan.to_str().expect("utf-8"),
+        "--out",
+        out_dir.to_str().expect("utf-8"),
+        "--message-format",
+        "json",
+    ]);
+    assert!(
+        build.status.success(),
+        "build failed:\n{}",
+        text(&build.stderr)
+    );
+    let binary = merged_binary(&build);
+    assert_eq!(binary.file_name().and_then(|f| f.to_str()), Some("shop"));
+    assert_eq!(tree(&members), before, "a member's tree was written to");
+
+    // The split deployment and the merged binary, side by side.
+    let mut running = Running::default();
+    let split = [free_port(), free_port(), free_port(), free_port()];
+    let env = shop_env(&split);
+    for (name, port) in [
+        ("inventory", split[3]),
+        ("pricing", split[2]),
+        ("catalog", split[1]),
+        ("gateway", split[0]),
+    ] {
+        running.start(&bin(name), &env, &[port]);
+    }
+    let merged = [free_port(), free_port(), free_port(), free_port()];
+    let metrics_port = free_port();
+    let mut env = shop_env(&merged);
+    env.push(("MERGE_METRICS_ADDR", format!("127.0.0.1:{metrics_port}")));
+    running.start(&binary, &env, &merged);
+
+    let from_split = answers(&format!("http://127.0.0.1:{}", split[0]));
+    let from_merged = answers(&format!("http://127.0.0.1:{}", merged[0]));
+    assert_eq!(
+        from_split[0],
+        "offer sku=apple name=Apple available=120 unit_price_cents=45 total_cents=135 currency=EUR\n"
+    );
+    assert_eq!(from_merged, from_split);
+
+    let counters = metrics(metrics_port);
+    for method in [
+        "/shop.catalog.Catalog/GetProduct",
+        "/shop.pricing.Pricing/Quote",
+        "/shop.inventory.Inventory/GetStock",
+        "/shop.inventory.Inventory/WatchStock",
+        "/shop.inventory.Inventory/ReportSales",
+    ] {
+        let inline = format!("merge_calls_total{{method=\"{method}\",path=\"inline\"");
+        assert!(
+            counters.contains(&inline),
+            "{method} not inline:\n{counters}"
+        );
+        let remote = format!("merge_calls_total{{method=\"{method}\",path=\"remote\"");
+        assert!(
+            !counters.contains(&remote),
+            "{method} went remote:\n{counters}"
+        );
+    }
+    // SIGTERM reaches every member's own shutdown; the binary exits cleanly.
+    assert!(running.terminate_last().success());
+
+    // A second build: nothing written, nothing compiled.
+    let generated = tree(&out_dir);
+    let stamps = mtimes(&out_dir);
+    let lock = std::fs::read(work.path().join("merge.lock")).expect("merge.lock beside the plan");
+    let again = merge_build(&[
+        "--plan",
+        plan.to_str().expect("utf-8"),
+        "--out",
+        out_dir.to_str().expect("utf-8"),
+    ]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(
+        compiled(&text(&again.stderr)),
+        Vec::<String>::new(),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(tree(&out_dir), generated);
+    assert_eq!(mtimes(&out_dir), stamps, "files were rewritten");
+    assert_eq!(
+        std::fs::read(work.path().join("merge.lock")).expect("merge.lock"),
+        lock
+    );
+
+    // One member changes: only it, its entry crate and the binary compile.
+    let lib = members.join("pricing/src/lib.rs");
+    let mut source = std::fs::read_to_string(&lib).expect("pricing's lib");
+    source.push_str("\n// A change of pricing's team.\n");
+    std::fs::write(&lib, source).expect("change pricing");
+    let changed = merge_build(&[
+        "--plan",
+        plan.to_str().expect("utf-8"),
+        "--out",
+        out_dir.to_str().expect("utf-8"),
+    ]);
+    assert!(changed.status.success(), "{}", text(&changed.stderr));
+    let mut rebuilt = compiled(&text(&changed.stderr));
+    rebuilt.sort();
+    assert_eq!(
+        rebuilt,
+        ["pricing", "pricing-merge-entry", "shop-merged"],
+        "{}",
+        text(&changed.stderr)
+    );
+
+    let lock = text(&std::fs::read(work.path().join("merge.lock")).expect("merge.lock"));
+    assert!(lock.contains("name = \"pricing\""), "{lock}");
+    assert!(lock.contains("cargo-lock = \"sha256:"), "{lock}");
+    assert!(lock.contains("proto = ["), "{lock}");
+    let _ = std::fs::remove_dir_all(&members);
+}
