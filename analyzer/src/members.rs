@@ -99,6 +99,11 @@ impl PlanFile {
         self.line_of(&format!("\"{member}\""), header)
     }
 
+    /// The line of group `group`'s name.
+    pub fn group_line(&self, group: &str) -> Option<usize> {
+        self.line_of(&format!("\"{group}\""), 1)
+    }
+
     /// The line of `[service.NAME]`.
     pub fn service_line(&self, name: &str) -> Option<usize> {
         self.line_of(&format!("[service.{name}]"), 1)

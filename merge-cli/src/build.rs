@@ -87,7 +87,8 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
                 ));
             }
         }
-        match synth::group(name, &members, isolation, &tools) {
+        let origin = (plan.path.as_path(), plan.group_line(name));
+        match synth::group(name, &members, isolation, &tools, origin) {
             Ok(g) => made.push((g, members)),
             Err(e) => diagnostics.extend(Diagnostic::from_import(e)),
         }

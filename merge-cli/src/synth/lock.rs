@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use cargo_metadata::Package;
 use cargo_metadata::semver::Version;
 use merge_analyzer::members::Member;
 
@@ -75,6 +76,36 @@ pub fn conflicts(members: &[Member]) -> Vec<Conflict> {
                 .collect(),
         })
         .collect()
+}
+
+/// Packages of different identity that declare one `links` value: a native library one binary
+/// cannot link twice. Per value, each package (its id) with a member that uses it.
+pub fn links_collisions(members: &[Member]) -> Vec<(String, Vec<(String, Package)>)> {
+    let mut by_links: BTreeMap<String, BTreeMap<String, (String, Package)>> = BTreeMap::new();
+    for m in members {
+        for p in &m.metadata.packages {
+            if let Some(l) = &p.links {
+                by_links
+                    .entry(l.clone())
+                    .or_default()
+                    .entry(identity(p))
+                    .or_insert_with(|| (m.name.clone(), p.clone()));
+            }
+        }
+    }
+    by_links
+        .into_iter()
+        .filter(|(_, ps)| ps.len() > 1)
+        .map(|(l, ps)| (l, ps.into_values().collect()))
+        .collect()
+}
+
+/// A package's identity across members' graphs: its source and version, or its folder.
+fn identity(p: &Package) -> String {
+    match &p.source {
+        Some(s) => format!("{} {} {}", p.name, p.version, s.repr),
+        None => p.manifest_path.to_string(),
+    }
 }
 
 /// The dependency chain from `member`'s package to the crate `name` at `version`, as

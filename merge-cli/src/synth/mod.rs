@@ -59,6 +59,7 @@ pub fn group(
     members: &[Member],
     isolation: Isolation,
     tools: &ToolCrates,
+    origin: (&Path, Option<usize>),
 ) -> Result<Group, ImportError> {
     let mut problems = Problems::default();
     let mut warnings = Vec::new();
@@ -66,6 +67,7 @@ pub fn group(
     let vendoring = isolate(
         members,
         isolation,
+        origin,
         &mut problems,
         &mut warnings,
         &mut decisions,
@@ -491,6 +493,7 @@ fn nested_package(dir: &Path, rel: &Path) -> bool {
 fn isolate(
     members: &[Member],
     isolation: Isolation,
+    (plan, line): (&Path, Option<usize>),
     problems: &mut Problems,
     warnings: &mut Vec<String>,
     decisions: &mut BTreeMap<String, Vec<String>>,
@@ -498,43 +501,38 @@ fn isolate(
     for m in members {
         decisions.entry(m.name.clone()).or_default();
     }
-    let first = members
-        .first()
-        .map(|m| m.manifest.clone())
-        .unwrap_or_default();
     let mut to_vendor = Vec::new();
+    for (links, users) in lock::links_collisions(members) {
+        let chains: Vec<String> = users
+            .iter()
+            .filter_map(|(member, p)| {
+                let m = members.iter().find(|m| &m.name == member)?;
+                Some(lock::chain(m, &p.name, &p.version))
+            })
+            .collect();
+        problems.push(
+            InputError::new(
+                plan,
+                line,
+                format!(
+                    "the native library `{links}` is linked by {} packages, which one binary cannot do: {}",
+                    users.len(),
+                    chains.join("; ")
+                ),
+            )
+            .code(InputCode::LinksConflict),
+        );
+    }
     for c in lock::conflicts(members) {
-        let by_member = |name: &str| members.iter().find(|m| m.name == name);
-        if let Some(links) = &c.links {
-            let chains: Vec<String> = c
-                .versions
-                .iter()
-                .filter_map(|(v, ms)| by_member(ms.first()?).map(|m| lock::chain(m, &c.name, v)))
-                .collect();
-            let first = members
-                .first()
-                .map(|m| m.manifest.clone())
-                .unwrap_or_default();
-            problems.push(
-                InputError::new(
-                    &first,
-                    None,
-                    format!(
-                        "{} links the native library `{links}`, which one binary cannot link twice: {}",
-                        c.describe(),
-                        chains.join("; ")
-                    ),
-                )
-                .code(InputCode::LinksConflict),
-            );
-            continue;
+        if c.links.is_some() {
+            continue; // reported above
         }
         match isolation {
             Isolation::Strict => {
                 problems.push(
                     InputError::new(
-                        &first,
-                        None,
+                        plan,
+                        line,
                         format!(
                             "{}: members lock different versions, and isolation `strict` refuses to build \
                              when a member would run a version it does not lock",
@@ -582,7 +580,7 @@ fn isolate(
             plan
         }
         Err(e) => {
-            problems.push(InputError::new(&first, None, e).code(InputCode::LinksConflict));
+            problems.push(InputError::new(plan, line, e).code(InputCode::LinksConflict));
             vendor::Plan::default()
         }
     }

@@ -1,0 +1,182 @@
+//! Bad plans for `cargo merge build`: each is a clear error with a code, naming the plan file
+//! and line, exit status 2, and nothing written (no output folder, no merge.lock).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::*;
+
+fn fixture(path: &str) -> String {
+    root()
+        .join("fixtures")
+        .join(path)
+        .join("Cargo.toml")
+        .display()
+        .to_string()
+}
+
+/// Writes `plan` into a fresh folder, builds it, and checks the refusal; returns stderr with
+/// the folder's path removed.
+fn refused(plan: &str, extra: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (rel, text) in extra {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    for rel in extra.iter().map(|(r, _)| Path::new(r)) {
+        if rel.ends_with("Cargo.toml") && rel.parent().is_some_and(|p| !p.as_os_str().is_empty()) {
+            lockfile(&dir.path().join(rel));
+        }
+    }
+    let plan_path = dir.path().join("merge.toml");
+    std::fs::write(&plan_path, plan).expect("write the plan");
+    let out_dir = dir.path().join("out");
+    let out = merge_build(&[
+        "--plan",
+        plan_path.to_str().expect("utf-8"),
+        "--out",
+        out_dir.to_str().expect("utf-8"),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!out_dir.exists(), "output written despite: {err}");
+    assert!(
+        !dir.path().join("merge.lock").exists(),
+        "merge.lock written despite: {err}"
+    );
+    err.replace(&format!("{}/", dir.path().display()), "")
+}
+
+/// A Cargo.lock for a package without registry dependencies (made offline).
+fn lockfile(manifest: &PathBuf) {
+    let out = std::process::Command::new(cargo())
+        .args(["generate-lockfile", "--offline", "--manifest-path"])
+        .arg(manifest)
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn an_unknown_member_is_named_at_its_line() {
+    let err = refused(
+        &format!(
+            "[[group]]\nname = \"g\"\nmembers = [\n  \"audit\",\n  \"ghost\",\n]\n\n[service.audit]\nmanifest = \"{}\"\n",
+            fixture("layouts/audit")
+        ),
+        &[],
+    );
+    assert!(
+        err.contains("error[unknown-member]: merge.toml:5: group `g` lists `ghost`, but the plan gives no [service.ghost] manifest"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_manifest_is_named_at_its_service() {
+    let err = refused(
+        "[[group]]\nname = \"g\"\nmembers = [\"x\"]\n\n[service.x]\nmanifest = \"nowhere/Cargo.toml\"\n",
+        &[],
+    );
+    assert!(
+        err.contains("error[missing-manifest]: merge.toml:5: member `x`: manifest"),
+        "{err}"
+    );
+    assert!(err.contains("nowhere/Cargo.toml` does not exist"), "{err}");
+}
+
+#[test]
+fn a_library_is_not_a_service() {
+    let err = refused(
+        &format!(
+            "[[group]]\nname = \"g\"\nmembers = [\"proto\"]\n\n[service.proto]\nmanifest = \"{}\"\n",
+            fixture("shop/shop-proto")
+        ),
+        &[],
+    );
+    assert!(
+        err.contains(
+            "error[not-a-service]: merge.toml:5: member `proto`: package `shop-proto` is a library"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn several_binaries_need_a_bin() {
+    let err = refused(
+        &format!(
+            "[[group]]\nname = \"g\"\nmembers = [\"toolbox\"]\n\n[service.toolbox]\nmanifest = \"{}\"\n",
+            fixture("layouts/toolbox")
+        ),
+        &[],
+    );
+    assert!(
+        err.contains("error[ambiguous-binary]: merge.toml:5: member `toolbox`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("has several binaries (`toolbox-cli`, `toolbox-health`, `toolbox-server`)"),
+        "{err}"
+    );
+    let wrong = refused(
+        &format!(
+            "[[group]]\nname = \"g\"\nmembers = [\"toolbox\"]\n\n[service.toolbox]\nmanifest = \"{}\"\nbin = \"toolbox\"\n",
+            fixture("layouts/toolbox")
+        ),
+        &[],
+    );
+    assert!(wrong.contains("has no binary `toolbox`"), "{wrong}");
+}
+
+#[test]
+fn two_packages_linking_one_native_library_are_refused_with_both_chains() {
+    let sys = |version: &str| {
+        format!(
+            "[package]\nname = \"foo-sys\"\nversion = \"{version}\"\nedition = \"2021\"\nlinks = \"foo\"\nbuild = \"build.rs\"\n"
+        )
+    };
+    let app = |name: &str, sys: &str| {
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nfoo-sys = {{ path = \"../{sys}\" }}\n\n[workspace]\n"
+        )
+    };
+    let err = refused(
+        "[[group]]\nname = \"g\"\nmembers = [\"a\", \"b\"]\n\n[service.a]\nmanifest = \"a/Cargo.toml\"\n\n[service.b]\nmanifest = \"b/Cargo.toml\"\n",
+        &[
+            ("sys1/Cargo.toml", &sys("0.1.0")),
+            ("sys1/build.rs", "fn main() {}\n"),
+            ("sys1/src/lib.rs", ""),
+            ("sys2/Cargo.toml", &sys("0.2.0")),
+            ("sys2/build.rs", "fn main() {}\n"),
+            ("sys2/src/lib.rs", ""),
+            ("a/Cargo.toml", &app("a", "sys1")),
+            ("a/src/main.rs", "fn main() {}\n"),
+            ("b/Cargo.toml", &app("b", "sys2")),
+            ("b/src/main.rs", "fn main() {}\n"),
+        ],
+    );
+    assert!(
+        err.contains(
+            "error[links-conflict]: merge.toml:2: the native library `foo` is linked by 2 packages"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("a 0.1.0 -> foo-sys 0.1.0"), "{err}");
+    assert!(err.contains("b 0.1.0 -> foo-sys 0.2.0"), "{err}");
+}
+
+#[test]
+fn every_problem_is_reported_together() {
+    let err = refused(
+        &format!(
+            "[[group]]\nname = \"g\"\nmembers = [\"ghost\", \"proto\"]\n\n[service.proto]\nmanifest = \"{}\"\n",
+            fixture("shop/shop-proto")
+        ),
+        &[],
+    );
+    assert!(err.contains("error[unknown-member]"), "{err}");
+    assert!(err.contains("error[not-a-service]"), "{err}");
+}

@@ -1,0 +1,240 @@
+//! `cargo merge build` on the layouts a real company has (fixtures/layouts): a main-only binary
+//! with plain `tonic::include_proto!` (ledger), tonic code committed into src/ (audit), a
+//! package with several binaries (toolbox, `bin = "toolbox-server"`), and two members pinning
+//! different semver-compatible versions of `hex` with `=x.y.z`, which one Cargo workspace
+//! cannot resolve.
+//!
+//! With `exact` isolation the merged binary answers as the split deployment does, its calls
+//! between members go in-process, and every member's resolved (name, version) set equals its
+//! standalone one (from `cargo metadata`), the pinned pair included; `strict` refuses the plan
+//! and names the crate.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use support::*;
+
+/// fixtures/layouts/merge.toml with absolute manifests, in `dir`.
+fn plan(dir: &Path) -> std::path::PathBuf {
+    let original = root().join("fixtures/layouts");
+    let text = std::fs::read_to_string(original.join("merge.toml")).expect("the plan");
+    let text = text.replace(
+        "manifest = \"",
+        &format!("manifest = \"{}/", original.display()),
+    );
+    let path = dir.join("merge.toml");
+    std::fs::write(&path, text).expect("write the plan");
+    path
+}
+
+fn layouts_env(audit: u16, ledger: u16, toolbox: u16) -> Vec<(&'static str, String)> {
+    vec![
+        ("AUDIT_ADDR", format!("127.0.0.1:{audit}")),
+        ("LEDGER_ADDR", format!("127.0.0.1:{ledger}")),
+        ("LEDGER_AUDIT_URL", format!("http://127.0.0.1:{audit}")),
+        ("TOOLBOX_ADDR", format!("127.0.0.1:{toolbox}")),
+        ("TOOLBOX_LEDGER_URL", format!("http://127.0.0.1:{ledger}")),
+    ]
+}
+
+fn answers(toolbox: u16) -> Vec<String> {
+    let url = format!("http://127.0.0.1:{toolbox}");
+    [
+        &["alice", "1250"][..],
+        &["alice", "-250"],
+        &["bob", "99"],
+        &["", "1"],
+    ]
+    .iter()
+    .map(|args| {
+        let mut all = vec!["--toolbox-url", url.as_str()];
+        all.extend_from_slice(args);
+        client(&bin("toolbox-cli"), &all)
+    })
+    .collect()
+}
+
+/// `cargo metadata` of a manifest, as JSON.
+fn metadata(manifest: &Path) -> serde_json::Value {
+    let out = Command::new(cargo())
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--locked",
+            "--manifest-path",
+        ])
+        .arg(manifest)
+        .env("CARGO_TARGET_DIR", target())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("metadata JSON")
+}
+
+/// The (name, version) of every package `start` depends on (normal and build dependencies,
+/// transitively), registry ones and vendored ones (named back: `hex-ns-ledger` is `hex`).
+fn resolved(meta: &serde_json::Value, start: &str) -> BTreeSet<(String, String)> {
+    let packages: BTreeMap<&str, &serde_json::Value> = meta["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| (p["id"].as_str().expect("id"), p))
+        .collect();
+    let nodes: BTreeMap<&str, &serde_json::Value> = meta["resolve"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| (n["id"].as_str().expect("id"), n))
+        .collect();
+    let start = packages
+        .iter()
+        .find(|(_, p)| p["name"] == start)
+        .map(|(id, _)| *id)
+        .unwrap_or_else(|| panic!("no package {start}"));
+    let mut seen = BTreeSet::from([start]);
+    let mut queue = vec![start];
+    while let Some(id) = queue.pop() {
+        for dep in nodes[id]["deps"].as_array().into_iter().flatten() {
+            let real = dep["dep_kinds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|k| k["kind"] != "dev");
+            let pkg = dep["pkg"].as_str().expect("pkg");
+            if real && seen.insert(pkg) {
+                queue.push(pkg);
+            }
+        }
+    }
+    seen.into_iter()
+        .map(|id| packages[id])
+        .filter_map(|p| {
+            let name = p["name"].as_str()?;
+            let version = p["version"].as_str()?.to_owned();
+            if p["source"].is_string() {
+                Some((name.to_owned(), version))
+            } else {
+                let original = name
+                    .split("-ns-")
+                    .next()
+                    .filter(|_| name.contains("-ns-"))?;
+                Some((original.to_owned(), version))
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn layouts_merge_with_exact_isolation_and_strict_refuses_them() {
+    build_fixtures(&["layouts/audit", "layouts/ledger", "layouts/toolbox"]);
+    let work = tempfile::tempdir().expect("tempdir");
+    let plan = plan(work.path());
+    let out_dir = work.path().join("out");
+    let layouts = root().join("fixtures/layouts");
+    let before = tree(&layouts);
+
+    // strict: refused before anything is written, naming the crate.
+    let strict = merge_build(&[
+        "--plan",
+        plan.to_str().expect("utf-8"),
+        "--out",
+        out_dir.to_str().expect("utf-8"),
+        "--isolation",
+        "strict",
+    ]);
+    let err = text(&strict.stderr);
+    assert_eq!(strict.status.code(), Some(2), "{err}");
+    assert!(err.contains("error[version-conflict]"), "{err}");
+    assert!(
+        err.contains("`hex` 0.4.2 (ledger) and 0.4.3 (audit)"),
+        "{err}"
+    );
+    assert!(!out_dir.exists() && !work.path().join("merge.lock").exists());
+
+    // exact (the plan's own policy).
+    let build = merge_build(&[
+        "--plan",
+        plan.to_str().expect("utf-8"),
+        "--out",
+        out_dir.to_str().expect("utf-8"),
+        "--message-format",
+        "json",
+    ]);
+    assert!(
+        build.status.success(),
+        "build failed:\n{}",
+        text(&build.stderr)
+    );
+    let binary = merged_binary(&build);
+    assert_eq!(tree(&layouts), before, "a member's tree was written to");
+
+    // Each member runs exactly its own lockfile's versions.
+    let merged = metadata(&out_dir.join("toolbox/Cargo.toml"));
+    for (member, entry) in [
+        ("audit", "audit-merge-entry"),
+        ("ledger", "ledger"),
+        ("toolbox", "toolbox-merge-entry"),
+    ] {
+        let alone = metadata(&layouts.join(member).join("Cargo.toml"));
+        let standalone = resolved(&alone, member);
+        assert!(standalone.len() > 50, "{member}: {standalone:?}");
+        let names: BTreeSet<&str> = standalone.iter().map(|(n, _)| n.as_str()).collect();
+        let in_merged: BTreeSet<(String, String)> = resolved(&merged, entry)
+            .into_iter()
+            .filter(|(n, _)| names.contains(n.as_str()))
+            .collect();
+        assert_eq!(in_merged, standalone, "member {member}");
+    }
+    let hex = |entry: &str| {
+        resolved(&merged, entry)
+            .into_iter()
+            .filter(|(n, _)| n == "hex")
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(hex("ledger"), [("hex".to_owned(), "0.4.2".to_owned())]);
+    assert_eq!(
+        hex("audit-merge-entry"),
+        [("hex".to_owned(), "0.4.3".to_owned())]
+    );
+    let lock = text(&std::fs::read(work.path().join("merge.lock")).expect("merge.lock"));
+    assert!(
+        lock.contains("\"vendored hex 0.4.2 as hex-ns-ledger\""),
+        "{lock}"
+    );
+
+    // Split and merged, side by side.
+    let mut running = Running::default();
+    let (a, l, t) = (free_port(), free_port(), free_port());
+    let env = layouts_env(a, l, t);
+    running.start(&bin("audit"), &env, &[a]);
+    running.start(&bin("ledger"), &env, &[l]);
+    running.start(&bin("toolbox-server"), &env, &[t]);
+    let (ma, ml, mt, mp) = (free_port(), free_port(), free_port(), free_port());
+    let mut env = layouts_env(ma, ml, mt);
+    env.push(("MERGE_METRICS_ADDR", format!("127.0.0.1:{mp}")));
+    running.start(&binary, &env, &[ma, ml, mt]);
+
+    let from_split = answers(t);
+    assert_eq!(
+        from_split[0],
+        "posted 0000000000000001: alice balance 1250 (audit-1-616c696365)\n"
+    );
+    assert_eq!(answers(mt), from_split);
+    let counters = metrics(mp);
+    for method in ["/layouts.ledger.Ledger/Post", "/layouts.audit.Audit/Record"] {
+        let inline = format!("merge_calls_total{{method=\"{method}\",path=\"inline\"");
+        assert!(
+            counters.contains(&inline),
+            "{method} not inline:\n{counters}"
+        );
+        let remote = format!("merge_calls_total{{method=\"{method}\",path=\"remote\"");
+        assert!(
+            !counters.contains(&remote),
+            "{method} went remote:\n{counters}"
+        );
+    }
+}
