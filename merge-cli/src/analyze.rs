@@ -13,6 +13,27 @@ use crate::cli::{AnalyzeArgs, MessageFormat, TrafficFormat};
 use crate::diagnostic::Diagnostic;
 use crate::{Failure, fsx, human, json, status};
 
+/// The plan for `traffic` (native, Alibaba or DGG, guessed from the path) with the default
+/// thresholds and the file's own, written for a plan file in `plan_dir`: `build --traffic`.
+pub fn plan_for(traffic_path: &Path, plan_dir: &Path) -> Result<String, Failure> {
+    let traffic = import::load(traffic_path, None).map_err(input_failure)?;
+    let mut thresholds = Thresholds::default();
+    thresholds.apply(&traffic.thresholds);
+    let analysis = merge_analyzer::analyze(&traffic, &thresholds, &Assumed::default());
+    if analysis.groups.is_empty() {
+        return Err(Failure::Input(vec![Diagnostic::usage(
+            "nothing-to-merge",
+            format!(
+                "`{}` gives no group to merge with the default thresholds",
+                traffic_path.display()
+            ),
+            "run `cargo merge analyze --traffic PATH` to see why each edge was rejected, and tune it there",
+        )]));
+    }
+    let plan = Plan::from_analysis(&analysis, &traffic, plan_dir);
+    Ok(plan.to_toml().context("failed to serialise the plan")?)
+}
+
 pub fn exec(args: &AnalyzeArgs) -> Result<(), Failure> {
     check_outputs(args)?;
     let format = args.format.map(|f| match f {

@@ -29,8 +29,21 @@ struct MergedBinary<'a> {
 
 pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
     let json = args.message_format == MessageFormat::Json;
+    let out = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone());
+    let plan_path = match (&args.plan, &args.traffic) {
+        (Some(plan), _) => plan.clone(),
+        (None, Some(traffic)) => {
+            let path = out.join("merge.toml");
+            let text = crate::analyze::plan_for(traffic, &out)?;
+            let changed = fsx::write_all_if_changed(&[(&path, text.as_bytes())])?;
+            let verb = if changed[0] { "Planned" } else { "Unchanged" };
+            status::status(verb, &path.display().to_string());
+            path
+        }
+        (None, None) => unreachable!("clap requires --plan or --traffic"),
+    };
     let plan =
-        members::read_plan(&args.plan).map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
+        members::read_plan(&plan_path).map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
     let isolation = match args.isolation {
         Some(IsolationArg::Exact) => Isolation::Exact,
         Some(IsolationArg::Unify) => Isolation::Unify,
@@ -47,7 +60,7 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
         if !plan.plan.group.iter().any(|g| g.name == *w) {
             diagnostics.push(Diagnostic::usage(
                 "unknown-group",
-                format!("the plan `{}` has no group `{w}`", args.plan.display()),
+                format!("the plan `{}` has no group `{w}`", plan_path.display()),
                 "name a [[group]] of the plan with --group, or leave it out to build every group",
             ));
         }
@@ -60,7 +73,6 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
         offline: args.offline,
         frozen: args.frozen,
     };
-    let out = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone());
 
     // Everything is made before anything is written.
     let mut made: Vec<(Group, Vec<Member>)> = Vec::new();

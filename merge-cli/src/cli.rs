@@ -75,8 +75,13 @@ pub enum IsolationArg {
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// The merge plan (merge.toml, as `cargo merge analyze --plan-out` writes it)
-    #[arg(long, value_name = "FILE")]
-    pub plan: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "traffic")]
+    pub plan: Option<PathBuf>,
+
+    /// Analyze this traffic first (default thresholds, or the file's own `[thresholds]`),
+    /// write the plan to `<out>/merge.toml`, and build it: the whole job in one command
+    #[arg(long, value_name = "PATH", conflicts_with = "plan")]
+    pub traffic: Option<PathBuf>,
 
     /// Folder of the merged workspaces, one per group
     #[arg(long, value_name = "DIR", default_value = "target/merge")]
