@@ -147,3 +147,121 @@ fn judge(name: &str, how: Ended, say: &impl Fn(String)) -> Option<ExitCode> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::Handler;
+
+    fn options() -> Options {
+        Options {
+            binary: "launch-test",
+            start_timeout: Duration::from_secs(5),
+            ..Options::default()
+        }
+    }
+
+    static CALLEE_REGISTERED: AtomicBool = AtomicBool::new(false);
+
+    fn callee() -> ExitCode {
+        let registration = Registry::global().register(
+            "launch-callee",
+            vec![("/launch.Test/Call".to_owned(), Handler::default())],
+        );
+        CALLEE_REGISTERED.store(true, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(50));
+        drop(registration);
+        ExitCode::SUCCESS
+    }
+
+    fn caller() -> ExitCode {
+        if CALLEE_REGISTERED.load(Ordering::SeqCst) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
+
+    #[test]
+    fn a_caller_starts_once_its_callee_has_registered() {
+        let callee = Member {
+            name: "launch-callee",
+            main: callee,
+            serves: true,
+        };
+        let caller = Member {
+            name: "launch-caller",
+            main: caller,
+            serves: false,
+        };
+        assert_eq!(run(&[&[callee], &[caller]], &options()), ExitCode::SUCCESS);
+    }
+
+    fn panics() -> ExitCode {
+        panic!("a member's bug")
+    }
+
+    fn waits() -> ExitCode {
+        std::thread::sleep(Duration::from_secs(30));
+        ExitCode::SUCCESS
+    }
+
+    #[test]
+    fn a_panicking_member_stops_the_binary_with_a_failure() {
+        let started = Instant::now();
+        let steps: &[&[Member]] = &[&[
+            Member {
+                name: "launch-panics",
+                main: panics,
+                serves: false,
+            },
+            Member {
+                name: "launch-waits",
+                main: waits,
+                serves: false,
+            },
+        ]];
+        assert_eq!(run(steps, &options()), ExitCode::FAILURE);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "did not wait for the others"
+        );
+    }
+
+    fn never_registers() -> ExitCode {
+        std::thread::sleep(Duration::from_secs(30));
+        ExitCode::SUCCESS
+    }
+
+    #[test]
+    fn a_server_that_never_registers_times_out() {
+        let steps: &[&[Member]] = &[&[Member {
+            name: "launch-silent",
+            main: never_registers,
+            serves: true,
+        }]];
+        let options = Options {
+            start_timeout: Duration::from_millis(100),
+            ..options()
+        };
+        assert_eq!(run(steps, &options), ExitCode::FAILURE);
+    }
+
+    fn fails() -> ExitCode {
+        ExitCode::from(3)
+    }
+
+    #[test]
+    fn a_failing_serving_member_is_reported_before_its_timeout() {
+        let started = Instant::now();
+        let steps: &[&[Member]] = &[&[Member {
+            name: "launch-fails",
+            main: fails,
+            serves: true,
+        }]];
+        assert_eq!(run(steps, &options()), ExitCode::FAILURE);
+        assert!(started.elapsed() < Duration::from_secs(4));
+    }
+}
