@@ -48,6 +48,41 @@ impl Default for Options {
     }
 }
 
+/// How long members get to stop after SIGTERM or SIGINT: `MERGE_GRACE_SECS`, else 10 s.
+pub fn grace() -> Duration {
+    std::env::var("MERGE_GRACE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::from_secs(10), Duration::from_secs)
+}
+
+/// Called by the generated main on the first SIGTERM or SIGINT (every member's own listener
+/// is notified too): the process exits when the grace period ends, if the members have not
+/// finished by then.
+pub fn stopping(binary: &'static str) {
+    let grace = grace();
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{binary}: stopping; members have {grace:?} to finish"
+    );
+    let _ = std::thread::Builder::new()
+        .name("merge-grace".into())
+        .spawn(move || {
+            std::thread::sleep(grace);
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{binary}: members did not finish within {grace:?}; exiting"
+            );
+            std::process::exit(1);
+        });
+}
+
+/// Called by the generated main on a second SIGTERM or SIGINT: exit at once.
+pub fn stop_now(binary: &'static str) -> ! {
+    let _ = writeln!(std::io::stderr().lock(), "{binary}: stopped at once");
+    std::process::exit(130)
+}
+
 /// How a member's main thread ended.
 enum Ended {
     Returned(ExitCode),

@@ -34,6 +34,20 @@ pub fn render(group: &str, steps: &[Vec<Start>]) -> String {
         use ::merge_runtime_shim::launch::{Member, Options};
 
         fn main() -> ::std::process::ExitCode {
+            // SIGTERM/SIGINT reach every member's own listeners; this one only bounds how long
+            // they may take (MERGE_GRACE_SECS, 10 s by default); a second signal stops at once.
+            use ::signal_hook::consts::{SIGINT, SIGTERM};
+            if let Ok(mut signals) = ::signal_hook::iterator::Signals::new([SIGTERM, SIGINT]) {
+                ::std::thread::spawn(move || {
+                    let mut signals = signals.forever();
+                    if signals.next().is_some() {
+                        ::merge_runtime_shim::launch::stopping(#group);
+                    }
+                    if signals.next().is_some() {
+                        ::merge_runtime_shim::launch::stop_now(#group);
+                    }
+                });
+            }
             let steps: &[&[Member]] = &[#(#steps),*];
             ::merge_runtime_shim::launch::run(
                 steps,

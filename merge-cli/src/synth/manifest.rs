@@ -2,7 +2,8 @@
 //! each copied package's manifest rewritten to live in the merged workspace, the entry
 //! packages of members whose binary is not their library, and the group's root manifest.
 //!
-//! In a copy: its own `[workspace]`, `[patch]` and `[profile]` go (the last two are merged into
+//! In a copy: inherited keys take their workspace's values (inherit.rs); its own `[workspace]`,
+//! `[patch]` and `[profile]` go (the last two are merged into
 //! the root, conflicts reported), dev-dependencies and test, bench and example targets go (the
 //! merged binary needs none of them), path dependencies point at the copies (or, for
 //! cargo-merge's own crates, at the tool's one runtime-shim), and binaries are not built.
@@ -77,12 +78,7 @@ pub fn member(
     needs_shim: bool,
 ) -> Result<(String, Lifted), String> {
     let mut doc: DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
-    if let Some(key) = inherited_key(doc.as_table()) {
-        return Err(format!(
-            "`{key}` is inherited from a workspace (`workspace = true`), which cargo merge does not resolve yet; \
-             write the value in the member's manifest"
-        ));
-    }
+    super::inherit::resolve(&mut doc, cx.original_dir)?;
     let lifted = Lifted {
         profile: take_table(&mut doc, "profile"),
         patch: take_table(&mut doc, "patch"),
@@ -182,22 +178,6 @@ fn take_table(doc: &mut DocumentMut, key: &str) -> Option<Table> {
     }
 }
 
-/// The first `x.workspace = true` key, as `section.key`.
-fn inherited_key(table: &Table) -> Option<String> {
-    for (key, item) in table.iter() {
-        if let Some(t) = item.as_table_like() {
-            if t.get("workspace").and_then(Item::as_bool) == Some(true) {
-                return Some(key.to_owned());
-            }
-            let nested: Table = t.iter().map(|(k, v)| (k.to_owned(), v.clone())).collect();
-            if let Some(inner) = inherited_key(&nested) {
-                return Some(format!("{key}.{inner}"));
-            }
-        }
-    }
-    None
-}
-
 fn for_each_dependency_table(
     doc: &mut DocumentMut,
     mut f: impl FnMut(&mut dyn toml_edit::TableLike) -> Result<(), String>,
@@ -256,6 +236,9 @@ pub fn slash(path: &Path) -> String {
     path.to_string_lossy().replace('\\', "/")
 }
 
+/// The version requirement of signal-hook, which the generated main uses to bound shutdown.
+const SIGNAL_HOOK: &str = "0.3.17";
+
 /// The root manifest of a group's merged workspace: the workspace of every copy and the
 /// package of the merged binary, which depends on every member's entry crate.
 pub struct Root<'a> {
@@ -295,6 +278,7 @@ impl Root<'_> {
         let mut shim = InlineTable::new();
         shim.insert("path", slash(&self.tools.runtime_shim).into());
         deps.insert("merge-runtime-shim", Item::Value(Value::InlineTable(shim)));
+        deps.insert("signal-hook", toml_edit::value(SIGNAL_HOOK));
         for (key, package, path) in &self.entries {
             let mut dep = InlineTable::new();
             if key != package {
@@ -421,14 +405,14 @@ mod tests {
     }
 
     #[test]
-    fn inherited_keys_are_refused() {
+    fn inherited_keys_without_a_workspace_are_refused() {
         let layout = Layout::default();
         let tools = ToolCrates {
             runtime_shim: PathBuf::from("/t"),
         };
         let text = "[package]\nname = \"a\"\nversion.workspace = true\n";
         let err = member(text, &cx(&layout, &tools), &Role::Library, false).expect_err("refused");
-        assert!(err.contains("`package.version` is inherited"), "{err}");
+        assert!(err.contains("no workspace manifest is found above it"), "{err}");
     }
 
     #[test]

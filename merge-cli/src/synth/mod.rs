@@ -18,6 +18,7 @@
 //!                                   Cargo.lock when it changes
 //! ```
 
+pub mod inherit;
 pub mod layout;
 pub mod lock;
 pub mod main_rs;
