@@ -35,7 +35,10 @@ pub fn resolve(doc: &mut DocumentMut, dir: &Path) -> Result<(), String> {
     )?;
     let empty = Table::new();
     let package = ws.get("package").and_then(Item::as_table).unwrap_or(&empty);
-    let deps = ws.get("dependencies").and_then(Item::as_table).unwrap_or(&empty);
+    let deps = ws
+        .get("dependencies")
+        .and_then(Item::as_table)
+        .unwrap_or(&empty);
     if let Some(p) = doc.get_mut("package").and_then(Item::as_table_like_mut) {
         let keys: Vec<String> = p
             .iter()
@@ -56,7 +59,9 @@ pub fn resolve(doc: &mut DocumentMut, dir: &Path) -> Result<(), String> {
     }
     if let Some(targets) = doc.get_mut("target").and_then(Item::as_table_like_mut) {
         for (_, target) in targets.iter_mut() {
-            let Some(target) = target.as_table_like_mut() else { continue };
+            let Some(target) = target.as_table_like_mut() else {
+                continue;
+            };
             for table in ["dependencies", "build-dependencies", "dev-dependencies"] {
                 if let Some(t) = target.get_mut(table).and_then(Item::as_table_like_mut) {
                     inherit_dependencies(t, deps, &root, table)?;
@@ -77,9 +82,9 @@ fn is_inherited(item: &Item) -> bool {
 fn inherits(table: &Table) -> bool {
     table.iter().any(|(_, item)| {
         is_inherited(item)
-            || item
-                .as_table_like()
-                .is_some_and(|t| inherits(&t.iter().map(|(k, v)| (k.to_owned(), v.clone())).collect()))
+            || item.as_table_like().is_some_and(|t| {
+                inherits(&t.iter().map(|(k, v)| (k.to_owned(), v.clone())).collect())
+            })
     })
 }
 
@@ -105,20 +110,32 @@ fn inherit_dependencies(
             }
             other => other
                 .as_table_like()
-                .map(|t| t.iter().filter_map(|(k, v)| Some((k, v.as_value()?.clone()))).collect())
-                .ok_or_else(|| format!("[workspace.dependencies] `{name}` is neither a string nor a table"))?,
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|(k, v)| Some((k, v.as_value()?.clone())))
+                        .collect()
+                })
+                .ok_or_else(|| {
+                    format!("[workspace.dependencies] `{name}` is neither a string nor a table")
+                })?,
         };
         if let Some(path) = merged.get("path").and_then(Value::as_str) {
             let absolute = crate::synth::layout::normalize(&root.join(path));
             merged.insert("path", crate::synth::manifest::slash(&absolute).into());
         }
-        let own = dep.as_table_like().expect("an inherited dependency is a table");
+        let own = dep
+            .as_table_like()
+            .expect("an inherited dependency is a table");
         // The member may add features and make it optional (Cargo's rules).
         if let Some(extra) = own.get("features").and_then(Item::as_array) {
             let mut features: Vec<String> = merged
                 .get("features")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             for f in extra.iter().filter_map(|v| v.as_str()) {
                 if !features.iter().any(|x| x == f) {
@@ -127,7 +144,12 @@ fn inherit_dependencies(
             }
             merged.insert("features", Value::Array(features.into_iter().collect()));
         }
-        for k in ["optional", "default-features", "default_features", "package"] {
+        for k in [
+            "optional",
+            "default-features",
+            "default_features",
+            "package",
+        ] {
             if let Some(v) = own.get(k).and_then(Item::as_value) {
                 merged.insert(k, v.clone());
             }
@@ -162,14 +184,20 @@ mod tests {
         let out = doc.to_string();
         assert!(out.contains("version = \"1.2.3\""), "{out}");
         assert!(out.contains("edition = \"2021\""), "{out}");
-        assert!(out.contains("tokio = { version = \"1\", features = [\"rt\", \"net\"] }"), "{out}");
+        assert!(
+            out.contains("tokio = { version = \"1\", features = [\"rt\", \"net\"] }"),
+            "{out}"
+        );
         assert!(out.contains("serde = { version = \"1.0.200\" }"), "{out}");
         let common = format!(
             "common = {{ path = \"{}/crates/common\", optional = true }}",
             dir.path().display()
         );
         assert!(out.contains(&common), "{out}");
-        assert!(!out.contains("lints") && !out.contains("workspace"), "{out}");
+        assert!(
+            !out.contains("lints") && !out.contains("workspace"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -180,6 +208,9 @@ mod tests {
             .parse()
             .expect("toml");
         let err = resolve(&mut doc, dir.path()).expect_err("no version");
-        assert!(err.contains("[workspace.package] has no `version`"), "{err}");
+        assert!(
+            err.contains("[workspace.package] has no `version`"),
+            "{err}"
+        );
     }
 }

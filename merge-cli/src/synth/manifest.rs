@@ -412,7 +412,10 @@ mod tests {
         };
         let text = "[package]\nname = \"a\"\nversion.workspace = true\n";
         let err = member(text, &cx(&layout, &tools), &Role::Library, false).expect_err("refused");
-        assert!(err.contains("no workspace manifest is found above it"), "{err}");
+        assert!(
+            err.contains("no workspace manifest is found above it"),
+            "{err}"
+        );
     }
 
     #[test]
