@@ -50,6 +50,34 @@ impl Member {
     pub fn local_packages(&self) -> impl Iterator<Item = &Package> {
         self.metadata.packages.iter().filter(|p| p.source.is_none())
     }
+
+    /// The packages the member's binary links: reachable from its package through normal and
+    /// build dependencies (not dev-dependencies, which the merged binary does not have), for
+    /// any platform.
+    pub fn linked_packages(&self) -> Vec<&Package> {
+        let Some(resolve) = &self.metadata.resolve else {
+            return self.metadata.packages.iter().collect();
+        };
+        let nodes: BTreeMap<_, _> = resolve.nodes.iter().map(|n| (&n.id, n)).collect();
+        let mut seen = std::collections::BTreeSet::from([&self.package.id]);
+        let mut queue = vec![&self.package.id];
+        while let Some(id) = queue.pop() {
+            for dep in nodes.get(id).map(|n| n.deps.as_slice()).unwrap_or_default() {
+                let linked = dep
+                    .dep_kinds
+                    .iter()
+                    .any(|k| k.kind != cargo_metadata::DependencyKind::Development);
+                if linked && seen.insert(&dep.pkg) {
+                    queue.push(&dep.pkg);
+                }
+            }
+        }
+        self.metadata
+            .packages
+            .iter()
+            .filter(|p| seen.contains(&p.id))
+            .collect()
+    }
 }
 
 /// Options passed to every cargo the members are read with.

@@ -85,19 +85,8 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
             }
         };
         let dir = out.join(name);
-        for m in &members {
-            if dir.starts_with(&m.root) && !dir.starts_with(m.root.join("target")) {
-                diagnostics.push(Diagnostic::usage(
-                    "output-conflict",
-                    format!(
-                        "the output folder `{}` is inside member `{}`'s package `{}`, which cargo merge never writes to",
-                        dir.display(),
-                        m.name,
-                        m.root.display()
-                    ),
-                    "choose another --out (the default is target/merge under the current folder)",
-                ));
-            }
+        if let Some(d) = overlap(&dir, &members) {
+            diagnostics.push(d);
         }
         let origin = (plan.path.as_path(), plan.group_line(name));
         match synth::group(name, &members, isolation, &tools, origin) {
@@ -109,15 +98,15 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
         return Err(Failure::Input(diagnostics));
     }
 
+    let mut reseeded = BTreeSet::new();
     for (g, _) in &made {
         for w in &g.warnings {
             status::warning(&format!("group `{}`: {w}", g.name));
         }
-        write_group(&out.join(&g.name), g)?;
+        if write_group(&out.join(&g.name), g)? {
+            reseeded.insert(g.name.clone());
+        }
     }
-    let lock = plan.dir.join("merge.lock");
-    let text = mergelock::render(&plan.dir, isolation, &made);
-    fsx::write_all_if_changed(&[(&lock, text.as_bytes())])?;
 
     let interactive = !json && std::io::stderr().is_terminal();
     for (g, members) in &made {
@@ -127,7 +116,9 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
                 &format!("group `{}` ({} members)", g.name, members.len()),
             );
         }
-        let binary = cargo_build(&out.join(&g.name), g, args, interactive)?;
+        // --locked holds the merged lockfile once it exists; a fresh seed must be completed.
+        let locked = (args.locked || args.frozen) && !reseeded.contains(&g.name);
+        let binary = cargo_build(&out.join(&g.name), g, args, locked, interactive)?;
         let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
         if json {
             let line = MergedBinary {
@@ -150,7 +141,46 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
             );
         }
     }
+    // Written once every group built: it describes binaries that exist.
+    let lock = plan.dir.join("merge.lock");
+    let previous = std::fs::read_to_string(&lock).ok();
+    let text = mergelock::render(&plan.dir, isolation, &made, previous.as_deref());
+    fsx::write_all_if_changed(&[(&lock, text.as_bytes())])?;
     Ok(())
+}
+
+/// The output folder of a group must not overlap a member's sources: neither inside a local
+/// package (other than its `target/`) nor around one.
+fn overlap(dir: &Path, members: &[Member]) -> Option<Diagnostic> {
+    let dir = merge_analyzer::paths::normalize(dir);
+    for m in members {
+        let mut roots: Vec<PathBuf> = m
+            .local_packages()
+            .filter_map(|p| {
+                p.manifest_path
+                    .parent()
+                    .map(|d| d.as_std_path().to_path_buf())
+            })
+            .collect();
+        roots.push(m.metadata.workspace_root.as_std_path().to_path_buf());
+        for root in roots {
+            let root = merge_analyzer::paths::normalize(&root);
+            let inside = dir.starts_with(&root) && !dir.starts_with(root.join("target"));
+            if inside || root.starts_with(&dir) {
+                return Some(Diagnostic::usage(
+                    "output-conflict",
+                    format!(
+                        "the output folder `{}` overlaps `{}` (member `{}`), which cargo merge never writes to",
+                        dir.display(),
+                        root.display(),
+                        m.name
+                    ),
+                    "choose another --out (the default is target/merge under the current folder)",
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// Where cargo-merge's runtime-shim is: `CARGO_MERGE_RUNTIME_SHIM`, else the source tree this
@@ -170,7 +200,8 @@ fn find_tools() -> Result<ToolCrates, Failure> {
 
 /// Writes a group's files (only those that changed), removes files of an earlier build that
 /// are no longer made, and copies the lockfile seed to Cargo.lock when the seed changed.
-fn write_group(dir: &Path, g: &Group) -> anyhow::Result<()> {
+/// Returns whether Cargo.lock was (re)seeded.
+fn write_group(dir: &Path, g: &Group) -> anyhow::Result<bool> {
     let seed_path = dir.join("merge-seed.lock");
     let seed_changed = std::fs::read(&seed_path).ok().as_deref() != Some(g.seed.as_bytes());
     let mut files: Vec<(PathBuf, &[u8])> = g
@@ -180,28 +211,44 @@ fn write_group(dir: &Path, g: &Group) -> anyhow::Result<()> {
         .collect();
     files.push((seed_path, g.seed.as_bytes()));
     let lock = dir.join("Cargo.lock");
-    if seed_changed || !lock.exists() {
+    let reseeded = seed_changed || !lock.exists();
+    if reseeded {
         files.push((lock, g.seed.as_bytes()));
     }
+    // The list of what this build made: the next build removes only what it listed.
+    let list_path = dir.join(FILE_LIST);
+    let previous: BTreeSet<String> = std::fs::read_to_string(&list_path)
+        .map(|t| t.lines().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let made: BTreeSet<String> = g
+        .files
+        .keys()
+        .map(|rel| synth::manifest::slash(rel))
+        .collect();
+    let list: String = made.iter().map(|l| format!("{l}\n")).collect();
+    files.push((list_path, list.as_bytes()));
     let refs: Vec<(&Path, &[u8])> = files.iter().map(|(p, b)| (p.as_path(), *b)).collect();
     fsx::write_all_if_changed(&refs)?;
-    prune(dir, &files.iter().map(|(p, _)| p.clone()).collect())
-}
-
-/// Removes files under `dir` that this build did not make (but not build output).
-fn prune(dir: &Path, keep: &BTreeSet<PathBuf>) -> anyhow::Result<()> {
-    let walk = walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == "target"));
-    for entry in walk.flatten() {
-        let path = entry.path();
-        if entry.file_type().is_file() && !keep.contains(path) && path != dir.join("Cargo.lock") {
-            std::fs::remove_file(path)
+    for stale in previous.difference(&made) {
+        let rel = Path::new(stale);
+        if rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            continue;
+        }
+        let path = dir.join(rel);
+        if path.is_file() {
+            std::fs::remove_file(&path)
                 .with_context(|| format!("failed to remove the stale `{}`", path.display()))?;
         }
     }
-    Ok(())
+    Ok(reseeded)
 }
+
+/// The files a build made in a group's folder, one relative path a line.
+const FILE_LIST: &str = "merge-files.txt";
 
 /// Runs cargo on the merged workspace, cargo's output streaming through to stderr; the path of
 /// the merged binary.
@@ -209,6 +256,7 @@ fn cargo_build(
     dir: &Path,
     g: &Group,
     args: &BuildArgs,
+    locked: bool,
     interactive: bool,
 ) -> Result<PathBuf, Failure> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -225,11 +273,11 @@ fn cargo_build(
     if args.release {
         cmd.arg("--release");
     }
-    if args.offline {
+    if args.offline || args.frozen {
         cmd.arg("--offline");
     }
-    if args.frozen {
-        cmd.arg("--frozen");
+    if locked {
+        cmd.arg("--locked");
     }
     if let Some(t) = &args.target {
         cmd.args(["--target", t]);

@@ -99,7 +99,8 @@ pub struct BuildArgs {
     #[arg(long, value_name = "NAME")]
     pub group: Vec<String>,
 
-    /// Passed to cargo: read members' and the merged lockfiles without changing them
+    /// Members' lockfiles are always read with cargo's --locked (never changed); this also
+    /// holds the merged workspace's Cargo.lock once a build has completed it
     #[arg(long)]
     pub locked: bool,
 
@@ -107,7 +108,7 @@ pub struct BuildArgs {
     #[arg(long)]
     pub offline: bool,
 
-    /// Passed to cargo: --locked and --offline
+    /// --locked and --offline
     #[arg(long)]
     pub frozen: bool,
 

@@ -3,6 +3,7 @@
 //! the isolation decisions taken. Deterministic (sorted, no timestamps), so an unchanged
 //! build writes the same bytes; the version-management work reads it.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -12,67 +13,115 @@ use sha2::{Digest, Sha256};
 
 use crate::synth::Group;
 
-/// The text of merge.lock for `groups` (each with its members).
-pub fn render(plan_dir: &Path, isolation: Isolation, groups: &[(Group, Vec<Member>)]) -> String {
+/// The text of merge.lock for `groups` (each with its members); the records of other groups
+/// in `previous` (an earlier merge.lock, when only some groups were built) are kept.
+pub fn render(
+    plan_dir: &Path,
+    isolation: Isolation,
+    groups: &[(Group, Vec<Member>)],
+    previous: Option<&str>,
+) -> String {
+    let built: BTreeSet<&str> = groups.iter().map(|(g, _)| g.name.as_str()).collect();
+    let mut records: BTreeMap<(String, String), String> = BTreeMap::new();
+    for (group, m, g) in groups
+        .iter()
+        .flat_map(|(g, ms)| ms.iter().map(move |m| (g.name.as_str(), m, g)))
+    {
+        records.insert(
+            (group.to_owned(), m.name.clone()),
+            record(plan_dir, isolation, group, m, g),
+        );
+    }
+    for (key, text) in kept(previous, &built) {
+        records.entry(key).or_insert(text);
+    }
     let mut out = String::from(
         "# merge.lock: written by `cargo merge build`; do not edit.\n\
          # What each merged binary was built from, member by member.\n\
          version = 1\n",
     );
+    for text in records.into_values() {
+        out.push('\n');
+        out.push_str(&text);
+    }
+    out
+}
+
+/// Records of groups not built now, as they were.
+fn kept(previous: Option<&str>, built: &BTreeSet<&str>) -> Vec<((String, String), String)> {
+    let Some(doc) = previous.and_then(|p| p.parse::<toml_edit::DocumentMut>().ok()) else {
+        return Vec::new();
+    };
+    let Some(list) = doc.get("member").and_then(|m| m.as_array_of_tables()) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|t| {
+            let group = t.get("group")?.as_str()?;
+            let name = t.get("name")?.as_str()?;
+            if built.contains(group) {
+                return None;
+            }
+            let mut one = toml_edit::DocumentMut::new();
+            let mut array = toml_edit::ArrayOfTables::new();
+            array.push(t.clone());
+            one.insert("member", toml_edit::Item::ArrayOfTables(array));
+            Some((
+                (group.to_owned(), name.to_owned()),
+                one.to_string().trim_start().to_owned(),
+            ))
+        })
+        .collect()
+}
+
+fn record(plan_dir: &Path, isolation: Isolation, group: &str, m: &Member, g: &Group) -> String {
+    let mut out = String::from("[[member]]\n");
+    out.push_str(&format!("name = {}\n", quote(&m.name)));
+    out.push_str(&format!("group = {}\n", quote(group)));
     out.push_str(&format!(
         "isolation = {}\n",
         quote(isolation_name(isolation))
     ));
-    let mut rows: Vec<(&str, &Member, &Group)> = groups
-        .iter()
-        .flat_map(|(g, ms)| ms.iter().map(move |m| (g.name.as_str(), m, g)))
-        .collect();
-    rows.sort_by(|a, b| (a.0, &a.1.name).cmp(&(b.0, &b.1.name)));
-    for (group, m, g) in rows {
-        out.push_str("\n[[member]]\n");
-        out.push_str(&format!("name = {}\n", quote(&m.name)));
-        out.push_str(&format!("group = {}\n", quote(group)));
-        out.push_str(&format!("package = {}\n", quote(&m.package.name)));
+    out.push_str(&format!("package = {}\n", quote(&m.package.name)));
+    out.push_str(&format!(
+        "version = {}\n",
+        quote(&m.package.version.to_string())
+    ));
+    out.push_str(&format!(
+        "source = {}\n",
+        quote(&relative(plan_dir, &m.root))
+    ));
+    if let Some(commit) = git_commit(&m.root) {
+        out.push_str(&format!("git-commit = {}\n", quote(&commit)));
+    }
+    let lock = m.metadata.workspace_root.as_std_path().join("Cargo.lock");
+    if let Ok(bytes) = std::fs::read(&lock) {
         out.push_str(&format!(
-            "version = {}\n",
-            quote(&m.package.version.to_string())
+            "cargo-lock = {}\n",
+            quote(&format!("sha256:{}", sha256(&bytes)))
         ));
-        out.push_str(&format!(
-            "source = {}\n",
-            quote(&relative(plan_dir, &m.root))
-        ));
-        if let Some(commit) = git_commit(&m.root) {
-            out.push_str(&format!("git-commit = {}\n", quote(&commit)));
-        }
-        let lock = m.metadata.workspace_root.as_std_path().join("Cargo.lock");
-        if let Ok(bytes) = std::fs::read(&lock) {
+    }
+    let protos = proto_files(m);
+    if !protos.is_empty() {
+        out.push_str("proto = [\n");
+        for (path, hash) in protos {
             out.push_str(&format!(
-                "cargo-lock = {}\n",
-                quote(&format!("sha256:{}", sha256(&bytes)))
+                "    {{ path = {}, sha256 = {} }},\n",
+                quote(&relative(plan_dir, &path)),
+                quote(&hash)
             ));
-        }
-        let protos = proto_files(m);
-        if !protos.is_empty() {
-            out.push_str("proto = [\n");
-            for (path, hash) in protos {
-                out.push_str(&format!(
-                    "    {{ path = {}, sha256 = {} }},\n",
-                    quote(&relative(plan_dir, &path)),
-                    quote(&hash)
-                ));
-            }
-            out.push_str("]\n");
-        }
-        let decisions = g.decisions.get(&m.name).cloned().unwrap_or_default();
-        out.push_str("decisions = [");
-        if !decisions.is_empty() {
-            out.push('\n');
-            for d in decisions {
-                out.push_str(&format!("    {},\n", quote(&d)));
-            }
         }
         out.push_str("]\n");
     }
+    let decisions = g.decisions.get(&m.name).cloned().unwrap_or_default();
+    out.push_str("decisions = [");
+    if !decisions.is_empty() {
+        out.push('\n');
+        for d in decisions {
+            out.push_str(&format!("    {},\n", quote(&d)));
+        }
+    }
+    out.push_str("]\n");
     out
 }
 
@@ -138,6 +187,21 @@ fn git_commit(dir: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_of_groups_not_built_are_kept() {
+        let previous = "version = 1\n\n[[member]]\nname = \"a\"\ngroup = \"one\"\ndecisions = []\n\n\
+                        [[member]]\nname = \"b\"\ngroup = \"two\"\ndecisions = []\n";
+        let built = BTreeSet::from(["two"]);
+        let kept = kept(Some(previous), &built);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].0, ("one".to_owned(), "a".to_owned()));
+        assert!(
+            kept[0].1.starts_with("[[member]]\nname = \"a\""),
+            "{}",
+            kept[0].1
+        );
+    }
 
     #[test]
     fn hashes_and_quotes_are_stable() {

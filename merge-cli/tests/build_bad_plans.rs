@@ -180,3 +180,35 @@ fn every_problem_is_reported_together() {
     assert!(err.contains("error[unknown-member]"), "{err}");
     assert!(err.contains("error[not-a-service]"), "{err}");
 }
+
+#[test]
+fn an_output_folder_around_a_member_is_refused_and_nothing_is_touched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svc = dir.path().join("svc");
+    std::fs::create_dir_all(svc.join("src")).expect("mkdir");
+    std::fs::write(
+        svc.join("Cargo.toml"),
+        "[package]\nname = \"svc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .expect("write");
+    std::fs::write(svc.join("src/main.rs"), "fn main() {}\n").expect("write");
+    lockfile(&svc.join("Cargo.toml"));
+    let plan = dir.path().join("merge.toml");
+    std::fs::write(
+        &plan,
+        "[[group]]\nname = \"svc\"\nmembers = [\"svc\"]\n\n[service.svc]\nmanifest = \"svc/Cargo.toml\"\n",
+    )
+    .expect("write the plan");
+    let before = tree(dir.path());
+    // `--out .` around the member: the group folder would be the member's own folder.
+    let out = merge_build(&[
+        "--plan",
+        plan.to_str().expect("utf-8"),
+        "--out",
+        dir.path().to_str().expect("utf-8"),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("error[output-conflict]"), "{err}");
+    assert_eq!(tree(dir.path()), before, "something was written");
+}

@@ -169,6 +169,20 @@ fn the_merged_shop_answers_like_the_split_one_calls_inline_and_rebuilds_only_wha
         lock
     );
 
+    // A file an earlier build made and this one does not is removed; a file cargo merge never
+    // made (someone's notes in the output folder) is left.
+    let group_dir = out_dir.join("shop");
+    std::fs::write(
+        group_dir.join("members/stale.rs"),
+        "// made by an older build\n",
+    )
+    .expect("write");
+    let list = group_dir.join("merge-files.txt");
+    let mut listed = std::fs::read_to_string(&list).expect("the file list");
+    listed.push_str("members/stale.rs\n");
+    std::fs::write(&list, listed).expect("write");
+    std::fs::write(group_dir.join("NOTES.md"), "mine\n").expect("write");
+
     // One member changes: only it, its entry crate and the binary compile.
     let lib = members.join("pricing/src/lib.rs");
     let mut source = std::fs::read_to_string(&lib).expect("pricing's lib");
@@ -188,6 +202,15 @@ fn the_merged_shop_answers_like_the_split_one_calls_inline_and_rebuilds_only_wha
         ["pricing", "pricing-merge-entry", "shop-merged"],
         "{}",
         text(&changed.stderr)
+    );
+
+    assert!(
+        !group_dir.join("members/stale.rs").exists(),
+        "a stale file was kept"
+    );
+    assert!(
+        group_dir.join("NOTES.md").exists(),
+        "a file cargo merge did not make was removed"
     );
 
     let lock = text(&std::fs::read(work.path().join("merge.lock")).expect("merge.lock"));

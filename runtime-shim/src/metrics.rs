@@ -95,36 +95,45 @@ pub fn render() -> String {
 /// own, for any GET path; returns the bound address. Std only: the merged binary's members may
 /// run any async runtime, or none.
 pub fn serve(addr: &str) -> std::io::Result<std::net::SocketAddr> {
-    use std::io::{Read, Write as _};
     let listener = std::net::TcpListener::bind(addr)?;
     let bound = listener.local_addr()?;
     std::thread::Builder::new()
         .name("merge-metrics".into())
         .spawn(move || {
             for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
-                // The request head; its path does not matter.
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                    if head.len() > 64 << 10 {
-                        break;
-                    }
-                }
-                let body = render();
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
+                let Ok(stream) = stream else { continue };
+                // One thread a connection: a slow client holds up no one else.
+                let _ = std::thread::Builder::new()
+                    .name("merge-metrics-conn".into())
+                    .spawn(move || answer(stream));
             }
         })?;
     Ok(bound)
+}
+
+/// Reads a request head (for at most 5 s in all) and answers with the counters.
+fn answer(mut stream: std::net::TcpStream) {
+    use std::io::{Read, Write as _};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(5)));
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() <= 64 << 10 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let body = render();
+    let _ = write!(
+        stream,
+        "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
 }
 
 fn escape(v: &str) -> String {

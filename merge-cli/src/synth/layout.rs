@@ -12,9 +12,6 @@ use merge_analyzer::members::Member;
 /// Package names of cargo-merge's own crates.
 pub const TOOL_CRATES: [&str; 3] = ["merge-runtime-shim", "merge-inline-macros", "merge-rewrite"];
 
-/// Folders skipped when copying a package.
-const SKIPPED: [&str; 2] = ["target", ".git"];
-
 #[derive(Debug, Default)]
 pub struct Layout {
     /// Copied folder (absolute, original) -> its copy, relative to the group folder.
@@ -78,6 +75,17 @@ pub fn relative(from: &Path, to: &Path) -> PathBuf {
     pathdiff::diff_paths(to, from).unwrap_or_else(|| to.to_path_buf())
 }
 
+/// Build output (a package's own `target/`, or any folder cargo tagged as a cache) and version
+/// control folders; a source folder that happens to be named `target` is copied.
+fn skipped(e: &walkdir::DirEntry) -> bool {
+    if !e.file_type().is_dir() {
+        return false;
+    }
+    let name = e.file_name();
+    name == ".git"
+        || (name == "target" && (e.depth() == 1 || e.path().join("CACHEDIR.TAG").exists()))
+}
+
 /// The files of a package folder to copy (relative paths, sorted), skipping build output and
 /// version control folders.
 pub fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -85,10 +93,7 @@ pub fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let walk = walkdir::WalkDir::new(dir)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| {
-            e.depth() == 0
-                || !(e.file_type().is_dir() && SKIPPED.iter().any(|s| e.file_name() == *s))
-        });
+        .filter_entry(|e| e.depth() == 0 || !skipped(e));
     for entry in walk {
         let entry = entry.map_err(std::io::Error::other)?;
         if entry.file_type().is_file() {

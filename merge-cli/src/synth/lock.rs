@@ -32,7 +32,7 @@ impl Conflict {
 }
 
 /// The part of a version Cargo treats as compatible: the major, or the first non-zero part.
-fn bucket(v: &Version) -> (u64, u64, u64) {
+pub fn bucket(v: &Version) -> (u64, u64, u64) {
     match (v.major, v.minor) {
         (0, 0) => (0, 0, v.patch),
         (0, minor) => (0, minor, 0),
@@ -42,7 +42,7 @@ fn bucket(v: &Version) -> (u64, u64, u64) {
 
 /// Registry and git packages of a member's graph: (name, source, version) -> links.
 fn external(member: &Member) -> impl Iterator<Item = (&str, String, &Version, Option<&str>)> {
-    member.metadata.packages.iter().filter_map(|p| {
+    member.linked_packages().into_iter().filter_map(|p| {
         let source = p.source.as_ref()?.repr.clone();
         Some((p.name.as_str(), source, &p.version, p.links.as_deref()))
     })
@@ -83,7 +83,7 @@ pub fn conflicts(members: &[Member]) -> Vec<Conflict> {
 pub fn links_collisions(members: &[Member]) -> Vec<(String, Vec<(String, Package)>)> {
     let mut by_links: BTreeMap<String, BTreeMap<String, (String, Package)>> = BTreeMap::new();
     for m in members {
-        for p in &m.metadata.packages {
+        for p in m.linked_packages() {
             if let Some(l) = &p.links {
                 by_links
                     .entry(l.clone())

@@ -79,10 +79,29 @@ pub fn member(
 ) -> Result<(String, Lifted), String> {
     let mut doc: DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
     super::inherit::resolve(&mut doc, cx.original_dir)?;
-    let lifted = Lifted {
+    let mut lifted = Lifted {
         profile: take_table(&mut doc, "profile"),
         patch: take_table(&mut doc, "patch"),
     };
+    // A patch moves to the root manifest: its paths are made relative to the group folder.
+    if let Some(patch) = lifted.patch.as_mut() {
+        for (_, registry) in patch.iter_mut() {
+            let Some(registry) = registry.as_table_like_mut() else {
+                continue;
+            };
+            for (_, dep) in registry.iter_mut() {
+                let Some(dep) = dep.as_table_like_mut() else {
+                    continue;
+                };
+                let Some(path) = dep.get("path").and_then(Item::as_str) else {
+                    continue;
+                };
+                let original = normalize(&cx.original_dir.join(path));
+                let new = cx.layout.copy_of(&original).unwrap_or(original);
+                dep.insert("path", toml_edit::value(slash(&new)));
+            }
+        }
+    }
     for key in [
         "workspace",
         "dev-dependencies",
@@ -106,6 +125,7 @@ pub fn member(
         .and_then(Item::as_table_like_mut)
         .ok_or("no [package] table")?;
     package.remove("workspace");
+    package.remove("default-run");
     for auto in ["autobins", "autotests", "autobenches", "autoexamples"] {
         package.insert(auto, toml_edit::value(false));
     }
@@ -125,7 +145,7 @@ pub fn member(
             }
             set_lib(&mut doc, lib_name, bin_path);
             let mut dep = InlineTable::new();
-            if extern_name.replace('_', "-") != *member_package {
+            if extern_name != member_package {
                 dep.insert("package", member_package.as_str().into());
             }
             dep.insert("path", slash(path).into());
@@ -237,7 +257,7 @@ pub fn slash(path: &Path) -> String {
 }
 
 /// The version requirement of signal-hook, which the generated main uses to bound shutdown.
-const SIGNAL_HOOK: &str = "0.3.17";
+const SIGNAL_HOOK: &str = "=0.3.18";
 
 /// The root manifest of a group's merged workspace: the workspace of every copy and the
 /// package of the merged binary, which depends on every member's entry crate.

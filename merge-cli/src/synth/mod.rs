@@ -75,6 +75,35 @@ pub fn group(
     );
     std::mem::take(&mut problems).finish(())?;
 
+    // One workspace cannot hold two packages of one name.
+    let mut names: BTreeMap<&str, BTreeSet<PathBuf>> = BTreeMap::new();
+    for m in members {
+        for p in m.local_packages() {
+            if let Some(dir) = p.manifest_path.parent() {
+                names
+                    .entry(p.name.as_str())
+                    .or_default()
+                    .insert(layout::normalize(dir.as_std_path()));
+            }
+        }
+    }
+    for (name, dirs) in names.iter().filter(|(_, d)| d.len() > 1) {
+        let dirs: Vec<String> = dirs.iter().map(|d| format!("`{}`", d.display())).collect();
+        problems.push(
+            InputError::new(
+                origin.0,
+                origin.1,
+                format!(
+                    "two local packages are named `{name}` ({}); one merged workspace cannot hold both, \
+                     and cargo merge does not rename local packages yet",
+                    dirs.join(", ")
+                ),
+            )
+            .code(InputCode::DuplicateEntry),
+        );
+    }
+    std::mem::take(&mut problems).finish(())?;
+
     let layout = Layout::new(members);
     let mut files = BTreeMap::new();
     let mut lifted_profile = Vec::new();
@@ -83,6 +112,7 @@ pub fn group(
     let mut entries = Vec::new();
     let mut starts = BTreeMap::new();
     let mut packages = BTreeMap::new();
+    let mut entry_copies: Vec<(String, PathBuf)> = Vec::new();
 
     // Local packages of every member, each once: (original dir, package name, lib name).
     let mut locals: BTreeMap<PathBuf, (String, Option<String>)> = BTreeMap::new();
@@ -131,13 +161,9 @@ pub fn group(
                 packages.insert(m.package.name.to_string(), m.name.clone());
             }
             Some(lib) => {
-                let entry_dir = copy.with_file_name(format!(
-                    "{}-entry",
-                    copy.file_name()
-                        .map(|f| f.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                ));
-                let package = format!("{}-merge-entry", m.package.name);
+                // Named after the member: two members may run two binaries of one package.
+                let entry_dir = Path::new("members").join(format!("{}-entry", m.name));
+                let package = format!("{}-merge-entry", m.name);
                 let role = Role::Entry {
                     package: package.clone(),
                     lib_name: lib_name.clone(),
@@ -165,6 +191,7 @@ pub fn group(
                     &mut Vec::new(),
                 );
                 workspace_members.insert(entry_dir.clone());
+                entry_copies.push((m.name.clone(), entry_dir.clone()));
                 entries.push((lib_name.clone(), package.clone(), entry_dir));
                 packages.insert(package, m.name.clone());
                 packages.insert(m.package.name.to_string(), m.name.clone());
@@ -224,11 +251,15 @@ pub fn group(
             let Some(package) = m.local_packages().find(|p| same_dir(p, dir)) else {
                 continue;
             };
-            let touched = package.dependencies.iter().any(|d| {
-                redirects
-                    .keys()
-                    .any(|(n, v)| *n == d.name && d.req.matches(v))
-            });
+            let touched = package
+                .dependencies
+                .iter()
+                .filter(|d| d.kind != cargo_metadata::DependencyKind::Development)
+                .any(|d| {
+                    redirects
+                        .keys()
+                        .any(|(n, v)| *n == d.name && d.req.matches(v))
+                });
             if !touched {
                 continue;
             }
@@ -266,6 +297,31 @@ pub fn group(
                 problems.push(InputError::new(&dir.join("Cargo.toml"), None, e));
             }
             files.insert(key, doc.to_string().into_bytes());
+        }
+    }
+    // Entry copies carry their member's dependencies too.
+    for (member, dir) in &entry_copies {
+        let (Some(m), Some(redirects)) = (
+            members.iter().find(|m| &m.name == member),
+            vendoring.redirects.get(member),
+        ) else {
+            continue;
+        };
+        let key = dir.join("Cargo.toml");
+        let Some(text) = files
+            .get(&key)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+        else {
+            continue;
+        };
+        match text.parse::<toml_edit::DocumentMut>() {
+            Ok(mut doc) => {
+                if let Err(e) = vendor::redirect(&mut doc, &m.package, redirects, dir) {
+                    problems.push(InputError::new(&m.manifest, None, e));
+                }
+                files.insert(key, doc.to_string().into_bytes());
+            }
+            Err(e) => problems.push(InputError::new(&key, None, format!("{e}"))),
         }
     }
     for v in &vendoring.vendored {
@@ -504,6 +560,17 @@ fn isolate(
     }
     let mut to_vendor = Vec::new();
     for (links, users) in lock::links_collisions(members) {
+        // Under `unify`, versions of one registry crate that Cargo unifies are one package.
+        let unifiable = users.windows(2).all(|w| {
+            let (a, b) = (&w[0].1, &w[1].1);
+            a.source.is_some()
+                && a.name == b.name
+                && a.source == b.source
+                && lock::bucket(&a.version) == lock::bucket(&b.version)
+        });
+        if isolation == Isolation::Unify && unifiable {
+            continue;
+        }
         let chains: Vec<String> = users
             .iter()
             .filter_map(|(member, p)| {

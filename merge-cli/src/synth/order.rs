@@ -31,6 +31,24 @@ impl Uses {
 }
 
 impl<'ast> Visit<'ast> for Uses {
+    fn visit_item(&mut self, item: &'ast syn::Item) {
+        // Test code builds servers the binary never runs.
+        let attrs = match item {
+            syn::Item::Mod(m) => &m.attrs,
+            syn::Item::Fn(f) => &f.attrs,
+            syn::Item::Impl(i) => &i.attrs,
+            _ => return syn::visit::visit_item(self, item),
+        };
+        let test_only = attrs.iter().any(|a| {
+            a.path().is_ident("test")
+                || (a.path().is_ident("cfg")
+                    && a.parse_args::<syn::Ident>().is_ok_and(|i| i == "test"))
+        });
+        if !test_only {
+            syn::visit::visit_item(self, item);
+        }
+    }
+
     fn visit_path(&mut self, p: &'ast syn::Path) {
         let idents: Vec<String> = p.segments.iter().map(|s| s.ident.to_string()).collect();
         for (i, ident) in idents.iter().enumerate() {
@@ -50,9 +68,11 @@ impl<'ast> Visit<'ast> for Uses {
     }
 }
 
-/// Reads every `.rs` file under `dir` (not `target`).
+/// Reads every `.rs` file under `dir/src` (what the library and binaries compile; not tests,
+/// examples or benches).
 pub fn scan_dir(dir: &Path, uses: &mut Uses) {
-    for rel in super::layout::files(dir).unwrap_or_default() {
+    let dir = dir.join("src");
+    for rel in super::layout::files(&dir).unwrap_or_default() {
         if rel.extension().is_some_and(|e| e == "rs") {
             if let Ok(text) = std::fs::read_to_string(dir.join(&rel)) {
                 uses.scan(&text);
@@ -94,7 +114,8 @@ mod tests {
         let mut u = Uses::default();
         u.scan(
             "fn f() { let s = pb::pricing_server::PricingServer::with_interceptor(x, check); \
-             let c = CatalogClient::new(ch); let t: Option<InventoryClient<Channel>> = None; }",
+             let c = CatalogClient::new(ch); let t: Option<InventoryClient<Channel>> = None; }\n\
+             #[cfg(test)] mod tests { fn t() { let m = MockServer::new(x); } }",
         );
         assert_eq!(u.serves, BTreeSet::from(["Pricing".to_owned()]));
         assert_eq!(

@@ -46,7 +46,10 @@ pub fn rewrite(rel: &Path, text: &str, entry: bool) -> Result<Rewritten, String>
         });
     }
     let mut edits = Vec::new();
-    let mut finder = IncludeProto::default();
+    let mut finder = IncludeProto {
+        bare: imports_include_proto(&file),
+        ..IncludeProto::default()
+    };
     finder.visit_file(&file);
     for path in &finder.paths {
         let (start, end) = (path.span().start(), path.span().end());
@@ -90,10 +93,12 @@ pub fn is_generated(file: &syn::File, text: &str) -> bool {
     })
 }
 
-/// `tonic::include_proto` paths of macro invocations.
+/// `tonic::include_proto` paths of macro invocations (and bare `include_proto` when the file
+/// imports tonic's).
 #[derive(Default)]
 struct IncludeProto {
     paths: Vec<syn::Path>,
+    bare: bool,
 }
 
 impl<'ast> Visit<'ast> for IncludeProto {
@@ -104,11 +109,21 @@ impl<'ast> Visit<'ast> for IncludeProto {
             .iter()
             .map(|s| s.ident.to_string())
             .collect();
-        if segments == ["tonic", "include_proto"] {
+        if segments == ["tonic", "include_proto"] || (self.bare && segments == ["include_proto"]) {
             self.paths.push(m.path.clone());
         }
         syn::visit::visit_macro(self, m);
     }
+}
+
+/// Whether the file has `use tonic::include_proto;` at its top level.
+fn imports_include_proto(file: &syn::File) -> bool {
+    file.items.iter().any(|i| {
+        matches!(i, syn::Item::Use(u) if quote::ToTokens::to_token_stream(&u.tree)
+            .to_string()
+            .replace(' ', "")
+            == "tonic::include_proto")
+    })
 }
 
 /// Where to insert `pub ` to make a top-level private `fn main` public.
@@ -178,6 +193,25 @@ mod tests {
             )
         );
         assert!(r.uses_shim);
+    }
+
+    #[test]
+    fn an_imported_include_proto_is_redirected_too() {
+        let text = "use tonic::include_proto;\n// é\nmod a { include_proto!(\"x\"); }\n";
+        let r = rewrite(Path::new("src/lib.rs"), text, false).expect("rewrites");
+        assert_eq!(
+            r.text.as_deref(),
+            Some(
+                "use tonic::include_proto;\n// é\nmod a { ::merge_runtime_shim::include_proto!(\"x\"); }\n"
+            )
+        );
+        let other = "mod a { include_proto!(\"x\"); }\n";
+        assert!(
+            rewrite(Path::new("src/lib.rs"), other, false)
+                .expect("ok")
+                .text
+                .is_none()
+        );
     }
 
     #[test]
