@@ -156,20 +156,7 @@ fn layouts_merge_with_exact_isolation_and_strict_refuses_them() {
     assert!(!out_dir.exists() && !work.path().join("merge.lock").exists());
 
     // exact (the plan's own policy).
-    let build = merge_build(&[
-        "--plan",
-        plan.to_str().expect("utf-8"),
-        "--out",
-        out_dir.to_str().expect("utf-8"),
-        "--message-format",
-        "json",
-    ]);
-    assert!(
-        build.status.success(),
-        "build failed:\n{}",
-        text(&build.stderr)
-    );
-    let binary = merged_binary(&build);
+    let binary = build_json(&plan, &out_dir);
     assert_eq!(tree(&layouts), before, "a member's tree was written to");
 
     // Each member runs exactly its own lockfile's versions.
@@ -225,16 +212,8 @@ fn layouts_merge_with_exact_isolation_and_strict_refuses_them() {
     );
     assert_eq!(answers(mt), from_split);
     let counters = metrics(mp);
-    for method in ["/layouts.ledger.Ledger/Post", "/layouts.audit.Audit/Record"] {
-        let inline = format!("merge_calls_total{{method=\"{method}\",path=\"inline\"");
-        assert!(
-            counters.contains(&inline),
-            "{method} not inline:\n{counters}"
-        );
-        let remote = format!("merge_calls_total{{method=\"{method}\",path=\"remote\"");
-        assert!(
-            !counters.contains(&remote),
-            "{method} went remote:\n{counters}"
-        );
-    }
+    assert_all_inline(
+        &counters,
+        &["/layouts.ledger.Ledger/Post", "/layouts.audit.Audit/Record"],
+    );
 }

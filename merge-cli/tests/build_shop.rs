@@ -80,20 +80,7 @@ fn the_merged_shop_answers_like_the_split_one_calls_inline_and_rebuilds_only_wha
     let out_dir = work.path().join("out");
     let before = tree(&members);
 
-    let build = merge_build(&[
-        "--plan",
-        plan.to_str().expect("utf-8"),
-        "--out",
-        out_dir.to_str().expect("utf-8"),
-        "--message-format",
-        "json",
-    ]);
-    assert!(
-        build.status.success(),
-        "build failed:\n{}",
-        text(&build.stderr)
-    );
-    let binary = merged_binary(&build);
+    let binary = build_json(&plan, &out_dir);
     assert_eq!(binary.file_name().and_then(|f| f.to_str()), Some("shop"));
     assert_eq!(tree(&members), before, "a member's tree was written to");
 
@@ -124,24 +111,16 @@ fn the_merged_shop_answers_like_the_split_one_calls_inline_and_rebuilds_only_wha
     assert_eq!(from_merged, from_split);
 
     let counters = metrics(metrics_port);
-    for method in [
-        "/shop.catalog.Catalog/GetProduct",
-        "/shop.pricing.Pricing/Quote",
-        "/shop.inventory.Inventory/GetStock",
-        "/shop.inventory.Inventory/WatchStock",
-        "/shop.inventory.Inventory/ReportSales",
-    ] {
-        let inline = format!("merge_calls_total{{method=\"{method}\",path=\"inline\"");
-        assert!(
-            counters.contains(&inline),
-            "{method} not inline:\n{counters}"
-        );
-        let remote = format!("merge_calls_total{{method=\"{method}\",path=\"remote\"");
-        assert!(
-            !counters.contains(&remote),
-            "{method} went remote:\n{counters}"
-        );
-    }
+    assert_all_inline(
+        &counters,
+        &[
+            "/shop.catalog.Catalog/GetProduct",
+            "/shop.pricing.Pricing/Quote",
+            "/shop.inventory.Inventory/GetStock",
+            "/shop.inventory.Inventory/WatchStock",
+            "/shop.inventory.Inventory/ReportSales",
+        ],
+    );
     // SIGTERM reaches every member's own shutdown; the binary exits cleanly.
     assert!(running.terminate_last().success());
 

@@ -75,6 +75,40 @@ pub fn merged_binary(out: &Output) -> PathBuf {
     PathBuf::from(lines[0]["path"].as_str().expect("a path"))
 }
 
+/// Builds `plan` into `out` in JSON mode, which must succeed; the merged binary.
+pub fn build_json(plan: &Path, out: &Path) -> PathBuf {
+    let build = merge_build(&[
+        "--plan",
+        plan.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--message-format",
+        "json",
+    ]);
+    assert!(
+        build.status.success(),
+        "build failed:\n{}",
+        text(&build.stderr)
+    );
+    merged_binary(&build)
+}
+
+/// Every method of `methods` was called in-process, and none over the network.
+pub fn assert_all_inline(counters: &str, methods: &[&str]) {
+    for method in methods {
+        let inline = format!("merge_calls_total{{method=\"{method}\",path=\"inline\"");
+        assert!(
+            counters.contains(&inline),
+            "{method} not inline:\n{counters}"
+        );
+        let remote = format!("merge_calls_total{{method=\"{method}\",path=\"remote\"");
+        assert!(
+            !counters.contains(&remote),
+            "{method} went remote:\n{counters}"
+        );
+    }
+}
+
 /// Packages cargo compiled, from its `Compiling name vX (..)` lines.
 pub fn compiled(stderr: &str) -> Vec<String> {
     stderr
