@@ -3,7 +3,7 @@
 //! and merge.lock beside the plan, then compiles each group with cargo, whose output streams
 //! through. Prints where each merged binary is and how to run it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -89,7 +89,8 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
             diagnostics.push(d);
         }
         let origin = (plan.path.as_path(), plan.group_line(name));
-        match synth::group(name, &members, isolation, &tools, origin) {
+        let decision = synth::protos::Decision::load(&out.join(name));
+        match synth::group(name, &members, isolation, &tools, origin, &decision) {
             Ok(g) => made.push((g, members)),
             Err(e) => diagnostics.extend(Diagnostic::from_import(e)),
         }
@@ -109,16 +110,38 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
     }
 
     let interactive = !json && std::io::stderr().is_terminal();
-    for (g, members) in &made {
+    for (g, members) in made.iter_mut() {
         if !json {
             status::status(
                 "Building",
                 &format!("group `{}` ({} members)", g.name, members.len()),
             );
         }
+        let dir = out.join(&g.name);
         // --locked holds the merged lockfile once it exists; a fresh seed must be completed.
         let locked = (args.locked || args.frozen) && !reseeded.contains(&g.name);
-        let binary = cargo_build(&out.join(&g.name), g, args, locked, interactive)?;
+        let (mut binary, out_dirs) = cargo_build(&dir, g, args, locked, interactive)?;
+        // Which generated proto code is identical is known now: when that changes what is
+        // shared, the workspace is made again and built once more.
+        let decision = share_protos(g, &out_dirs);
+        if decision != g.protos {
+            let origin = (plan.path.as_path(), plan.group_line(&g.name));
+            let remade = synth::group(&g.name, members, isolation, &tools, origin, &decision)
+                .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
+            if !json {
+                let shared: Vec<&str> = decision.shared.iter().map(|s| s.proto.as_str()).collect();
+                status::status(
+                    "Sharing",
+                    &format!(
+                        "generated code of {} across members; building again",
+                        shared.join(", ")
+                    ),
+                );
+            }
+            write_group(&dir, &remade)?;
+            *g = remade;
+            binary = cargo_build(&dir, g, args, false, interactive)?.0;
+        }
         let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
         if json {
             let line = MergedBinary {
@@ -258,7 +281,7 @@ fn cargo_build(
     args: &BuildArgs,
     locked: bool,
     interactive: bool,
-) -> Result<PathBuf, Failure> {
+) -> Result<(PathBuf, BTreeMap<String, PathBuf>), Failure> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.arg("build")
@@ -296,20 +319,30 @@ fn cargo_build(
         .context("failed to run cargo")?;
     let stdout = child.stdout.take().context("cargo's stdout")?;
     let mut binary = None;
+    let mut out_dirs = BTreeMap::new();
     for line in BufReader::new(stdout).lines() {
         let Ok(line) = line else { break };
         let Ok(message) = serde_json::from_str::<cargo_metadata::Message>(&line) else {
             continue;
         };
-        if let cargo_metadata::Message::CompilerArtifact(a) = message {
-            if a.target.name == g.name && a.executable.is_some() {
-                binary = a.executable.map(|p| p.into_std_path_buf());
-            } else if interactive {
-                let package = package_name(&a.package_id.repr);
-                if let Some(member) = g.packages.get(&package) {
-                    status::status("Compiled", &format!("member `{member}` ({package})"));
+        match message {
+            cargo_metadata::Message::CompilerArtifact(a) => {
+                if a.target.name == g.name && a.executable.is_some() {
+                    binary = a.executable.map(|p| p.into_std_path_buf());
+                } else if interactive {
+                    let package = package_name(&a.package_id.repr);
+                    if let Some(member) = g.packages.get(&package) {
+                        status::status("Compiled", &format!("member `{member}` ({package})"));
+                    }
                 }
             }
+            cargo_metadata::Message::BuildScriptExecuted(b) => {
+                out_dirs.insert(
+                    package_name(&b.package_id.repr),
+                    b.out_dir.into_std_path_buf(),
+                );
+            }
+            _ => {}
         }
     }
     let exit = child.wait().context("failed to wait for cargo")?;
@@ -320,13 +353,39 @@ fn cargo_build(
             dir.display()
         )));
     }
-    binary.ok_or_else(|| {
+    let binary = binary.ok_or_else(|| {
         Failure::Other(anyhow::anyhow!(
             "cargo built group `{}` but named no binary `{}`",
             g.name,
             g.name
         ))
-    })
+    })?;
+    Ok((binary, out_dirs))
+}
+
+/// What to share, from the generated files of the build that just ran.
+fn share_protos(g: &Group, out_dirs: &BTreeMap<String, PathBuf>) -> synth::protos::Decision {
+    let candidates: Vec<synth::protos::Candidate> = g
+        .includes
+        .iter()
+        .filter_map(|(package, (copy, protos))| {
+            let sources = g
+                .files
+                .iter()
+                .filter(|(rel, _)| {
+                    rel.starts_with(copy) && rel.extension().is_some_and(|e| e == "rs")
+                })
+                .map(|(_, bytes)| String::from_utf8_lossy(bytes).into_owned())
+                .collect();
+            Some(synth::protos::Candidate {
+                package: package.clone(),
+                out_dir: out_dirs.get(package)?.clone(),
+                protos: protos.clone(),
+                sources,
+            })
+        })
+        .collect();
+    synth::protos::decide(&candidates)
 }
 
 /// The package name in a package id (`path+file:///x/y#name@1.0.0` or `registry+...#name@1.0`).

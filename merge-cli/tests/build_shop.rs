@@ -84,6 +84,22 @@ fn the_merged_shop_answers_like_the_split_one_calls_inline_and_rebuilds_only_wha
     assert_eq!(binary.file_name().and_then(|f| f.to_str()), Some("shop"));
     assert_eq!(tree(&members), before, "a member's tree was written to");
 
+    // gateway compiles its own copies of catalog.proto and inventory.proto, identical to the
+    // shared proto crate's: that code is compiled once, so gateway -> catalog moves requests.
+    let shared =
+        text(&std::fs::read(out_dir.join("shop/merge-protos/index.toml")).expect("shared protos"));
+    for proto in ["shop.catalog", "shop.inventory"] {
+        assert!(shared.contains(&format!("name = \"{proto}\"")), "{shared}");
+    }
+    assert!(
+        shared.contains("packages = [\"gateway\", \"shop-proto\"]"),
+        "{shared}"
+    );
+    assert!(
+        !shared.contains("shop.pricing"),
+        "pricing's copies differ: {shared}"
+    );
+
     // The split deployment and the merged binary, side by side.
     let mut running = Running::default();
     let split = [free_port(), free_port(), free_port(), free_port()];

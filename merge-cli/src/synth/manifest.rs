@@ -76,6 +76,7 @@ pub fn member(
     cx: &Context<'_>,
     role: &Role,
     needs_shim: bool,
+    merge_protos: Option<&Path>,
 ) -> Result<(String, Lifted), String> {
     let mut doc: DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
     super::inherit::resolve(&mut doc, cx.original_dir)?;
@@ -156,6 +157,11 @@ pub fn member(
         let mut dep = InlineTable::new();
         dep.insert("path", slash(&cx.tools.runtime_shim).into());
         dependencies(&mut doc).insert("merge-runtime-shim", Item::Value(Value::InlineTable(dep)));
+    }
+    if let Some(path) = merge_protos {
+        let mut dep = InlineTable::new();
+        dep.insert("path", slash(path).into());
+        dependencies(&mut doc).insert("merge-protos", Item::Value(Value::InlineTable(dep)));
     }
     Ok((doc.to_string(), lifted))
 }
@@ -408,7 +414,7 @@ mod tests {
                     [dev-dependencies]\ntempfile = \"3\"\n\n[[bin]]\nname = \"x\"\n\n\
                     [profile.release]\nlto = true\n\n[workspace]\n";
         let (out, lifted) =
-            member(text, &cx(&layout, &tools), &Role::Library, true).expect("rewrites");
+            member(text, &cx(&layout, &tools), &Role::Library, true, None).expect("rewrites");
         assert!(
             !out.contains("[workspace]")
                 && !out.contains("dev-dependencies")
@@ -431,7 +437,8 @@ mod tests {
             runtime_shim: PathBuf::from("/t"),
         };
         let text = "[package]\nname = \"a\"\nversion.workspace = true\n";
-        let err = member(text, &cx(&layout, &tools), &Role::Library, false).expect_err("refused");
+        let err =
+            member(text, &cx(&layout, &tools), &Role::Library, false, None).expect_err("refused");
         assert!(
             err.contains("no workspace manifest is found above it"),
             "{err}"

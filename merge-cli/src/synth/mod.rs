@@ -24,6 +24,7 @@ pub mod lock;
 pub mod main_rs;
 pub mod manifest;
 pub mod order;
+pub mod protos;
 pub mod source;
 pub mod vendor;
 
@@ -52,6 +53,10 @@ pub struct Group {
     pub decisions: BTreeMap<String, Vec<String>>,
     /// Packages whose compilation is a member's (package name -> member), for progress.
     pub packages: BTreeMap<String, String>,
+    /// Packages that include generated proto code: package -> (its copy, the protos).
+    pub includes: BTreeMap<String, (PathBuf, BTreeSet<String>)>,
+    /// The proto sharing this workspace was made with.
+    pub protos: protos::Decision,
 }
 
 /// Makes the merged workspace of `group` from its `members`.
@@ -61,6 +66,7 @@ pub fn group(
     isolation: Isolation,
     tools: &ToolCrates,
     origin: (&Path, Option<usize>),
+    decision: &protos::Decision,
 ) -> Result<Group, ImportError> {
     let mut problems = Problems::default();
     let mut warnings = Vec::new();
@@ -113,6 +119,7 @@ pub fn group(
     let mut starts = BTreeMap::new();
     let mut packages = BTreeMap::new();
     let mut entry_copies: Vec<(String, PathBuf)> = Vec::new();
+    let mut includes: BTreeMap<String, (PathBuf, BTreeSet<String>)> = BTreeMap::new();
 
     // Local packages of every member, each once: (original dir, package name, lib name).
     let mut locals: BTreeMap<PathBuf, (String, Option<String>)> = BTreeMap::new();
@@ -189,6 +196,11 @@ pub fn group(
                     &mut problems,
                     &mut Vec::new(),
                     &mut Vec::new(),
+                    &mut Protos {
+                        package: &package,
+                        decision,
+                        includes: &mut includes,
+                    },
                 );
                 workspace_members.insert(entry_dir.clone());
                 entry_copies.push((m.name.clone(), entry_dir.clone()));
@@ -211,7 +223,7 @@ pub fn group(
         }
         starts.insert(m.name.clone(), (uses, lib_name));
     }
-    for dir in locals.keys() {
+    for (dir, (package, _)) in &locals {
         let Some(copy) = layout.copy_of(dir) else {
             continue;
         };
@@ -233,7 +245,21 @@ pub fn group(
             &mut problems,
             &mut lifted_profile,
             &mut lifted_patch,
+            &mut Protos {
+                package,
+                decision,
+                includes: &mut includes,
+            },
         );
+    }
+    // The generated proto code shared by several packages, compiled once.
+    if !decision.shared.is_empty() {
+        let deps = protos_dependencies(members, decision, tools);
+        match decision.files(&deps) {
+            Ok(more) => files.extend(more),
+            Err(e) => problems.push(InputError::new(origin.0, origin.1, e)),
+        }
+        workspace_members.insert(PathBuf::from(protos::DIR));
     }
     // Members' local packages depend on their vendored versions.
     for dir in locals.keys() {
@@ -432,7 +458,79 @@ pub fn group(
         warnings,
         decisions,
         packages,
+        includes,
+        protos: decision.clone(),
     })
+}
+
+/// The `[dependencies]` of `merge-protos`: what the first package using each shared proto
+/// depends on from a registry (prost, tonic, ...), at its requirements; Cargo unifies them with
+/// the members' own.
+fn protos_dependencies(
+    members: &[Member],
+    decision: &protos::Decision,
+    tools: &ToolCrates,
+) -> String {
+    let mut deps: BTreeMap<String, String> = BTreeMap::new();
+    let users: BTreeSet<&str> = decision
+        .shared
+        .iter()
+        .flat_map(|s| s.packages.iter().map(String::as_str))
+        .collect();
+    for m in members {
+        for p in m
+            .local_packages()
+            .filter(|p| users.contains(p.name.as_str()))
+        {
+            for d in &p.dependencies {
+                if d.kind != cargo_metadata::DependencyKind::Normal
+                    || d.optional
+                    || d.path.is_some()
+                    || d.target.is_some()
+                {
+                    continue;
+                }
+                let key = d.rename.clone().unwrap_or_else(|| d.name.clone());
+                // Only what the generated code names (prost, tonic, tonic-prost, ...).
+                let ident = key.replace('-', "_");
+                let named = decision
+                    .shared
+                    .iter()
+                    .any(|s| s.source.contains(&format!("{ident}::")));
+                if !named {
+                    continue;
+                }
+                let features: Vec<String> = d.features.iter().map(|f| format!("{f:?}")).collect();
+                let mut spec = format!("version = \"{}\"", d.req);
+                if d.rename.is_some() {
+                    spec.push_str(&format!(", package = \"{}\"", d.name));
+                }
+                if !d.uses_default_features {
+                    spec.push_str(", default-features = false");
+                }
+                if !features.is_empty() {
+                    spec.push_str(&format!(", features = [{}]", features.join(", ")));
+                }
+                deps.entry(key).or_insert(spec);
+            }
+        }
+    }
+    deps.insert(
+        "merge-runtime-shim".to_owned(),
+        format!("path = \"{}\"", manifest::slash(&tools.runtime_shim)),
+    );
+    deps.iter()
+        .map(|(k, v)| format!("{k} = {{ {v} }}\n"))
+        .collect()
+}
+
+/// The proto side of one package's copy.
+struct Protos<'a> {
+    /// The package's name.
+    package: &'a str,
+    decision: &'a protos::Decision,
+    /// Filled in: the protos each package includes.
+    includes: &'a mut BTreeMap<String, (PathBuf, BTreeSet<String>)>,
 }
 
 /// Copies one package folder (`original` -> `copy`), rewriting its manifest for `role` and its
@@ -448,7 +546,10 @@ fn copy_package(
     problems: &mut Problems,
     profiles: &mut Vec<(String, toml_edit::Table)>,
     patches: &mut Vec<(String, toml_edit::Table)>,
+    protos: &mut Protos<'_>,
 ) {
+    let shared = protos.decision.for_package(protos.package);
+    let mut uses_shared = false;
     let list = match layout::files(original) {
         Ok(l) => l,
         Err(e) => {
@@ -486,9 +587,18 @@ fn copy_package(
         if rel.extension().is_some_and(|e| e == "rs") {
             if let Ok(text) = std::str::from_utf8(&out) {
                 let entry = entry_file == Some(rel.as_path());
-                match source::rewrite(&rel, text, entry) {
+                match source::rewrite(&rel, text, entry, &shared) {
                     Ok(r) => {
                         uses_shim |= r.uses_shim;
+                        uses_shared |= r.uses_shared;
+                        if !r.protos.is_empty() && compiled(role, &rel, entry) {
+                            protos
+                                .includes
+                                .entry(protos.package.to_owned())
+                                .or_insert_with(|| (copy.to_path_buf(), BTreeSet::new()))
+                                .1
+                                .extend(r.protos);
+                        }
                         if let Some(t) = r.text {
                             out = t.into_bytes();
                         }
@@ -507,7 +617,8 @@ fn copy_package(
         );
         return;
     };
-    match manifest::member(&text, cx, role, uses_shim) {
+    let merge_protos = uses_shared.then(|| layout::relative(copy, Path::new(protos::DIR)));
+    match manifest::member(&text, cx, role, uses_shim, merge_protos.as_deref()) {
         Ok((out, lifted)) => {
             let who = original.display().to_string();
             if let Some(p) = lifted.profile {
@@ -528,6 +639,16 @@ fn same_dir(p: &cargo_metadata::Package, dir: &Path) -> bool {
     p.manifest_path
         .parent()
         .is_some_and(|d| layout::normalize(d.as_std_path()) == dir)
+}
+
+/// Whether the package's library compiles `rel` in its role, as far as a file's place tells:
+/// an entry copy compiles its binary's root; a library copy not its binaries' files.
+fn compiled(role: &Role, rel: &Path, entry: bool) -> bool {
+    match role {
+        Role::Entry { .. } => entry,
+        Role::Library => rel != Path::new("src/main.rs") && !rel.starts_with("src/bin"),
+        Role::BinAsLib { .. } => true,
+    }
 }
 
 /// Whether `rel` lies in a sub-folder of `dir` that is a package of its own.

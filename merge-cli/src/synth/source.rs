@@ -20,11 +20,21 @@ pub struct Rewritten {
     pub text: Option<String>,
     /// The file now uses `merge_runtime_shim` (the package needs it as a dependency).
     pub uses_shim: bool,
+    /// The protos the file includes (`include_proto!("pkg")`, tonic's or cargo-merge's).
+    pub protos: std::collections::BTreeSet<String>,
+    /// The file now uses `merge_protos` (the package needs it as a dependency).
+    pub uses_shared: bool,
 }
 
 /// Rewrites one source file. `entry`: this file is the root of the binary that runs.
+/// `shared`: proto -> module of the protos this package takes from `merge_protos`.
 /// A file that does not parse is left as it is (cargo reports it if it is compiled at all).
-pub fn rewrite(rel: &Path, text: &str, entry: bool) -> Result<Rewritten, String> {
+pub fn rewrite(
+    rel: &Path,
+    text: &str,
+    entry: bool,
+    shared: &std::collections::BTreeMap<String, String>,
+) -> Result<Rewritten, String> {
     let Ok(file) = syn::parse_file(text) else {
         return Ok(Rewritten::default());
     };
@@ -43,6 +53,7 @@ pub fn rewrite(rel: &Path, text: &str, entry: bool) -> Result<Rewritten, String>
         return Ok(Rewritten {
             text: Some(text),
             uses_shim: true,
+            ..Rewritten::default()
         });
     }
     let mut edits = Vec::new();
@@ -51,23 +62,34 @@ pub fn rewrite(rel: &Path, text: &str, entry: bool) -> Result<Rewritten, String>
         ..IncludeProto::default()
     };
     finder.visit_file(&file);
-    for path in &finder.paths {
-        let (start, end) = (path.span().start(), path.span().end());
-        edits.push((start, end, "::merge_runtime_shim::include_proto".to_owned()));
+    let mut out = Rewritten::default();
+    for (m, tonic) in &finder.found {
+        let proto = m.parse_body::<syn::LitStr>().ok().map(|l| l.value());
+        if let Some(module) = proto.as_ref().and_then(|p| shared.get(p)) {
+            // Compiled once in merge_protos: the whole invocation becomes a re-export.
+            let end = m.delimiter.span().close().end();
+            edits.push((
+                m.path.span().start(),
+                end,
+                format!("pub use ::merge_protos::{module}::*"),
+            ));
+            out.uses_shared = true;
+        } else if *tonic {
+            let (start, end) = (m.path.span().start(), m.path.span().end());
+            edits.push((start, end, "::merge_runtime_shim::include_proto".to_owned()));
+            out.uses_shim = true;
+        }
+        out.protos.extend(proto);
     }
-    let uses_shim = !edits.is_empty();
     if entry {
         if let Some(at) = private_main(&file) {
             edits.push((at, at, "pub ".to_owned()));
         }
     }
-    if edits.is_empty() {
-        return Ok(Rewritten::default());
+    if !edits.is_empty() {
+        out.text = Some(apply(text, edits));
     }
-    Ok(Rewritten {
-        text: Some(apply(text, edits)),
-        uses_shim,
-    })
+    Ok(out)
 }
 
 /// Whether `file` is prost/tonic output: prost-build's header, or tonic's server and client
@@ -93,11 +115,11 @@ pub fn is_generated(file: &syn::File, text: &str) -> bool {
     })
 }
 
-/// `tonic::include_proto` paths of macro invocations (and bare `include_proto` when the file
-/// imports tonic's).
+/// `include_proto!` invocations: tonic's (`true`; and a bare one when the file imports
+/// tonic's) and cargo-merge's (`false`).
 #[derive(Default)]
 struct IncludeProto {
-    paths: Vec<syn::Path>,
+    found: Vec<(syn::Macro, bool)>,
     bare: bool,
 }
 
@@ -109,8 +131,17 @@ impl<'ast> Visit<'ast> for IncludeProto {
             .iter()
             .map(|s| s.ident.to_string())
             .collect();
-        if segments == ["tonic", "include_proto"] || (self.bare && segments == ["include_proto"]) {
-            self.paths.push(m.path.clone());
+        let names: Vec<&str> = segments.iter().map(String::as_str).collect();
+        match names.as_slice() {
+            ["tonic", "include_proto"] => self.found.push((m.clone(), true)),
+            ["include_proto"] if self.bare => self.found.push((m.clone(), true)),
+            [
+                "merge_runtime_shim" | "merge_inline_macros",
+                "include_proto",
+            ] => {
+                self.found.push((m.clone(), false));
+            }
+            _ => {}
         }
         syn::visit::visit_macro(self, m);
     }
@@ -180,12 +211,35 @@ fn apply(text: &str, mut edits: Vec<(LineColumn, LineColumn, String)>) -> String
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+
+    fn none() -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+
+    #[test]
+    fn a_shared_proto_becomes_a_reexport() {
+        let text = "pub mod catalog {\n    merge_runtime_shim::include_proto!(\"shop.catalog\");\n}\n\
+                    pub mod pricing {\n    merge_runtime_shim::include_proto!(\"shop.pricing\");\n}\n";
+        let shared = BTreeMap::from([("shop.catalog".to_owned(), "shop_catalog".to_owned())]);
+        let r = rewrite(Path::new("src/lib.rs"), text, false, &shared).expect("rewrites");
+        assert_eq!(
+            r.text.as_deref(),
+            Some(
+                "pub mod catalog {\n    pub use ::merge_protos::shop_catalog::*;\n}\n\
+                  pub mod pricing {\n    merge_runtime_shim::include_proto!(\"shop.pricing\");\n}\n"
+            )
+        );
+        assert!(r.uses_shared && !r.uses_shim);
+        assert_eq!(r.protos.len(), 2);
+    }
 
     #[test]
     fn include_proto_is_redirected_and_nothing_else_moves() {
         let text = "pub mod a {\n    tonic::include_proto!(\"x.a\");\n}\n// é\nfn other() {}\n";
-        let r = rewrite(Path::new("src/lib.rs"), text, false).expect("rewrites");
+        let r = rewrite(Path::new("src/lib.rs"), text, false, &none()).expect("rewrites");
         assert_eq!(
             r.text.as_deref(),
             Some(
@@ -198,7 +252,7 @@ mod tests {
     #[test]
     fn an_imported_include_proto_is_redirected_too() {
         let text = "use tonic::include_proto;\n// é\nmod a { include_proto!(\"x\"); }\n";
-        let r = rewrite(Path::new("src/lib.rs"), text, false).expect("rewrites");
+        let r = rewrite(Path::new("src/lib.rs"), text, false, &none()).expect("rewrites");
         assert_eq!(
             r.text.as_deref(),
             Some(
@@ -207,7 +261,7 @@ mod tests {
         );
         let other = "mod a { include_proto!(\"x\"); }\n";
         assert!(
-            rewrite(Path::new("src/lib.rs"), other, false)
+            rewrite(Path::new("src/lib.rs"), other, false, &none())
                 .expect("ok")
                 .text
                 .is_none()
@@ -218,7 +272,7 @@ mod tests {
     fn the_entry_main_becomes_public() {
         let text =
             "use x::y;\n\n#[tokio::main]\nasync fn main() -> Result<(), E> {\n    Ok(())\n}\n";
-        let r = rewrite(Path::new("src/main.rs"), text, true).expect("rewrites");
+        let r = rewrite(Path::new("src/main.rs"), text, true, &none()).expect("rewrites");
         assert_eq!(
             r.text.as_deref(),
             Some(
@@ -228,13 +282,13 @@ mod tests {
         assert!(!r.uses_shim);
         let public = "pub fn main() {}\n";
         assert!(
-            rewrite(Path::new("m.rs"), public, true)
+            rewrite(Path::new("m.rs"), public, true, &none())
                 .expect("ok")
                 .text
                 .is_none()
         );
         assert!(
-            rewrite(Path::new("m.rs"), "fn main() {}\n", false)
+            rewrite(Path::new("m.rs"), "fn main() {}\n", false, &none())
                 .expect("ok")
                 .text
                 .is_none()
