@@ -6,6 +6,7 @@
 //! the returned values.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod check;
 pub mod dot;
 pub mod error;
 pub mod format;
@@ -18,6 +19,7 @@ pub mod plan;
 pub mod profiles;
 pub mod select;
 pub mod thresholds;
+pub mod versions;
 
 pub use error::{ImportError, InputError};
 pub use group::Group;

@@ -51,6 +51,15 @@ pub enum Command {
     /// generates a main that runs every member's own `main` (callees first), and compiles it
     /// with cargo. Writes `merge.lock` beside the plan: what was merged, from which sources.
     Build(BuildArgs),
+
+    /// Report what would break when a plan's members share one process.
+    ///
+    /// Reads each member's dependency graph (cargo metadata) and sources (syn, every local
+    /// package), and reports, per group, global initialisations that collide (tracing,
+    /// loggers, allocators), environment variables two members read, exits outside `main`,
+    /// native libraries linked twice and versions the isolation policy cannot keep. Exit
+    /// status: 0 when clean or only warnings, 1 when errors were found, 2 for bad input.
+    Check(CheckArgs),
 }
 
 impl Command {
@@ -58,8 +67,32 @@ impl Command {
         match self {
             Command::Analyze(a) => a.message_format,
             Command::Build(b) => b.message_format,
+            Command::Check(c) => c.message_format,
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The merge plan (merge.toml)
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+
+    /// Dependency isolation to judge versions by; overrides the plan's `isolation`
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub isolation: Option<IsolationArg>,
+
+    /// Only this group of the plan (repeat for several; default: every group)
+    #[arg(long, value_name = "NAME")]
+    pub group: Vec<String>,
+
+    /// Passed to cargo metadata: no network
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Output format (json: one `diagnostic` line per finding, then a `check-summary` line)
+    #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

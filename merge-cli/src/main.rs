@@ -5,6 +5,7 @@
 
 mod analyze;
 mod build;
+mod check;
 mod cli;
 mod diagnostic;
 mod fsx;
@@ -44,6 +45,12 @@ fn main() -> ExitCode {
     let result = match args.command {
         cli::Command::Analyze(a) => analyze::exec(&a),
         cli::Command::Build(b) => build::exec(&b),
+        cli::Command::Check(c) => match check::exec(&c) {
+            // Errors were found and reported: status 1, with nothing more to say.
+            Ok(true) => return ExitCode::from(1),
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

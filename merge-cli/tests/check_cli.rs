@@ -1,0 +1,77 @@
+//! `cargo merge check` run as a user runs it: the hazard fixture (fixtures/hazards) reports each
+//! code where its comment says, in both formats (snapshots), with exit status 1; the shop has
+//! no finding of warning or error level; a bad plan is exit status 2.
+
+mod support;
+
+use std::process::{Command, Output};
+
+use support::{root, text};
+
+fn check(plan: &str, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cargo-merge"))
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .args(["merge", "check", "--plan", plan])
+        .args(extra)
+        .output()
+        .expect("run cargo-merge")
+}
+
+#[test]
+fn the_hazards_are_reported_where_they_are() {
+    let out = check("fixtures/hazards/merge.toml", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    insta::assert_snapshot!("hazards_human", text(&out.stdout));
+}
+
+#[test]
+fn the_hazards_as_json_lines() {
+    let out = check("fixtures/hazards/merge.toml", &["--message-format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in stdout.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        assert!(
+            v["reason"] == "diagnostic" || v["reason"] == "check-summary",
+            "{line}"
+        );
+    }
+    insta::assert_snapshot!("hazards_json", stdout);
+}
+
+#[test]
+fn the_shop_has_nothing_to_fix() {
+    let plan = tempfile::tempdir().expect("tempdir");
+    let shop = root().join("fixtures/shop");
+    let mut text_plan = String::from(
+        "[[group]]\nname = \"shop\"\nmembers = [\"catalog\", \"gateway\", \"inventory\", \"pricing\"]\n",
+    );
+    for m in ["catalog", "gateway", "inventory", "pricing"] {
+        text_plan.push_str(&format!(
+            "\n[service.{m}]\nmanifest = \"{}\"\n",
+            shop.join(m).join("Cargo.toml").display()
+        ));
+    }
+    let path = plan.path().join("merge.toml");
+    std::fs::write(&path, text_plan).expect("write the plan");
+    let out = check(path.to_str().expect("utf-8"), &["--message-format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a summary")).expect("JSON");
+    assert_eq!(summary["reason"], "check-summary");
+    assert_eq!(summary["errors"], 0, "{stdout}");
+    assert_eq!(summary["warnings"], 0, "{stdout}");
+}
+
+#[test]
+fn a_bad_plan_is_status_2() {
+    let out = check("fixtures/hazards/no-such-plan.toml", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no-such-plan.toml"),
+        "{}",
+        text(&out.stderr)
+    );
+}
