@@ -69,6 +69,7 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
         return Err(Failure::Input(diagnostics));
     }
     let tools = find_tools()?;
+    let allow: BTreeSet<String> = args.allow.iter().cloned().collect();
     let options = CargoOptions {
         offline: args.offline,
         frozen: args.frozen,
@@ -90,7 +91,7 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
         }
         let origin = (plan.path.as_path(), plan.group_line(name));
         let decision = synth::protos::Decision::load(&out.join(name));
-        match synth::group(name, &members, isolation, &tools, origin, &decision) {
+        match synth::group(name, &members, isolation, &tools, origin, &decision, &allow) {
             Ok(g) => made.push((g, members)),
             Err(e) => diagnostics.extend(Diagnostic::from_import(e)),
         }
@@ -103,6 +104,9 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
     for (g, _) in &made {
         for w in &g.warnings {
             status::warning(&format!("group `{}`: {w}", g.name));
+        }
+        for n in &g.notes {
+            status::status("Mended", &format!("group `{}`: {n}", g.name));
         }
         if write_group(&out.join(&g.name), g)? {
             reseeded.insert(g.name.clone());
@@ -126,8 +130,10 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
         let decision = share_protos(g, &out_dirs);
         if decision != g.protos {
             let origin = (plan.path.as_path(), plan.group_line(&g.name));
-            let remade = synth::group(&g.name, members, isolation, &tools, origin, &decision)
-                .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
+            let remade = synth::group(
+                &g.name, members, isolation, &tools, origin, &decision, &allow,
+            )
+            .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
             if !json {
                 let shared: Vec<&str> = decision.shared.iter().map(|s| s.proto.as_str()).collect();
                 status::status(

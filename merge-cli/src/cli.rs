@@ -132,6 +132,11 @@ pub struct BuildArgs {
     #[arg(long, value_name = "NAME")]
     pub group: Vec<String>,
 
+    /// Build despite `cargo merge check` errors of this code that build cannot mend (repeat
+    /// for several)
+    #[arg(long, value_name = "CODE")]
+    pub allow: Vec<String>,
+
     /// Members' lockfiles are always read with cargo's --locked (never changed); this also
     /// holds the merged workspace's Cargo.lock once a build has completed it
     #[arg(long)]

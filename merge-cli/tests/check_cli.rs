@@ -75,3 +75,41 @@ fn a_bad_plan_is_status_2() {
         text(&out.stderr)
     );
 }
+
+/// The hazards, mended by build: alpha and beta both read `PORT` and both initialise tracing;
+/// merged, each listens where its own `<MEMBER>_PORT` says and the second initialisation is
+/// skipped instead of panicking.
+#[test]
+fn build_mends_the_hazards_and_each_member_listens_on_its_own_port() {
+    support::build_fixtures(&["hazards/alpha", "hazards/beta"]);
+    let work = tempfile::tempdir().expect("tempdir");
+    let fixture = root().join("fixtures/hazards");
+    let plan = std::fs::read_to_string(fixture.join("merge.toml"))
+        .expect("the plan")
+        .replace(
+            "manifest = \"",
+            &format!("manifest = \"{}/", fixture.display()),
+        );
+    let plan_path = work.path().join("merge.toml");
+    std::fs::write(&plan_path, plan).expect("write the plan");
+    let binary = support::build_json(&plan_path, &work.path().join("out"));
+    let (alpha, beta) = (support::free_port(), support::free_port());
+    let mut running = support::Running::default();
+    running.start(
+        &binary,
+        &[
+            ("ALPHA_PORT", alpha.to_string()),
+            ("BETA_PORT", beta.to_string()),
+        ],
+        &[alpha, beta],
+    );
+    for (port, name) in [(alpha, "alpha"), (beta, "beta")] {
+        let mut answer = String::new();
+        std::io::Read::read_to_string(
+            &mut std::net::TcpStream::connect(("127.0.0.1", port)).expect("connects"),
+            &mut answer,
+        )
+        .expect("reads");
+        assert_eq!(answer, format!("{name}\n"));
+    }
+}

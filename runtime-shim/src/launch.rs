@@ -83,6 +83,20 @@ pub fn stop_now(binary: &'static str) -> ! {
     std::process::exit(130)
 }
 
+/// Called by a member's mended initialisation of a process-wide `what` (a logger, a tracing
+/// subscriber) when another member's came first: says so once per `what`.
+pub fn skipped(what: &'static str) {
+    static SAID: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(|p| p.into_inner());
+    if !said.contains(&what) {
+        said.push(what);
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "merged binary: a second {what} initialisation was skipped; the first member's stays"
+        );
+    }
+}
+
 /// How a member's main thread ended.
 enum Ended {
     Returned(ExitCode),

@@ -56,6 +56,9 @@ pub struct Finding {
     pub help: String,
     /// The source line at `line`.
     pub source: Option<String>,
+    /// What the finding is about, where a mitigation needs it (the key of an
+    /// `env-var-collision`).
+    pub subject: Option<String>,
 }
 
 /// A source event with where it is.
@@ -160,7 +163,7 @@ pub fn check_group(group: &str, members: &[Member], isolation: Isolation) -> Vec
         let packages: BTreeSet<&str> = reads.iter().map(|s| s.package.as_str()).collect();
         if who.len() > 1 && packages.len() > 1 {
             for s in reads {
-                out.push(finding(
+                let mut f = finding(
                     "env-var-collision",
                     Severity::Warning,
                     s,
@@ -170,7 +173,9 @@ pub fn check_group(group: &str, members: &[Member], isolation: Isolation) -> Vec
                         others(&who, &s.member)
                     ),
                     "give each member its own key (`<MEMBER>_<KEY>`), or make sure one value suits all of them",
-                ));
+                );
+                f.subject = Some(key.to_owned());
+                out.push(f);
             }
         }
     }
@@ -362,6 +367,7 @@ fn finding_at(
         message,
         help: help.to_owned(),
         source,
+        subject: None,
     }
 }
 

@@ -23,6 +23,7 @@ pub mod layout;
 pub mod lock;
 pub mod main_rs;
 pub mod manifest;
+pub mod mitigate;
 pub mod order;
 pub mod protos;
 pub mod source;
@@ -49,6 +50,8 @@ pub struct Group {
     pub seed: String,
     /// Things the user should know (profile conflicts, version drift under `unify`).
     pub warnings: Vec<String>,
+    /// What build mended in the copies (check's findings it made harmless).
+    pub notes: Vec<String>,
     /// Per member, the isolation decisions taken (for merge.lock).
     pub decisions: BTreeMap<String, Vec<String>>,
     /// Packages whose compilation is a member's (package name -> member), for progress.
@@ -67,6 +70,7 @@ pub fn group(
     tools: &ToolCrates,
     origin: (&Path, Option<usize>),
     decision: &protos::Decision,
+    allow: &BTreeSet<String>,
 ) -> Result<Group, ImportError> {
     let mut problems = Problems::default();
     let mut warnings = Vec::new();
@@ -110,6 +114,41 @@ pub fn group(
     }
     std::mem::take(&mut problems).finish(())?;
 
+    // What check finds, build mends where it can; what it cannot is refused unless allowed.
+    let findings = merge_analyzer::check::check_group(name, members, isolation);
+    let mitigations = mitigate::plan(&findings);
+    for f in &findings {
+        let handled = mitigate::MENDED.contains(&f.code)
+            || ["links-conflict", "exact-pin-conflict", "version-drift"].contains(&f.code);
+        if f.severity == merge_analyzer::check::Severity::Error
+            && !handled
+            && !allow.contains(f.code)
+        {
+            problems.push(
+                InputError::new(
+                    &f.file
+                        .as_ref()
+                        .map(|p| {
+                            layout::normalize(
+                                &members
+                                    .iter()
+                                    .find(|m| m.name == f.member)
+                                    .map(|m| m.root.join(p))
+                                    .unwrap_or_default(),
+                            )
+                        })
+                        .unwrap_or_default(),
+                    f.line,
+                    format!(
+                        "{} (cargo merge check: {}; pass --allow {} to build anyway)",
+                        f.message, f.code, f.code
+                    ),
+                )
+                .code(InputCode::VersionConflict),
+            );
+        }
+    }
+    std::mem::take(&mut problems).finish(())?;
     let layout = Layout::new(members);
     let mut files = BTreeMap::new();
     let mut lifted_profile = Vec::new();
@@ -198,6 +237,7 @@ pub fn group(
                     &mut Vec::new(),
                     &mut Protos {
                         package: &package,
+                        mend: mitigations.members.get(&m.name),
                         decision,
                         includes: &mut includes,
                     },
@@ -247,6 +287,7 @@ pub fn group(
             &mut lifted_patch,
             &mut Protos {
                 package,
+                mend: owner_of(members, dir).and_then(|m| mitigations.members.get(m)),
                 decision,
                 includes: &mut includes,
             },
@@ -449,13 +490,15 @@ pub fn group(
         .collect();
     files.insert(
         PathBuf::from("src/main.rs"),
-        main_rs::render(name, &steps).into_bytes(),
+        main_rs::render(name, &steps, &mitigations.env_fallbacks).into_bytes(),
     );
+    let notes = mitigations.notes.clone();
     Ok(Group {
         name: name.to_owned(),
         files,
         seed: lock::seed(members),
         warnings,
+        notes,
         decisions,
         packages,
         includes,
@@ -524,10 +567,12 @@ fn protos_dependencies(
         .collect()
 }
 
-/// The proto side of one package's copy.
+/// The proto side of one package's copy (and what to mend in it).
 struct Protos<'a> {
     /// The package's name.
     package: &'a str,
+    /// The mitigations of the one member this package belongs to.
+    mend: Option<&'a mitigate::Member>,
     decision: &'a protos::Decision,
     /// Filled in: the protos each package includes.
     includes: &'a mut BTreeMap<String, (PathBuf, BTreeSet<String>)>,
@@ -587,7 +632,7 @@ fn copy_package(
         if rel.extension().is_some_and(|e| e == "rs") {
             if let Ok(text) = std::str::from_utf8(&out) {
                 let entry = entry_file == Some(rel.as_path());
-                match source::rewrite(&rel, text, entry, &shared) {
+                match source::rewrite(&rel, text, entry, &shared, protos.mend) {
                     Ok(r) => {
                         uses_shim |= r.uses_shim;
                         uses_shared |= r.uses_shared;
@@ -633,6 +678,15 @@ fn copy_package(
             problems.push(InputError::new(&manifest_path, None, e).code(InputCode::MalformedInput))
         }
     }
+}
+
+/// The one member whose graph has the local package in `dir`, if only one has it.
+fn owner_of<'a>(members: &'a [Member], dir: &Path) -> Option<&'a str> {
+    let mut users = members
+        .iter()
+        .filter(|m| m.local_packages().any(|p| same_dir(p, dir)));
+    let first = users.next()?;
+    users.next().is_none().then_some(first.name.as_str())
 }
 
 fn same_dir(p: &cargo_metadata::Package, dir: &Path) -> bool {

@@ -34,6 +34,7 @@ pub fn rewrite(
     text: &str,
     entry: bool,
     shared: &std::collections::BTreeMap<String, String>,
+    mend: Option<&super::mitigate::Member>,
 ) -> Result<Rewritten, String> {
     let Ok(file) = syn::parse_file(text) else {
         return Ok(Rewritten::default());
@@ -86,8 +87,15 @@ pub fn rewrite(
             edits.push((at, at, "pub ".to_owned()));
         }
     }
+    if let Some(mend) = mend {
+        let more = super::mitigate::edits(&file, mend);
+        out.uses_shim |= more
+            .iter()
+            .any(|(_, _, t)| t.contains("merge_runtime_shim"));
+        edits.extend(more);
+    }
     if !edits.is_empty() {
-        out.text = Some(apply(text, edits));
+        out.text = Some(apply_edits(text, edits));
     }
     Ok(out)
 }
@@ -180,7 +188,7 @@ fn private_main(file: &syn::File) -> Option<LineColumn> {
 }
 
 /// Applies non-overlapping edits (start, end, replacement) given as line/column positions.
-fn apply(text: &str, mut edits: Vec<(LineColumn, LineColumn, String)>) -> String {
+pub fn apply_edits(text: &str, mut edits: Vec<(LineColumn, LineColumn, String)>) -> String {
     let starts: Vec<usize> = std::iter::once(0)
         .chain(text.match_indices('\n').map(|(i, _)| i + 1))
         .collect();
@@ -224,7 +232,7 @@ mod tests {
         let text = "pub mod catalog {\n    merge_runtime_shim::include_proto!(\"shop.catalog\");\n}\n\
                     pub mod pricing {\n    merge_runtime_shim::include_proto!(\"shop.pricing\");\n}\n";
         let shared = BTreeMap::from([("shop.catalog".to_owned(), "shop_catalog".to_owned())]);
-        let r = rewrite(Path::new("src/lib.rs"), text, false, &shared).expect("rewrites");
+        let r = rewrite(Path::new("src/lib.rs"), text, false, &shared, None).expect("rewrites");
         assert_eq!(
             r.text.as_deref(),
             Some(
@@ -239,7 +247,7 @@ mod tests {
     #[test]
     fn include_proto_is_redirected_and_nothing_else_moves() {
         let text = "pub mod a {\n    tonic::include_proto!(\"x.a\");\n}\n// é\nfn other() {}\n";
-        let r = rewrite(Path::new("src/lib.rs"), text, false, &none()).expect("rewrites");
+        let r = rewrite(Path::new("src/lib.rs"), text, false, &none(), None).expect("rewrites");
         assert_eq!(
             r.text.as_deref(),
             Some(
@@ -252,7 +260,7 @@ mod tests {
     #[test]
     fn an_imported_include_proto_is_redirected_too() {
         let text = "use tonic::include_proto;\n// é\nmod a { include_proto!(\"x\"); }\n";
-        let r = rewrite(Path::new("src/lib.rs"), text, false, &none()).expect("rewrites");
+        let r = rewrite(Path::new("src/lib.rs"), text, false, &none(), None).expect("rewrites");
         assert_eq!(
             r.text.as_deref(),
             Some(
@@ -261,7 +269,7 @@ mod tests {
         );
         let other = "mod a { include_proto!(\"x\"); }\n";
         assert!(
-            rewrite(Path::new("src/lib.rs"), other, false, &none())
+            rewrite(Path::new("src/lib.rs"), other, false, &none(), None)
                 .expect("ok")
                 .text
                 .is_none()
@@ -272,7 +280,7 @@ mod tests {
     fn the_entry_main_becomes_public() {
         let text =
             "use x::y;\n\n#[tokio::main]\nasync fn main() -> Result<(), E> {\n    Ok(())\n}\n";
-        let r = rewrite(Path::new("src/main.rs"), text, true, &none()).expect("rewrites");
+        let r = rewrite(Path::new("src/main.rs"), text, true, &none(), None).expect("rewrites");
         assert_eq!(
             r.text.as_deref(),
             Some(
@@ -282,13 +290,13 @@ mod tests {
         assert!(!r.uses_shim);
         let public = "pub fn main() {}\n";
         assert!(
-            rewrite(Path::new("m.rs"), public, true, &none())
+            rewrite(Path::new("m.rs"), public, true, &none(), None)
                 .expect("ok")
                 .text
                 .is_none()
         );
         assert!(
-            rewrite(Path::new("m.rs"), "fn main() {}\n", false, &none())
+            rewrite(Path::new("m.rs"), "fn main() {}\n", false, &none(), None)
                 .expect("ok")
                 .text
                 .is_none()
