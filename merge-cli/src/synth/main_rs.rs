@@ -41,7 +41,8 @@ pub fn render(group: &str, steps: &[Vec<Start>], fallbacks: &[(String, String)])
         fn main() -> ::std::process::ExitCode {
             // Members read their own `<MEMBER>_<KEY>` for keys several of them read; it takes
             // `<KEY>`'s value when it is not set (before any member runs: one thread).
-            for (namespaced, plain) in [#((#namespaced, #plain)),*] {
+            let fallbacks: &[(&str, &str)] = &[#((#namespaced, #plain)),*];
+            for &(namespaced, plain) in fallbacks {
                 if ::std::env::var_os(namespaced).is_none() {
                     if let Some(value) = ::std::env::var_os(plain) {
                         ::std::env::set_var(namespaced, value);
