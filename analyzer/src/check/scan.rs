@@ -46,7 +46,7 @@ pub fn scan(text: &str) -> Vec<Found> {
         return Vec::new();
     };
     let mut v = Scanner {
-        uses: uses(&file.items),
+        uses: Aliases::of(&file),
         out: Vec::new(),
         fn_stack: Vec::new(),
     };
@@ -54,44 +54,89 @@ pub fn scan(text: &str) -> Vec<Found> {
     v.out
 }
 
-/// `use` aliases of a file (any depth): the name a path starts with -> the full path.
-fn uses(items: &[syn::Item]) -> BTreeMap<String, Vec<String>> {
-    fn tree(prefix: &mut Vec<String>, t: &syn::UseTree, out: &mut BTreeMap<String, Vec<String>>) {
-        match t {
-            syn::UseTree::Path(p) => {
-                prefix.push(p.ident.to_string());
-                tree(prefix, &p.tree, out);
-                prefix.pop();
+/// The `use` aliases of a file (any depth): the name a path starts with -> the full path. Also
+/// used by `build`'s mitigations, which must find what `check` found.
+#[derive(Debug, Clone, Default)]
+pub struct Aliases(BTreeMap<String, Vec<String>>);
+
+impl Aliases {
+    pub fn of(file: &syn::File) -> Aliases {
+        struct Uses(BTreeMap<String, Vec<String>>);
+        impl<'ast> Visit<'ast> for Uses {
+            fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
+                tree(&mut Vec::new(), &u.tree, &mut self.0);
             }
-            syn::UseTree::Name(n) => {
-                let mut full = prefix.clone();
-                full.push(n.ident.to_string());
-                out.insert(n.ident.to_string(), full);
-            }
-            syn::UseTree::Rename(r) => {
-                let mut full = prefix.clone();
-                full.push(r.ident.to_string());
-                out.insert(r.rename.to_string(), full);
-            }
-            syn::UseTree::Group(g) => g.items.iter().for_each(|t| tree(prefix, t, out)),
-            syn::UseTree::Glob(_) => {}
+        }
+        let mut u = Uses(BTreeMap::new());
+        u.visit_file(file);
+        Aliases(u.0)
+    }
+
+    /// `p` with its first segment resolved through the `use` items.
+    pub fn resolve(&self, p: &syn::Path) -> Vec<String> {
+        let segments: Vec<String> = p.segments.iter().map(|s| s.ident.to_string()).collect();
+        match segments.split_first() {
+            Some((first, rest)) if p.leading_colon.is_none() => match self.0.get(first) {
+                Some(full) => full.iter().cloned().chain(rest.iter().cloned()).collect(),
+                None => segments,
+            },
+            _ => segments,
         }
     }
-    struct Uses(BTreeMap<String, Vec<String>>);
-    impl<'ast> Visit<'ast> for Uses {
-        fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
-            tree(&mut Vec::new(), &u.tree, &mut self.0);
+
+    /// The path a method chain starts from: `tracing_subscriber::fmt().with_x().init()`.
+    pub fn root(&self, mut e: &syn::Expr) -> Vec<String> {
+        loop {
+            match e {
+                syn::Expr::MethodCall(m) => e = &m.receiver,
+                syn::Expr::Call(c) => e = &c.func,
+                syn::Expr::Path(p) => return self.resolve(&p.path),
+                syn::Expr::Paren(p) => e = &p.expr,
+                _ => return Vec::new(),
+            }
         }
     }
-    let mut u = Uses(BTreeMap::new());
-    for i in items {
-        u.visit_item(i);
+}
+
+fn tree(prefix: &mut Vec<String>, t: &syn::UseTree, out: &mut BTreeMap<String, Vec<String>>) {
+    match t {
+        syn::UseTree::Path(p) => {
+            prefix.push(p.ident.to_string());
+            tree(prefix, &p.tree, out);
+            prefix.pop();
+        }
+        syn::UseTree::Name(n) => {
+            let mut full = prefix.clone();
+            full.push(n.ident.to_string());
+            out.insert(n.ident.to_string(), full);
+        }
+        syn::UseTree::Rename(r) => {
+            let mut full = prefix.clone();
+            full.push(r.ident.to_string());
+            out.insert(r.rename.to_string(), full);
+        }
+        syn::UseTree::Group(g) => g.items.iter().for_each(|t| tree(prefix, t, out)),
+        syn::UseTree::Glob(_) => {}
     }
-    u.0
+}
+
+/// Visits the body of a macro invocation when it parses as statements or as expressions, so
+/// that a macro does not hide what its arguments do.
+pub fn visit_macro_body<V: for<'a> Visit<'a> + ?Sized>(v: &mut V, m: &syn::Macro) {
+    type Exprs = syn::punctuated::Punctuated<syn::Expr, syn::Token![,]>;
+    if let Ok(block) = m.parse_body_with(syn::Block::parse_within) {
+        for stmt in &block {
+            v.visit_stmt(stmt);
+        }
+    } else if let Ok(exprs) = m.parse_body_with(Exprs::parse_terminated) {
+        for e in &exprs {
+            v.visit_expr(e);
+        }
+    }
 }
 
 struct Scanner {
-    uses: BTreeMap<String, Vec<String>>,
+    uses: Aliases,
     out: Vec<Found>,
     /// Names of the enclosing functions.
     fn_stack: Vec<String>,
@@ -106,29 +151,12 @@ impl Scanner {
         });
     }
 
-    /// A path with its first segment resolved through the file's `use` items.
     fn resolve(&self, p: &syn::Path) -> Vec<String> {
-        let segments: Vec<String> = p.segments.iter().map(|s| s.ident.to_string()).collect();
-        match segments.split_first() {
-            Some((first, rest)) if p.leading_colon.is_none() => match self.uses.get(first) {
-                Some(full) => full.iter().cloned().chain(rest.iter().cloned()).collect(),
-                None => segments,
-            },
-            _ => segments,
-        }
+        self.uses.resolve(p)
     }
 
-    /// The path a method chain starts from: `tracing_subscriber::fmt().with_x().init()`.
-    fn root(&self, mut e: &syn::Expr) -> Vec<String> {
-        loop {
-            match e {
-                syn::Expr::MethodCall(m) => e = &m.receiver,
-                syn::Expr::Call(c) => e = &c.func,
-                syn::Expr::Path(p) => return self.resolve(&p.path),
-                syn::Expr::Paren(p) => e = &p.expr,
-                _ => return Vec::new(),
-            }
-        }
+    fn root(&self, e: &syn::Expr) -> Vec<String> {
+        self.uses.root(e)
     }
 
     fn env_key(&mut self, args: &syn::punctuated::Punctuated<syn::Expr, syn::Token![,]>) {
@@ -225,17 +253,7 @@ impl<'ast> Visit<'ast> for Scanner {
     }
 
     fn visit_macro(&mut self, m: &'ast syn::Macro) {
-        // A macro's body is read when it parses as statements or as expressions.
-        type Exprs = syn::punctuated::Punctuated<syn::Expr, syn::Token![,]>;
-        if let Ok(block) = m.parse_body_with(syn::Block::parse_within) {
-            for stmt in &block {
-                self.visit_stmt(stmt);
-            }
-        } else if let Ok(exprs) = m.parse_body_with(Exprs::parse_terminated) {
-            for e in &exprs {
-                self.visit_expr(e);
-            }
-        }
+        visit_macro_body(self, m);
         syn::visit::visit_macro(self, m);
     }
 }

@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use merge_analyzer::check::scan::{Aliases, visit_macro_body};
 use merge_analyzer::check::{Finding, Severity};
 use proc_macro2::LineColumn;
 use syn::spanned::Spanned;
@@ -113,7 +114,7 @@ pub fn plan(findings: &[Finding]) -> Plan {
 pub fn edits(file: &syn::File, m: &Member) -> Vec<(LineColumn, LineColumn, String)> {
     let mut v = Edits {
         m,
-        uses: uses(file),
+        uses: Aliases::of(file),
         out: Vec::new(),
     };
     v.visit_file(file);
@@ -127,64 +128,17 @@ const SKIPPED_LOGGER: &str =
 
 struct Edits<'a> {
     m: &'a Member,
-    uses: BTreeMap<String, Vec<String>>,
+    uses: Aliases,
     out: Vec<(LineColumn, LineColumn, String)>,
-}
-
-fn uses(file: &syn::File) -> BTreeMap<String, Vec<String>> {
-    let mut out = BTreeMap::new();
-    for i in &file.items {
-        if let syn::Item::Use(u) = i {
-            collect(&mut Vec::new(), &u.tree, &mut out);
-        }
-    }
-    out
-}
-
-fn collect(prefix: &mut Vec<String>, t: &syn::UseTree, out: &mut BTreeMap<String, Vec<String>>) {
-    match t {
-        syn::UseTree::Path(p) => {
-            prefix.push(p.ident.to_string());
-            collect(prefix, &p.tree, out);
-            prefix.pop();
-        }
-        syn::UseTree::Name(n) => {
-            let mut full = prefix.clone();
-            full.push(n.ident.to_string());
-            out.insert(n.ident.to_string(), full);
-        }
-        syn::UseTree::Rename(r) => {
-            let mut full = prefix.clone();
-            full.push(r.ident.to_string());
-            out.insert(r.rename.to_string(), full);
-        }
-        syn::UseTree::Group(g) => g.items.iter().for_each(|t| collect(prefix, t, out)),
-        syn::UseTree::Glob(_) => {}
-    }
 }
 
 impl Edits<'_> {
     fn resolve(&self, p: &syn::Path) -> Vec<String> {
-        let segments: Vec<String> = p.segments.iter().map(|s| s.ident.to_string()).collect();
-        match segments.split_first() {
-            Some((first, rest)) if p.leading_colon.is_none() => match self.uses.get(first) {
-                Some(full) => full.iter().cloned().chain(rest.iter().cloned()).collect(),
-                None => segments,
-            },
-            _ => segments,
-        }
+        self.uses.resolve(p)
     }
 
-    fn root(&self, mut e: &syn::Expr) -> Vec<String> {
-        loop {
-            match e {
-                syn::Expr::MethodCall(m) => e = &m.receiver,
-                syn::Expr::Call(c) => e = &c.func,
-                syn::Expr::Path(p) => return self.resolve(&p.path),
-                syn::Expr::Paren(p) => e = &p.expr,
-                _ => return Vec::new(),
-            }
-        }
+    fn root(&self, e: &syn::Expr) -> Vec<String> {
+        self.uses.root(e)
     }
 
     fn rename_key(&mut self, lit: &syn::LitStr) {
@@ -286,16 +240,7 @@ impl<'ast> Visit<'ast> for Edits<'_> {
     }
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-        type Exprs = syn::punctuated::Punctuated<syn::Expr, syn::Token![,]>;
-        if let Ok(block) = mac.parse_body_with(syn::Block::parse_within) {
-            for stmt in &block {
-                self.visit_stmt(stmt);
-            }
-        } else if let Ok(exprs) = mac.parse_body_with(Exprs::parse_terminated) {
-            for e in &exprs {
-                self.visit_expr(e);
-            }
-        }
+        visit_macro_body(self, mac);
         syn::visit::visit_macro(self, mac);
     }
 }
