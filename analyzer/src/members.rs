@@ -127,6 +127,15 @@ impl PlanFile {
         self.line_of(&format!("\"{member}\""), header)
     }
 
+    /// The groups named in `only`, or every group of the plan when `only` is empty.
+    pub fn groups<'a>(&'a self, only: &'a [String]) -> Vec<&'a str> {
+        if only.is_empty() {
+            self.plan.group.iter().map(|g| g.name.as_str()).collect()
+        } else {
+            only.iter().map(String::as_str).collect()
+        }
+    }
+
     /// The line of group `group`'s name.
     pub fn group_line(&self, group: &str) -> Option<usize> {
         self.line_of(&format!("\"{group}\""), 1)

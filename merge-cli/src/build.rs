@@ -13,7 +13,7 @@ use merge_analyzer::members::{self, CargoOptions, Member};
 use merge_analyzer::plan::Isolation;
 use serde::Serialize;
 
-use crate::cli::{BuildArgs, IsolationArg, MessageFormat};
+use crate::cli::{BuildArgs, MessageFormat};
 use crate::diagnostic::Diagnostic;
 use crate::synth::{self, Group, manifest::ToolCrates};
 use crate::{Failure, fsx, mergelock, status};
@@ -44,17 +44,8 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
     };
     let plan =
         members::read_plan(&plan_path).map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
-    let isolation = match args.isolation {
-        Some(IsolationArg::Exact) => Isolation::Exact,
-        Some(IsolationArg::Unify) => Isolation::Unify,
-        Some(IsolationArg::Strict) => Isolation::Strict,
-        None => plan.plan.isolation,
-    };
-    let wanted: Vec<&str> = if args.group.is_empty() {
-        plan.plan.group.iter().map(|g| g.name.as_str()).collect()
-    } else {
-        args.group.iter().map(String::as_str).collect()
-    };
+    let isolation = args.isolation.map_or(plan.plan.isolation, Isolation::from);
+    let wanted = plan.groups(&args.group);
     let mut diagnostics = Vec::new();
     for w in &wanted {
         if !plan.plan.group.iter().any(|g| g.name == *w) {

@@ -11,7 +11,7 @@ use merge_analyzer::plan::Isolation;
 use serde::Serialize;
 
 use crate::Failure;
-use crate::cli::{CheckArgs, IsolationArg, MessageFormat};
+use crate::cli::{CheckArgs, MessageFormat};
 use crate::diagnostic::Diagnostic;
 
 /// The `diagnostic` JSON line of design.md.
@@ -42,17 +42,8 @@ struct Summary {
 pub fn exec(args: &CheckArgs) -> Result<bool, Failure> {
     let plan =
         members::read_plan(&args.plan).map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
-    let isolation = match args.isolation {
-        Some(IsolationArg::Exact) => Isolation::Exact,
-        Some(IsolationArg::Unify) => Isolation::Unify,
-        Some(IsolationArg::Strict) => Isolation::Strict,
-        None => plan.plan.isolation,
-    };
-    let groups: Vec<&str> = if args.group.is_empty() {
-        plan.plan.group.iter().map(|g| g.name.as_str()).collect()
-    } else {
-        args.group.iter().map(String::as_str).collect()
-    };
+    let isolation = args.isolation.map_or(plan.plan.isolation, Isolation::from);
+    let groups = plan.groups(&args.group);
     let options = CargoOptions {
         offline: args.offline,
         frozen: false,

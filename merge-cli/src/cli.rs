@@ -105,6 +105,16 @@ pub enum IsolationArg {
     Strict,
 }
 
+impl From<IsolationArg> for merge_analyzer::plan::Isolation {
+    fn from(i: IsolationArg) -> Self {
+        match i {
+            IsolationArg::Exact => Self::Exact,
+            IsolationArg::Unify => Self::Unify,
+            IsolationArg::Strict => Self::Strict,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// The merge plan (merge.toml, as `cargo merge analyze --plan-out` writes it)

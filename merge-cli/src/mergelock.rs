@@ -9,9 +9,9 @@ use std::process::{Command, Stdio};
 
 use merge_analyzer::members::Member;
 use merge_analyzer::plan::Isolation;
-use sha2::{Digest, Sha256};
 
 use crate::synth::Group;
+use crate::synth::protos::sha256;
 
 /// The text of merge.lock for `groups` (each with its members); the records of other groups
 /// in `previous` (an earlier merge.lock, when only some groups were built) are kept.
@@ -139,11 +139,6 @@ fn quote(s: &str) -> String {
 
 fn relative(base: &Path, path: &Path) -> String {
     crate::synth::manifest::slash(&crate::synth::layout::relative(base, path))
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `.proto` files of the member's local packages, with their hashes, sorted.

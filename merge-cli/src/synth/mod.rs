@@ -346,24 +346,15 @@ pub fn group(
                 );
                 continue;
             }
-            let key = copy.join("Cargo.toml");
-            let Some(text) = files
-                .get(&key)
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-            else {
-                continue;
-            };
-            let mut doc: toml_edit::DocumentMut = match text.parse() {
-                Ok(d) => d,
-                Err(e) => {
-                    problems.push(InputError::new(&key, None, format!("{e}")));
-                    continue;
-                }
-            };
-            if let Err(e) = vendor::redirect(&mut doc, package, redirects, &copy) {
-                problems.push(InputError::new(&dir.join("Cargo.toml"), None, e));
-            }
-            files.insert(key, doc.to_string().into_bytes());
+            let manifest = dir.join("Cargo.toml");
+            redirect_copy(
+                &mut files,
+                &copy,
+                package,
+                redirects,
+                &manifest,
+                &mut problems,
+            );
         }
     }
     // Entry copies carry their member's dependencies too.
@@ -374,22 +365,14 @@ pub fn group(
         ) else {
             continue;
         };
-        let key = dir.join("Cargo.toml");
-        let Some(text) = files
-            .get(&key)
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-        else {
-            continue;
-        };
-        match text.parse::<toml_edit::DocumentMut>() {
-            Ok(mut doc) => {
-                if let Err(e) = vendor::redirect(&mut doc, &m.package, redirects, dir) {
-                    problems.push(InputError::new(&m.manifest, None, e));
-                }
-                files.insert(key, doc.to_string().into_bytes());
-            }
-            Err(e) => problems.push(InputError::new(&key, None, format!("{e}"))),
-        }
+        redirect_copy(
+            &mut files,
+            dir,
+            &m.package,
+            redirects,
+            &m.manifest,
+            &mut problems,
+        );
     }
     for v in &vendoring.vendored {
         let Some(m) = members.iter().find(|m| m.name == v.member) else {
@@ -677,6 +660,34 @@ fn copy_package(
         Err(e) => {
             problems.push(InputError::new(&manifest_path, None, e).code(InputCode::MalformedInput))
         }
+    }
+}
+
+/// Points the dependencies of the copy in `copy` (already made, in `files`) at the vendored
+/// versions of `redirects`; `manifest` is the original, named in errors.
+fn redirect_copy(
+    files: &mut BTreeMap<PathBuf, Vec<u8>>,
+    copy: &Path,
+    package: &cargo_metadata::Package,
+    redirects: &vendor::Redirects,
+    manifest: &Path,
+    problems: &mut Problems,
+) {
+    let key = copy.join("Cargo.toml");
+    let Some(text) = files
+        .get(&key)
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+    else {
+        return;
+    };
+    match text.parse::<toml_edit::DocumentMut>() {
+        Ok(mut doc) => {
+            if let Err(e) = vendor::redirect(&mut doc, package, redirects, copy) {
+                problems.push(InputError::new(manifest, None, e));
+            }
+            files.insert(key, doc.to_string().into_bytes());
+        }
+        Err(e) => problems.push(InputError::new(&key, None, format!("{e}"))),
     }
 }
 
