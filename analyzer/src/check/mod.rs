@@ -18,6 +18,8 @@ mod deps;
 pub mod scan;
 mod sources;
 
+pub use sources::env_keys;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

@@ -241,3 +241,15 @@ fn sites_of(m: &Member) -> Vec<Site> {
     }
     out
 }
+
+/// Every environment key a member reads by its literal name (`env::var("PORT")`, clap's
+/// `env = "PORT"`), in its local packages' sources: what the merged binary's `--help` lists.
+pub fn env_keys(m: &Member) -> BTreeSet<String> {
+    sites_of(m)
+        .into_iter()
+        .filter_map(|s| match s.event {
+            Event::EnvRead { key } => Some(key),
+            _ => None,
+        })
+        .collect()
+}
