@@ -2,17 +2,25 @@
 //! has a stable code, a severity, the member, the file (relative to the member's package
 //! folder), line and column, the source line, and a help line.
 //!
-//! From the dependency graphs (deps.rs, over versions.rs): `links-conflict`, `exact-pin-conflict`,
-//! `version-drift`. From the sources (sources.rs, over scan.rs: syn over every local package of
-//! a member):
-//! `global-tracing-init`, `global-logger-init`, `global-allocator`, `env-var-collision`,
-//! `process-exit`, `env-set-var`, `static-mut`.
+//! From the dependency graphs and manifests (deps.rs, over versions.rs): `links-conflict`,
+//! `exact-pin-conflict`, `version-drift`, `feature-drift`, `profile-conflict`,
+//! `patch-conflict`. From the sources (sources.rs, over scan.rs: syn over every local package
+//! of a member): `global-tracing-init`, `global-logger-init`, `global-allocator`,
+//! `metrics-default-registry`, `env-var-collision`, `listen-addr-collision`, `process-exit`,
+//! `env-set-var`, `static-mut`, `global-thread-pool`, `signal-handler`, `current-dir`.
 //!
-//! What static analysis cannot see: a key or address computed at run time
-//! (`env::var(format!(..))`), code a macro generates from tokens that do not parse as
-//! expressions, initialisation done inside a dependency from crates.io, and which `cfg` the
-//! build will enable (every `cfg` branch is read, so a finding may be in code that is not
-//! compiled).
+//! What static analysis cannot see:
+//! - a key, address, path or metric name computed at run time (`env::var(format!(..))`,
+//!   `bind(addr)` where `addr` was built from parts): only literals are compared, with the
+//!   defaults of flags (`default_value`) and of environment reads (`unwrap_or("8080")`);
+//! - code a macro generates from tokens that parse neither as expressions, statements nor
+//!   items (a `lazy_static!` body is read as items once `ref` is dropped), and code generated
+//!   by build scripts or procedural macros;
+//! - what a dependency from crates.io does at run time (a library that initialises tracing or
+//!   binds a port itself);
+//! - which `cfg` the build will enable: every `cfg` branch is read, so a finding may be in code
+//!   that is not compiled;
+//! - whether the code runs at all: a finding in a function never called is still reported.
 
 mod deps;
 pub mod scan;

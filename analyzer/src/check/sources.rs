@@ -163,6 +163,69 @@ pub(super) fn source_findings(group: &str, members: &[Member], out: &mut Vec<Fin
             ));
         }
     }
+    metrics(&sites, &finding, out);
+    listeners(&sites, &finding, out);
+    process_wide_calls(&sites, &finding, out);
+}
+
+/// Makes a finding at a site.
+type Finder<'a> = dyn Fn(&'static str, Severity, &Site, String, &str) -> Finding + 'a;
+
+/// `metrics-default-registry`: prometheus' default registry is one per process. A name two
+/// members register is an error (the second registration fails: `AlreadyReg`).
+fn metrics(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Finding>) {
+    let found: Vec<(&Site, Option<&str>)> = sites
+        .iter()
+        .filter_map(|s| match &s.event {
+            Event::MetricRegister { name } => Some((s, name.as_deref())),
+            _ => None,
+        })
+        .collect();
+    let who: BTreeSet<&str> = found.iter().map(|(s, _)| s.member.as_str()).collect();
+    for &(s, name) in &found {
+        let twins: BTreeSet<&str> = found
+            .iter()
+            .filter(|(o, n)| o.member != s.member && name.is_some() && *n == name)
+            .map(|(o, _)| o.member.as_str())
+            .collect();
+        let what = name.map_or_else(|| "a metric".to_owned(), |n| format!("`{n}`"));
+        let (severity, message) = if !twins.is_empty() {
+            let mut both = twins.clone();
+            both.insert(&s.member);
+            (
+                Severity::Error,
+                format!(
+                    "`{}` registers {what} in prometheus' default registry; {}: in one process the second registration fails (AlreadyReg)",
+                    s.member,
+                    others(&both, &s.member)
+                ),
+            )
+        } else if who.len() > 1 {
+            (
+                Severity::Warning,
+                format!(
+                    "`{}` registers {what} in prometheus' default registry; {}: in one process their metrics share one registry and one /metrics page",
+                    s.member,
+                    others(&who, &s.member)
+                ),
+            )
+        } else {
+            (
+                Severity::Note,
+                format!(
+                    "`{}` registers {what} in prometheus' default registry; it is the only member that does",
+                    s.member
+                ),
+            )
+        };
+        out.push(finding(
+            "metrics-default-registry",
+            severity,
+            s,
+            message,
+            "register the member's metrics in a `prometheus::Registry` of its own (`Registry::new_custom` with a prefix), or give them names no other member uses",
+        ));
+    }
 }
 
 fn tracing_init(e: &Event) -> bool {
@@ -252,4 +315,191 @@ pub fn env_keys(m: &Member) -> BTreeSet<String> {
             _ => None,
         })
         .collect()
+}
+
+/// `listen-addr-collision`: two members that bind the same port on overlapping interfaces. Both
+/// hard-coded: an error (the second bind fails); a default (of a flag or environment key) can be
+/// set apart, so a warning.
+fn listeners(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Finding>) {
+    let found: Vec<(&Site, &str, u16, bool)> = sites
+        .iter()
+        .filter_map(|s| match &s.event {
+            Event::Listen {
+                host,
+                port,
+                default,
+            } => Some((s, host.as_str(), *port, *default)),
+            _ => None,
+        })
+        .collect();
+    let overlap = |a: &str, b: &str| a == b || a == "*" || b == "*";
+    for &(s, host, port, default) in &found {
+        let clashes: Vec<&(&Site, &str, u16, bool)> = found
+            .iter()
+            .filter(|(o, h, p, _)| o.member != s.member && *p == port && overlap(h, host))
+            .collect();
+        if clashes.is_empty() {
+            continue;
+        }
+        let hard = !default && clashes.iter().any(|c| !c.3);
+        let who: BTreeSet<&str> = clashes
+            .iter()
+            .map(|c| c.0.member.as_str())
+            .chain([s.member.as_str()])
+            .collect();
+        let addr = if host == "*" {
+            format!("port {port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let how = if default { "by default" } else { "hard-coded" };
+        let (severity, help) = if hard {
+            (
+                Severity::Error,
+                "make the address configurable (a flag or an environment key), or bind another port in one of the members",
+            )
+        } else {
+            (
+                Severity::Warning,
+                "set each member's own address when the merged binary runs (build namespaces the environment keys several members read: `<MEMBER>_<KEY>`)",
+            )
+        };
+        out.push(finding(
+            "listen-addr-collision",
+            severity,
+            s,
+            format!(
+                "`{}` listens on {addr} ({how}); {}: in one process the second bind fails (address in use)",
+                s.member,
+                others(&who, &s.member)
+            ),
+            help,
+        ));
+    }
+}
+
+/// `global-thread-pool`, `signal-handler` and `current-dir`: calls that change the process for
+/// every member.
+fn process_wide_calls(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Finding>) {
+    let pools: Vec<&Site> = sites
+        .iter()
+        .filter(|s| builds_global_pool(&s.event))
+        .collect();
+    let who: BTreeSet<&str> = pools.iter().map(|s| s.member.as_str()).collect();
+    for s in pools {
+        let (severity, message) = if who.len() > 1 {
+            (
+                Severity::Error,
+                format!(
+                    "`{}` configures rayon's global thread pool; {}: in one process the second `build_global` fails",
+                    s.member,
+                    others(&who, &s.member)
+                ),
+            )
+        } else {
+            (
+                Severity::Note,
+                format!(
+                    "`{}` configures rayon's global thread pool: merged, every member's rayon work runs on the pool it sized",
+                    s.member
+                ),
+            )
+        };
+        out.push(finding(
+            "global-thread-pool",
+            severity,
+            s,
+            message,
+            "build a `rayon::ThreadPool` of the member's own and `install` its work there",
+        ));
+    }
+    for s in sites {
+        match &s.event {
+            Event::Call { path, .. } => {
+                let names: Vec<&str> = path.iter().map(String::as_str).collect();
+                if let Some(replaces) = signal_handler(&names) {
+                    let (severity, message, help) = if replaces {
+                        (
+                            Severity::Warning,
+                            format!(
+                                "`{}` installs a process-wide signal handler (`{}`) that replaces the one before it: the other members' handlers and the merged binary's own stop no longer run",
+                                s.member,
+                                names.join("::")
+                            ),
+                            "use a handler that chains (`signal_hook`, `tokio::signal`), so every member sees SIGTERM",
+                        )
+                    } else {
+                        (
+                            Severity::Note,
+                            format!(
+                                "`{}` handles signals (`{}`): merged, SIGTERM and SIGINT reach every member's handler, and the merged binary waits for all of them (MERGE_GRACE_SECS)",
+                                s.member,
+                                names.join("::")
+                            ),
+                            "nothing to do if the member stops cleanly on SIGTERM",
+                        )
+                    };
+                    out.push(finding("signal-handler", severity, s, message, help));
+                }
+                if let ["std", "env", "set_current_dir"] = names.as_slice() {
+                    out.push(finding(
+                        "current-dir",
+                        Severity::Note,
+                        s,
+                        format!(
+                            "`{}` changes the working directory: it is one per process, so every member's relative paths follow it",
+                            s.member
+                        ),
+                        "open files by absolute paths (from a flag or the environment) instead of moving the working directory",
+                    ));
+                }
+            }
+            Event::RelativePath { path } => out.push(finding(
+                "current-dir",
+                Severity::Note,
+                s,
+                format!(
+                    "`{}` opens `{path}` relative to the working directory: merged, it is the merged binary's, one for every member",
+                    s.member
+                ),
+                "run the merged binary where each member's relative files are found, or take the path from a flag",
+            )),
+            _ => {}
+        }
+    }
+}
+
+/// rayon's `ThreadPoolBuilder::new()..build_global()`.
+fn builds_global_pool(e: &Event) -> bool {
+    let rayon = |p: &[String]| p.first().is_some_and(|r| r == "rayon" || r == "rayon_core");
+    match e {
+        Event::Method { name, root } => name == "build_global" && rayon(root),
+        Event::Call { path, .. } => path.last().is_some_and(|l| l == "build_global") && rayon(path),
+        _ => false,
+    }
+}
+
+/// Whether a call installs a signal handler: `Some(true)` when it replaces the handler before it
+/// (`libc::signal`, `ctrlc`), `Some(false)` when it chains (`signal_hook`, `tokio::signal`).
+fn signal_handler(names: &[&str]) -> Option<bool> {
+    match names {
+        ["libc", "signal" | "sigaction"]
+        | ["nix", "sys", "signal", "signal" | "sigaction"]
+        | ["ctrlc", "set_handler" | "try_set_handler"] => Some(true),
+        ["signal_hook", ..]
+            if names
+                .last()
+                .is_some_and(|l| l.starts_with("register") || *l == "new") =>
+        {
+            Some(false)
+        }
+        ["tokio", "signal", ..]
+            if names
+                .last()
+                .is_some_and(|l| matches!(*l, "ctrl_c" | "signal")) =>
+        {
+            Some(false)
+        }
+        _ => None,
+    }
 }
