@@ -31,6 +31,9 @@ pub enum InputCode {
     /// Members need different semver-compatible versions of a crate and the isolation policy
     /// does not allow it.
     VersionConflict,
+    /// A `cargo merge check` finding of error level that `build` cannot mend: the build is
+    /// refused unless `--allow CODE`. It carries the finding's own code, as `check` prints it.
+    Check(&'static str),
 }
 
 impl InputCode {
@@ -48,6 +51,7 @@ impl InputCode {
             InputCode::AmbiguousBinary => "ambiguous-binary",
             InputCode::LinksConflict => "links-conflict",
             InputCode::VersionConflict => "version-conflict",
+            InputCode::Check(code) => code,
         }
     }
 
@@ -79,6 +83,9 @@ impl InputCode {
             }
             InputCode::VersionConflict => {
                 "use --isolation exact (each member keeps its versions) or align the members' Cargo.lock files"
+            }
+            InputCode::Check(_) => {
+                "run `cargo merge check` for what to change, or pass `--allow` with this code to build anyway"
             }
         }
     }

@@ -19,6 +19,12 @@ fn fixture(path: &str) -> String {
 /// Writes `plan` into a fresh folder, builds it, and checks the refusal; returns stderr with
 /// the folder's path removed.
 fn refused(plan: &str, extra: &[(&str, &str)]) -> String {
+    refused_with(plan, extra, &[]).1
+}
+
+/// [`refused`] with more arguments to `cargo merge build`; returns stdout and stderr, the
+/// folder's path removed.
+fn refused_with(plan: &str, extra: &[(&str, &str)], args: &[&str]) -> (String, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     for (rel, text) in extra {
         let path = dir.path().join(rel);
@@ -33,12 +39,17 @@ fn refused(plan: &str, extra: &[(&str, &str)]) -> String {
     let plan_path = dir.path().join("merge.toml");
     std::fs::write(&plan_path, plan).expect("write the plan");
     let out_dir = dir.path().join("out");
-    let out = merge_build(&[
-        "--plan",
-        plan_path.to_str().expect("utf-8"),
-        "--out",
-        out_dir.to_str().expect("utf-8"),
-    ]);
+    let out = merge_build(
+        &[
+            "--plan",
+            plan_path.to_str().expect("utf-8"),
+            "--out",
+            out_dir.to_str().expect("utf-8"),
+        ]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>(),
+    );
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(!out_dir.exists(), "output written despite: {err}");
@@ -46,7 +57,10 @@ fn refused(plan: &str, extra: &[(&str, &str)]) -> String {
         !dir.path().join("merge.lock").exists(),
         "merge.lock written despite: {err}"
     );
-    err.replace(&format!("{}/", dir.path().display()), "")
+    // Refused before anything was compiled.
+    assert!(compiled(&err).is_empty(), "compiled despite: {err}");
+    let strip = |s: String| s.replace(&format!("{}/", dir.path().display()), "");
+    (strip(text(&out.stdout)), strip(err))
 }
 
 /// A Cargo.lock for a package without registry dependencies (made offline).
@@ -166,6 +180,57 @@ fn two_packages_linking_one_native_library_are_refused_with_both_chains() {
     );
     assert!(err.contains("a 0.1.0 -> foo-sys 0.1.0"), "{err}");
     assert!(err.contains("b 0.1.0 -> foo-sys 0.2.0"), "{err}");
+}
+
+/// An error-level `cargo merge check` finding that build cannot mend refuses the build under
+/// the finding's own code, in both formats, before anything is compiled or written; `--allow`
+/// names it. Two members that each size rayon's global pool: `global-thread-pool` (the sources
+/// are only read, never compiled, so they need not depend on rayon).
+#[test]
+fn an_unmended_check_error_is_refused_under_its_own_code() {
+    let app = |name: &str| {
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n"
+        )
+    };
+    let main = "fn main() {\n    rayon::ThreadPoolBuilder::new().num_threads(2).build_global().unwrap();\n}\n";
+    let plan = "[[group]]\nname = \"g\"\nmembers = [\"a\", \"b\"]\n\n[service.a]\nmanifest = \"a/Cargo.toml\"\n\n[service.b]\nmanifest = \"b/Cargo.toml\"\n";
+    let members = [
+        ("a/Cargo.toml", app("a")),
+        ("a/src/main.rs", main.to_owned()),
+        ("b/Cargo.toml", app("b")),
+        ("b/src/main.rs", main.to_owned()),
+    ];
+    let members: Vec<(&str, &str)> = members.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    let err = refused(plan, &members);
+    assert!(
+        err.contains(
+            "error[global-thread-pool]: a/src/main.rs:2: `a` configures rayon's global thread pool"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("error[global-thread-pool]: b/src/main.rs:2: `b`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("(cargo merge check: global-thread-pool; pass --allow global-thread-pool to build anyway)"),
+        "{err}"
+    );
+    assert!(!err.contains("version-conflict"), "{err}");
+
+    let (json, _) = refused_with(plan, &members, &["--message-format", "json"]);
+    let diagnostics: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .filter(|v: &serde_json::Value| v["reason"] == "diagnostic")
+        .collect();
+    assert_eq!(diagnostics.len(), 2, "{json}");
+    for d in &diagnostics {
+        assert_eq!(d["code"], "global-thread-pool", "{json}");
+        assert_eq!(d["severity"], "error", "{json}");
+        assert_eq!(d["line"], 2, "{json}");
+    }
 }
 
 #[test]

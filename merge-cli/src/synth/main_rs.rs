@@ -1,6 +1,9 @@
 //! The merged binary's `main` (quote + prettyplease): it hands the members, in start steps
 //! (callees first), to `merge_runtime_shim::launch`, which runs each member's own `main` on a
-//! thread of its own.
+//! thread of its own. Given `--help` or `-h` as its first argument, it prints [`help`] (a
+//! constant of the generated file) and starts no member.
+
+use std::fmt::Write as _;
 
 use quote::{format_ident, quote};
 
@@ -11,6 +14,109 @@ pub struct Start {
     /// The entry crate's library name (whose `main` is the member's original one).
     pub lib: String,
     pub serves: bool,
+    /// The environment variables it reads, sorted by key (listed by `--help`).
+    pub env: Vec<EnvRead>,
+}
+
+/// An environment variable a member reads, as its copy reads it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EnvRead {
+    /// The key the copy reads: `ALPHA_PORT` when build namespaced `PORT` for `alpha`.
+    pub key: String,
+    /// The key it was namespaced from, whose value it takes when it is not set itself.
+    pub fallback: Option<String>,
+}
+
+/// The merged binary's own variables (runtime-shim's launch and metrics), with what they do.
+const OWN_VARIABLES: [(&str, &str); 2] = [
+    (
+        "MERGE_METRICS_ADDR",
+        "host:port serving the in-process call counters as Prometheus text (unset: not served)",
+    ),
+    (
+        "MERGE_GRACE_SECS",
+        "seconds members get to stop after SIGTERM or SIGINT (default 10)",
+    ),
+];
+
+/// The text `<group> --help` prints: the members in start order, the environment variables
+/// each reads, the binary's own, and where other arguments go.
+pub fn help(group: &str, steps: &[Vec<Start>]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{group}: the members of group `{group}` in one binary, merged by cargo-merge."
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Usage: {group} [ARGS]...");
+    let _ = writeln!(
+        out,
+        "  --help, -h (first argument)  print this text; no member starts"
+    );
+    let _ = writeln!(
+        out,
+        "Other arguments are passed to every member's own main (each sees the whole command line)."
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Members, in start order (callees first; members of one step start together):"
+    );
+    for (i, step) in steps.iter().enumerate() {
+        let step: Vec<&str> = step.iter().map(|m| m.name.as_str()).collect();
+        let _ = writeln!(out, "  {}. {}", i + 1, step.join(", "));
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Environment variables each member reads (literal keys in its sources):"
+    );
+    let width = steps
+        .iter()
+        .flatten()
+        .flat_map(|m| m.env.iter().map(|e| e.key.len()))
+        .max()
+        .unwrap_or(0);
+    for m in steps.iter().flatten() {
+        let _ = writeln!(out, "  {}:", m.name);
+        if m.env.is_empty() {
+            let _ = writeln!(out, "    (none found)");
+        }
+        for e in &m.env {
+            match &e.fallback {
+                Some(plain) => {
+                    let _ = writeln!(out, "    {:width$}  (falls back to {plain})", e.key);
+                }
+                None => {
+                    let _ = writeln!(out, "    {}", e.key);
+                }
+            }
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Environment variables of the merged binary:");
+    let width = OWN_VARIABLES
+        .iter()
+        .map(|(k, _)| k.len())
+        .max()
+        .unwrap_or(0);
+    for (key, what) in OWN_VARIABLES {
+        let _ = writeln!(out, "  {key:width$}  {what}");
+    }
+    out
+}
+
+/// `text` as a raw string literal (real newlines, so the generated file reads as the help
+/// does), or an escaped one for what a raw string cannot hold (a carriage return).
+fn raw_literal(text: &str) -> proc_macro2::Literal {
+    let mut hashes = String::from("#");
+    while text.contains(&format!("\"{hashes}")) {
+        hashes.push('#');
+    }
+    match format!("r{hashes}\"{text}\"{hashes}").parse() {
+        Ok(raw) if !text.contains('\r') => raw,
+        _ => proc_macro2::Literal::string(text),
+    }
 }
 
 /// The source of `src/main.rs` for group `group`.
@@ -20,6 +126,7 @@ pub fn render(group: &str, steps: &[Vec<Start>], fallbacks: &[(String, String)])
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .unzip();
+    let help = raw_literal(&help(group, steps));
     let steps = steps.iter().map(|step| {
         let members = step.iter().map(|m| {
             let name = &m.name;
@@ -38,7 +145,17 @@ pub fn render(group: &str, steps: &[Vec<Start>], fallbacks: &[(String, String)])
     let file: syn::File = syn::parse_quote! {
         use ::merge_runtime_shim::launch::{Member, Options};
 
+        /// What `--help` (or `-h`) as the first argument prints.
+        const HELP: &str = #help;
+
         fn main() -> ::std::process::ExitCode {
+            // `--help` first: the members, the variables they read; no member starts.
+            if let Some(first) = ::std::env::args_os().nth(1) {
+                if first == "--help" || first == "-h" {
+                    let _ = ::std::io::Write::write_all(&mut ::std::io::stdout(), HELP.as_bytes());
+                    return ::std::process::ExitCode::SUCCESS;
+                }
+            }
             // Members read their own `<MEMBER>_<KEY>` for keys several of them read; it takes
             // `<KEY>`'s value when it is not set (before any member runs: one thread).
             let fallbacks: &[(&str, &str)] = &[#((#namespaced, #plain)),*];
@@ -84,19 +201,40 @@ pub fn render(group: &str, steps: &[Vec<Start>], fallbacks: &[(String, String)])
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_main_starts_steps_in_order() {
-        let start = |name: &str, serves| Start {
+    fn start(name: &str, serves: bool, env: &[(&str, Option<&str>)]) -> Start {
+        Start {
             name: name.into(),
             lib: format!("merge_entry_{name}"),
             serves,
-        };
+            env: env
+                .iter()
+                .map(|(key, fallback)| EnvRead {
+                    key: (*key).to_owned(),
+                    fallback: fallback.map(str::to_owned),
+                })
+                .collect(),
+        }
+    }
+
+    fn shop() -> Vec<Vec<Start>> {
+        vec![
+            vec![start("inventory", true, &[("PORT", None)])],
+            vec![
+                start("gateway", true, &[]),
+                start(
+                    "web",
+                    false,
+                    &[("RUST_LOG", None), ("WEB_PORT", Some("PORT"))],
+                ),
+            ],
+        ]
+    }
+
+    #[test]
+    fn the_main_starts_steps_in_order() {
         let text = render(
             "shop",
-            &[
-                vec![start("inventory", true)],
-                vec![start("gateway", true), start("web", false)],
-            ],
+            &shop(),
             &[("WEB_PORT".to_owned(), "PORT".to_owned())],
         );
         assert!(text.starts_with("//! Generated by cargo merge"));
@@ -107,6 +245,50 @@ mod tests {
         let gateway = text.find("::merge_entry_gateway::main()").expect("gateway");
         assert!(inventory < gateway, "{text}");
         assert!(text.contains("binary: \"shop\""), "{text}");
+        syn::parse_file(&text).expect("valid Rust");
+    }
+
+    #[test]
+    fn the_help_lists_each_members_variables_and_starts_nothing() {
+        let steps = shop();
+        let text = render("shop", &steps, &[]);
+        // The help is a constant of the generated file, as `help` renders it.
+        let help = help("shop", &steps);
+        assert!(
+            text.contains(&format!("const HELP: &str = r#\"{help}\"#;")),
+            "{text}"
+        );
+        // Checked before any member starts.
+        let asked = text.find("\"--help\"").expect("--help");
+        assert!(asked < text.find("launch::run").expect("run"), "{text}");
+        assert_eq!(
+            help,
+            "shop: the members of group `shop` in one binary, merged by cargo-merge.
+
+Usage: shop [ARGS]...
+  --help, -h (first argument)  print this text; no member starts
+Other arguments are passed to every member's own main (each sees the whole command line).
+
+Members, in start order (callees first; members of one step start together):
+  1. inventory
+  2. gateway, web
+
+Environment variables each member reads (literal keys in its sources):
+  inventory:
+    PORT
+  gateway:
+    (none found)
+  web:
+    RUST_LOG
+    WEB_PORT  (falls back to PORT)
+
+Environment variables of the merged binary:
+  MERGE_METRICS_ADDR  host:port serving the in-process call counters as Prometheus text (unset: not served)
+  MERGE_GRACE_SECS    seconds members get to stop after SIGTERM or SIGINT (default 10)
+"
+        );
+        // Deterministic.
+        assert_eq!(text, render("shop", &steps, &[]));
         syn::parse_file(&text).expect("valid Rust");
     }
 }

@@ -38,6 +38,37 @@ pub struct Plan {
     pub env_fallbacks: Vec<(String, String)>,
 }
 
+impl Member {
+    /// The key this member's copies read instead of `key`: `ALPHA_PORT` for `PORT`.
+    pub fn namespaced(&self, key: &str) -> String {
+        format!("{}_{key}", self.prefix)
+    }
+}
+
+impl Plan {
+    /// The environment variables member `member` reads (`keys`: the literal keys of its
+    /// sources, `merge_analyzer::check::env_keys`), as its copies read them: a key namespaced
+    /// for it under its `<MEMBER>_<KEY>`, which falls back to the key.
+    pub fn reads(&self, member: &str, keys: BTreeSet<String>) -> Vec<super::main_rs::EnvRead> {
+        let mended = self.members.get(member);
+        let mut out: Vec<super::main_rs::EnvRead> = keys
+            .into_iter()
+            .map(|key| match mended.filter(|m| m.env_keys.contains(&key)) {
+                Some(m) => super::main_rs::EnvRead {
+                    key: m.namespaced(&key),
+                    fallback: Some(key),
+                },
+                None => super::main_rs::EnvRead {
+                    key,
+                    fallback: None,
+                },
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
 /// Codes `build` mends.
 pub const MENDED: [&str; 4] = [
     "global-tracing-init",
@@ -99,7 +130,7 @@ pub fn plan(findings: &[Finding]) -> Plan {
             ));
         }
         for key in &m.env_keys {
-            let namespaced = format!("{}_{key}", m.prefix);
+            let namespaced = m.namespaced(key);
             out.notes.push(format!(
                 "env-var-collision: `{name}` reads `{namespaced}` (set from `{key}` when unset)"
             ));
@@ -147,7 +178,7 @@ impl Edits<'_> {
             self.out.push((
                 s.start(),
                 s.end(),
-                format!("\"{}_{}\"", self.m.prefix, lit.value()),
+                format!("\"{}\"", self.m.namespaced(&lit.value())),
             ));
         }
     }

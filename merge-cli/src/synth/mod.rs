@@ -33,6 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use merge_analyzer::ImportError;
+use merge_analyzer::check::{Finding, Severity};
 use merge_analyzer::error::{InputCode, InputError, Problems};
 use merge_analyzer::members::Member;
 use merge_analyzer::plan::Isolation;
@@ -117,36 +118,8 @@ pub fn group(
     // What check finds, build mends where it can; what it cannot is refused unless allowed.
     let findings = merge_analyzer::check::check_group(name, members, isolation);
     let mitigations = mitigate::plan(&findings);
-    for f in &findings {
-        let handled = mitigate::MENDED.contains(&f.code)
-            || ["links-conflict", "exact-pin-conflict", "version-drift"].contains(&f.code);
-        if f.severity == merge_analyzer::check::Severity::Error
-            && !handled
-            && !allow.contains(f.code)
-        {
-            problems.push(
-                InputError::new(
-                    &f.file
-                        .as_ref()
-                        .map(|p| {
-                            layout::normalize(
-                                &members
-                                    .iter()
-                                    .find(|m| m.name == f.member)
-                                    .map(|m| m.root.join(p))
-                                    .unwrap_or_default(),
-                            )
-                        })
-                        .unwrap_or_default(),
-                    f.line,
-                    format!(
-                        "{} (cargo merge check: {}; pass --allow {} to build anyway)",
-                        f.message, f.code, f.code
-                    ),
-                )
-                .code(InputCode::VersionConflict),
-            );
-        }
+    for e in refusals(&findings, members, allow) {
+        problems.push(e);
     }
     std::mem::take(&mut problems).finish(())?;
     let layout = Layout::new(members);
@@ -462,8 +435,14 @@ pub fn group(
             step.into_iter()
                 .map(|m| {
                     let (u, lib) = &starts[&m];
+                    let keys = members
+                        .iter()
+                        .find(|member| member.name == m)
+                        .map(merge_analyzer::check::env_keys)
+                        .unwrap_or_default();
                     main_rs::Start {
-                        name: m.clone(),
+                        env: mitigations.reads(&m, keys),
+                        name: m,
                         lib: lib.clone(),
                         serves: !u.serves.is_empty(),
                     }
@@ -487,6 +466,46 @@ pub fn group(
         includes,
         protos: decision.clone(),
     })
+}
+
+/// The error-level findings that build neither mends nor leaves to the isolation policy and
+/// that `allow` does not let through: each refuses the build, under the finding's own code, at
+/// the finding's file (in the member's original folder) and line.
+fn refusals(findings: &[Finding], members: &[Member], allow: &BTreeSet<String>) -> Vec<InputError> {
+    const BY_ISOLATION: [&str; 3] = ["links-conflict", "exact-pin-conflict", "version-drift"];
+    findings
+        .iter()
+        .filter(|f| {
+            f.severity == Severity::Error
+                && !mitigate::MENDED.contains(&f.code)
+                && !BY_ISOLATION.contains(&f.code)
+                && !allow.contains(f.code)
+        })
+        .map(|f| {
+            let file = f
+                .file
+                .as_ref()
+                .map(|p| {
+                    layout::normalize(
+                        &members
+                            .iter()
+                            .find(|m| m.name == f.member)
+                            .map(|m| m.root.join(p))
+                            .unwrap_or_default(),
+                    )
+                })
+                .unwrap_or_default();
+            InputError::new(
+                &file,
+                f.line,
+                format!(
+                    "{} (cargo merge check: {}; pass --allow {} to build anyway)",
+                    f.message, f.code, f.code
+                ),
+            )
+            .code(InputCode::Check(f.code))
+        })
+        .collect()
 }
 
 /// The `[dependencies]` of `merge-protos`: what the first package using each shared proto
@@ -837,5 +856,51 @@ fn isolate(
             problems.push(InputError::new(plan, line, e).code(InputCode::LinksConflict));
             vendor::Plan::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(code: &'static str, severity: Severity) -> Finding {
+        Finding {
+            code,
+            severity,
+            group: "g".to_owned(),
+            member: "alpha".to_owned(),
+            file: None,
+            line: None,
+            column: None,
+            message: format!("`alpha` does {code}"),
+            help: String::new(),
+            source: None,
+            subject: None,
+        }
+    }
+
+    #[test]
+    fn a_refusal_carries_the_findings_own_code() {
+        let findings = [
+            finding("process-exit", Severity::Error),
+            finding("global-allocator", Severity::Error),
+            finding("version-drift", Severity::Error),
+            finding("env-set-var", Severity::Warning),
+            finding("signal-handler", Severity::Error),
+        ];
+        let refused = refusals(&findings, &[], &BTreeSet::new());
+        let codes: Vec<&str> = refused.iter().map(|e| e.code.code()).collect();
+        assert_eq!(codes, ["process-exit", "signal-handler"]);
+        assert_eq!(refused[0].code, InputCode::Check("process-exit"));
+        assert!(
+            refused[0].message.ends_with(
+                "(cargo merge check: process-exit; pass --allow process-exit to build anyway)"
+            ),
+            "{}",
+            refused[0].message
+        );
+        let allowed = refusals(&findings, &[], &BTreeSet::from(["process-exit".to_owned()]));
+        let codes: Vec<&str> = allowed.iter().map(|e| e.code.code()).collect();
+        assert_eq!(codes, ["signal-handler"]);
     }
 }

@@ -77,14 +77,21 @@ pub fn merged_binary(out: &Output) -> PathBuf {
 
 /// Builds `plan` into `out` in JSON mode, which must succeed; the merged binary.
 pub fn build_json(plan: &Path, out: &Path) -> PathBuf {
-    let build = merge_build(&[
+    build_json_with(plan, out, &[])
+}
+
+/// [`build_json`] with more arguments (`--allow CODE`).
+pub fn build_json_with(plan: &Path, out: &Path, extra: &[&str]) -> PathBuf {
+    let mut args = vec![
         "--plan",
         plan.to_str().expect("utf-8"),
         "--out",
         out.to_str().expect("utf-8"),
         "--message-format",
         "json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let build = merge_build(&args);
     assert!(
         build.status.success(),
         "build failed:\n{}",
