@@ -66,8 +66,8 @@ pub struct Finding {
     pub help: String,
     /// The source line at `line`.
     pub source: Option<String>,
-    /// What the finding is about, where a mitigation needs it (the key of an
-    /// `env-var-collision`).
+    /// What the finding is about, where a mitigation needs it: the key of an
+    /// `env-var-collision`, the function a `global-*-init` calls (`env_logger::init`).
     pub subject: Option<String>,
 }
 

@@ -66,13 +66,15 @@ pub(super) fn source_findings(group: &str, members: &[Member], out: &mut Vec<Fin
                     s.member
                 )
             };
-            out.push(finding(
+            let mut f = finding(
                 code,
                 severity,
                 s,
                 message,
                 "let every initialisation but one fail quietly (`try_init()`, or ignore `set_logger`'s error): the first one wins",
-            ));
+            );
+            f.subject = callee(&s.event);
+            out.push(f);
         }
     }
 
@@ -225,6 +227,16 @@ fn metrics(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Finding>) {
             message,
             "register the member's metrics in a `prometheus::Registry` of its own (`Registry::new_custom` with a prefix), or give them names no other member uses",
         ));
+    }
+}
+
+/// What an initialisation calls, as one path: `tracing_subscriber::fmt::init` for both
+/// `tracing_subscriber::fmt::init()` and `tracing_subscriber::fmt().init()`.
+fn callee(e: &Event) -> Option<String> {
+    match e {
+        Event::Call { path, .. } => Some(path.join("::")),
+        Event::Method { name, root } => Some(format!("{}::{name}", root.join("::"))),
+        _ => None,
     }
 }
 

@@ -69,13 +69,23 @@ impl Plan {
     }
 }
 
-/// Codes `build` mends.
-pub const MENDED: [&str; 4] = [
-    "global-tracing-init",
-    "global-logger-init",
-    "global-allocator",
-    "env-var-collision",
-];
+/// Whether `build` mends finding `f`: every global allocator and environment key; an
+/// initialisation only where the copy can call `try_init` instead (`tracing_subscriber`'s and
+/// `env_logger`'s `init`), not `log::set_logger` or `set_global_default`, whose error the
+/// member's own code handles (or unwraps).
+pub fn mends(f: &Finding) -> bool {
+    match f.code {
+        "global-allocator" | "env-var-collision" => true,
+        "global-tracing-init" | "global-logger-init" => f.subject.as_deref().is_some_and(|c| {
+            let path: Vec<&str> = c.split("::").collect();
+            matches!(
+                path.as_slice(),
+                ["tracing_subscriber" | "env_logger", .., "init"]
+            )
+        }),
+        _ => false,
+    }
+}
 
 /// `ALPHA` for member `alpha`, `ORDER_SVC` for `order-svc`.
 pub fn prefix(member: &str) -> String {

@@ -477,7 +477,7 @@ fn refusals(findings: &[Finding], members: &[Member], allow: &BTreeSet<String>) 
         .iter()
         .filter(|f| {
             f.severity == Severity::Error
-                && !mitigate::MENDED.contains(&f.code)
+                && !mitigate::mends(f)
                 && !BY_ISOLATION.contains(&f.code)
                 && !allow.contains(f.code)
         })
@@ -902,5 +902,25 @@ mod tests {
         let allowed = refusals(&findings, &[], &BTreeSet::from(["process-exit".to_owned()]));
         let codes: Vec<&str> = allowed.iter().map(|e| e.code.code()).collect();
         assert_eq!(codes, ["signal-handler"]);
+    }
+
+    #[test]
+    fn only_initialisations_a_copy_can_soften_are_mended() {
+        let init = |code, callee: &str| Finding {
+            subject: Some(callee.to_owned()),
+            ..finding(code, Severity::Error)
+        };
+        let findings = [
+            init("global-tracing-init", "tracing_subscriber::fmt::init"),
+            init("global-logger-init", "env_logger::Builder::new::init"),
+            init("global-logger-init", "log::set_logger"),
+            init(
+                "global-tracing-init",
+                "tracing::subscriber::set_global_default",
+            ),
+        ];
+        let refused = refusals(&findings, &[], &BTreeSet::new());
+        let codes: Vec<&str> = refused.iter().map(|e| e.code.code()).collect();
+        assert_eq!(codes, ["global-logger-init", "global-tracing-init"]);
     }
 }
