@@ -1,6 +1,6 @@
 //! `cargo merge check`: every group's findings (merge_analyzer::check), as a report on stdout
-//! (each with its source line and help) or as JSON lines (`diagnostic`, then `check-summary`).
-//! Exit status 1 when an error was found.
+//! (each with its source line and help), as JSON lines (`diagnostic`, then `check-summary`), or
+//! as one SARIF 2.1.0 log (sarif.rs). Exit status 1 when an error was found.
 
 use std::io::Write;
 
@@ -11,8 +11,9 @@ use merge_analyzer::plan::Isolation;
 use serde::Serialize;
 
 use crate::Failure;
-use crate::cli::{CheckArgs, MessageFormat};
+use crate::cli::{CheckArgs, CheckFormat};
 use crate::diagnostic::Diagnostic;
+use crate::sarif;
 
 /// The `diagnostic` JSON line of design.md.
 #[derive(Debug, Serialize)]
@@ -50,9 +51,14 @@ pub fn exec(args: &CheckArgs) -> Result<bool, Failure> {
     };
     let mut findings = Vec::new();
     let mut problems = Vec::new();
+    // Every group's members, where SARIF finds the files of their findings.
+    let mut loaded = Vec::new();
     for g in &groups {
         match members::load_group(&plan, g, &options) {
-            Ok(members) => findings.extend(check::check_group(g, &members, isolation)),
+            Ok(members) => {
+                findings.extend(check::check_group(g, &members, isolation));
+                loaded.extend(members);
+            }
             Err(e) => problems.extend(Diagnostic::from_import(e)),
         }
     }
@@ -70,7 +76,12 @@ pub fn exec(args: &CheckArgs) -> Result<bool, Failure> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.message_format {
-        MessageFormat::Json => {
+        CheckFormat::Sarif => {
+            let log = sarif::log(&findings, &plan, &loaded);
+            serde_json::to_writer_pretty(&mut out, &log).context("failed to write to stdout")?;
+            writeln!(out).context("failed to write to stdout")?;
+        }
+        CheckFormat::Json => {
             for f in &findings {
                 serde_json::to_writer(&mut out, &line(f)).context("failed to write to stdout")?;
                 writeln!(out).context("failed to write to stdout")?;
@@ -78,7 +89,7 @@ pub fn exec(args: &CheckArgs) -> Result<bool, Failure> {
             serde_json::to_writer(&mut out, &summary).context("failed to write to stdout")?;
             writeln!(out).context("failed to write to stdout")?;
         }
-        MessageFormat::Human => {
+        CheckFormat::Human => {
             for f in &findings {
                 human(&mut out, f).context("failed to write to stdout")?;
             }

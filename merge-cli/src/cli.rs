@@ -67,7 +67,11 @@ impl Command {
         match self {
             Command::Analyze(a) => a.message_format,
             Command::Build(b) => b.message_format,
-            Command::Check(c) => c.message_format,
+            // A SARIF run's input problems are text on stderr: no log is written.
+            Command::Check(c) => match c.message_format {
+                CheckFormat::Json => MessageFormat::Json,
+                CheckFormat::Human | CheckFormat::Sarif => MessageFormat::Human,
+            },
         }
     }
 }
@@ -90,9 +94,22 @@ pub struct CheckArgs {
     #[arg(long)]
     pub offline: bool,
 
-    /// Output format (json: one `diagnostic` line per finding, then a `check-summary` line)
-    #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]
-    pub message_format: MessageFormat,
+    /// Output format: human (a report), json (JSON lines) or sarif (a SARIF 2.1.0 log for code
+    /// scanning)
+    #[arg(long, value_enum, value_name = "FMT", default_value_t = CheckFormat::Human)]
+    pub message_format: CheckFormat,
+}
+
+/// Output of `cargo merge check`: the formats every subcommand has, and SARIF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Text for a terminal: each finding with its source line and help, then a count.
+    Human,
+    /// One `diagnostic` JSON line per finding, then a `check-summary` line, on stdout.
+    Json,
+    /// One SARIF 2.1.0 log on stdout, for GitHub code scanning (upload it with
+    /// github/codeql-action/upload-sarif); file paths are relative to the plan's folder.
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -178,7 +195,7 @@ pub struct BuildArgs {
     pub message_format: MessageFormat,
 }
 
-/// Output shared by every subcommand.
+/// Output of `analyze` and `build` (`check` has its own, `CheckFormat`, with SARIF too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MessageFormat {
     /// Text for a terminal.
@@ -357,6 +374,39 @@ mod tests {
         };
         assert_eq!(b.isolation, Some(IsolationArg::Strict));
         assert_eq!(b.out, PathBuf::from("target/merge"));
+    }
+
+    #[test]
+    fn only_check_writes_sarif() {
+        let parse = |args: &[&str]| Cargo::try_parse_from(args).map(|_| ());
+        let check = [
+            "cargo",
+            "merge",
+            "check",
+            "--plan",
+            "p.toml",
+            "--message-format",
+            "sarif",
+        ];
+        let Cargo::Merge(m) = Cargo::try_parse_from(check).expect("parses");
+        let Command::Check(c) = &m.command else {
+            panic!("check parses as check");
+        };
+        assert_eq!(c.message_format, CheckFormat::Sarif);
+        assert_eq!(m.command.message_format(), MessageFormat::Human);
+        for command in [
+            ["analyze", "--traffic", "t.toml"],
+            ["build", "--plan", "p.toml"],
+        ] {
+            let mut args = vec!["cargo", "merge"];
+            args.extend(command);
+            args.extend(["--message-format", "sarif"]);
+            let e = parse(&args).expect_err("sarif is check's alone");
+            assert!(
+                e.to_string().contains("possible values: human, json"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod fsx;
 mod human;
 mod json;
 mod mergelock;
+mod sarif;
 mod status;
 mod synth;
 
