@@ -54,7 +54,7 @@ const RULES: &[RuleText] = &[
     },
     RuleText {
         code: "feature-drift",
-        level: Severity::Warning,
+        level: Severity::Note,
         short: "Members enable different features of a shared crate",
         full: "Members build one shared crate with different features; in one binary Cargo unifies them, so a member runs the crate with features it did not ask for.",
         help: "Check that every member works with the union of the features, or enable the same features everywhere.",

@@ -76,6 +76,14 @@ fn a_bad_plan_is_status_2() {
     );
 }
 
+/// The hazard fixture's errors that build cannot mend.
+const UNMENDED: &[&str] = &[
+    "metrics-default-registry",
+    "listen-addr-collision",
+    "profile-conflict",
+    "patch-conflict",
+];
+
 /// The hazards, mended by build: alpha and beta both read `PORT` and both initialise tracing;
 /// merged, each listens where its own `<MEMBER>_PORT` says and the second initialisation is
 /// skipped instead of panicking.
@@ -92,7 +100,46 @@ fn build_mends_the_hazards_and_each_member_listens_on_its_own_port() {
         );
     let plan_path = work.path().join("merge.toml");
     std::fs::write(&plan_path, plan).expect("write the plan");
-    let binary = support::build_json(&plan_path, &work.path().join("out"));
+    // What build cannot mend is refused unless allowed, code by code (the metrics both register
+    // and the port both bind are only reached with METRICS set, which this test does not set;
+    // the profiles differ in release only; beta's conflicting patch is one it does not use).
+    let mut allow = Vec::new();
+    for code in UNMENDED {
+        allow.extend(["--allow", code]);
+    }
+    let binary = support::build_json_with(&plan_path, &work.path().join("out"), &allow);
+    // `--help` lists each member's variables and starts no member (a member that started
+    // would stop at once on `PORT=off`, with an exit status of 2 or an abort).
+    let help = Command::new(&binary)
+        .arg("--help")
+        .env("PORT", "off")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run the merged binary");
+    let shown = text(&help.stdout);
+    assert_eq!(help.status.code(), Some(0), "{shown}{}", text(&help.stderr));
+    assert!(!shown.contains("listening on"), "{shown}");
+    // (member, key, what follows it) of the members' part.
+    let mut under: Option<&str> = None;
+    let mut read: Vec<(&str, &str, String)> = Vec::new();
+    for line in shown.lines() {
+        if let Some(member) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':')) {
+            under = Some(member);
+        } else if let (Some(member), Some(entry)) = (under, line.strip_prefix("    ")) {
+            let mut words = entry.split_whitespace();
+            let key = words.next().unwrap_or_default();
+            read.push((member, key, words.collect::<Vec<_>>().join(" ")));
+        } else if line.is_empty() {
+            under = None;
+        }
+    }
+    let falls_back = |member: &str, key: &str| {
+        read.iter()
+            .any(|(m, k, rest)| *m == member && *k == key && rest == "(falls back to PORT)")
+    };
+    assert!(falls_back("alpha", "ALPHA_PORT"), "{shown}");
+    assert!(falls_back("beta", "BETA_PORT"), "{shown}");
+    assert!(shown.contains("MERGE_METRICS_ADDR"), "{shown}");
     let (alpha, beta) = (support::free_port(), support::free_port());
     let mut running = support::Running::default();
     running.start(
