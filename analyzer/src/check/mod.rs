@@ -2,7 +2,7 @@
 //! has a stable code, a severity, the member, the file (relative to the member's package
 //! folder), line and column, the source line, and a help line.
 //!
-//! From the dependency graphs and manifests (deps.rs, over versions.rs): `links-conflict`,
+//! From the dependency graphs and manifests (deps/, over versions.rs): `links-conflict`,
 //! `exact-pin-conflict`, `version-drift`, `feature-drift`, `profile-conflict`,
 //! `patch-conflict`. From the sources (sources.rs, over scan.rs: syn over every local package
 //! of a member): `global-tracing-init`, `global-logger-init`, `global-allocator`,
