@@ -43,12 +43,24 @@ pub enum Event {
         /// A normalised IP, or `*` for every interface (`0.0.0.0`, `::`, a bare port).
         host: String,
         port: u16,
-        default: bool,
+        how: Set,
     },
     /// A literal relative path opened at run time (`File::open("config.toml")`).
     RelativePath {
         path: String,
     },
+}
+
+/// How a listen address is given, which says whether two members can be set apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Set {
+    /// Written in the code (`bind("0.0.0.0:9100")`, `let addr = "[::1]:50051".parse()?`).
+    InCode,
+    /// The default of a flag without an environment key: members share the command line.
+    FlagDefault,
+    /// The default of an environment read (or of a flag with an `env` key): each member's own
+    /// `<MEMBER>_<KEY>` can set it.
+    EnvDefault,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +224,63 @@ fn literal(e: &syn::Expr) -> Option<syn::LitStr> {
     }
 }
 
+/// `("0.0.0.0", 8080)` as `0.0.0.0:8080`, where it starts.
+fn tuple_addr(e: &syn::Expr) -> Option<(String, LineColumn)> {
+    match e {
+        syn::Expr::Reference(r) => tuple_addr(&r.expr),
+        syn::Expr::Paren(p) => tuple_addr(&p.expr),
+        syn::Expr::Tuple(t) if t.elems.len() == 2 => {
+            let host = literal(&t.elems[0])?.value();
+            let syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(port),
+                ..
+            }) = &t.elems[1]
+            else {
+                return None;
+            };
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host
+            };
+            Some((format!("{host}:{}", port.base10_digits()), t.span().start()))
+        }
+        _ => None,
+    }
+}
+
+/// `x: T` as `x`.
+fn strip_type(p: &syn::Pat) -> &syn::Pat {
+    match p {
+        syn::Pat::Type(t) => strip_type(&t.pat),
+        _ => p,
+    }
+}
+
+/// Whether attributes mark test code (`#[test]`, `#[tokio::test]`, `#[cfg(test)]`), which the
+/// merged binary does not run.
+pub fn is_test(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        a.path().segments.last().is_some_and(|s| s.ident == "test")
+            || (a.path().is_ident("cfg")
+                && a.meta
+                    .require_list()
+                    .is_ok_and(|l| l.tokens.to_string().trim() == "test"))
+    })
+}
+
+/// Whether attributes make an item the global allocator, directly or through `cfg_attr`.
+fn is_global_allocator(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        a.path().is_ident("global_allocator")
+            || (a.path().is_ident("cfg_attr") && a.meta.require_list().is_ok_and(|l| {
+                l.tokens.clone().into_iter().any(
+                    |t| matches!(t, proc_macro2::TokenTree::Ident(i) if i == "global_allocator"),
+                )
+            }))
+    })
+}
+
 /// `host:port` or a bare port (`port_alone`) as a listen address: the host normalised (`*`
 /// for every interface), never a URL (a peer's address has a scheme).
 pub fn listen_addr(text: &str, port_alone: bool) -> Option<(String, u16)> {
@@ -238,32 +307,86 @@ pub fn listen_addr(text: &str, port_alone: bool) -> Option<(String, u16)> {
     }
 }
 
-/// Whether a flag or key names where the service itself listens (not a peer it calls).
+/// Whether a flag, key or variable names where the service itself listens, by its words
+/// (split on `_` and `-`): a bare `port`, `addr`, `address`, `listen` or `bind`, or such a word
+/// after one saying what is served (`grpc_port`, `metrics_addr`, `listen_addr`). A word for a
+/// backend or a peer (`db_port`, `redis_addr`, `pricing_addr`, `peer_url`) is not a listener.
 fn names_a_listener(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    ![
-        "url", "peer", "upstream", "remote", "endpoint", "connect", "target", "backend",
-    ]
-    .iter()
-    .any(|w| n.contains(w))
+    let lower = name.to_ascii_lowercase();
+    let words: Vec<&str> = lower.split(['_', '-']).filter(|w| !w.is_empty()).collect();
+    let Some((last, rest)) = words.split_last() else {
+        return false;
+    };
+    if words.iter().any(|w| matches!(*w, "listen" | "bind")) {
+        return true;
+    }
+    matches!(*last, "port" | "addr" | "address" | "socket")
+        && rest.iter().all(|w| {
+            matches!(
+                *w,
+                "listen"
+                    | "bind"
+                    | "grpc"
+                    | "http"
+                    | "https"
+                    | "server"
+                    | "serve"
+                    | "metrics"
+                    | "admin"
+                    | "health"
+                    | "debug"
+                    | "public"
+                    | "internal"
+                    | "local"
+                    | "app"
+                    | "service"
+                    | "api"
+                    | "web"
+                    | "tcp"
+                    | "udp"
+                    | "host"
+            )
+        })
+}
+
+/// Whether a listener's name is a port alone (`PORT`, `metrics_port`).
+fn names_a_port(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with("port")
 }
 
 /// prometheus' `register_int_counter!` and kin, which register in the default registry (the
-/// `_with_registry` forms take a registry of their own).
+/// `_with_registry` forms take a registry of their own). Without a path (`#[macro_use]`), only
+/// prometheus' own macro names count.
 fn registers_a_metric(path: &[String]) -> bool {
-    let Some(last) = path.last() else {
-        return false;
-    };
-    last.starts_with("register_")
-        && !last.ends_with("_with_registry")
-        && (path.len() == 1 || path[0] == "prometheus")
+    const MACROS: [&str; 10] = [
+        "register_counter",
+        "register_counter_vec",
+        "register_gauge",
+        "register_gauge_vec",
+        "register_histogram",
+        "register_histogram_vec",
+        "register_int_counter",
+        "register_int_counter_vec",
+        "register_int_gauge",
+        "register_int_gauge_vec",
+    ];
+    match path {
+        [name] => MACROS.contains(&name.as_str()),
+        [first, .., last] => {
+            first == "prometheus"
+                && last.starts_with("register_")
+                && !last.ends_with("_with_registry")
+        }
+        [] => false,
+    }
 }
 
-/// The literal metric name of `register_x!("name", ..)`, `register_x!(opts!("name", ..))` or
-/// `register_x!(Opts::new("name", ..), ..)`.
+/// The metric name of `register_x!("name", ..)`, `register_x!(opts!("name", ..))` or
+/// `register_x!(Opts::new("name", ..).namespace("ns"), ..)`, as prometheus makes it
+/// (`namespace_subsystem_name`); nothing when a part is not a literal.
 fn metric_name(m: &syn::Macro) -> Option<String> {
     type Exprs = syn::punctuated::Punctuated<syn::Expr, syn::Token![,]>;
-    fn first(e: &syn::Expr) -> Option<String> {
+    fn name(e: &syn::Expr) -> Option<String> {
         if let Some(lit) = literal(e) {
             return Some(lit.value());
         }
@@ -273,22 +396,34 @@ fn metric_name(m: &syn::Macro) -> Option<String> {
                 .parse_body_with(Exprs::parse_terminated)
                 .ok()?
                 .first()
-                .and_then(first),
-            syn::Expr::Call(c) => c.args.first().and_then(first),
-            syn::Expr::MethodCall(c) => first(&c.receiver),
+                .and_then(name),
+            syn::Expr::Call(c) => c.args.first().and_then(name),
+            syn::Expr::MethodCall(_) => {
+                // `.namespace("ns")` and `.subsystem("s")` in any order: `ns_s_name`.
+                let (mut namespace, mut subsystem) = (None, None);
+                let mut at = e;
+                while let syn::Expr::MethodCall(c) = at {
+                    let part = || c.args.first().and_then(literal).map(|l| l.value());
+                    match c.method.to_string().as_str() {
+                        "namespace" => namespace = namespace.or(Some(part()?)),
+                        "subsystem" => subsystem = subsystem.or(Some(part()?)),
+                        _ => {}
+                    }
+                    at = &c.receiver;
+                }
+                let base = name(at)?;
+                let parts: Vec<String> = [namespace, subsystem, Some(base)]
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                Some(parts.join("_"))
+            }
             _ => None,
         }
     }
     let args = m.parse_body_with(Exprs::parse_terminated).ok()?;
-    args.first().and_then(first)
-}
-
-/// Whether a key or flag is about an address (`PORT`, `LISTEN_ADDR`, `bind`).
-fn names_an_address(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    ["port", "addr", "listen", "bind"]
-        .iter()
-        .any(|w| n.contains(w))
+    args.first().and_then(name)
 }
 
 /// Whether a resolved path (`std::fs::read`, `tokio::fs::File::open`) opens or reads a file by
@@ -318,11 +453,6 @@ fn is_relative(path: &str) -> bool {
     !path.is_empty() && std::path::Path::new(path).is_relative()
 }
 
-/// Whether a key or flag is a port alone (`PORT`, `metrics_port`).
-fn names_a_port(name: &str) -> bool {
-    name.to_ascii_lowercase().contains("port")
-}
-
 struct Scanner {
     uses: Aliases,
     out: Vec<Found>,
@@ -347,18 +477,24 @@ impl Scanner {
         self.uses.root(e)
     }
 
-    fn listen(&mut self, text: &str, at: LineColumn, port_alone: bool, default: bool) {
+    fn listen(&mut self, text: &str, at: LineColumn, port_alone: bool, how: Set) {
         if let Some((host, port)) = listen_addr(text, port_alone) {
             if port != 0 {
-                self.push(
-                    Event::Listen {
-                        host,
-                        port,
-                        default,
-                    },
-                    at,
-                );
+                self.push(Event::Listen { host, port, how }, at);
             }
+        }
+    }
+
+    /// The address argument of a `bind`/`serve` call, when it is written in the code: a
+    /// literal (`"0.0.0.0:9100"`, `"..".parse()?`) or a tuple (`("0.0.0.0", 8080)`).
+    fn bind_arg(&mut self, arg: Option<&syn::Expr>) {
+        let Some(arg) = arg else {
+            return;
+        };
+        if let Some(lit) = literal(arg) {
+            self.listen(&lit.value(), lit.span().start(), false, Set::InCode);
+        } else if let Some((text, at)) = tuple_addr(arg) {
+            self.listen(&text, at, false, Set::InCode);
         }
     }
 
@@ -398,11 +534,8 @@ impl Scanner {
 
 impl<'ast> Visit<'ast> for Scanner {
     fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
-        if f.attrs
-            .iter()
-            .any(|a| a.path().is_ident("global_allocator"))
-        {
-            self.push(Event::GlobalAllocator, f.sig.ident.span().start());
+        if is_test(&f.attrs) {
+            return;
         }
         self.fn_stack.push(f.sig.ident.to_string());
         syn::visit::visit_item_fn(self, f);
@@ -410,16 +543,16 @@ impl<'ast> Visit<'ast> for Scanner {
     }
 
     fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+        if is_test(&f.attrs) {
+            return;
+        }
         self.fn_stack.push(f.sig.ident.to_string());
         syn::visit::visit_impl_item_fn(self, f);
         self.fn_stack.pop();
     }
 
     fn visit_item_static(&mut self, s: &'ast syn::ItemStatic) {
-        if s.attrs
-            .iter()
-            .any(|a| a.path().is_ident("global_allocator"))
-        {
+        if is_global_allocator(&s.attrs) {
             self.push(Event::GlobalAllocator, s.ident.span().start());
         }
         if matches!(s.mutability, syn::StaticMutability::Mut(_)) {
@@ -442,9 +575,7 @@ impl<'ast> Visit<'ast> for Scanner {
             }
             let first = c.args.first().and_then(literal);
             match (names.as_slice(), &first) {
-                ([.., "bind"], Some(lit)) => {
-                    self.listen(&lit.value(), lit.span().start(), false, false)
-                }
+                ([.., "bind"], _) => self.bind_arg(c.args.first()),
                 (["prometheus", "register"], _) => {
                     self.push(Event::MetricRegister { name: None }, p.span().start());
                 }
@@ -467,14 +598,20 @@ impl<'ast> Visit<'ast> for Scanner {
         let method = m.method.to_string();
         let first = m.args.first().and_then(literal);
         match (method.as_str(), &first) {
-            ("bind" | "serve" | "serve_with_shutdown" | "listen", Some(lit)) => {
-                self.listen(&lit.value(), lit.span().start(), false, false);
+            ("bind" | "serve" | "serve_with_shutdown" | "listen", _) => {
+                self.bind_arg(m.args.first());
             }
             ("unwrap_or" | "unwrap_or_else", Some(lit)) => {
                 // The default of an environment read: `env::var("PORT").unwrap_or("8080")`.
                 if let Some(key) = self.env_read_key(&m.receiver) {
-                    if names_a_listener(&key) && names_an_address(&key) {
-                        self.listen(&lit.value(), lit.span().start(), names_a_port(&key), true);
+                    if names_a_listener(&key) {
+                        let port_alone = names_a_port(&key);
+                        self.listen(
+                            &lit.value(),
+                            lit.span().start(),
+                            port_alone,
+                            Set::EnvDefault,
+                        );
                     }
                 }
             }
@@ -497,14 +634,26 @@ impl<'ast> Visit<'ast> for Scanner {
     }
 
     fn visit_field(&mut self, f: &'ast syn::Field) {
-        // clap: `#[arg(long, env = "PORT")]`.
+        // clap: `#[arg(long, env = "PORT")]`, or `#[arg(long, env)] port` for `PORT`.
+        let name = f
+            .ident
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         for a in &f.attrs {
             if a.path().is_ident("arg") || a.path().is_ident("clap") {
                 let mut default = None;
+                let mut env = false;
                 let _ = a.parse_nested_meta(|meta| {
-                    if meta.path.is_ident("env") && meta.input.peek(syn::Token![=]) {
-                        let lit: syn::LitStr = meta.value()?.parse()?;
-                        self.push(Event::EnvRead { key: lit.value() }, lit.span().start());
+                    if meta.path.is_ident("env") {
+                        env = true;
+                        if meta.input.peek(syn::Token![=]) {
+                            let lit: syn::LitStr = meta.value()?.parse()?;
+                            self.push(Event::EnvRead { key: lit.value() }, lit.span().start());
+                        } else if !name.is_empty() {
+                            let key = name.trim_start_matches("r#").to_ascii_uppercase();
+                            self.push(Event::EnvRead { key }, meta.path.span().start());
+                        }
                     } else if (meta.path.is_ident("default_value")
                         || meta.path.is_ident("default_value_t"))
                         && meta.input.peek(syn::Token![=])
@@ -518,19 +667,19 @@ impl<'ast> Visit<'ast> for Scanner {
                     Ok(())
                 });
                 // The default of a listen flag: `#[arg(default_value = "0.0.0.0:8080")] addr`.
-                let name = f
-                    .ident
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
                 if names_a_listener(&name) {
                     let port_alone = names_a_port(&name);
+                    let how = if env {
+                        Set::EnvDefault
+                    } else {
+                        Set::FlagDefault
+                    };
                     match &default {
                         Some(syn::Lit::Str(lit)) => {
-                            self.listen(&lit.value(), lit.span().start(), port_alone, true);
+                            self.listen(&lit.value(), lit.span().start(), port_alone, how);
                         }
                         Some(syn::Lit::Int(lit)) => {
-                            self.listen(&lit.to_string(), lit.span().start(), port_alone, true);
+                            self.listen(&lit.to_string(), lit.span().start(), port_alone, how);
                         }
                         _ => {}
                     }
@@ -538,6 +687,28 @@ impl<'ast> Visit<'ast> for Scanner {
             }
         }
         syn::visit::visit_field(self, f);
+    }
+
+    /// `let addr = "[::1]:50051".parse()?;`: a listen address written in the code, by the
+    /// variable's name.
+    fn visit_local(&mut self, l: &'ast syn::Local) {
+        if let (syn::Pat::Ident(p), Some(init)) = (strip_type(&l.pat), &l.init) {
+            if names_a_listener(&p.ident.to_string()) {
+                if let Some(lit) = literal(&init.expr) {
+                    self.listen(&lit.value(), lit.span().start(), false, Set::InCode);
+                } else if let Some((text, at)) = tuple_addr(&init.expr) {
+                    self.listen(&text, at, false, Set::InCode);
+                }
+            }
+        }
+        syn::visit::visit_local(self, l);
+    }
+
+    fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
+        // Test code does not run in the merged binary.
+        if !is_test(&m.attrs) {
+            syn::visit::visit_item_mod(self, m);
+        }
     }
 
     fn visit_macro(&mut self, m: &'ast syn::Macro) {
@@ -629,19 +800,19 @@ mod tests {
                     rayon::ThreadPoolBuilder::new().build_global().unwrap();\n\
                     prometheus::default_registry().register(Box::new(x)); }\n";
         let ev = events(text);
-        let listen = |host: &str, port: u16, default: bool| Event::Listen {
+        let listen = |host: &str, port: u16, how: Set| Event::Listen {
             host: host.into(),
             port,
-            default,
+            how,
         };
         assert!(ev.contains(&Event::MetricRegister {
             name: Some("reqs".into())
         }));
         assert!(ev.contains(&Event::MetricRegister { name: None }));
-        assert!(ev.contains(&listen("*", 50051, true)));
-        assert!(ev.contains(&listen("*", 9000, true)));
-        assert!(ev.contains(&listen("*", 3000, true)));
-        assert!(ev.contains(&listen("127.0.0.1", 9100, false)));
+        assert!(ev.contains(&listen("*", 50051, Set::FlagDefault)));
+        assert!(ev.contains(&listen("*", 9000, Set::FlagDefault)));
+        assert!(ev.contains(&listen("*", 3000, Set::EnvDefault)));
+        assert!(ev.contains(&listen("127.0.0.1", 9100, Set::InCode)));
         assert!(
             !ev.iter()
                 .any(|e| matches!(e, Event::Listen { port: 7, .. }))
@@ -657,5 +828,61 @@ mod tests {
             name: "build_global".into(),
             root: vec!["rayon".into(), "ThreadPoolBuilder".into(), "new".into()],
         }));
+    }
+
+    #[test]
+    fn backends_peers_and_tests_are_not_findings_and_tonic_listeners_are() {
+        let text = r#"
+struct Args {
+    #[arg(long, default_value = "127.0.0.1:6379")] redis: String,
+    #[arg(long, default_value = "localhost:5432")] database: String,
+    #[arg(long, default_value_t = 5432)] db_port: u16,
+    #[arg(long, default_value = "127.0.0.1:50052")] pricing_addr: String,
+    #[arg(long, env, default_value_t = 8080)] port: u16,
+}
+#[cfg_attr(not(target_env = "msvc"), global_allocator)]
+static A: Jemalloc = Jemalloc;
+async fn main() {
+    let d = std::env::var("DATABASE_PORT").unwrap_or("5432".into());
+    let r = std::env::var("REDIS_ADDR").unwrap_or("127.0.0.1:6379".into());
+    let addr = "[::1]:50051".parse().unwrap();
+    Server::builder().add_service(s).serve(addr).await?;
+    let l = TcpListener::bind(("0.0.0.0", 8081)).await?;
+    register_routes!(router);
+    let c = register_int_counter!(Opts::new("requests_total", "h").subsystem("api").namespace("svc_a")).unwrap();
+}
+#[cfg(test)]
+mod tests { fn t() { std::env::set_var("X", "1"); } }
+#[test]
+fn t2() { std::process::exit(1); }
+"#;
+        let ev = events(text);
+        let ports: Vec<(u16, Set)> = ev
+            .iter()
+            .filter_map(|e| match e {
+                Event::Listen { port, how, .. } => Some((*port, *how)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                (8080, Set::EnvDefault),
+                (50051, Set::InCode),
+                (8081, Set::InCode)
+            ]
+        );
+        assert!(ev.contains(&Event::EnvRead { key: "PORT".into() }));
+        assert!(ev.contains(&Event::GlobalAllocator));
+        assert_eq!(
+            ev.iter()
+                .filter(|e| matches!(e, Event::MetricRegister { .. }))
+                .collect::<Vec<_>>(),
+            [&Event::MetricRegister {
+                name: Some("svc_a_api_requests_total".into())
+            }]
+        );
+        assert!(!ev.iter().any(|e| matches!(e, Event::Call { path, .. }
+            if path.last().is_some_and(|l| l == "set_var" || l == "exit"))));
     }
 }

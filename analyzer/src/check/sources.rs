@@ -1,9 +1,9 @@
 //! The findings read from the members' sources (scan.rs over every local package's `src/`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use super::scan::{self, Event};
+use super::scan::{self, Event, Set};
 use super::{Finding, Severity, finding_at, others};
 use crate::members::Member;
 
@@ -11,8 +11,9 @@ use crate::members::Member;
 #[derive(Debug, Clone)]
 struct Site {
     member: String,
-    /// The local package the file belongs to.
+    /// The local package the file belongs to: its name and folder.
     package: String,
+    package_dir: PathBuf,
     /// Absolute.
     path: PathBuf,
     line: usize,
@@ -20,9 +21,25 @@ struct Site {
     event: Event,
 }
 
+impl Site {
+    fn place(&self) -> (&Path, usize, usize) {
+        (&self.path, self.line, self.column)
+    }
+}
+
+/// The members that compile each local package (a shared crate has several).
+type Owners<'a> = BTreeMap<&'a Path, BTreeSet<&'a str>>;
+
 /// The findings read from the members' sources.
 pub(super) fn source_findings(group: &str, members: &[Member], out: &mut Vec<Finding>) {
     let sites: Vec<Site> = members.iter().flat_map(sites_of).collect();
+    let mut owners: Owners<'_> = BTreeMap::new();
+    for s in &sites {
+        owners
+            .entry(s.package_dir.as_path())
+            .or_default()
+            .insert(s.member.as_str());
+    }
     let finding =
         |code: &'static str, severity: Severity, site: &Site, message: String, help: &str| {
             let member = members.iter().find(|m| m.name == site.member);
@@ -31,102 +48,14 @@ pub(super) fn source_findings(group: &str, members: &[Member], out: &mut Vec<Fin
                 member,
                 code,
                 severity,
-                Some((&site.path, site.line, site.column)),
+                Some(site.place()),
                 message,
                 help,
             )
         };
-
-    // Global initialisations: the second one fails (tracing: `init` panics).
-    for (code, what, is) in [
-        (
-            "global-tracing-init",
-            "tracing subscriber",
-            tracing_init as fn(&Event) -> bool,
-        ),
-        ("global-logger-init", "logger", logger_init),
-    ] {
-        let found: Vec<&Site> = sites.iter().filter(|s| is(&s.event)).collect();
-        let who: BTreeSet<&str> = found.iter().map(|s| s.member.as_str()).collect();
-        let severity = if who.len() > 1 {
-            Severity::Error
-        } else {
-            Severity::Note
-        };
-        for s in found {
-            let message = if who.len() > 1 {
-                format!(
-                    "`{}` sets the process-wide {what}; {}: in one process the second initialisation panics or fails",
-                    s.member,
-                    others(&who, &s.member)
-                )
-            } else {
-                format!(
-                    "`{}` sets the process-wide {what}; it is the only member that does",
-                    s.member
-                )
-            };
-            let mut f = finding(
-                code,
-                severity,
-                s,
-                message,
-                "let every initialisation but one fail quietly (`try_init()`, or ignore `set_logger`'s error): the first one wins",
-            );
-            f.subject = callee(&s.event);
-            out.push(f);
-        }
-    }
-
-    let allocators: Vec<&Site> = sites
-        .iter()
-        .filter(|s| s.event == Event::GlobalAllocator)
-        .collect();
-    let who: BTreeSet<&str> = allocators.iter().map(|s| s.member.as_str()).collect();
-    if who.len() > 1 {
-        for s in allocators {
-            out.push(finding(
-                "global-allocator",
-                Severity::Error,
-                s,
-                format!(
-                    "`{}` defines a #[global_allocator]; {}: one binary can have only one",
-                    s.member,
-                    others(&who, &s.member)
-                ),
-                "keep one allocator for the merged binary and remove the others from the members that can do without",
-            ));
-        }
-    }
-
-    let mut keys: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
-    for s in &sites {
-        if let Event::EnvRead { key } = &s.event {
-            keys.entry(key).or_default().push(s);
-        }
-    }
-    for (key, reads) in keys {
-        let who: BTreeSet<&str> = reads.iter().map(|s| s.member.as_str()).collect();
-        let packages: BTreeSet<&str> = reads.iter().map(|s| s.package.as_str()).collect();
-        if who.len() > 1 && packages.len() > 1 {
-            for s in reads {
-                let mut f = finding(
-                    "env-var-collision",
-                    Severity::Warning,
-                    s,
-                    format!(
-                        "`{}` reads the environment variable `{key}`; {}: in one process they get one value",
-                        s.member,
-                        others(&who, &s.member)
-                    ),
-                    "give each member its own key (`<MEMBER>_<KEY>`), or make sure one value suits all of them",
-                );
-                f.subject = Some(key.to_owned());
-                out.push(f);
-            }
-        }
-    }
-
+    inits(&sites, members, &finding, out);
+    allocators(&sites, &owners, &finding, out);
+    environment(&sites, &owners, &finding, out);
     for s in &sites {
         let Event::Call { path, in_main } = &s.event else {
             continue;
@@ -154,7 +83,7 @@ pub(super) fn source_findings(group: &str, members: &[Member], out: &mut Vec<Fin
             _ => {}
         }
     }
-    for s in &sites {
+    for s in once_per_place(&sites) {
         if let Event::StaticMut { name } = &s.event {
             out.push(finding(
                 "static-mut",
@@ -170,14 +99,236 @@ pub(super) fn source_findings(group: &str, members: &[Member], out: &mut Vec<Fin
     process_wide_calls(&sites, &finding, out);
 }
 
+/// The sites with one per place: an item of a crate several members share (a static, an
+/// allocator) exists once in the merged binary. Code that runs (a call) is not deduplicated:
+/// each member runs it.
+fn once_per_place(sites: &[Site]) -> Vec<&Site> {
+    let mut seen = BTreeSet::new();
+    sites
+        .iter()
+        .filter(|s| seen.insert((s.path.as_path(), s.line, s.column)))
+        .collect()
+}
+
+/// Whether `build` can make an initialisation harmless in the copies: `tracing_subscriber`'s
+/// and `env_logger`'s `init` become `try_init` (`callee` as in a finding's subject, such as
+/// `tracing_subscriber::fmt::init`).
+pub fn softenable(callee: &str) -> bool {
+    let path: Vec<&str> = callee.split("::").collect();
+    matches!(
+        path.as_slice(),
+        ["tracing_subscriber" | "env_logger", .., "init"]
+    )
+}
+
+/// `global-tracing-init` and `global-logger-init`: the second initialisation fails (tracing's
+/// `init` panics). tracing-subscriber's `init` also sets the `log` logger when its `tracing-log`
+/// feature is on, so it counts as a logger initialisation too for such members.
+fn inits(sites: &[Site], members: &[Member], finding: &Finder<'_>, out: &mut Vec<Finding>) {
+    let logs_too: BTreeSet<&str> = members
+        .iter()
+        .filter(|m| tracing_logs(m))
+        .map(|m| m.name.as_str())
+        .collect();
+    for code in ["global-tracing-init", "global-logger-init"] {
+        let found: Vec<(&Site, bool)> = sites
+            .iter()
+            .filter_map(|s| {
+                if code == "global-tracing-init" {
+                    tracing_init(&s.event).then_some((s, false))
+                } else if logger_init(&s.event) {
+                    Some((s, false))
+                } else {
+                    (tracing_init(&s.event) && logs_too.contains(s.member.as_str()))
+                        .then_some((s, true))
+                }
+            })
+            .collect();
+        let who: BTreeSet<&str> = found.iter().map(|(s, _)| s.member.as_str()).collect();
+        let what = if code == "global-tracing-init" {
+            "tracing subscriber"
+        } else {
+            "logger"
+        };
+        for (s, through_tracing) in found {
+            let callee = callee(&s.event);
+            let mendable = callee.as_deref().is_some_and(softenable);
+            let how = if through_tracing {
+                " (tracing-subscriber's `init` with its `tracing-log` feature)"
+            } else {
+                ""
+            };
+            let (severity, message, help) = if who.len() > 1 {
+                let message = format!(
+                    "`{}` sets the process-wide {what}{how}; {}: in one process the second initialisation panics or fails",
+                    s.member,
+                    others(&who, &s.member)
+                );
+                if mendable {
+                    (
+                        Severity::Warning,
+                        message,
+                        "nothing to do: `cargo merge build` makes it a `try_init` in its copy (the first initialisation wins; a later one says once that it was skipped)",
+                    )
+                } else {
+                    (
+                        Severity::Error,
+                        message,
+                        "let every initialisation but one fail quietly (`try_init()`, or ignore `set_logger`'s error); build cannot change this call",
+                    )
+                }
+            } else {
+                (
+                    Severity::Note,
+                    format!(
+                        "`{}` sets the process-wide {what}{how}; it is the only member that does",
+                        s.member
+                    ),
+                    "nothing to do while no other member initialises one",
+                )
+            };
+            let mut f = finding(code, severity, s, message, help);
+            f.subject = callee;
+            out.push(f);
+        }
+    }
+}
+
+/// Whether the member builds tracing-subscriber with its `tracing-log` feature.
+fn tracing_logs(m: &Member) -> bool {
+    let Some(resolve) = &m.metadata.resolve else {
+        return false;
+    };
+    resolve.nodes.iter().any(|n| {
+        n.features.iter().any(|f| f.as_str() == "tracing-log")
+            && m.metadata
+                .packages
+                .iter()
+                .any(|p| p.id == n.id && p.name.as_str() == "tracing-subscriber")
+    })
+}
+
+/// `global-allocator`: one binary has one. Build keeps the first member's (by name) and removes
+/// the others' in copies only their member compiles; one it cannot remove (in a crate several
+/// members share) is an error.
+fn allocators(sites: &[Site], owners: &Owners<'_>, finding: &Finder<'_>, out: &mut Vec<Finding>) {
+    let found: Vec<&Site> = once_per_place(sites)
+        .into_iter()
+        .filter(|s| s.event == Event::GlobalAllocator)
+        .collect();
+    if found.len() < 2 {
+        return;
+    }
+    let who: BTreeSet<&str> = found.iter().map(|s| s.member.as_str()).collect();
+    let kept = who.first().copied().unwrap_or_default();
+    let shared = |s: &Site| {
+        owners
+            .get(s.package_dir.as_path())
+            .is_some_and(|o| o.len() > 1)
+    };
+    let stuck = found.iter().any(|s| s.member != kept && shared(s));
+    for s in &found {
+        let others = if who.len() > 1 {
+            others(&who, &s.member)
+        } else {
+            "so does another of its crates".to_owned()
+        };
+        let message = format!(
+            "`{}` defines a #[global_allocator]; {others}: one binary can have only one",
+            s.member
+        );
+        let (severity, help) = if stuck {
+            (
+                Severity::Error,
+                "keep one allocator for the merged binary: build cannot remove one from a crate several members share".to_owned(),
+            )
+        } else {
+            (
+                Severity::Warning,
+                format!(
+                    "nothing to do: `cargo merge build` keeps `{kept}`'s and removes the others from its copies"
+                ),
+            )
+        };
+        out.push(finding("global-allocator", severity, s, message, &help));
+    }
+}
+
+/// `env-var-collision`: the same literal key read by several members. Build namespaces each
+/// member's reads in its own crates (`<MEMBER>_<KEY>`); a read in a crate several members share
+/// keeps one value for all of them.
+fn environment(sites: &[Site], owners: &Owners<'_>, finding: &Finder<'_>, out: &mut Vec<Finding>) {
+    let mut keys: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
+    for s in once_per_place_and_member(sites) {
+        if let Event::EnvRead { key } = &s.event {
+            keys.entry(key).or_default().push(s);
+        }
+    }
+    let mut reported = BTreeSet::new();
+    for (key, reads) in keys {
+        let who: BTreeSet<&str> = reads.iter().map(|s| s.member.as_str()).collect();
+        if who.len() < 2 {
+            continue;
+        }
+        for s in reads {
+            let sharers = owners.get(s.package_dir.as_path()).filter(|o| o.len() > 1);
+            let f = match sharers {
+                None => {
+                    let mut f = finding(
+                        "env-var-collision",
+                        Severity::Warning,
+                        s,
+                        format!(
+                            "`{}` reads the environment variable `{key}`; {}: in one process they get one value",
+                            s.member,
+                            others(&who, &s.member)
+                        ),
+                        "`cargo merge build` makes this member read `<MEMBER>_<KEY>` first (falling back to the key), so the members can be set apart",
+                    );
+                    f.subject = Some(key.to_owned());
+                    f
+                }
+                Some(sharers) => {
+                    if !reported.insert((s.path.as_path(), s.line, s.column)) {
+                        continue;
+                    }
+                    let list: Vec<String> = sharers.iter().map(|m| format!("`{m}`")).collect();
+                    finding(
+                        "env-var-collision",
+                        Severity::Warning,
+                        s,
+                        format!(
+                            "`{}` reads the environment variable `{key}`, which {} all link: in one process they get one value",
+                            s.package,
+                            list.join(", ")
+                        ),
+                        "build cannot namespace a read in a crate several members share: make sure one value suits all of them, or pass the value in from each member",
+                    )
+                }
+            };
+            out.push(f);
+        }
+    }
+}
+
+/// The sites with one per place and member.
+fn once_per_place_and_member(sites: &[Site]) -> Vec<&Site> {
+    let mut seen = BTreeSet::new();
+    sites
+        .iter()
+        .filter(|s| seen.insert((s.member.as_str(), s.path.as_path(), s.line, s.column)))
+        .collect()
+}
+
 /// Makes a finding at a site.
 type Finder<'a> = dyn Fn(&'static str, Severity, &Site, String, &str) -> Finding + 'a;
 
 /// `metrics-default-registry`: prometheus' default registry is one per process. A name two
 /// members register is an error (the second registration fails: `AlreadyReg`).
 fn metrics(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Finding>) {
-    let found: Vec<(&Site, Option<&str>)> = sites
-        .iter()
+    // A registration in a crate several members share is counted once (a shared static).
+    let found: Vec<(&Site, Option<&str>)> = once_per_place(sites)
+        .into_iter()
         .filter_map(|s| match &s.event {
             Event::MetricRegister { name } => Some((s, name.as_deref())),
             _ => None,
@@ -293,11 +444,22 @@ fn sites_of(m: &Member) -> Vec<Site> {
             continue;
         };
         let src = dir.as_std_path().join("src");
+        // The member's other binaries (`src/bin/migrate.rs`) do not run in the merged binary.
+        let other_bins: Vec<PathBuf> = if p.id == m.package.id {
+            p.targets
+                .iter()
+                .filter(|t| t.is_bin() && t.name != m.bin.name)
+                .map(|t| bin_root(t.src_path.as_std_path()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let files = walkdir::WalkDir::new(&src)
             .sort_by_file_name()
             .into_iter()
             .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "rs"));
+            .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "rs"))
+            .filter(|e| !other_bins.iter().any(|b| e.path().starts_with(b)));
         for f in files {
             let Ok(text) = std::fs::read_to_string(f.path()) else {
                 continue;
@@ -306,6 +468,7 @@ fn sites_of(m: &Member) -> Vec<Site> {
                 out.push(Site {
                     member: m.name.clone(),
                     package: p.name.to_string(),
+                    package_dir: dir.as_std_path().to_path_buf(),
                     path: f.path().to_path_buf(),
                     line: found.line,
                     column: found.column,
@@ -315,6 +478,22 @@ fn sites_of(m: &Member) -> Vec<Site> {
         }
     }
     out
+}
+
+/// What a binary target's sources are: its folder for `src/bin/<name>/main.rs`, else its file.
+fn bin_root(src_path: &Path) -> PathBuf {
+    match src_path.file_name() {
+        Some(f)
+            if f == "main.rs"
+                && src_path
+                    .parent()
+                    .and_then(Path::file_name)
+                    .is_some_and(|d| d != "src") =>
+        {
+            src_path.parent().map(Path::to_path_buf).unwrap_or_default()
+        }
+        _ => src_path.to_path_buf(),
+    }
 }
 
 /// Every environment key a member reads by its literal name (`env::var("PORT")`, clap's
@@ -333,27 +512,24 @@ pub fn env_keys(m: &Member) -> BTreeSet<String> {
 /// hard-coded: an error (the second bind fails); a default (of a flag or environment key) can be
 /// set apart, so a warning.
 fn listeners(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Finding>) {
-    let found: Vec<(&Site, &str, u16, bool)> = sites
+    let found: Vec<(&Site, &str, u16, Set)> = sites
         .iter()
         .filter_map(|s| match &s.event {
-            Event::Listen {
-                host,
-                port,
-                default,
-            } => Some((s, host.as_str(), *port, *default)),
+            Event::Listen { host, port, how } => Some((s, host.as_str(), *port, *how)),
             _ => None,
         })
         .collect();
     let overlap = |a: &str, b: &str| a == b || a == "*" || b == "*";
-    for &(s, host, port, default) in &found {
-        let clashes: Vec<&(&Site, &str, u16, bool)> = found
+    for &(s, host, port, how) in &found {
+        let clashes: Vec<&(&Site, &str, u16, Set)> = found
             .iter()
             .filter(|(o, h, p, _)| o.member != s.member && *p == port && overlap(h, host))
             .collect();
         if clashes.is_empty() {
             continue;
         }
-        let hard = !default && clashes.iter().any(|c| !c.3);
+        // Neither side can be set apart: the code says it, or a flag every member shares.
+        let stuck = how != Set::EnvDefault && clashes.iter().any(|c| c.3 != Set::EnvDefault);
         let who: BTreeSet<&str> = clashes
             .iter()
             .map(|c| c.0.member.as_str())
@@ -364,16 +540,20 @@ fn listeners(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Finding>) {
         } else {
             format!("{host}:{port}")
         };
-        let how = if default { "by default" } else { "hard-coded" };
-        let (severity, help) = if hard {
+        let given = match how {
+            Set::InCode => "written in the code",
+            Set::FlagDefault => "a flag's default, and members share the command line",
+            Set::EnvDefault => "by default",
+        };
+        let (severity, help) = if stuck {
             (
                 Severity::Error,
-                "make the address configurable (a flag or an environment key), or bind another port in one of the members",
+                "read the address from an environment key (each member can then be given its own), or bind another port in one of the members",
             )
         } else {
             (
                 Severity::Warning,
-                "set each member's own address when the merged binary runs (build namespaces the environment keys several members read: `<MEMBER>_<KEY>`)",
+                "give the members different addresses when the merged binary runs, through their environment keys (a key several members read becomes `<MEMBER>_<KEY>`)",
             )
         };
         out.push(finding(
@@ -381,7 +561,7 @@ fn listeners(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Finding>) {
             severity,
             s,
             format!(
-                "`{}` listens on {addr} ({how}); {}: in one process the second bind fails (address in use)",
+                "`{}` listens on {addr} ({given}); {}: in one process the second bind fails (address in use)",
                 s.member,
                 others(&who, &s.member)
             ),
