@@ -9,18 +9,24 @@
 //! `metrics-default-registry`, `env-var-collision`, `listen-addr-collision`, `process-exit`,
 //! `env-set-var`, `static-mut`, `global-thread-pool`, `signal-handler`, `current-dir`.
 //!
-//! What static analysis cannot see:
+//! What static analysis cannot see (ARCHITECTURE.md says the same):
 //! - a key, address, path or metric name computed at run time (`env::var(format!(..))`,
 //!   `bind(addr)` where `addr` was built from parts): only literals are compared, with the
-//!   defaults of flags (`default_value`) and of environment reads (`unwrap_or("8080")`);
+//!   defaults of flags (`default_value`), of environment reads (`unwrap_or("8080")`) and of
+//!   variables named for a listener (`let addr = "[::1]:50051".parse()?`);
+//! - a path re-exported through another module (`mod util { pub use std::process::exit; }`
+//!   then `util::exit(1)`): `use` aliases are resolved per file, on a path's first segment;
+//! - a value that flows through a variable before the call (`let s = fmt().finish(); s.init()`);
 //! - code a macro generates from tokens that parse neither as expressions, statements nor
 //!   items (a `lazy_static!` body is read as items once `ref` is dropped), and code generated
 //!   by build scripts or procedural macros;
 //! - what a dependency from crates.io does at run time (a library that initialises tracing or
 //!   binds a port itself);
 //! - which `cfg` the build will enable: every `cfg` branch is read, so a finding may be in code
-//!   that is not compiled;
-//! - whether the code runs at all: a finding in a function never called is still reported.
+//!   that is not compiled (test code, `#[cfg(test)]` and `#[test]`, is skipped, as are the
+//!   member's other binaries);
+//! - whether the code runs at all: a finding in a function never called is still reported, and a
+//!   call in a crate several members share counts once per member.
 
 mod deps;
 pub mod scan;
