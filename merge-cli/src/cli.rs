@@ -108,7 +108,7 @@ pub enum CheckFormat {
     /// One `diagnostic` JSON line per finding, then a `check-summary` line, on stdout.
     Json,
     /// One SARIF 2.1.0 log on stdout, for GitHub code scanning (upload it with
-    /// github/codeql-action/upload-sarif); file paths are relative to the plan's folder.
+    /// github/codeql-action/upload-sarif); file paths are relative to the git work tree's root.
     Sarif,
 }
 

@@ -3,13 +3,24 @@
 //!
 //! One run, whose driver lists a rule per check code (the catalogue below, then any code it does
 //! not know yet, with a generic description), and one result per finding. File paths are
-//! relative to the plan's folder (`uriBaseId` `%SRCROOT%`), with `/` separators and
-//! percent-encoded where a URI needs it; a finding with no file points at its member's manifest
-//! (line 1), or at its group in the plan when it has no member. Nothing absolute and no time is
-//! written, so one input gives one byte-identical log.
+//! relative to the root of the git work tree that holds the plan (`uriBaseId` `%SRCROOT%`),
+//! since code scanning places an alert by its path from the repository's root: the first folder,
+//! from the plan's own up, with a `.git` entry (a folder, or a file as in worktrees and
+//! submodules; git itself is not run), else the plan's folder. They have `/` separators and are
+//! percent-encoded where a URI needs it. A file outside that root gets an absolute `file://` URI
+//! with no `uriBaseId` (never a `../` path, which code scanning cannot place); that is the only
+//! absolute text the log can hold, and no time is written, so one input gives one byte-identical
+//! log. A finding with no file points at its member's manifest (line 1), or at its group in the
+//! plan when it has no member.
+//!
+//! A region is where the finding is (`startLine`, and `startColumn` when known), so it runs
+//! from that column to the end of the line. Its `snippet` must be the text of the region
+//! (SARIF 2.1.0 §3.30.13), so the whole source line goes in a `contextRegion` (the line alone,
+//! a proper superset of the region, §3.29.5) when the region starts after column 1, and in the
+//! region itself when the region is the whole line.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use merge_analyzer::check::{Finding, Severity};
 use merge_analyzer::members::{Member, PlanFile};
@@ -234,6 +245,9 @@ struct Location {
 struct PhysicalLocation {
     artifact_location: ArtifactLocation,
     region: Region,
+    /// The whole source line, when `region` is only part of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context_region: Option<Region>,
 }
 
 #[derive(Debug, Serialize)]
@@ -269,6 +283,7 @@ pub fn log<'a>(
 ) -> Log {
     let members: BTreeMap<&str, &Member> =
         members.into_iter().map(|m| (m.name.as_str(), m)).collect();
+    let root = source_root(&plan.dir);
     let mut rules: Vec<Rule> = RULES.iter().map(rule).collect();
     let mut index: BTreeMap<String, usize> = rules
         .iter()
@@ -295,7 +310,12 @@ pub fn log<'a>(
             message: Text {
                 text: format!("{} {}", sentence(&f.message), sentence(&f.help)),
             },
-            locations: vec![location(f, plan, members.get(f.member.as_str()).copied())],
+            locations: vec![location(
+                f,
+                plan,
+                members.get(f.member.as_str()).copied(),
+                &root,
+            )],
             properties: Properties {
                 group: f.group.clone(),
                 member: f.member.clone(),
@@ -372,18 +392,14 @@ fn sentence(s: &str) -> String {
 }
 
 /// Where the finding is: its file and line; else its member's manifest; else its group's line in
-/// the plan.
-fn location(f: &Finding, plan: &PlanFile, member: Option<&Member>) -> Location {
-    let (path, region) = match (&f.file, member) {
-        (Some(file), Some(m)) => (
-            m.root.join(file),
-            Region {
-                start_line: f.line.unwrap_or(1).max(1),
-                start_column: f.line.and(f.column).filter(|c| *c >= 1),
-                snippet: f.line.and(f.source.as_ref()).map(|s| text(s)),
-            },
-        ),
-        (None, Some(m)) => (m.manifest.clone(), line_one()),
+/// the plan. Paths are relative to `root` (`source_root`).
+fn location(f: &Finding, plan: &PlanFile, member: Option<&Member>, root: &Path) -> Location {
+    let (path, region, context_region) = match (&f.file, member) {
+        (Some(file), Some(m)) => {
+            let (region, context_region) = source_regions(f.line, f.column, f.source.as_deref());
+            (m.root.join(file), region, context_region)
+        }
+        (None, Some(m)) => (m.manifest.clone(), line_one(), None),
         (file, None) => (
             file.as_ref()
                 .map_or_else(|| plan.path.clone(), |f| plan.dir.join(f)),
@@ -395,13 +411,55 @@ fn location(f: &Finding, plan: &PlanFile, member: Option<&Member>) -> Location {
                 },
                 _ => line_one(),
             },
+            None,
         ),
     };
     Location {
         physical_location: PhysicalLocation {
-            artifact_location: artifact(&path, &plan.dir),
+            artifact_location: artifact(&path, root),
             region,
+            context_region,
         },
+    }
+}
+
+/// The region of a finding at `line` and `column` of a source file, and the context region
+/// holding its source line `source`.
+///
+/// A text region without `endLine` and `endColumn` ends with its start line (SARIF 2.1.0
+/// §3.30.5), so `startColumn` c covers the line from c on, and a `snippet` is the text of its
+/// region (§3.30.13). The whole line is the region's snippet only when the region is the whole
+/// line (no column, or column 1); otherwise it is the snippet of a `contextRegion` of the line
+/// alone, which then strictly encloses the region, as §3.29.5 requires.
+fn source_regions(
+    line: Option<usize>,
+    column: Option<usize>,
+    source: Option<&str>,
+) -> (Region, Option<Region>) {
+    let start_line = line.unwrap_or(1).max(1);
+    let start_column = line.and(column).filter(|c| *c >= 1);
+    let snippet = line.and(source).map(text);
+    match (start_column, snippet) {
+        (Some(c), Some(snippet)) if c > 1 => (
+            Region {
+                start_line,
+                start_column,
+                snippet: None,
+            },
+            Some(Region {
+                start_line,
+                start_column: None,
+                snippet: Some(snippet),
+            }),
+        ),
+        (start_column, snippet) => (
+            Region {
+                start_line,
+                start_column,
+                snippet,
+            },
+            None,
+        ),
     }
 }
 
@@ -413,22 +471,81 @@ fn line_one() -> Region {
     }
 }
 
-/// `path` relative to the plan's folder `dir`, as a URI reference under `%SRCROOT%`; an
-/// absolute `file:` URI only when no relative path exists (another drive).
-fn artifact(path: &Path, dir: &Path) -> ArtifactLocation {
-    let path = merge_analyzer::paths::normalize(
+/// The folder the log's relative URIs start from (`%SRCROOT%`): the root of the git work tree
+/// holding the plan's folder `dir`, else `dir` itself. Absolute, `.` and `..` removed.
+fn source_root(dir: &Path) -> PathBuf {
+    let dir = absolute(dir);
+    git_root(&dir).unwrap_or(dir)
+}
+
+/// The first of `dir` and its ancestors with a `.git` entry: a folder, or a file (a worktree's
+/// or a submodule's `gitdir:` link). The file system is read; git is not run.
+fn git_root(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .find(|a| std::fs::metadata(a.join(".git")).is_ok_and(|m| m.is_dir() || m.is_file()))
+        .map(Path::to_path_buf)
+}
+
+/// `path`, absolute, with `.` and `..` removed lexically.
+fn absolute(path: &Path) -> PathBuf {
+    merge_analyzer::paths::normalize(
         &std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
-    );
-    match pathdiff::diff_paths(&path, dir).filter(|p| p.is_relative()) {
+    )
+}
+
+/// `path` as a URI reference relative to `root` under `%SRCROOT%` when it is under `root` (as
+/// written, else once symlinks are resolved); otherwise an absolute `file:` URI with no
+/// `uriBaseId`, never a `../` path.
+fn artifact(path: &Path, root: &Path) -> ArtifactLocation {
+    let path = absolute(path);
+    let under = |path: &Path, root: &Path| {
+        path.strip_prefix(root)
+            .ok()
+            .filter(|rel| !rel.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+    };
+    let rel = under(&path, root).or_else(|| {
+        under(
+            &merge_analyzer::paths::resolve(&path),
+            &merge_analyzer::paths::resolve(root),
+        )
+    });
+    match rel {
         Some(rel) => ArtifactLocation {
             uri: uri_path(&rel),
             uri_base_id: Some("%SRCROOT%"),
         },
         None => ArtifactLocation {
-            uri: format!("file:///{}", uri_path(&path).trim_start_matches('/')),
+            uri: file_uri(&path),
             uri_base_id: None,
         },
     }
+}
+
+/// The absolute `path` as a `file:` URI: `file:///home/me/x.rs`, `file:///C:/x.rs`,
+/// `file://server/share/x.rs`.
+fn file_uri(path: &Path) -> String {
+    use std::path::{Component, Prefix};
+    let mut host = String::new();
+    let mut parts = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::Prefix(p) => match p.kind() {
+                Prefix::Disk(d) | Prefix::VerbatimDisk(d) => {
+                    parts.push(format!("{}:", char::from(d)));
+                }
+                Prefix::UNC(server, share) | Prefix::VerbatimUNC(server, share) => {
+                    host = encode(&server.to_string_lossy());
+                    parts.push(encode(&share.to_string_lossy()));
+                }
+                _ => parts.push(encode(&p.as_os_str().to_string_lossy())),
+            },
+            Component::Normal(s) => parts.push(encode(&s.to_string_lossy())),
+            Component::ParentDir => parts.push("..".to_owned()),
+            Component::RootDir | Component::CurDir => {}
+        }
+    }
+    format!("file://{host}/{}", parts.join("/"))
 }
 
 /// The path's components joined with `/`, each percent-encoded outside URI-safe characters.
@@ -482,15 +599,91 @@ mod tests {
 
     #[test]
     fn paths_become_uri_references() {
-        let dir = Path::new("/plans");
-        let a = artifact(Path::new("/plans/alpha/src/main.rs"), dir);
-        assert_eq!(a.uri, "alpha/src/main.rs");
+        let root = Path::new("/repo");
+        let a = artifact(Path::new("/repo/plans/alpha/src/main.rs"), root);
+        assert_eq!(a.uri, "plans/alpha/src/main.rs");
         assert_eq!(a.uri_base_id, Some("%SRCROOT%"));
-        let a = artifact(Path::new("/plans/alpha/../shared/my file:1.rs"), dir);
+        let a = artifact(
+            Path::new("/repo/plans/alpha/../../shared/my file:1.rs"),
+            root,
+        );
         assert_eq!(a.uri, "shared/my%20file%3A1.rs");
-        let a = artifact(Path::new("/elsewhere/x/Cargo.toml"), dir);
-        assert_eq!(a.uri, "../elsewhere/x/Cargo.toml");
+        assert_eq!(a.uri_base_id, Some("%SRCROOT%"));
         assert_eq!(uri_path(&PathBuf::from("ü/a%b.rs")), "%C3%BC/a%25b.rs");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_path_outside_the_root_is_an_absolute_file_uri() {
+        let root = Path::new("/repo/plans");
+        for (path, uri) in [
+            ("/elsewhere/x/Cargo.toml", "file:///elsewhere/x/Cargo.toml"),
+            ("/repo/plans/../x/src/main.rs", "file:///repo/x/src/main.rs"),
+            ("/repo/plansx/a b.rs", "file:///repo/plansx/a%20b.rs"),
+        ] {
+            let a = artifact(Path::new(path), root);
+            assert_eq!(a.uri, uri, "{path}");
+            assert_eq!(a.uri_base_id, None, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_root_is_the_git_work_tree_holding_the_plan() {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let tree = absolute(&temp.path().canonicalize().expect("canonical"));
+        let plans = tree.join("deploy/plans");
+        std::fs::create_dir_all(&plans).expect("plan folder");
+        // No `.git` in the folder: the work tree around the temporary folder, if any (usually
+        // none, and then the plan's folder).
+        let outer = tree.parent().and_then(git_root);
+        assert_eq!(git_root(&plans), outer);
+        assert_eq!(source_root(&plans), outer.unwrap_or_else(|| plans.clone()));
+        // A `.git` folder at the top: its folder, from the plan's folder or below it.
+        std::fs::create_dir(tree.join(".git")).expect(".git folder");
+        assert_eq!(git_root(&plans).as_deref(), Some(tree.as_path()));
+        assert_eq!(source_root(&plans), tree);
+        assert_eq!(source_root(&plans.join("../plans/.")), tree);
+        let a = artifact(&plans.join("alpha/src/main.rs"), &source_root(&plans));
+        assert_eq!(a.uri, "deploy/plans/alpha/src/main.rs");
+        assert_eq!(a.uri_base_id, Some("%SRCROOT%"));
+        let a = artifact(&plans.join("../x/src/main.rs"), &source_root(&plans));
+        assert_eq!(a.uri, "deploy/x/src/main.rs");
+        // A `.git` file (a worktree or a submodule) nearer the plan wins.
+        let sub = tree.join("deploy");
+        std::fs::write(sub.join(".git"), "gitdir: ../.git/modules/deploy\n").expect(".git file");
+        assert_eq!(source_root(&plans), sub);
+        let a = artifact(&tree.join("x/src/main.rs"), &source_root(&plans));
+        assert_eq!(a.uri_base_id, None);
+        assert!(a.uri.starts_with("file://"), "{}", a.uri);
+        assert!(!a.uri.contains(".."), "{}", a.uri);
+    }
+
+    const LINE: &str = "    let port = env::var(\"PORT\");";
+
+    #[test]
+    fn the_source_line_is_the_snippet_of_the_region_it_fills() {
+        let json = |r: &Region| serde_json::to_value(r).expect("a region");
+        // From column 16 on: the line is the context region's snippet, not the region's.
+        let (region, context) = source_regions(Some(7), Some(16), Some(LINE));
+        assert_eq!(
+            json(&region),
+            serde_json::json!({"startLine": 7, "startColumn": 16})
+        );
+        assert_eq!(
+            json(&context.expect("a context region")),
+            serde_json::json!({"startLine": 7, "snippet": {"text": LINE}})
+        );
+        // The whole line (column 1, or none): the region's own snippet, no context region.
+        for column in [Some(1), None] {
+            let (region, context) = source_regions(Some(7), column, Some(LINE));
+            assert!(context.is_none());
+            assert_eq!(region.start_column, column);
+            assert_eq!(region.snippet.map(|s| s.text).as_deref(), Some(LINE));
+        }
+        // No line: line 1, nothing more.
+        let (region, context) = source_regions(None, Some(3), Some(LINE));
+        assert!(context.is_none());
+        assert_eq!(json(&region), serde_json::json!({"startLine": 1}));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `cargo merge check --message-format sarif` as code scanning gets it: the hazard fixture's log
 //! is valid against the official SARIF 2.1.0 schema (the OASIS file the `serde-sarif` crate
 //! ships as `src/schema.json`, found through `cargo metadata`), a broken copy is not, its
-//! results match the JSON lines one to one, and the shop's log has nothing to fix.
+//! results match the JSON lines one to one with paths from the root of the git work tree (this
+//! checkout's, as in CI's clone), members outside the plan's work tree get absolute `file://`
+//! URIs, and the shop's log has nothing to fix.
 
 mod support;
 
@@ -24,6 +26,74 @@ fn check(plan: &Path, format: &str) -> Output {
 
 fn hazards_plan() -> PathBuf {
     PathBuf::from("fixtures/hazards/merge.toml")
+}
+
+/// The root of the git work tree holding `dir`: the first of it and its ancestors with a `.git`
+/// folder or file.
+fn git_root(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .find(|a| a.join(".git").exists())
+        .map(Path::to_path_buf)
+}
+
+/// The `diagnostic` lines of `--message-format json`.
+fn diagnostics(plan: &Path) -> Vec<Value> {
+    let out = check(plan, "json");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .filter(|v: &Value| v["reason"] == "diagnostic")
+        .collect()
+}
+
+/// The absolute file a diagnostic `d` of the plan `plan` is about: its file in its member's
+/// package, else its member's manifest (through the plan).
+fn diagnostic_path(plan: &Path, d: &Value) -> PathBuf {
+    let parsed = merge_analyzer::members::read_plan(plan).expect("the plan");
+    let member = d["member"].as_str().expect("a member");
+    let manifest = parsed.dir.join(
+        parsed.plan.service[member]
+            .manifest
+            .as_deref()
+            .expect("a manifest"),
+    );
+    let path = match d["file"].as_str() {
+        Some(file) => manifest.parent().expect("a package folder").join(file),
+        None => manifest,
+    };
+    merge_analyzer::paths::normalize(&path)
+}
+
+/// The `n`th line (from 1) of the file `path`, as the checks read it.
+fn source_line(path: &Path, n: u64) -> String {
+    let source = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let index = usize::try_from(n).expect("a line number") - 1;
+    source.lines().nth(index).expect("the line").to_owned()
+}
+
+/// The path of a `file://` URI, percent-decoded.
+fn file_path(uri: &str) -> PathBuf {
+    let path = uri.strip_prefix("file://").expect("a file URI");
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("two hex digits");
+            out.push(u8::from_str_radix(hex, 16).expect("two hex digits"));
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let path = String::from_utf8(out).expect("utf-8");
+    // `file:///C:/x` on Windows.
+    match path.strip_prefix('/') {
+        Some(rest) if rest.get(1..2) == Some(":") => PathBuf::from(rest),
+        _ => PathBuf::from(path),
+    }
 }
 
 /// The SARIF 2.1.0 schema of the `serde-sarif` package this workspace locks.
@@ -190,21 +260,19 @@ fn a_broken_log_is_rejected() {
 }
 
 /// Each result is the `diagnostic` line of the same finding: code, level, place (the file
-/// relative to the plan's folder, through the member's manifest in the plan) and message.
+/// relative to the root of the git work tree, through the member's manifest in the plan) and
+/// message. The region starts at the finding's column; the whole source line is the snippet of
+/// the region when that is the whole line, else of a context region of the line.
 #[test]
 fn the_results_are_the_json_diagnostics() {
     let plan = hazards_plan();
     let log = sarif(&plan, 1);
-    let out = check(&plan, "json");
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let lines: Vec<Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .filter(|v: &Value| v["reason"] == "diagnostic")
-        .collect();
+    let lines = diagnostics(&plan);
     let results = results(&log);
     assert_eq!(results.len(), lines.len(), "one result per diagnostic");
-    let parsed = merge_analyzer::members::read_plan(&root().join(&plan)).expect("the plan");
+    let plan = root().join(&plan);
+    let git = git_root(plan.parent().expect("the plan's folder"))
+        .expect("the checkout is a git work tree (.git)");
     for (r, d) in results.iter().zip(&lines) {
         assert_eq!(r["ruleId"], d["code"], "{r}\n{d}");
         assert_eq!(r["level"], d["severity"], "{r}\n{d}");
@@ -215,37 +283,83 @@ fn the_results_are_the_json_diagnostics() {
             message.starts_with(d["message"].as_str().expect("a message")),
             "{r}\n{d}"
         );
-        let member = d["member"].as_str().expect("a member");
-        let manifest = parsed.plan.service[member]
-            .manifest
-            .as_deref()
-            .expect("a manifest");
-        let package = Path::new(manifest).parent().expect("a package folder");
+        let path = diagnostic_path(&plan, d);
         let place = &r["locations"][0]["physicalLocation"];
         assert_eq!(place["artifactLocation"]["uriBaseId"], "%SRCROOT%");
         let uri = place["artifactLocation"]["uri"].as_str().expect("a uri");
+        let expected = path.strip_prefix(&git).expect("a file in the work tree");
+        assert_eq!(
+            uri,
+            expected.to_string_lossy().replace('\\', "/"),
+            "{r}\n{d}"
+        );
+        assert!(uri.starts_with("fixtures/hazards/"), "{r}\n{d}");
         let region = &place["region"];
+        let context = &place["contextRegion"];
         match d["file"].as_str() {
-            Some(file) => {
-                let expected = merge_analyzer::paths::normalize(&package.join(file));
-                assert_eq!(
-                    uri,
-                    expected.to_string_lossy().replace('\\', "/"),
-                    "{r}\n{d}"
-                );
+            Some(_) => {
                 assert_eq!(region["startLine"], d["line"], "{r}\n{d}");
                 assert_eq!(region["startColumn"], d["column"], "{r}\n{d}");
+                let Some(line) = d["line"].as_u64() else {
+                    continue;
+                };
+                let source = source_line(&path, line);
+                if d["column"].as_u64().is_some_and(|c| c > 1) {
+                    assert!(region.get("snippet").is_none(), "{r}\n{d}");
+                    assert_eq!(context["startLine"], line, "{r}\n{d}");
+                    assert!(context.get("startColumn").is_none(), "{r}\n{d}");
+                    assert_eq!(context["snippet"]["text"], source, "{r}\n{d}");
+                } else {
+                    assert!(context.is_null(), "{r}\n{d}");
+                    assert_eq!(region["snippet"]["text"], source, "{r}\n{d}");
+                }
             }
             None => {
-                let expected = merge_analyzer::paths::normalize(Path::new(manifest));
-                assert_eq!(
-                    uri,
-                    expected.to_string_lossy().replace('\\', "/"),
-                    "{r}\n{d}"
-                );
                 assert_eq!(region["startLine"], 1, "{r}\n{d}");
+                assert!(context.is_null(), "{r}\n{d}");
             }
         }
+    }
+}
+
+/// Members outside the work tree of the plan (a temporary one here, with its own `.git`) are
+/// placed by absolute `file://` URIs, with no `uriBaseId` and no `../`.
+#[test]
+fn members_outside_the_work_tree_get_file_uris() {
+    let tree = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(tree.path().join(".git")).expect("a .git folder");
+    let hazards = root().join("fixtures/hazards");
+    let mut doc: toml_edit::DocumentMut = std::fs::read_to_string(hazards.join("merge.toml"))
+        .expect("the hazards plan")
+        .parse()
+        .expect("TOML");
+    for (_, service) in doc["service"]
+        .as_table_mut()
+        .expect("a service table")
+        .iter_mut()
+    {
+        let manifest = service["manifest"].as_str().expect("a manifest");
+        let absolute = hazards.join(manifest);
+        service["manifest"] = toml_edit::value(absolute.to_str().expect("utf-8"));
+    }
+    let folder = tree.path().join("deploy");
+    std::fs::create_dir(&folder).expect("the plan's folder");
+    let plan = folder.join("merge.toml");
+    std::fs::write(&plan, doc.to_string()).expect("write the plan");
+    let log = sarif(&plan, 1);
+    let problems = violations(&validator(), &log);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let lines = diagnostics(&plan);
+    let results = results(&log);
+    assert!(!results.is_empty(), "the hazards have findings");
+    assert_eq!(results.len(), lines.len(), "one result per diagnostic");
+    for (r, d) in results.iter().zip(&lines) {
+        let artifact = &r["locations"][0]["physicalLocation"]["artifactLocation"];
+        assert!(artifact.get("uriBaseId").is_none(), "{r}");
+        let uri = artifact["uri"].as_str().expect("a uri");
+        assert!(uri.starts_with("file:///"), "{r}");
+        assert!(!uri.contains("/../"), "{r}");
+        assert_eq!(file_path(uri), diagnostic_path(&plan, d), "{r}\n{d}");
     }
 }
 
@@ -255,10 +369,18 @@ fn the_log_is_deterministic_and_names_no_absolute_path() {
     let second = check(&hazards_plan(), "sarif");
     assert_eq!(text(&first.stdout), text(&second.stdout));
     let root = root();
+    let log = text(&first.stdout);
     assert!(
-        !text(&first.stdout).contains(root.to_str().expect("utf-8")),
+        !log.contains(root.to_str().expect("utf-8")),
         "an absolute path in the log"
     );
+    let log: Value = serde_json::from_str(&log).expect("one JSON document");
+    for r in results(&log) {
+        let artifact = &r["locations"][0]["physicalLocation"]["artifactLocation"];
+        assert_eq!(artifact["uriBaseId"], "%SRCROOT%", "{r}");
+        let uri = artifact["uri"].as_str().expect("a uri");
+        assert!(!uri.split('/').any(|s| s == ".."), "{r}");
+    }
 }
 
 #[test]
@@ -281,9 +403,14 @@ fn the_shop_log_has_nothing_to_fix() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     for r in results(&log) {
         assert_eq!(r["level"], "note", "{r}");
-        let uri = r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-            .as_str()
-            .expect("a uri");
+        // The shop is outside the plan's folder (and its work tree, if any): absolute file
+        // URIs, unless the temporary folder is inside this checkout.
+        let artifact = &r["locations"][0]["physicalLocation"]["artifactLocation"];
+        let uri = artifact["uri"].as_str().expect("a uri");
         assert!(!uri.starts_with('/'), "{uri}");
+        assert!(!uri.split('/').any(|s| s == ".."), "{uri}");
+        if artifact.get("uriBaseId").is_none() {
+            assert!(uri.starts_with("file:///"), "{uri}");
+        }
     }
 }
