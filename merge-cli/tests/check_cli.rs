@@ -40,6 +40,44 @@ fn the_hazards_as_json_lines() {
     insta::assert_snapshot!("hazards_json", stdout);
 }
 
+/// The isolation policy sets the severity of the version findings: alpha pins `hex = "=0.4.2"`,
+/// beta locks 0.4.3 unpinned.
+#[test]
+fn the_isolation_policy_sets_how_grave_version_findings_are() {
+    for (isolation, pin, drift) in [
+        ("exact", "note", "note"),
+        ("unify", "error", "warning"),
+        ("strict", "error", "error"),
+    ] {
+        let out = check(
+            "fixtures/hazards/merge.toml",
+            &[
+                "--group",
+                "hazards",
+                "--isolation",
+                isolation,
+                "--message-format",
+                "json",
+            ],
+        );
+        let found: Vec<(String, String, String)> = text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+            .filter(|v| v["code"] == "exact-pin-conflict" || v["code"] == "version-drift")
+            .map(|v| {
+                let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+                (s("member"), s("code"), s("severity"))
+            })
+            .collect();
+        let expected = [
+            ("alpha", "exact-pin-conflict", pin),
+            ("beta", "version-drift", drift),
+        ]
+        .map(|(m, c, s)| (m.to_owned(), c.to_owned(), s.to_owned()));
+        assert_eq!(found, expected, "under {isolation}");
+    }
+}
+
 #[test]
 fn the_shop_has_nothing_to_fix() {
     let plan = tempfile::tempdir().expect("tempdir");
