@@ -32,7 +32,7 @@ mod deps;
 pub mod scan;
 mod sources;
 
-pub use sources::env_keys;
+pub use sources::{env_keys, softenable};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

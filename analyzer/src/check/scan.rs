@@ -270,14 +270,15 @@ pub fn is_test(attrs: &[syn::Attribute]) -> bool {
 }
 
 /// Whether attributes make an item the global allocator, directly or through `cfg_attr`.
-fn is_global_allocator(attrs: &[syn::Attribute]) -> bool {
+pub fn is_global_allocator(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|a| {
         a.path().is_ident("global_allocator")
-            || (a.path().is_ident("cfg_attr") && a.meta.require_list().is_ok_and(|l| {
-                l.tokens.clone().into_iter().any(
+            || (a.path().is_ident("cfg_attr")
+                && a.meta.require_list().is_ok_and(|l| {
+                    l.tokens.clone().into_iter().any(
                     |t| matches!(t, proc_macro2::TokenTree::Ident(i) if i == "global_allocator"),
                 )
-            }))
+                }))
     })
 }
 

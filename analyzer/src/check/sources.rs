@@ -220,13 +220,18 @@ fn allocators(sites: &[Site], owners: &Owners<'_>, finding: &Finder<'_>, out: &m
         return;
     }
     let who: BTreeSet<&str> = found.iter().map(|s| s.member.as_str()).collect();
-    let kept = who.first().copied().unwrap_or_default();
+    // Build keeps the one in a shared crate (it cannot remove it), else the first member's.
     let shared = |s: &Site| {
         owners
             .get(s.package_dir.as_path())
             .is_some_and(|o| o.len() > 1)
     };
-    let stuck = found.iter().any(|s| s.member != kept && shared(s));
+    let in_shared: Vec<&&Site> = found.iter().filter(|s| shared(s)).collect();
+    let stuck = in_shared.len() > 1;
+    let kept = match in_shared.first() {
+        Some(s) => format!("the one in `{}`", s.package),
+        None => format!("`{}`'s", who.first().copied().unwrap_or_default()),
+    };
     for s in &found {
         let others = if who.len() > 1 {
             others(&who, &s.member)
@@ -246,7 +251,7 @@ fn allocators(sites: &[Site], owners: &Owners<'_>, finding: &Finder<'_>, out: &m
             (
                 Severity::Warning,
                 format!(
-                    "nothing to do: `cargo merge build` keeps `{kept}`'s and removes the others from its copies"
+                    "nothing to do: `cargo merge build` keeps {kept} and removes the others from its copies"
                 ),
             )
         };

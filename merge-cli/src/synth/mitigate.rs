@@ -1,15 +1,21 @@
-//! What `build` mends in the copies, from `check`'s findings, each reported as a note:
+//! What `build` mends in the copies, from `check`'s findings, each reported as a note (the
+//! allocators removed as a warning):
 //!
 //! - a logger or tracing initialisation that two members make (`.init()`, `fmt::init()`,
 //!   `env_logger::init()`) becomes `try_init()`: the first wins, the later ones succeed and
-//!   say once that they were skipped;
-//! - an environment key two members read (`env::var("PORT")`, clap's `env = "PORT"`) is
-//!   namespaced per member: the copy reads `<MEMBER>_PORT`, which the merged binary's main
-//!   sets from `PORT` when it is not set itself;
-//! - of several `#[global_allocator]`s the first member's (by name) is kept, the others'
-//!   attributes are removed.
+//!   say once that they were skipped. The edit is the same for every member, so it is made in
+//!   the copy of a local package several members share too;
+//! - an environment key two members read (`env::var("PORT")`, clap's `env = "PORT"` and its
+//!   bare `env`, which reads the field's name upper-cased) is namespaced per member: the copy
+//!   reads `<MEMBER>_PORT`, which the merged binary's main sets from `PORT` when it is not set
+//!   itself. Only in a package of that member alone: a shared package's copy is every owner's,
+//!   so its reads are left as they are (and not said to be mended);
+//! - of several `#[global_allocator]`s one is kept (one in a shared package if there is one,
+//!   else the first member's by name), the others' attributes are removed where the copy is
+//!   the member's alone; one in another shared package cannot be removed and is not mended.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use merge_analyzer::check::scan::{Aliases, visit_macro_body};
 use merge_analyzer::check::{Finding, Severity};
@@ -34,8 +40,92 @@ pub struct Member {
 pub struct Plan {
     pub members: BTreeMap<String, Member>,
     pub notes: Vec<String>,
+    /// What was done that build says as a warning: the `#[global_allocator]`s removed.
+    pub warnings: Vec<String>,
     /// (`<MEMBER>_<KEY>`, `<KEY>`): the merged main fills the first from the second.
     pub env_fallbacks: Vec<(String, String)>,
+    /// Where the findings lie.
+    places: Places,
+    /// The `#[global_allocator]` kept: its member, and where it is.
+    kept_allocator: Option<(String, Place)>,
+}
+
+/// Where a finding's file lies.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Place {
+    /// In a local package of its member alone (or in no known package): its copy is that
+    /// member's, and can be edited for it.
+    Own,
+    /// In the local package of this name, which several members have: one copy for all of
+    /// them, so only an edit that suits every one of them can be made there.
+    Shared(String),
+}
+
+/// Which members have each local package: where a finding lies, and whose a copy is.
+#[derive(Debug, Clone, Default)]
+pub struct Places {
+    /// Member -> its package's folder (`Member::root`), normalized.
+    roots: BTreeMap<String, PathBuf>,
+    /// Local package folder, normalized -> (its package name, the members that have it).
+    packages: BTreeMap<PathBuf, (String, BTreeSet<String>)>,
+}
+
+impl Places {
+    /// Member `member`, whose package's folder is `root`, has the local packages `packages`
+    /// (folder, package name).
+    pub fn add(
+        &mut self,
+        member: &str,
+        root: &Path,
+        packages: impl IntoIterator<Item = (PathBuf, String)>,
+    ) {
+        self.roots
+            .insert(member.to_owned(), super::layout::normalize(root));
+        for (dir, name) in packages {
+            self.packages
+                .entry(super::layout::normalize(&dir))
+                .or_insert_with(|| (name, BTreeSet::new()))
+                .1
+                .insert(member.to_owned());
+        }
+    }
+
+    /// The members that have the local package in `dir`.
+    pub fn owners(&self, dir: &Path) -> BTreeSet<String> {
+        self.packages
+            .get(&super::layout::normalize(dir))
+            .map(|(_, who)| who.clone())
+            .unwrap_or_default()
+    }
+
+    /// Where finding `f` lies: its file (relative to its member's package folder) in the
+    /// innermost local package of that member holding it.
+    pub fn of(&self, f: &Finding) -> Place {
+        let (Some(root), Some(file)) = (self.roots.get(&f.member), &f.file) else {
+            return Place::Own;
+        };
+        let path = super::layout::normalize(&root.join(file));
+        self.packages
+            .iter()
+            .filter(|(dir, (_, who))| who.contains(&f.member) && path.starts_with(dir))
+            .max_by_key(|(dir, _)| dir.components().count())
+            .map_or(Place::Own, |(_, (name, who))| {
+                if who.len() > 1 {
+                    Place::Shared(name.clone())
+                } else {
+                    Place::Own
+                }
+            })
+    }
+
+    /// The members that have the local package named `package`.
+    fn owners_of_package(&self, package: &str) -> BTreeSet<String> {
+        self.packages
+            .values()
+            .filter(|(name, _)| name == package)
+            .flat_map(|(_, who)| who.iter().cloned())
+            .collect()
+    }
 }
 
 impl Member {
@@ -67,24 +157,57 @@ impl Plan {
         out.sort();
         out
     }
+
+    /// Whether `build` mends finding `f` (see [`mends`]), given where it lies.
+    pub fn mends(&self, f: &Finding) -> bool {
+        mends(
+            f,
+            &self.places.of(f),
+            self.kept_allocator.as_ref().map(|(_, p)| p),
+        )
+    }
+
+    /// What to mend in the copy of the local package in `dir`: its one owner's mitigations,
+    /// or, for a package several members share, only what is the same edit for every one of
+    /// them: its initialisations softened when any of its owners needs it (namespaced keys
+    /// and removed allocators are one member's, and its copy is everyone's).
+    pub fn for_copy(&self, dir: &Path) -> Option<Member> {
+        let owners = self.places.owners(dir);
+        let mut who = owners.iter();
+        let first = who.next()?;
+        if who.next().is_none() {
+            return self.members.get(first).cloned();
+        }
+        owners
+            .iter()
+            .any(|o| self.members.get(o).is_some_and(|m| m.soften_inits))
+            .then(|| Member {
+                soften_inits: true,
+                ..Member::default()
+            })
+    }
 }
 
-/// Whether `build` mends finding `f`: every global allocator and environment key; an
-/// initialisation only where the copy can call `try_init` instead (`tracing_subscriber`'s and
-/// `env_logger`'s `init`), not `log::set_logger` or `set_global_default`, whose error the
-/// member's own code handles (or unwraps).
-pub fn mends(f: &Finding) -> bool {
+/// Whether `build` mends finding `f`, which lies at `place`, when the `#[global_allocator]`
+/// kept is at `kept`: an initialisation where the copy can call `try_init` instead
+/// (`tracing_subscriber`'s and `env_logger`'s `init`, in a member's own package or a shared
+/// one), not `log::set_logger` or `set_global_default`, whose error the member's own code
+/// handles (or unwraps); an environment key read in a package of the member alone; an
+/// allocator in a package of the member alone (kept or removed) or the one kept.
+pub fn mends(f: &Finding, place: &Place, kept: Option<&Place>) -> bool {
     match f.code {
-        "global-allocator" | "env-var-collision" => true,
-        "global-tracing-init" | "global-logger-init" => f.subject.as_deref().is_some_and(|c| {
-            let path: Vec<&str> = c.split("::").collect();
-            matches!(
-                path.as_slice(),
-                ["tracing_subscriber" | "env_logger", .., "init"]
-            )
-        }),
+        "global-allocator" => *place == Place::Own || kept == Some(place),
+        "env-var-collision" => *place == Place::Own,
+        "global-tracing-init" | "global-logger-init" => softens(f),
         _ => false,
     }
+}
+
+/// Whether the initialisation of finding `f` is one a copy can make `try_init`.
+fn softens(f: &Finding) -> bool {
+    f.subject
+        .as_deref()
+        .is_some_and(merge_analyzer::check::softenable)
 }
 
 /// `ALPHA` for member `alpha`, `ORDER_SVC` for `order-svc`.
@@ -101,21 +224,27 @@ pub fn prefix(member: &str) -> String {
         .collect()
 }
 
-pub fn plan(findings: &[Finding]) -> Plan {
+/// What build mends of `findings`, whose files lie where `places` says.
+pub fn plan(findings: &[Finding], places: Places) -> Plan {
     let mut out = Plan::default();
-    let mut allocators = BTreeSet::new();
+    // (member, where) of each #[global_allocator].
+    let mut allocators: BTreeSet<(String, Place)> = BTreeSet::new();
     for f in findings {
         match (f.code, f.severity) {
-            ("global-tracing-init" | "global-logger-init", Severity::Error) => {
+            // A note: only one member initialises, nothing to mend.
+            ("global-tracing-init" | "global-logger-init", Severity::Error | Severity::Warning)
+                if softens(f) =>
+            {
                 out.members
                     .entry(f.member.clone())
                     .or_default()
                     .soften_inits = true;
             }
+            // Only reported when several members define one.
             ("global-allocator", _) => {
-                allocators.insert(f.member.clone());
+                allocators.insert((f.member.clone(), places.of(f)));
             }
-            ("env-var-collision", _) => {
+            ("env-var-collision", _) if places.of(f) == Place::Own => {
                 if let Some(key) = &f.subject {
                     let m = out.members.entry(f.member.clone()).or_default();
                     m.env_keys.insert(key.clone());
@@ -124,14 +253,36 @@ pub fn plan(findings: &[Finding]) -> Plan {
             _ => {}
         }
     }
-    if let Some(kept) = allocators.iter().next().cloned() {
-        for m in allocators.iter().skip(1) {
+    // One in a shared package cannot be removed: keep it (the first member's, by name, when
+    // none is shared).
+    let kept = allocators
+        .iter()
+        .find(|(_, p)| *p != Place::Own)
+        .or_else(|| allocators.iter().next())
+        .cloned();
+    if let Some((member, place)) = &kept {
+        let what = match place {
+            Place::Own => format!("`{member}`'s"),
+            Place::Shared(package) => {
+                let who: Vec<String> = places
+                    .owners_of_package(package)
+                    .iter()
+                    .map(|o| format!("`{o}`"))
+                    .collect();
+                format!("the one of `{package}` (shared by {})", who.join(", "))
+            }
+        };
+        for (m, _) in allocators
+            .iter()
+            .filter(|a| a.1 == Place::Own && Some(*a) != kept.as_ref())
+        {
             out.members.entry(m.clone()).or_default().drop_allocator = true;
-            out.notes.push(format!(
-                "global-allocator: kept `{kept}`'s #[global_allocator], removed `{m}`'s"
+            out.warnings.push(format!(
+                "global-allocator: one binary has one #[global_allocator]: kept {what}, removed `{m}`'s"
             ));
         }
     }
+    out.kept_allocator = kept;
     for (name, m) in out.members.iter_mut() {
         m.prefix = prefix(name);
         if m.soften_inits {
@@ -148,6 +299,7 @@ pub fn plan(findings: &[Finding]) -> Plan {
         }
     }
     out.env_fallbacks.sort();
+    out.places = places;
     out
 }
 
@@ -157,9 +309,46 @@ pub fn edits(file: &syn::File, m: &Member) -> Vec<(LineColumn, LineColumn, Strin
         m,
         uses: Aliases::of(file),
         out: Vec::new(),
+        bypassed: BTreeSet::new(),
     };
     v.visit_file(file);
+    // A `use` that only served a rewritten call is unused now: allowed, so that a member's
+    // `#![deny(warnings)]` still builds.
+    let mut uses = Binds {
+        names: &v.bypassed,
+        at: BTreeSet::new(),
+    };
+    uses.visit_file(file);
+    v.out.extend(uses.at.into_iter().map(|(line, column)| {
+        let at = LineColumn { line, column };
+        (at, at, "#[allow(unused_imports)] ".to_owned())
+    }));
     v.out
+}
+
+/// Where the `use` items binding any of `names` start, as (line, column).
+struct Binds<'a> {
+    names: &'a BTreeSet<String>,
+    at: BTreeSet<(usize, usize)>,
+}
+
+impl<'ast> Visit<'ast> for Binds<'_> {
+    fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
+        fn binds(t: &syn::UseTree, names: &BTreeSet<String>) -> bool {
+            match t {
+                syn::UseTree::Path(p) => binds(&p.tree, names),
+                syn::UseTree::Name(n) => names.contains(&n.ident.to_string()),
+                syn::UseTree::Rename(r) => names.contains(&r.rename.to_string()),
+                syn::UseTree::Group(g) => g.items.iter().any(|t| binds(t, names)),
+                syn::UseTree::Glob(_) => false,
+            }
+        }
+        if binds(&u.tree, self.names) {
+            let s = u.span().start();
+            self.at.insert((s.line, s.column));
+        }
+        syn::visit::visit_item_use(self, u);
+    }
 }
 
 const SKIPPED_TRACING: &str =
@@ -171,6 +360,8 @@ struct Edits<'a> {
     m: &'a Member,
     uses: Aliases,
     out: Vec<(LineColumn, LineColumn, String)>,
+    /// The `use` names rewritten calls went through (the first segment of their path).
+    bypassed: BTreeSet<String>,
 }
 
 impl Edits<'_> {
@@ -219,15 +410,24 @@ impl<'ast> Visit<'ast> for Edits<'_> {
         if let syn::Expr::Path(p) = &*c.func {
             let path = self.resolve(&p.path);
             let names: Vec<&str> = path.iter().map(String::as_str).collect();
-            if self.m.soften_inits {
+            if self.m.soften_inits && p.qself.is_none() {
                 let skipped = match names.as_slice() {
                     ["tracing_subscriber", .., "init"] => Some(SKIPPED_TRACING),
-                    ["env_logger", "init"] => Some(SKIPPED_LOGGER),
+                    ["env_logger", .., "init"] => Some(SKIPPED_LOGGER),
                     _ => None,
                 };
-                if let (Some(skipped), Some(last)) = (skipped, p.path.segments.last()) {
-                    let at = last.ident.span();
-                    self.out.push((at.start(), at.end(), "try_init".to_owned()));
+                if let Some((skipped, (_, within))) = skipped.zip(names.split_last()) {
+                    // The whole callee becomes the resolved path, from the crate root: an alias
+                    // (`use tracing_subscriber::fmt::init as setup`) or an imported `init` has
+                    // no `try_init` in scope.
+                    let full = format!("::{}::try_init", within.join("::"));
+                    let s = p.path.span();
+                    self.out.push((s.start(), s.end(), full));
+                    if let Some(first) = p.path.segments.first() {
+                        if p.path.leading_colon.is_none() {
+                            self.bypassed.insert(first.ident.to_string());
+                        }
+                    }
                     let end = c.paren_token.span.close().end();
                     self.out.push((end, end, skipped.to_owned()));
                 }
@@ -246,12 +446,21 @@ impl<'ast> Visit<'ast> for Edits<'_> {
     }
 
     fn visit_field(&mut self, f: &'ast syn::Field) {
+        // clap's bare `env` reads the field's name upper-cased (`port` -> `PORT`), as check's
+        // scan reads it.
+        let implicit = f
+            .ident
+            .as_ref()
+            .map(|i| i.to_string().trim_start_matches("r#").to_ascii_uppercase());
         for a in &f.attrs {
             if a.path().is_ident("arg") || a.path().is_ident("clap") {
                 let mut keys = Vec::new();
+                let mut bare = Vec::new();
                 let _ = a.parse_nested_meta(|meta| {
                     if meta.path.is_ident("env") && meta.input.peek(syn::Token![=]) {
                         keys.push(meta.value()?.parse::<syn::LitStr>()?);
+                    } else if meta.path.is_ident("env") && !meta.input.peek(syn::token::Paren) {
+                        bare.push(meta.path.span().end());
                     } else if meta.input.peek(syn::Token![=]) {
                         let _: syn::Expr = meta.value()?.parse()?;
                     } else if meta.input.peek(syn::token::Paren) {
@@ -262,13 +471,20 @@ impl<'ast> Visit<'ast> for Edits<'_> {
                 for k in keys {
                     self.rename_key(&k);
                 }
+                if let Some(key) = implicit.as_ref().filter(|k| self.m.env_keys.contains(*k)) {
+                    for at in bare {
+                        self.out
+                            .push((at, at, format!(" = \"{}\"", self.m.namespaced(key))));
+                    }
+                }
             }
         }
         syn::visit::visit_field(self, f);
     }
 
     fn visit_attribute(&mut self, a: &'ast syn::Attribute) {
-        if self.m.drop_allocator && a.path().is_ident("global_allocator") {
+        let allocator = merge_analyzer::check::scan::is_global_allocator(std::slice::from_ref(a));
+        if self.m.drop_allocator && allocator {
             let s = a.span();
             self.out.push((
                 s.start(),
@@ -319,5 +535,278 @@ mod tests {
         assert!(out.contains("env = \"ALPHA_PORT\""), "{out}");
         assert!(out.contains("/* #[global_allocator]: removed"), "{out}");
         syn::parse_file(&out).expect("still Rust");
+    }
+
+    #[test]
+    fn an_allocator_behind_cfg_attr_is_removed_too() {
+        let m = Member {
+            drop_allocator: true,
+            ..Member::default()
+        };
+        let text = "#[cfg_attr(not(target_env = \"msvc\"), global_allocator)]\nstatic A: S = S;\n";
+        let file = syn::parse_file(text).expect("parses");
+        let out = super::super::source::apply_edits(text, edits(&file, &m));
+        assert!(!out.contains("cfg_attr"), "{out}");
+        assert!(out.contains("/* #[global_allocator]: removed"), "{out}");
+        syn::parse_file(&out).expect("still Rust");
+    }
+
+    fn finding(code: &'static str, severity: Severity, member: &str, file: &str) -> Finding {
+        Finding {
+            code,
+            severity,
+            group: "g".to_owned(),
+            member: member.to_owned(),
+            file: Some(PathBuf::from(file)),
+            line: Some(1),
+            column: Some(1),
+            message: String::new(),
+            help: String::new(),
+            source: None,
+            subject: None,
+        }
+    }
+
+    fn about(f: Finding, subject: &str) -> Finding {
+        Finding {
+            subject: Some(subject.to_owned()),
+            ..f
+        }
+    }
+
+    /// alpha (/w/alpha) and beta (/w/beta) share `common` (/w/common); gamma (/w/gamma) and
+    /// delta (/w/delta) share `util` (/w/util).
+    fn places() -> Places {
+        let mut p = Places::default();
+        let w = |d: &str| PathBuf::from(format!("/w/{d}"));
+        for (m, shared) in [
+            ("alpha", "common"),
+            ("beta", "common"),
+            ("gamma", "util"),
+            ("delta", "util"),
+        ] {
+            p.add(
+                m,
+                &w(m),
+                [(w(m), m.to_owned()), (w(shared), shared.to_owned())],
+            );
+        }
+        p
+    }
+
+    fn apply(text: &str, m: &Member) -> String {
+        let file = syn::parse_file(text).expect("parses");
+        let out = super::super::source::apply_edits(text, edits(&file, m));
+        syn::parse_file(&out).expect("still Rust");
+        out
+    }
+
+    #[test]
+    fn a_shared_packages_copy_softens_inits_and_keeps_its_keys() {
+        let init = |m| {
+            about(
+                finding(
+                    "global-tracing-init",
+                    Severity::Error,
+                    m,
+                    "../common/src/lib.rs",
+                ),
+                "tracing_subscriber::fmt::init",
+            )
+        };
+        let read = |m, file| {
+            about(
+                finding("env-var-collision", Severity::Warning, m, file),
+                "PORT",
+            )
+        };
+        let findings = [
+            init("alpha"),
+            init("beta"),
+            read("alpha", "src/main.rs"),
+            read("beta", "../common/src/lib.rs"),
+        ];
+        let plan = plan(&findings, places());
+        // The shared copy: the init softened for both, its key left as it is.
+        let common = plan.for_copy(Path::new("/w/common")).expect("softened");
+        assert!(common.soften_inits && common.env_keys.is_empty() && !common.drop_allocator);
+        let out = apply(
+            "pub fn init() { tracing_subscriber::fmt().init(); let _ = std::env::var(\"PORT\"); }\n",
+            &common,
+        );
+        assert!(out.contains("fmt().try_init().map_or_else("), "{out}");
+        assert!(out.contains("var(\"PORT\")"), "{out}");
+        // Each member's own copy: alpha's key namespaced, beta's read (shared) not.
+        let alpha = plan.for_copy(Path::new("/w/alpha")).expect("alpha's");
+        assert_eq!(alpha.env_keys, BTreeSet::from(["PORT".to_owned()]));
+        let beta = plan.for_copy(Path::new("/w/beta")).expect("beta's");
+        assert!(beta.soften_inits && beta.env_keys.is_empty());
+        // A package nobody's findings touch gets nothing.
+        assert!(plan.for_copy(Path::new("/w/util")).is_none());
+        assert!(plan.for_copy(Path::new("/w/elsewhere")).is_none());
+        // What is mended, and said to be.
+        let mended: Vec<bool> = findings.iter().map(|f| plan.mends(f)).collect();
+        assert_eq!(mended, [true, true, true, false]);
+        assert!(
+            plan.notes
+                .iter()
+                .any(|n| n.contains("`alpha` reads `ALPHA_PORT`"))
+                && !plan.notes.iter().any(|n| n.contains("BETA_PORT")),
+            "{:?}",
+            plan.notes
+        );
+        assert_eq!(
+            plan.env_fallbacks,
+            [("ALPHA_PORT".to_owned(), "PORT".to_owned())]
+        );
+        assert_eq!(
+            places().of(&finding(
+                "x",
+                Severity::Note,
+                "beta",
+                "src/../../common/x.rs"
+            )),
+            Place::Shared("common".to_owned())
+        );
+    }
+
+    #[test]
+    fn an_aliased_or_imported_init_calls_try_init_by_its_full_path() {
+        let m = Member {
+            soften_inits: true,
+            prefix: "ALPHA".to_owned(),
+            ..Member::default()
+        };
+        let text = "use tracing_subscriber::fmt::init as setup;\n\
+                    mod l { use env_logger::init; pub fn f() { init(); } }\n\
+                    use tracing_subscriber::fmt;\n\
+                    fn main() { setup(); fmt::init(); ::env_logger::init(); \
+                    tracing_subscriber::fmt::init(); tracing::info!(\"x\"); }\n";
+        let out = apply(text, &m);
+        let tracing = "::tracing_subscriber::fmt::try_init().map_or_else(";
+        assert_eq!(out.matches(tracing).count(), 3, "{out}");
+        assert_eq!(
+            out.matches("::env_logger::try_init().map_or_else(").count(),
+            2,
+            "{out}"
+        );
+        assert!(
+            !out.contains("setup()") && !out.contains(" init()") && !out.contains("::init()"),
+            "{out}"
+        );
+        // The imports only those calls used are allowed to be unused now.
+        assert!(
+            out.contains("#[allow(unused_imports)] use tracing_subscriber::fmt::init as setup;")
+                && out.contains("#[allow(unused_imports)] use env_logger::init;")
+                && out.contains("#[allow(unused_imports)] use tracing_subscriber::fmt;"),
+            "{out}"
+        );
+        // Nothing to soften: nothing changes.
+        assert!(edits(&syn::parse_file(text).expect("parses"), &Member::default()).is_empty());
+    }
+
+    #[test]
+    fn clap_s_bare_env_is_namespaced_under_the_fields_name() {
+        let m = Member {
+            env_keys: BTreeSet::from(["PORT".to_owned(), "TYPE".to_owned()]),
+            prefix: "ALPHA".to_owned(),
+            ..Member::default()
+        };
+        let text = "struct Args {\n    #[arg(long, env)]\n    port: u16,\n    \
+                    #[arg(env, long)]\n    other: u8,\n    #[clap(env, long)]\n    r#type: String,\n    \
+                    #[arg(long, env = \"PORT\", default_value_t = 1)]\n    again: u16,\n}\n";
+        let out = apply(text, &m);
+        assert_eq!(
+            out,
+            "struct Args {\n    #[arg(long, env = \"ALPHA_PORT\")]\n    port: u16,\n    \
+             #[arg(env, long)]\n    other: u8,\n    #[clap(env = \"ALPHA_TYPE\", long)]\n    r#type: String,\n    \
+             #[arg(long, env = \"ALPHA_PORT\", default_value_t = 1)]\n    again: u16,\n}\n"
+        );
+    }
+
+    #[test]
+    fn warned_inits_are_softened_and_noted_ones_are_not() {
+        let init = |severity, m: &str, callee: &str| {
+            about(
+                finding("global-tracing-init", severity, m, "src/main.rs"),
+                callee,
+            )
+        };
+        let findings = [
+            init(Severity::Warning, "alpha", "tracing_subscriber::fmt::init"),
+            about(
+                finding(
+                    "global-logger-init",
+                    Severity::Warning,
+                    "beta",
+                    "src/main.rs",
+                ),
+                "env_logger::Builder::new::init",
+            ),
+            init(Severity::Note, "gamma", "tracing_subscriber::fmt::init"),
+            init(
+                Severity::Error,
+                "delta",
+                "tracing::subscriber::set_global_default",
+            ),
+        ];
+        let plan = plan(&findings, places());
+        let softened: Vec<&str> = plan
+            .members
+            .iter()
+            .filter(|(_, m)| m.soften_inits)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(softened, ["alpha", "beta"]);
+        assert_eq!(plan.notes.len(), 2, "{:?}", plan.notes);
+        let mended: Vec<bool> = findings.iter().map(|f| plan.mends(f)).collect();
+        assert_eq!(mended, [true, true, true, false]);
+    }
+
+    #[test]
+    fn removed_allocators_are_warnings_naming_the_one_kept() {
+        let alloc = |severity, m, file| finding("global-allocator", severity, m, file);
+        // Two members' own allocators, of any severity: the first by name is kept.
+        let findings = [
+            alloc(Severity::Warning, "beta", "src/main.rs"),
+            alloc(Severity::Error, "alpha", "src/main.rs"),
+        ];
+        let p = plan(&findings, places());
+        assert_eq!(
+            p.warnings,
+            [
+                "global-allocator: one binary has one #[global_allocator]: kept `alpha`'s, removed `beta`'s"
+            ]
+        );
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+        assert!(p.members["beta"].drop_allocator && !p.members.contains_key("alpha"));
+        assert!(findings.iter().all(|f| p.mends(f)));
+        // One in a shared package is the one kept: it cannot be removed.
+        let findings = [
+            alloc(Severity::Error, "alpha", "src/main.rs"),
+            alloc(Severity::Error, "gamma", "../util/src/lib.rs"),
+            alloc(Severity::Error, "delta", "../util/src/lib.rs"),
+        ];
+        let p = plan(&findings, places());
+        assert_eq!(
+            p.warnings,
+            [
+                "global-allocator: one binary has one #[global_allocator]: kept the one of `util` \
+              (shared by `delta`, `gamma`), removed `alpha`'s"
+            ]
+        );
+        assert!(p.members["alpha"].drop_allocator);
+        assert!(p.for_copy(Path::new("/w/util")).is_none());
+        assert!(findings.iter().all(|f| p.mends(f)));
+        // A second shared one cannot go either: not mended.
+        let findings = [
+            alloc(Severity::Error, "alpha", "../common/src/lib.rs"),
+            alloc(Severity::Error, "beta", "../common/src/lib.rs"),
+            alloc(Severity::Error, "gamma", "../util/src/lib.rs"),
+        ];
+        let p = plan(&findings, places());
+        let mended: Vec<bool> = findings.iter().map(|f| p.mends(f)).collect();
+        assert_eq!(mended, [true, true, false]);
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
     }
 }

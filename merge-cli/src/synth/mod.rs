@@ -49,7 +49,8 @@ pub struct Group {
     pub files: BTreeMap<PathBuf, Vec<u8>>,
     /// The merged lockfile's seed.
     pub seed: String,
-    /// Things the user should know (profile conflicts, version drift under `unify`).
+    /// Things the user should know (profile conflicts, version drift under `unify`, the
+    /// `#[global_allocator]`s removed).
     pub warnings: Vec<String>,
     /// What build mended in the copies (check's findings it made harmless).
     pub notes: Vec<String>,
@@ -117,8 +118,22 @@ pub fn group(
 
     // What check finds, build mends where it can; what it cannot is refused unless allowed.
     let findings = merge_analyzer::check::check_group(name, members, isolation);
-    let mitigations = mitigate::plan(&findings);
-    for e in refusals(&findings, members, allow) {
+    let mut places = mitigate::Places::default();
+    for m in members {
+        places.add(
+            &m.name,
+            &m.root,
+            m.local_packages()
+                .filter(|p| !layout::TOOL_CRATES.contains(&p.name.as_str()))
+                .filter_map(|p| {
+                    let dir = p.manifest_path.parent()?.as_std_path().to_path_buf();
+                    Some((dir, p.name.to_string()))
+                }),
+        );
+    }
+    let mitigations = mitigate::plan(&findings, places);
+    warnings.extend(mitigations.warnings.iter().cloned());
+    for e in refusals(&findings, members, &mitigations, allow) {
         problems.push(e);
     }
     std::mem::take(&mut problems).finish(())?;
@@ -242,6 +257,8 @@ pub fn group(
         };
         workspace_members.insert(copy.clone());
         let (role, entry_file) = roles.get(dir).cloned().unwrap_or((Role::Library, None));
+        // A package several members share gets what is the same edit for all of them.
+        let mend = mitigations.for_copy(dir);
         let cx = Context {
             layout: &layout,
             tools,
@@ -260,7 +277,7 @@ pub fn group(
             &mut lifted_patch,
             &mut Protos {
                 package,
-                mend: owner_of(members, dir).and_then(|m| mitigations.members.get(m)),
+                mend: mend.as_ref(),
                 decision,
                 includes: &mut includes,
             },
@@ -468,16 +485,21 @@ pub fn group(
     })
 }
 
-/// The error-level findings that build neither mends nor leaves to the isolation policy and
-/// that `allow` does not let through: each refuses the build, under the finding's own code, at
-/// the finding's file (in the member's original folder) and line.
-fn refusals(findings: &[Finding], members: &[Member], allow: &BTreeSet<String>) -> Vec<InputError> {
+/// The error-level findings that build neither mends (`mitigations`) nor leaves to the isolation
+/// policy and that `allow` does not let through: each refuses the build, under the finding's own
+/// code, at the finding's file (in the member's original folder) and line.
+fn refusals(
+    findings: &[Finding],
+    members: &[Member],
+    mitigations: &mitigate::Plan,
+    allow: &BTreeSet<String>,
+) -> Vec<InputError> {
     const BY_ISOLATION: [&str; 3] = ["links-conflict", "exact-pin-conflict", "version-drift"];
     findings
         .iter()
         .filter(|f| {
             f.severity == Severity::Error
-                && !mitigate::mends(f)
+                && !mitigations.mends(f)
                 && !BY_ISOLATION.contains(&f.code)
                 && !allow.contains(f.code)
         })
@@ -573,7 +595,8 @@ fn protos_dependencies(
 struct Protos<'a> {
     /// The package's name.
     package: &'a str,
-    /// The mitigations of the one member this package belongs to.
+    /// What to mend in this copy: its one member's mitigations, or those every member
+    /// sharing it can have.
     mend: Option<&'a mitigate::Member>,
     decision: &'a protos::Decision,
     /// Filled in: the protos each package includes.
@@ -708,15 +731,6 @@ fn redirect_copy(
         }
         Err(e) => problems.push(InputError::new(&key, None, format!("{e}"))),
     }
-}
-
-/// The one member whose graph has the local package in `dir`, if only one has it.
-fn owner_of<'a>(members: &'a [Member], dir: &Path) -> Option<&'a str> {
-    let mut users = members
-        .iter()
-        .filter(|m| m.local_packages().any(|p| same_dir(p, dir)));
-    let first = users.next()?;
-    users.next().is_none().then_some(first.name.as_str())
 }
 
 fn same_dir(p: &cargo_metadata::Package, dir: &Path) -> bool {
@@ -888,7 +902,8 @@ mod tests {
             finding("env-set-var", Severity::Warning),
             finding("signal-handler", Severity::Error),
         ];
-        let refused = refusals(&findings, &[], &BTreeSet::new());
+        let plan = mitigate::plan(&findings, mitigate::Places::default());
+        let refused = refusals(&findings, &[], &plan, &BTreeSet::new());
         let codes: Vec<&str> = refused.iter().map(|e| e.code.code()).collect();
         assert_eq!(codes, ["process-exit", "signal-handler"]);
         assert_eq!(refused[0].code, InputCode::Check("process-exit"));
@@ -899,7 +914,12 @@ mod tests {
             "{}",
             refused[0].message
         );
-        let allowed = refusals(&findings, &[], &BTreeSet::from(["process-exit".to_owned()]));
+        let allowed = refusals(
+            &findings,
+            &[],
+            &plan,
+            &BTreeSet::from(["process-exit".to_owned()]),
+        );
         let codes: Vec<&str> = allowed.iter().map(|e| e.code.code()).collect();
         assert_eq!(codes, ["signal-handler"]);
     }
@@ -919,8 +939,115 @@ mod tests {
                 "tracing::subscriber::set_global_default",
             ),
         ];
-        let refused = refusals(&findings, &[], &BTreeSet::new());
+        let plan = mitigate::plan(&findings, mitigate::Places::default());
+        let refused = refusals(&findings, &[], &plan, &BTreeSet::new());
         let codes: Vec<&str> = refused.iter().map(|e| e.code.code()).collect();
         assert_eq!(codes, ["global-logger-init", "global-tracing-init"]);
+    }
+
+    #[test]
+    fn what_a_shared_copy_cannot_get_is_not_mended() {
+        // alpha and beta share `common`; gamma and delta share `util`.
+        let mut places = mitigate::Places::default();
+        for (m, shared) in [
+            ("alpha", "common"),
+            ("beta", "common"),
+            ("gamma", "util"),
+            ("delta", "util"),
+        ] {
+            let dir = |d: &str| PathBuf::from(format!("/w/{d}"));
+            places.add(
+                m,
+                &dir(m),
+                [(dir(m), m.to_owned()), (dir(shared), shared.to_owned())],
+            );
+        }
+        let at = |code, severity, member: &str, file: &str, subject: Option<&str>| Finding {
+            member: member.to_owned(),
+            file: Some(PathBuf::from(file)),
+            subject: subject.map(str::to_owned),
+            ..finding(code, severity)
+        };
+        let init = Some("tracing_subscriber::fmt::init");
+        let findings = [
+            // Softened in the shared copy: mended.
+            at(
+                "global-tracing-init",
+                Severity::Error,
+                "alpha",
+                "../common/src/lib.rs",
+                init,
+            ),
+            at(
+                "global-tracing-init",
+                Severity::Error,
+                "beta",
+                "../common/src/lib.rs",
+                init,
+            ),
+            // A key read in a shared package: a warning, not namespaced, not refused.
+            at(
+                "env-var-collision",
+                Severity::Warning,
+                "alpha",
+                "../common/src/lib.rs",
+                Some("PORT"),
+            ),
+            at(
+                "env-var-collision",
+                Severity::Warning,
+                "gamma",
+                "src/main.rs",
+                Some("PORT"),
+            ),
+            // Two allocators in two shared packages: one is kept, the other cannot go.
+            at(
+                "global-allocator",
+                Severity::Error,
+                "alpha",
+                "../common/src/lib.rs",
+                None,
+            ),
+            at(
+                "global-allocator",
+                Severity::Error,
+                "beta",
+                "../common/src/lib.rs",
+                None,
+            ),
+            at(
+                "global-allocator",
+                Severity::Error,
+                "gamma",
+                "../util/src/lib.rs",
+                None,
+            ),
+            at(
+                "global-allocator",
+                Severity::Error,
+                "delta",
+                "../util/src/lib.rs",
+                None,
+            ),
+        ];
+        let plan = mitigate::plan(&findings, places);
+        let refused = refusals(&findings, &[], &plan, &BTreeSet::new());
+        // util's allocator (gamma's and delta's finding): common's is the one kept.
+        let codes: Vec<&str> = refused.iter().map(|e| e.code.code()).collect();
+        assert_eq!(codes, ["global-allocator", "global-allocator"]);
+        let mended: Vec<bool> = findings.iter().map(|f| plan.mends(f)).collect();
+        assert_eq!(mended, [true, true, false, true, true, true, false, false]);
+        assert!(
+            plan.for_copy(Path::new("/w/common"))
+                .is_some_and(|m| m.soften_inits && m.env_keys.is_empty())
+        );
+        assert!(
+            plan.notes
+                .iter()
+                .any(|n| n.contains("`gamma` reads `GAMMA_PORT`"))
+                && !plan.notes.iter().any(|n| n.contains("ALPHA_PORT")),
+            "{:?}",
+            plan.notes
+        );
     }
 }
