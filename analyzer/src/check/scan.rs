@@ -45,6 +45,11 @@ pub enum Event {
         port: u16,
         how: Set,
     },
+    /// A call whose result is dropped or turned into an `Option` (`let _ = log::set_logger(..)`,
+    /// `set_global_default(..).ok()`): its failure is harmless. At the call's own place.
+    Ignored {
+        path: Vec<String>,
+    },
     /// A literal relative path opened at run time (`File::open("config.toml")`).
     RelativePath {
         path: String,
@@ -486,6 +491,16 @@ impl Scanner {
         }
     }
 
+    /// Records that the result of call `e` (a path call) is ignored.
+    fn ignored(&mut self, e: &syn::Expr) {
+        if let syn::Expr::Call(c) = e {
+            if let syn::Expr::Path(p) = &*c.func {
+                let path = self.resolve(&p.path);
+                self.push(Event::Ignored { path }, p.span().start());
+            }
+        }
+    }
+
     /// The address argument of a `bind`/`serve` call, when it is written in the code: a
     /// literal (`"0.0.0.0:9100"`, `"..".parse()?`) or a tuple (`("0.0.0.0", 8080)`).
     fn bind_arg(&mut self, arg: Option<&syn::Expr>) {
@@ -598,6 +613,9 @@ impl<'ast> Visit<'ast> for Scanner {
         let root = self.root(&m.receiver);
         let method = m.method.to_string();
         let first = m.args.first().and_then(literal);
+        if m.args.is_empty() && matches!(method.as_str(), "ok" | "unwrap_or_default") {
+            self.ignored(&m.receiver);
+        }
         match (method.as_str(), &first) {
             ("bind" | "serve" | "serve_with_shutdown" | "listen", _) => {
                 self.bind_arg(m.args.first());
@@ -691,8 +709,11 @@ impl<'ast> Visit<'ast> for Scanner {
     }
 
     /// `let addr = "[::1]:50051".parse()?;`: a listen address written in the code, by the
-    /// variable's name.
+    /// variable's name. `let _ = f(..);`: `f`'s result ignored.
     fn visit_local(&mut self, l: &'ast syn::Local) {
+        if let (syn::Pat::Wild(_), Some(init)) = (&l.pat, &l.init) {
+            self.ignored(&init.expr);
+        }
         if let (syn::Pat::Ident(p), Some(init)) = (strip_type(&l.pat), &l.init) {
             if names_a_listener(&p.ident.to_string()) {
                 if let Some(lit) = literal(&init.expr) {
@@ -885,5 +906,40 @@ fn t2() { std::process::exit(1); }
         );
         assert!(!ev.iter().any(|e| matches!(e, Event::Call { path, .. }
             if path.last().is_some_and(|l| l == "set_var" || l == "exit"))));
+    }
+
+    #[test]
+    fn ignored_results_are_seen_where_the_call_is() {
+        let text = "use log::set_logger;\nfn main() {\n    let _ = set_logger(&L);\n    \
+                    tracing::subscriber::set_global_default(s).ok();\n    log::set_boxed_logger(b).unwrap();\n}\n";
+        let found = scan(text);
+        let at = |want: &Event| {
+            found
+                .iter()
+                .filter(|f| &f.event == want)
+                .map(|f| (f.line, f.column))
+                .collect::<Vec<_>>()
+        };
+        let path = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let set_logger = path(&["log", "set_logger"]);
+        assert_eq!(
+            at(&Event::Ignored {
+                path: set_logger.clone()
+            }),
+            at(&Event::Call {
+                path: set_logger,
+                in_main: true
+            })
+        );
+        assert_eq!(
+            at(&Event::Ignored {
+                path: path(&["tracing", "subscriber", "set_global_default"])
+            }),
+            [(4, 5)]
+        );
+        assert!(!found.iter().any(|f| f.event
+            == Event::Ignored {
+                path: path(&["log", "set_boxed_logger"])
+            }));
     }
 }

@@ -130,6 +130,20 @@ fn inits(sites: &[Site], members: &[Member], finding: &Finder<'_>, out: &mut Vec
         .filter(|m| tracing_logs(m))
         .map(|m| m.name.as_str())
         .collect();
+    // Calls whose failure the member ignores, by place.
+    let ignored: BTreeSet<(&Path, usize, usize, &[String])> = sites
+        .iter()
+        .filter_map(|s| match &s.event {
+            Event::Ignored { path } => Some((s.path.as_path(), s.line, s.column, path.as_slice())),
+            _ => None,
+        })
+        .collect();
+    let quiet = |s: &Site| match &s.event {
+        Event::Call { path, .. } => {
+            ignored.contains(&(s.path.as_path(), s.line, s.column, path.as_slice()))
+        }
+        _ => false,
+    };
     for code in ["global-tracing-init", "global-logger-init"] {
         let found: Vec<(&Site, bool)> = sites
             .iter()
@@ -158,7 +172,17 @@ fn inits(sites: &[Site], members: &[Member], finding: &Finder<'_>, out: &mut Vec
             } else {
                 ""
             };
-            let (severity, message, help) = if who.len() > 1 {
+            let (severity, message, help) = if who.len() > 1 && quiet(s) {
+                (
+                    Severity::Note,
+                    format!(
+                        "`{}` sets the process-wide {what}{how}; {}: its error is ignored here, so if it comes second it fails quietly",
+                        s.member,
+                        others(&who, &s.member)
+                    ),
+                    "nothing to do: the first initialisation wins",
+                )
+            } else if who.len() > 1 {
                 let message = format!(
                     "`{}` sets the process-wide {what}{how}; {}: in one process the second initialisation panics or fails",
                     s.member,
