@@ -181,13 +181,23 @@ fn build_mends_the_hazards_and_each_member_listens_on_its_own_port() {
     assert!(shown.contains("MERGE_METRICS_ADDR"), "{shown}");
     let (alpha, beta) = (support::free_port(), support::free_port());
     let mut running = support::Running::default();
-    running.start(
+    let log = work.path().join("stderr.txt");
+    running.start_logged(
         &binary,
         &[
             ("ALPHA_PORT", alpha.to_string()),
             ("BETA_PORT", beta.to_string()),
         ],
         &[alpha, beta],
+        std::fs::File::create(&log).expect("a log file"),
+    );
+    // Both members initialise tracing before they listen: the second one was skipped, said once.
+    let said = std::fs::read_to_string(&log).expect("the log");
+    assert_eq!(
+        said.matches("a second tracing subscriber initialisation was skipped")
+            .count(),
+        1,
+        "{said}"
     );
     for (port, name) in [(alpha, "alpha"), (beta, "beta")] {
         let mut answer = String::new();

@@ -141,6 +141,17 @@ pub struct Running(Vec<Child>);
 impl Running {
     /// Starts `program` with `env` and waits until every port of `ports` accepts connections.
     pub fn start(&mut self, program: &Path, env: &[(&str, String)], ports: &[u16]) {
+        self.start_logged(program, env, ports, Stdio::null());
+    }
+
+    /// [`Running::start`] with the program's stderr going to `stderr` (a file to read later).
+    pub fn start_logged(
+        &mut self,
+        program: &Path,
+        env: &[(&str, String)],
+        ports: &[u16],
+        stderr: impl Into<Stdio>,
+    ) {
         let mut cmd = Command::new(program);
         for (k, v) in env {
             cmd.env(k, v);
@@ -148,7 +159,7 @@ impl Running {
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
         self.0.push(child);
