@@ -12,22 +12,9 @@ use std::path::Path;
 
 use support::*;
 
-/// The plan: the four services as group `shop` (not `gateway`, analyze's name, so that the
-/// merged binary does not land on the gateway service's own binary in the shared target).
+/// The plan: the four services as group `shop`.
 fn plan(dir: &Path, members: &Path) -> std::path::PathBuf {
-    let mut text = String::from(
-        "isolation = \"exact\"\n\n[[group]]\nname = \"shop\"\n\
-         members = [\"catalog\", \"gateway\", \"inventory\", \"pricing\"]\n",
-    );
-    for m in ["catalog", "gateway", "inventory", "pricing"] {
-        text.push_str(&format!(
-            "\n[service.{m}]\nmanifest = \"{}\"\n",
-            members.join(m).join("Cargo.toml").display()
-        ));
-    }
-    let path = dir.join("merge.toml");
-    std::fs::write(&path, text).expect("write the plan");
-    path
+    shop_plan(dir, members)
 }
 
 /// The answers the shop gives through gateway, with gateway at `url`.

@@ -81,18 +81,7 @@ fn the_isolation_policy_sets_how_grave_version_findings_are() {
 #[test]
 fn the_shop_has_nothing_to_fix() {
     let plan = tempfile::tempdir().expect("tempdir");
-    let shop = root().join("fixtures/shop");
-    let mut text_plan = String::from(
-        "[[group]]\nname = \"shop\"\nmembers = [\"catalog\", \"gateway\", \"inventory\", \"pricing\"]\n",
-    );
-    for m in ["catalog", "gateway", "inventory", "pricing"] {
-        text_plan.push_str(&format!(
-            "\n[service.{m}]\nmanifest = \"{}\"\n",
-            shop.join(m).join("Cargo.toml").display()
-        ));
-    }
-    let path = plan.path().join("merge.toml");
-    std::fs::write(&path, text_plan).expect("write the plan");
+    let path = support::shop_plan(plan.path(), &root().join("fixtures/shop"));
     let out = check(path.to_str().expect("utf-8"), &["--message-format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);

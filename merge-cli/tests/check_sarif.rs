@@ -386,18 +386,7 @@ fn the_log_is_deterministic_and_names_no_absolute_path() {
 #[test]
 fn the_shop_log_has_nothing_to_fix() {
     let plan = tempfile::tempdir().expect("tempdir");
-    let shop = root().join("fixtures/shop");
-    let mut text_plan = String::from(
-        "[[group]]\nname = \"shop\"\nmembers = [\"catalog\", \"gateway\", \"inventory\", \"pricing\"]\n",
-    );
-    for m in ["catalog", "gateway", "inventory", "pricing"] {
-        text_plan.push_str(&format!(
-            "\n[service.{m}]\nmanifest = \"{}\"\n",
-            shop.join(m).join("Cargo.toml").display()
-        ));
-    }
-    let path = plan.path().join("merge.toml");
-    std::fs::write(&path, text_plan).expect("write the plan");
+    let path = support::shop_plan(plan.path(), &root().join("fixtures/shop"));
     let log = sarif(&path, 0);
     let problems = violations(&validator(), &log);
     assert!(problems.is_empty(), "{}", problems.join("\n"));

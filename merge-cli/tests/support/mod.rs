@@ -76,6 +76,25 @@ pub fn merged_binary(out: &Output) -> PathBuf {
 }
 
 /// Builds `plan` into `out` in JSON mode, which must succeed; the merged binary.
+/// A plan of the shop's four services (in `shop`: fixtures/shop or a copy) as one group `shop`
+/// (not `gateway`, analyze's name, so that the merged binary does not land on the gateway
+/// service's own binary in the shared target), written in `dir` (a temporary folder: a plan's
+/// merge.lock is written beside it) with absolute manifest paths.
+pub fn shop_plan(dir: &Path, shop: &Path) -> PathBuf {
+    let mut plan = String::from(
+        "isolation = \"exact\"\n\n[[group]]\nname = \"shop\"\nmembers = [\"catalog\", \"gateway\", \"inventory\", \"pricing\"]\n",
+    );
+    for m in ["catalog", "gateway", "inventory", "pricing"] {
+        plan.push_str(&format!(
+            "\n[service.{m}]\nmanifest = \"{}\"\n",
+            shop.join(m).join("Cargo.toml").display()
+        ));
+    }
+    let path = dir.join("merge.toml");
+    std::fs::write(&path, plan).expect("write the plan");
+    path
+}
+
 pub fn build_json(plan: &Path, out: &Path) -> PathBuf {
     build_json_with(plan, out, &[])
 }

@@ -97,17 +97,30 @@ fn dependency_line(path: &Path, text: String, crate_name: &str) -> Option<(usize
     })
 }
 
+/// Test helpers the other parts' tests share: a manifest at `/ws/alpha/Cargo.toml`, and the
+/// line and column of an offset in it.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(super) mod fixtures {
+    use std::path::Path;
 
-    fn manifest(text: &str) -> Manifest {
+    use super::Manifest;
+
+    pub(in crate::check::deps) fn manifest(text: &str) -> Manifest {
         Manifest::parse(Path::new("/ws/alpha/Cargo.toml"), text.to_owned()).expect("toml")
     }
 
-    fn line_of(m: &Manifest, offset: Option<usize>) -> Option<(usize, usize)> {
+    pub(in crate::check::deps) fn line_of(
+        m: &Manifest,
+        offset: Option<usize>,
+    ) -> Option<(usize, usize)> {
         m.at(offset).map(|(_, l, c)| (l, c))
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{line_of, manifest};
+    use super::*;
 
     #[test]
     fn a_dependency_is_found_in_every_table_form() {

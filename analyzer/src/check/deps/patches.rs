@@ -283,15 +283,8 @@ pub(super) fn patch_conflicts(
 
 #[cfg(test)]
 mod tests {
+    use super::super::manifest::fixtures::{line_of, manifest};
     use super::*;
-
-    fn manifest(text: &str) -> Manifest {
-        Manifest::parse(Path::new("/ws/alpha/Cargo.toml"), text.to_owned()).expect("toml")
-    }
-
-    fn line_of(m: &Manifest, offset: Option<usize>) -> Option<(usize, usize)> {
-        m.at(offset).map(|(_, l, c)| (l, c))
-    }
 
     #[test]
     fn patches_compare_by_resolved_source() {

@@ -301,17 +301,8 @@ pub(super) fn profile_conflicts(
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
+    use super::super::manifest::fixtures::{line_of, manifest};
     use super::*;
-
-    fn manifest(text: &str) -> Manifest {
-        Manifest::parse(Path::new("/ws/alpha/Cargo.toml"), text.to_owned()).expect("toml")
-    }
-
-    fn line_of(m: &Manifest, offset: Option<usize>) -> Option<(usize, usize)> {
-        m.at(offset).map(|(_, l, c)| (l, c))
-    }
 
     #[test]
     fn profile_values_are_normalised_with_their_lines() {

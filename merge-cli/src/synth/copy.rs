@@ -1,0 +1,150 @@
+//! The copy of one local package's folder: every file read, its Rust sources rewritten
+//! (`source.rs`, with what to mend and the shared protos), its manifest rewritten for its role
+//! (`manifest.rs`); the protos each package includes are noted along the way.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use merge_analyzer::error::{InputCode, InputError, Problems};
+
+use super::manifest::{self, Context, Role};
+use super::{layout, mitigate, protos, source};
+
+/// The proto side of one package's copy (and what to mend in it).
+pub(super) struct Protos<'a> {
+    /// The package's name.
+    pub(super) package: &'a str,
+    /// What to mend in this copy: its one member's mitigations, or those every member
+    /// sharing it can have.
+    pub(super) mend: Option<&'a mitigate::Member>,
+    pub(super) decision: &'a protos::Decision,
+    /// Filled in: the protos each package includes.
+    pub(super) includes: &'a mut BTreeMap<String, (PathBuf, BTreeSet<String>)>,
+}
+
+/// Copies one package folder (`original` -> `copy`), rewriting its manifest for `role` and its
+/// sources; `entry_file` (relative) is the root of the binary that runs, if it is here.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn copy_package(
+    original: &Path,
+    copy: &Path,
+    cx: &Context<'_>,
+    role: &Role,
+    entry_file: Option<&Path>,
+    files: &mut BTreeMap<PathBuf, Vec<u8>>,
+    problems: &mut Problems,
+    profiles: &mut Vec<(String, toml_edit::Table)>,
+    patches: &mut Vec<(String, toml_edit::Table)>,
+    protos: &mut Protos<'_>,
+) {
+    let shared = protos.decision.for_package(protos.package);
+    let mut uses_shared = false;
+    let list = match layout::files(original) {
+        Ok(l) => l,
+        Err(e) => {
+            problems.push(
+                InputError::new(original, None, format!("cannot read the package: {e}"))
+                    .code(InputCode::Unreadable),
+            );
+            return;
+        }
+    };
+    let mut uses_shim = false;
+    let mut manifest_text = None;
+    for rel in list {
+        let path = original.join(&rel);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                problems.push(
+                    InputError::new(&path, None, format!("cannot read: {e}"))
+                        .code(InputCode::Unreadable),
+                );
+                continue;
+            }
+        };
+        if rel == Path::new("Cargo.toml") {
+            manifest_text = Some(String::from_utf8_lossy(&bytes).into_owned());
+            continue;
+        }
+        // Nested packages are copied with their own folder's rules.
+        if rel.components().count() > 1 && nested_package(original, &rel) {
+            files.insert(copy.join(&rel), bytes);
+            continue;
+        }
+        let mut out = bytes;
+        if rel.extension().is_some_and(|e| e == "rs") {
+            if let Ok(text) = std::str::from_utf8(&out) {
+                let entry = entry_file == Some(rel.as_path());
+                match source::rewrite(&rel, text, entry, &shared, protos.mend) {
+                    Ok(r) => {
+                        uses_shim |= r.uses_shim;
+                        uses_shared |= r.uses_shared;
+                        if !r.protos.is_empty() && compiled(role, &rel, entry) {
+                            protos
+                                .includes
+                                .entry(protos.package.to_owned())
+                                .or_insert_with(|| (copy.to_path_buf(), BTreeSet::new()))
+                                .1
+                                .extend(r.protos);
+                        }
+                        if let Some(t) = r.text {
+                            out = t.into_bytes();
+                        }
+                    }
+                    Err(e) => problems
+                        .push(InputError::new(&path, None, e).code(InputCode::MalformedInput)),
+                }
+            }
+        }
+        files.insert(copy.join(&rel), out);
+    }
+    let manifest_path = original.join("Cargo.toml");
+    let Some(text) = manifest_text else {
+        problems.push(
+            InputError::new(&manifest_path, None, "no Cargo.toml").code(InputCode::MissingManifest),
+        );
+        return;
+    };
+    let merge_protos = uses_shared.then(|| layout::relative(copy, Path::new(protos::DIR)));
+    match manifest::member(&text, cx, role, uses_shim, merge_protos.as_deref()) {
+        Ok((out, lifted)) => {
+            let who = original.display().to_string();
+            if let Some(p) = lifted.profile {
+                profiles.push((who.clone(), p));
+            }
+            if let Some(p) = lifted.patch {
+                patches.push((who, p));
+            }
+            files.insert(copy.join("Cargo.toml"), out.into_bytes());
+        }
+        Err(e) => {
+            problems.push(InputError::new(&manifest_path, None, e).code(InputCode::MalformedInput))
+        }
+    }
+}
+
+/// Whether the package's library compiles `rel` in its role, as far as a file's place tells:
+/// an entry copy compiles its binary's root; a library copy not its binaries' files.
+fn compiled(role: &Role, rel: &Path, entry: bool) -> bool {
+    match role {
+        Role::Entry { .. } => entry,
+        Role::Library => rel != Path::new("src/main.rs") && !rel.starts_with("src/bin"),
+        Role::BinAsLib { .. } => true,
+    }
+}
+
+/// Whether `rel` lies in a sub-folder of `dir` that is a package of its own.
+fn nested_package(dir: &Path, rel: &Path) -> bool {
+    let mut at = rel.parent();
+    while let Some(p) = at {
+        if p.as_os_str().is_empty() {
+            return false;
+        }
+        if dir.join(p).join("Cargo.toml").is_file() {
+            return true;
+        }
+        at = p.parent();
+    }
+    false
+}
