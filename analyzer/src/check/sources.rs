@@ -95,7 +95,7 @@ pub(super) fn source_findings(group: &str, members: &[Member], out: &mut Vec<Fin
         }
     }
     metrics(&sites, &finding, out);
-    listeners(&sites, &finding, out);
+    listeners(&sites, &owners, &finding, out);
     process_wide_calls(&sites, &finding, out);
 }
 
@@ -414,6 +414,7 @@ fn metrics(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Finding>) {
 /// `tracing_subscriber::fmt::init()` and `tracing_subscriber::fmt().init()`.
 fn callee(e: &Event) -> Option<String> {
     match e {
+        Event::StrictInit { root } => Some(format!("{}::try_init", root.join("::"))),
         Event::Call { path, .. } => Some(path.join("::")),
         Event::Method { name, root } => Some(format!("{}::{name}", root.join("::"))),
         _ => None,
@@ -425,6 +426,7 @@ fn tracing_init(e: &Event) -> bool {
         Event::Method { name, root } => {
             name == "init" && root.first().is_some_and(|r| r == "tracing_subscriber")
         }
+        Event::StrictInit { root } => root.first().is_some_and(|r| r == "tracing_subscriber"),
         Event::Call { path, .. } => {
             let p: Vec<&str> = path.iter().map(String::as_str).collect();
             matches!(
@@ -439,6 +441,9 @@ fn tracing_init(e: &Event) -> bool {
 
 fn logger_init(e: &Event) -> bool {
     match e {
+        Event::StrictInit { root } => root
+            .first()
+            .is_some_and(|r| matches!(r.as_str(), "env_logger" | "simple_logger")),
         Event::Method { name, root } => {
             name == "init"
                 && root
@@ -540,11 +545,23 @@ pub fn env_keys(m: &Member) -> BTreeSet<String> {
 /// `listen-addr-collision`: two members that bind the same port on overlapping interfaces. Both
 /// hard-coded: an error (the second bind fails); a default (of a flag or environment key) can be
 /// set apart, so a warning.
-fn listeners(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Finding>) {
+fn listeners(sites: &[Site], owners: &Owners<'_>, finding: &Finder<'_>, out: &mut Vec<Finding>) {
     let found: Vec<(&Site, &str, u16, Set)> = sites
         .iter()
         .filter_map(|s| match &s.event {
-            Event::Listen { host, port, how } => Some((s, host.as_str(), *port, *how)),
+            // A default read in a crate several members share cannot be namespaced per member:
+            // it is as fixed as one written in the code.
+            Event::Listen { host, port, how } => {
+                let shared = owners
+                    .get(s.package_dir.as_path())
+                    .is_some_and(|o| o.len() > 1);
+                let how = if shared && *how == Set::EnvDefault {
+                    Set::InCode
+                } else {
+                    *how
+                };
+                Some((s, host.as_str(), *port, how))
+            }
             _ => None,
         })
         .collect();
@@ -570,6 +587,17 @@ fn listeners(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Finding>) {
             format!("{host}:{port}")
         };
         let given = match how {
+            Set::InCode
+                if matches!(
+                    &s.event,
+                    Event::Listen {
+                        how: Set::EnvDefault,
+                        ..
+                    }
+                ) =>
+            {
+                "the default of an environment read in a crate the members share: one key for all"
+            }
             Set::InCode => "written in the code",
             Set::FlagDefault => "a flag's default, and members share the command line",
             Set::EnvDefault => "by default",
