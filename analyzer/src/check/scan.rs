@@ -50,6 +50,11 @@ pub enum Event {
     Ignored {
         path: Vec<String>,
     },
+    /// `try_init()` whose failure stops the member (`.unwrap()`, `.expect(..)`, `?`), on a
+    /// receiver chain starting at `root` (`tracing_subscriber::fmt`).
+    StrictInit {
+        root: Vec<String>,
+    },
     /// A literal relative path opened at run time (`File::open("config.toml")`).
     RelativePath {
         path: String,
@@ -77,34 +82,97 @@ pub struct Found {
 
 /// Everything `text` shows.
 pub fn scan(text: &str) -> Vec<Found> {
+    scan_file(text).found
+}
+
+/// What one file shows, with the out-of-line modules it declares as test code.
+#[derive(Debug, Clone, Default)]
+pub struct Scanned {
+    pub found: Vec<Found>,
+    /// The out-of-line modules declared under `#[cfg(test)]` (`#[cfg(test)] mod tests;`, or a
+    /// `mod x;` inside an inline test module), by their module path from the file's own module
+    /// (`["tests"]`, `["net", "tests"]`): their files are test code too.
+    pub test_mods: Vec<Vec<String>>,
+}
+
+/// Everything `text` shows, and its test modules' files (parsed once).
+pub fn scan_file(text: &str) -> Scanned {
     let Ok(file) = syn::parse_file(text) else {
-        return Vec::new();
+        return Scanned::default();
     };
     let mut v = Scanner {
         uses: Aliases::of(&file),
         out: Vec::new(),
         fn_stack: Vec::new(),
+        pending: BTreeMap::new(),
+        mod_path: Vec::new(),
+        test_mods: Vec::new(),
     };
     v.visit_file(&file);
-    v.out
+    Scanned {
+        found: v.out,
+        test_mods: v.test_mods,
+    }
 }
 
-/// The `use` aliases of a file (any depth): the name a path starts with -> the full path. Also
-/// used by `build`'s mitigations, which must find what `check` found.
+/// The `use` aliases of one module: the name a path starts with -> the full path. A module's are
+/// the `use` items directly in it and (an approximation of block scopes) those in its functions'
+/// bodies, not its child modules' (`use super::*` brings in its parent's). Visitors switch to an
+/// inline module's on entering it ([`Aliases::of_mod`]) and back on leaving it. Also used by
+/// `build`'s mitigations, which must find what `check` found.
 #[derive(Debug, Clone, Default)]
 pub struct Aliases(BTreeMap<String, Vec<String>>);
 
 impl Aliases {
+    /// The aliases of a file's own module (its top-level items).
     pub fn of(file: &syn::File) -> Aliases {
-        struct Uses(BTreeMap<String, Vec<String>>);
+        Aliases::of_items(&file.items, None)
+    }
+
+    /// The aliases of the inline module `m` (`mod m { .. }`) in a module whose are `parent`.
+    pub fn of_mod(m: &syn::ItemMod, parent: &Aliases) -> Aliases {
+        let items = m
+            .content
+            .as_ref()
+            .map_or(&[][..], |(_, items)| items.as_slice());
+        Aliases::of_items(items, Some(parent))
+    }
+
+    fn of_items(items: &[syn::Item], parent: Option<&Aliases>) -> Aliases {
+        #[derive(Default)]
+        struct Uses {
+            names: BTreeMap<String, Vec<String>>,
+            glob_super: bool,
+        }
         impl<'ast> Visit<'ast> for Uses {
             fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
-                tree(&mut Vec::new(), &u.tree, &mut self.0);
+                tree(&mut Vec::new(), &u.tree, &mut self.names);
+                self.glob_super |= globs_super(&u.tree);
             }
+            // A child module has a scope of its own.
+            fn visit_item_mod(&mut self, _: &'ast syn::ItemMod) {}
         }
-        let mut u = Uses(BTreeMap::new());
-        u.visit_file(file);
-        Aliases(u.0)
+        let mut u = Uses::default();
+        for item in items {
+            u.visit_item(item);
+        }
+        // `use super::*` imports the parent's names, which the module's own shadow.
+        let mut names = match parent {
+            Some(p) if u.glob_super => p.0.clone(),
+            _ => BTreeMap::new(),
+        };
+        for (name, mut full) in u.names {
+            // `use super::init` where the parent imports `init`: the parent's path.
+            let outer = match (parent, full.as_slice()) {
+                (Some(p), [first, of, ..]) if first == "super" => p.0.get(of),
+                _ => None,
+            };
+            if let Some(outer) = outer {
+                full.splice(..2, outer.iter().cloned());
+            }
+            names.insert(name, full);
+        }
+        Aliases(names)
     }
 
     /// `p` with its first segment resolved through the `use` items.
@@ -152,6 +220,19 @@ fn tree(prefix: &mut Vec<String>, t: &syn::UseTree, out: &mut BTreeMap<String, V
         }
         syn::UseTree::Group(g) => g.items.iter().for_each(|t| tree(prefix, t, out)),
         syn::UseTree::Glob(_) => {}
+    }
+}
+
+/// Whether a `use` tree imports everything of the parent module (`use super::*`).
+fn globs_super(t: &syn::UseTree) -> bool {
+    match t {
+        syn::UseTree::Path(p) if p.ident == "super" => match &*p.tree {
+            syn::UseTree::Glob(_) => true,
+            syn::UseTree::Group(g) => g.items.iter().any(|t| matches!(t, syn::UseTree::Glob(_))),
+            _ => false,
+        },
+        syn::UseTree::Group(g) => g.items.iter().any(globs_super),
+        _ => false,
     }
 }
 
@@ -251,6 +332,35 @@ fn tuple_addr(e: &syn::Expr) -> Option<(String, LineColumn)> {
             Some((format!("{host}:{}", port.base10_digits()), t.span().start()))
         }
         _ => None,
+    }
+}
+
+/// The variable an argument passes: `name`, `&name`, `name.clone()`.
+fn variable(e: &syn::Expr) -> Option<String> {
+    match e {
+        syn::Expr::Path(p) if p.qself.is_none() => p.path.get_ident().map(ToString::to_string),
+        syn::Expr::Reference(r) => variable(&r.expr),
+        syn::Expr::Paren(p) => variable(&p.expr),
+        syn::Expr::MethodCall(m) if m.method == "clone" && m.args.is_empty() => {
+            variable(&m.receiver)
+        }
+        _ => None,
+    }
+}
+
+/// The out-of-line modules of `m` (itself, or declared within it), by their module paths (`m`'s
+/// is `path`).
+fn out_of_line(m: &syn::ItemMod, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    let Some((_, items)) = &m.content else {
+        out.push(path.clone());
+        return;
+    };
+    for item in items {
+        if let syn::Item::Mod(inner) = item {
+            path.push(inner.ident.to_string());
+            out_of_line(inner, path, out);
+            path.pop();
+        }
     }
 }
 
@@ -464,6 +574,14 @@ struct Scanner {
     out: Vec<Found>,
     /// Names of the enclosing functions.
     fn_stack: Vec<String>,
+    /// The enclosing function's `let <listener name> = <literal address>`, by the variable's
+    /// name: its address text and where the literal is. A listener once the variable reaches a
+    /// `bind`/`serve` argument.
+    pending: BTreeMap<String, (String, LineColumn)>,
+    /// The inline modules the visit is in, from the file's own.
+    mod_path: Vec<String>,
+    /// See [`Scanned::test_mods`].
+    test_mods: Vec<Vec<String>>,
 }
 
 impl Scanner {
@@ -492,17 +610,49 @@ impl Scanner {
     }
 
     /// Records that the result of call `e` (a path call) is ignored.
-    fn ignored(&mut self, e: &syn::Expr) {
-        if let syn::Expr::Call(c) = e {
-            if let syn::Expr::Path(p) = &*c.func {
-                let path = self.resolve(&p.path);
-                self.push(Event::Ignored { path }, p.span().start());
+    /// The call is the start of a method chain (`set_logger(&L).map(|()| ..)`), whose result
+    /// the member drops or inspects itself.
+    fn ignored(&mut self, mut e: &syn::Expr) {
+        loop {
+            match e {
+                syn::Expr::MethodCall(m) => e = &m.receiver,
+                syn::Expr::Paren(p) => e = &p.expr,
+                syn::Expr::Call(c) => {
+                    if let syn::Expr::Path(p) = &*c.func {
+                        let path = self.resolve(&p.path);
+                        self.push(Event::Ignored { path }, p.span().start());
+                    }
+                    return;
+                }
+                _ => return,
             }
         }
     }
 
+    /// `x.try_init()` whose failure stops the member (`.unwrap()`, `.expect(..)`, `?`): an
+    /// initialisation build cannot soften.
+    fn strict_try_init(&mut self, e: &syn::Expr) {
+        match e {
+            syn::Expr::MethodCall(m) if m.method == "try_init" => {
+                let root = self.root(&m.receiver);
+                self.push(Event::StrictInit { root }, m.method.span().start());
+            }
+            syn::Expr::Call(c) => {
+                if let syn::Expr::Path(p) = &*c.func {
+                    let mut root = self.resolve(&p.path);
+                    if root.last().is_some_and(|l| l == "try_init") {
+                        root.pop();
+                        self.push(Event::StrictInit { root }, p.span().start());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// The address argument of a `bind`/`serve` call, when it is written in the code: a
-    /// literal (`"0.0.0.0:9100"`, `"..".parse()?`) or a tuple (`("0.0.0.0", 8080)`).
+    /// literal (`"0.0.0.0:9100"`, `"..".parse()?`), a tuple (`("0.0.0.0", 8080)`) or a variable
+    /// the function set to one (`let addr = "[::1]:50051".parse()?; .. .serve(addr)`).
     fn bind_arg(&mut self, arg: Option<&syn::Expr>) {
         let Some(arg) = arg else {
             return;
@@ -510,6 +660,8 @@ impl Scanner {
         if let Some(lit) = literal(arg) {
             self.listen(&lit.value(), lit.span().start(), false, Set::InCode);
         } else if let Some((text, at)) = tuple_addr(arg) {
+            self.listen(&text, at, false, Set::InCode);
+        } else if let Some((text, at)) = variable(arg).and_then(|v| self.pending.remove(&v)) {
             self.listen(&text, at, false, Set::InCode);
         }
     }
@@ -554,7 +706,9 @@ impl<'ast> Visit<'ast> for Scanner {
             return;
         }
         self.fn_stack.push(f.sig.ident.to_string());
+        let outer = std::mem::take(&mut self.pending);
         syn::visit::visit_item_fn(self, f);
+        self.pending = outer;
         self.fn_stack.pop();
     }
 
@@ -563,7 +717,9 @@ impl<'ast> Visit<'ast> for Scanner {
             return;
         }
         self.fn_stack.push(f.sig.ident.to_string());
+        let outer = std::mem::take(&mut self.pending);
         syn::visit::visit_impl_item_fn(self, f);
+        self.pending = outer;
         self.fn_stack.pop();
     }
 
@@ -613,8 +769,14 @@ impl<'ast> Visit<'ast> for Scanner {
         let root = self.root(&m.receiver);
         let method = m.method.to_string();
         let first = m.args.first().and_then(literal);
-        if m.args.is_empty() && matches!(method.as_str(), "ok" | "unwrap_or_default") {
+        if matches!(
+            method.as_str(),
+            "ok" | "unwrap_or_default" | "unwrap_or" | "unwrap_or_else" | "is_err" | "is_ok"
+        ) {
             self.ignored(&m.receiver);
+        }
+        if matches!(method.as_str(), "unwrap" | "expect") {
+            self.strict_try_init(&m.receiver);
         }
         match (method.as_str(), &first) {
             ("bind" | "serve" | "serve_with_shutdown" | "listen", _) => {
@@ -709,28 +871,63 @@ impl<'ast> Visit<'ast> for Scanner {
     }
 
     /// `let addr = "[::1]:50051".parse()?;`: a listen address written in the code, by the
-    /// variable's name. `let _ = f(..);`: `f`'s result ignored.
+    /// variable's name, once `addr` reaches a `bind`/`serve` argument (a client's
+    /// `let addr = "127.0.0.1:6379"; TcpStream::connect(addr)` is not a listener).
+    /// `let _ = f(..);`: `f`'s result ignored.
     fn visit_local(&mut self, l: &'ast syn::Local) {
         if let (syn::Pat::Wild(_), Some(init)) = (&l.pat, &l.init) {
             self.ignored(&init.expr);
         }
-        if let (syn::Pat::Ident(p), Some(init)) = (strip_type(&l.pat), &l.init) {
-            if names_a_listener(&p.ident.to_string()) {
-                if let Some(lit) = literal(&init.expr) {
-                    self.listen(&lit.value(), lit.span().start(), false, Set::InCode);
-                } else if let Some((text, at)) = tuple_addr(&init.expr) {
-                    self.listen(&text, at, false, Set::InCode);
-                }
-            }
-        }
+        // The initialiser still sees an earlier variable of the same name.
         syn::visit::visit_local(self, l);
+        if let syn::Pat::Ident(p) = strip_type(&l.pat) {
+            let name = p.ident.to_string();
+            let addr = l
+                .init
+                .as_ref()
+                .filter(|_| names_a_listener(&name))
+                .and_then(|init| {
+                    literal(&init.expr)
+                        .map(|lit| (lit.value(), lit.span().start()))
+                        .or_else(|| tuple_addr(&init.expr))
+                });
+            match addr {
+                Some(addr) => self.pending.insert(name, addr),
+                None => self.pending.remove(&name),
+            };
+        }
+    }
+
+    fn visit_expr_try(&mut self, t: &'ast syn::ExprTry) {
+        self.strict_try_init(&t.expr);
+        syn::visit::visit_expr_try(self, t);
+    }
+
+    /// `if let Err(e) = set_logger(..)`: the member handles the failure.
+    fn visit_expr_let(&mut self, l: &'ast syn::ExprLet) {
+        self.ignored(&l.expr);
+        syn::visit::visit_expr_let(self, l);
+    }
+
+    /// `match set_logger(..) { .. }`: the member handles the failure.
+    fn visit_expr_match(&mut self, m: &'ast syn::ExprMatch) {
+        self.ignored(&m.expr);
+        syn::visit::visit_expr_match(self, m);
     }
 
     fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
-        // Test code does not run in the merged binary.
-        if !is_test(&m.attrs) {
+        self.mod_path.push(m.ident.to_string());
+        if is_test(&m.attrs) {
+            // Test code does not run in the merged binary, nor do its modules' files.
+            out_of_line(m, &mut self.mod_path, &mut self.test_mods);
+        } else {
+            // An inline module sees its own `use`s, not its parent's.
+            let inner = Aliases::of_mod(m, &self.uses);
+            let outer = std::mem::replace(&mut self.uses, inner);
             syn::visit::visit_item_mod(self, m);
+            self.uses = outer;
         }
+        self.mod_path.pop();
     }
 
     fn visit_macro(&mut self, m: &'ast syn::Macro) {
@@ -941,5 +1138,129 @@ fn t2() { std::process::exit(1); }
             == Event::Ignored {
                 path: path(&["log", "set_boxed_logger"])
             }));
+    }
+
+    #[test]
+    fn handled_set_logger_is_ignored_and_an_unwrapped_try_init_is_strict() {
+        let text = "fn main() {\n    let _ = log::set_logger(&L).map(|()| log::set_max_level(F));\n    \
+                    if let Err(e) = log::set_boxed_logger(b) { eprintln!(\"{e}\"); }\n    \
+                    tracing_subscriber::fmt().try_init().expect(\"one\");\n    \
+                    env_logger::try_init()?;\n    let _ = tracing_subscriber::fmt().try_init();\n}\n";
+        let ev = events(text);
+        let path = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        for ignored in [&["log", "set_logger"][..], &["log", "set_boxed_logger"]] {
+            assert!(ev.contains(&Event::Ignored {
+                path: path(ignored)
+            }));
+        }
+        let strict: Vec<&Event> = ev
+            .iter()
+            .filter(|e| matches!(e, Event::StrictInit { .. }))
+            .collect();
+        assert_eq!(
+            strict,
+            [
+                &Event::StrictInit {
+                    root: path(&["tracing_subscriber", "fmt"])
+                },
+                &Event::StrictInit {
+                    root: path(&["env_logger"])
+                }
+            ]
+        );
+    }
+
+    /// The paths called, with their lines.
+    fn calls(text: &str) -> Vec<(String, usize)> {
+        scan(text)
+            .into_iter()
+            .filter_map(|f| match f.event {
+                Event::Call { path, .. } => Some((path.join("::"), f.line)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn use_aliases_belong_to_their_module() {
+        let text = "mod telemetry {\n    use tracing_subscriber::fmt::init;\n    \
+                    pub fn setup() { init() }\n}\nfn init() {}\n\
+                    fn main() { init(); telemetry::setup(); }\n";
+        assert_eq!(
+            calls(text),
+            [
+                ("tracing_subscriber::fmt::init".to_owned(), 3),
+                // The member's own `init`, not tracing's.
+                ("init".to_owned(), 6),
+                ("telemetry::setup".to_owned(), 6)
+            ]
+        );
+        // `use super::*` and `use super::name` see the parent's; a block's `use` is its
+        // function's module's.
+        let text = "use std::process::exit as quit;\n\
+                    mod a { use super::*; fn f() { quit(1) } }\n\
+                    mod b { use super::quit; fn f() { quit(1) } }\n\
+                    mod c { fn f() { quit(1) } }\n\
+                    mod d { fn f() { use tracing_subscriber::fmt::init; init() } }\n\
+                    fn g() { init() }\n";
+        let exit = "std::process::exit".to_owned();
+        assert_eq!(
+            calls(text),
+            [
+                (exit.clone(), 2),
+                (exit, 3),
+                ("quit".to_owned(), 4),
+                ("tracing_subscriber::fmt::init".to_owned(), 5),
+                ("init".to_owned(), 6)
+            ]
+        );
+    }
+
+    #[test]
+    fn test_modules_declared_out_of_line_are_listed() {
+        let text = "#[cfg(test)]\nmod tests;\nmod net { #[cfg(test)] mod tests; mod wire; }\n\
+                    #[cfg(test)]\nmod t { mod u; mod v { mod w; } fn x() { std::process::exit(1) } }\n";
+        let s = scan_file(text);
+        let path = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            s.test_mods,
+            [
+                path(&["tests"]),
+                path(&["net", "tests"]),
+                path(&["t", "u"]),
+                path(&["t", "v", "w"])
+            ]
+        );
+        assert!(s.found.is_empty(), "{:?}", s.found);
+    }
+
+    #[test]
+    fn a_literal_address_in_a_variable_listens_only_once_bound() {
+        let text = r#"fn client() {
+    let addr = "127.0.0.1:6379";
+    let c = TcpStream::connect(addr);
+}
+fn unused() { let listen_addr = "0.0.0.0:7000"; }
+fn elsewhere() { let l = TcpListener::bind(listen_addr); }
+fn server() {
+    let addr: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+    fn inner() {}
+    let l = TcpListener::bind(&addr);
+    let bind_addr = ("0.0.0.0", 8081);
+    axum::Server::bind(bind_addr.clone());
+    let addr = "0.0.0.0:8082";
+    let addr = format!("{addr}");
+    Server::builder().serve(addr);
+}
+"#;
+        let found: Vec<(u16, usize, usize)> = scan(text)
+            .into_iter()
+            .filter_map(|f| match f.event {
+                Event::Listen { port, .. } => Some((port, f.line, f.column)),
+                _ => None,
+            })
+            .collect();
+        // Where the literals are.
+        assert_eq!(found, [(8080, 8, 28), (8081, 11, 21)]);
     }
 }

@@ -494,16 +494,32 @@ fn sites_of(m: &Member) -> Vec<Site> {
             .filter_map(Result::ok)
             .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "rs"))
             .filter(|e| !other_bins.iter().any(|b| e.path().starts_with(b)));
+        let roots: Vec<&Path> = p.targets.iter().map(|t| t.src_path.as_std_path()).collect();
+        // Each file read once; the files of its `#[cfg(test)] mod x;` are test code, which the
+        // merged binary does not run, whichever order they are walked in.
+        let mut scanned = Vec::new();
+        let mut tests: Vec<PathBuf> = Vec::new();
         for f in files {
             let Ok(text) = std::fs::read_to_string(f.path()) else {
                 continue;
             };
-            for found in scan::scan(&text) {
+            let s = scan::scan_file(&text);
+            let root = roots.contains(&f.path());
+            for module in &s.test_mods {
+                tests.extend(module_files(f.path(), root, module));
+            }
+            scanned.push((f.into_path(), s.found));
+        }
+        for (path, found) in scanned {
+            if tests.iter().any(|t| path.starts_with(t)) {
+                continue;
+            }
+            for found in found {
                 out.push(Site {
                     member: m.name.clone(),
                     package: p.name.to_string(),
                     package_dir: dir.as_std_path().to_path_buf(),
-                    path: f.path().to_path_buf(),
+                    path: path.clone(),
                     line: found.line,
                     column: found.column,
                     event: found.event,
@@ -512,6 +528,27 @@ fn sites_of(m: &Member) -> Vec<Site> {
         }
     }
     out
+}
+
+/// Where the out-of-line module `module` (a path from the module of `file`, `["net", "tests"]`)
+/// has its source: `x.rs` and the folder `x/` (for `x/mod.rs` and its own modules), in the
+/// folder of `file`'s module's children. That is `file`'s folder for a crate root (`root`) or a
+/// `lib.rs`, `main.rs` or `mod.rs`, and `foo/` for `foo.rs`.
+fn module_files(file: &Path, root: bool, module: &[String]) -> Vec<PathBuf> {
+    let (Some(dir), Some(stem)) = (file.parent(), file.file_stem()) else {
+        return Vec::new();
+    };
+    let own_folder = root
+        || file
+            .file_name()
+            .is_some_and(|n| n == "lib.rs" || n == "main.rs" || n == "mod.rs");
+    let mut at = if own_folder {
+        dir.to_path_buf()
+    } else {
+        dir.join(stem)
+    };
+    at.extend(module.iter().map(|m| m.trim_start_matches("r#")));
+    vec![at.with_extension("rs"), at]
 }
 
 /// What a binary target's sources are: its folder for `src/bin/<name>/main.rs`, else its file.
@@ -750,5 +787,44 @@ fn signal_handler(names: &[&str]) -> Option<bool> {
             Some(false)
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_modules_files_are_where_its_declaring_file_puts_children() {
+        let files = |file: &str, root: bool, module: &[&str]| {
+            let module: Vec<String> = module.iter().map(|m| (*m).to_owned()).collect();
+            module_files(Path::new(file), root, &module)
+        };
+        let paths = |p: [&str; 2]| p.map(PathBuf::from).to_vec();
+        assert_eq!(
+            files("/m/src/lib.rs", true, &["tests"]),
+            paths(["/m/src/tests.rs", "/m/src/tests"])
+        );
+        assert_eq!(
+            files("/m/src/net/mod.rs", false, &["tests"]),
+            paths(["/m/src/net/tests.rs", "/m/src/net/tests"])
+        );
+        assert_eq!(
+            files("/m/src/net.rs", false, &["wire", "r#type"]),
+            paths(["/m/src/net/wire/type.rs", "/m/src/net/wire/type"])
+        );
+        // A binary's root is not `main.rs`, and its children are beside it.
+        assert_eq!(
+            files("/m/src/bin/server.rs", true, &["tests"]),
+            paths(["/m/src/bin/tests.rs", "/m/src/bin/tests"])
+        );
+        // The files and the whole folder are skipped, not their namesakes.
+        let [file, folder] =
+            <[PathBuf; 2]>::try_from(files("/m/src/main.rs", true, &["tests"])).expect("two");
+        assert!(Path::new("/m/src/tests.rs").starts_with(&file));
+        assert!(Path::new("/m/src/tests/mod.rs").starts_with(&folder));
+        assert!(Path::new("/m/src/tests/fixtures/a.rs").starts_with(&folder));
+        assert!(!Path::new("/m/src/tests_util.rs").starts_with(&file));
+        assert!(!Path::new("/m/src/tests_util.rs").starts_with(&folder));
     }
 }
