@@ -22,6 +22,9 @@ pub enum InputCode {
     UnknownMember,
     /// A member's manifest does not exist or cargo cannot read it.
     MissingManifest,
+    /// A member's Cargo.lock lacks what its manifest needs (or is missing): cargo would have to
+    /// write it, and cargo-merge reads members with `--locked`.
+    StaleLockfile,
     /// A member that has no binary to run (a library).
     NotAService,
     /// A member package with several binaries and no `bin` in the plan, or a `bin` it lacks.
@@ -47,6 +50,7 @@ impl InputCode {
             InputCode::Unreadable => "unreadable-input",
             InputCode::UnknownMember => "unknown-member",
             InputCode::MissingManifest => "missing-manifest",
+            InputCode::StaleLockfile => "stale-lockfile",
             InputCode::NotAService => "not-a-service",
             InputCode::AmbiguousBinary => "ambiguous-binary",
             InputCode::LinksConflict => "links-conflict",
@@ -73,6 +77,9 @@ impl InputCode {
             }
             InputCode::MissingManifest => {
                 "point `manifest` at the member's Cargo.toml (relative to the plan's folder)"
+            }
+            InputCode::StaleLockfile => {
+                "update the member's Cargo.lock in its own repository (`cargo update -w` there, or `cargo generate-lockfile`); cargo-merge never writes a member's lockfile"
             }
             InputCode::NotAService => "list only packages that build a binary in a group",
             InputCode::AmbiguousBinary => {

@@ -4,8 +4,10 @@
 //!
 //! Bad plans are input errors naming the plan file and line: a member without a manifest
 //! (`unknown-member`), a manifest that is not there or that cargo cannot read
-//! (`missing-manifest`), a library (`not-a-service`), several binaries and no `bin`
-//! (`ambiguous-binary`). Every problem is found before anything is written.
+//! (`missing-manifest`), a lockfile that is missing or out of date with its manifest
+//! (`stale-lockfile`: cargo-merge never writes it), a library (`not-a-service`), several
+//! binaries and no `bin` (`ambiguous-binary`). Every problem is found before anything is
+//! written.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -228,7 +230,10 @@ pub fn load_group(
             .collect();
         running
             .into_iter()
-            .map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     });
     for result in loaded {
@@ -268,15 +273,31 @@ fn load_member(
             ),
         ));
     }
-    let metadata = metadata(&path, options).map_err(|e| {
-        plan.error(
+    let metadata = metadata(&path, options).map_err(|e| match stale_lockfile(&e) {
+        Some((said, lockfile)) => {
+            let lockfile = lockfile.map_or_else(
+                || path.with_file_name("Cargo.lock").display().to_string(),
+                str::to_owned,
+            );
+            let state = if said.contains("cannot create") {
+                "is missing".to_owned()
+            } else {
+                format!("is out of date with `{}`", path.display())
+            };
+            plan.error(
+                line,
+                InputCode::StaleLockfile,
+                format!("member `{name}`: its lockfile `{lockfile}` {state}; cargo: {said}"),
+            )
+        }
+        None => plan.error(
             line,
             InputCode::MissingManifest,
             format!(
                 "member `{name}`: cargo cannot read `{}`: {e}",
                 path.display()
             ),
-        )
+        ),
     })?;
     let package = metadata
         .packages
@@ -364,6 +385,26 @@ fn names(targets: &[&Target]) -> String {
         .map(|t| format!("`{}`", t.name))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Whether cargo's `metadata` error (its stderr lines joined) says the lockfile would have to be
+/// written: cargo's error line, without the hint to drop `--locked` that follows it, and the
+/// lockfile's path when the line names one. Cargo says "cannot update the lock file PATH
+/// because --locked was passed to prevent this" (or "cannot create ...", or, in older cargo,
+/// "the lock file PATH needs to be updated but --locked was passed ..."; `--frozen` likewise).
+fn stale_lockfile(reason: &str) -> Option<(&str, Option<&str>)> {
+    let tail = "was passed to prevent this";
+    let end = reason.find(tail)? + tail.len();
+    let start = reason[..end]
+        .rfind("error:")
+        .map_or(0, |i| i + "error:".len());
+    let said = reason[start..end].trim();
+    let after = said.split_once("lock file ")?.1;
+    let lockfile = [" because --", " needs to be updated"]
+        .iter()
+        .find_map(|stop| after.split_once(stop))
+        .map(|(path, _)| path.trim());
+    Some((said, lockfile))
 }
 
 /// `cargo metadata --locked` of one manifest: the lockfile is read, never written.

@@ -277,3 +277,82 @@ fn an_output_folder_around_a_member_is_refused_and_nothing_is_touched() {
     assert!(err.contains("error[output-conflict]"), "{err}");
     assert_eq!(tree(dir.path()), before, "something was written");
 }
+
+/// A member whose Cargo.lock predates a dependency of its manifest: cargo-merge reads members
+/// `--locked` and never writes their lockfiles, so the plan is refused as `stale-lockfile` (not
+/// `missing-manifest`: the manifest is there), by `build` and by `check` alike, with cargo's
+/// error line but not its hint to drop `--locked`.
+#[test]
+fn a_member_with_an_out_of_date_lockfile_is_refused_as_stale() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svc = dir.path().join("svc");
+    std::fs::create_dir_all(svc.join("src")).expect("mkdir");
+    let manifest = svc.join("Cargo.toml");
+    let package =
+        "[package]\nname = \"svc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
+    std::fs::write(&manifest, package).expect("write");
+    std::fs::write(svc.join("src/main.rs"), "fn main() {}\n").expect("write");
+    lockfile(&manifest);
+    // The dependency comes after the lockfile: the lockfile lacks it.
+    std::fs::write(
+        &manifest,
+        format!("{package}\n[dependencies]\nlog = \"0.4\"\n"),
+    )
+    .expect("write");
+    let lock = std::fs::read(svc.join("Cargo.lock")).expect("the lockfile");
+    let plan = dir.path().join("merge.toml");
+    std::fs::write(
+        &plan,
+        "[[group]]\nname = \"g\"\nmembers = [\"svc\"]\n\n[service.svc]\nmanifest = \"svc/Cargo.toml\"\n",
+    )
+    .expect("write the plan");
+    let out_dir = dir.path().join("out");
+    let build = merge_build(&[
+        "--plan",
+        plan.to_str().expect("utf-8"),
+        "--out",
+        out_dir.to_str().expect("utf-8"),
+    ]);
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_cargo-merge"))
+        .env("NO_COLOR", "1")
+        .args(["merge", "check", "--plan"])
+        .arg(&plan)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run cargo-merge");
+    let strip = |s: String| s.replace(&format!("{}/", dir.path().display()), "");
+    for (command, out) in [("build", &build), ("check", &check)] {
+        let err = strip(text(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "{command}: {err}");
+        assert!(
+            err.contains(
+                "error[stale-lockfile]: merge.toml:5: member `svc`: its lockfile `svc/Cargo.lock` is out of date with `svc/Cargo.toml`; cargo: "
+            ),
+            "{command}: {err}"
+        );
+        assert!(err.contains("lock file svc/Cargo.lock"), "{command}: {err}");
+        assert!(
+            err.contains("cargo-merge never writes a member's lockfile"),
+            "{command}: {err}"
+        );
+        assert!(!err.contains("missing-manifest"), "{command}: {err}");
+        assert!(
+            !err.contains("remove the --locked flag"),
+            "{command}: {err}"
+        );
+        assert!(
+            compiled(&err).is_empty(),
+            "{command} compiled despite: {err}"
+        );
+    }
+    assert!(!out_dir.exists(), "output written");
+    assert!(
+        !dir.path().join("merge.lock").exists(),
+        "merge.lock written"
+    );
+    assert_eq!(
+        std::fs::read(svc.join("Cargo.lock")).expect("the lockfile"),
+        lock,
+        "the member's lockfile was written"
+    );
+}

@@ -84,17 +84,45 @@ pub fn stop_now(binary: &'static str) -> ! {
 }
 
 /// Called by a member's mended initialisation of a process-wide `what` (a logger, a tracing
-/// subscriber) when another member's came first: says so once per `what`.
-pub fn skipped(what: &'static str) {
-    static SAID: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
-    let mut said = SAID.lock().unwrap_or_else(|p| p.into_inner());
-    if !said.contains(&what) {
-        said.push(what);
+/// subscriber) when its `try_init` failed, with the error it returned: says so once per
+/// `what`. The error may mean the initialisation was refused outright or that it was only
+/// partly done (tracing-subscriber installs its subscriber, then fails at its `log` bridge when
+/// another member set a `log` logger), so the line says only that it did not complete.
+pub fn skipped_because(what: &'static str, why: &dyn std::fmt::Display) {
+    if first_time(what) {
         let _ = writeln!(
             std::io::stderr().lock(),
-            "merged binary: a second {what} initialisation was skipped; the first member's stays"
+            "{}",
+            skipped_line(what, Some(why))
         );
     }
+}
+
+/// [`skipped_because`] without the error, for copies generated before it existed.
+pub fn skipped(what: &'static str) {
+    if first_time(what) {
+        let _ = writeln!(std::io::stderr().lock(), "{}", skipped_line(what, None));
+    }
+}
+
+/// Whether `what` is said for the first time in this process.
+fn first_time(what: &'static str) -> bool {
+    static SAID: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(|p| p.into_inner());
+    if said.contains(&what) {
+        false
+    } else {
+        said.push(what);
+        true
+    }
+}
+
+/// The line [`skipped_because`] prints.
+fn skipped_line(what: &str, why: Option<&dyn std::fmt::Display>) -> String {
+    let why = why.map(|why| format!(" ({why})")).unwrap_or_default();
+    format!(
+        "merged binary: a second {what} initialisation did not complete{why}; what was set up first stays"
+    )
 }
 
 /// How a member's main thread ended.
@@ -322,6 +350,30 @@ mod tests {
 
     fn fails() -> ExitCode {
         ExitCode::from(3)
+    }
+
+    #[test]
+    fn a_failed_initialisation_is_said_once_per_what_with_its_error() {
+        assert!(first_time("launch-test logger"));
+        assert!(!first_time("launch-test logger"), "said twice");
+        assert!(
+            first_time("launch-test subscriber"),
+            "another `what` is said too"
+        );
+        let why = "attempted to set a logger after the logging system was already initialized";
+        assert_eq!(
+            skipped_line("tracing subscriber", Some(&why)),
+            "merged binary: a second tracing subscriber initialisation did not complete \
+             (attempted to set a logger after the logging system was already initialized); \
+             what was set up first stays"
+        );
+        assert_eq!(
+            skipped_line("logger", None),
+            "merged binary: a second logger initialisation did not complete; what was set up first stays"
+        );
+        // Printing goes through the same once-per-`what` guard.
+        skipped_because("launch-test printed", &why);
+        assert!(!first_time("launch-test printed"));
     }
 
     #[test]

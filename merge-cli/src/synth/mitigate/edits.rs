@@ -60,10 +60,11 @@ impl<'ast> Visit<'ast> for Binds<'_> {
     }
 }
 
-const SKIPPED_TRACING: &str =
-    ".map_or_else(|_| ::merge_runtime_shim::launch::skipped(\"tracing subscriber\"), |_| ())";
+/// What follows a mended `try_init()`: its error, said once (a tracing subscriber's may have
+/// been installed and only its `log` bridge refused, so the error is passed on to be shown).
+const SKIPPED_TRACING: &str = ".map_or_else(|e| ::merge_runtime_shim::launch::skipped_because(\"tracing subscriber\", &e), |_| ())";
 const SKIPPED_LOGGER: &str =
-    ".map_or_else(|_| ::merge_runtime_shim::launch::skipped(\"logger\"), |_| ())";
+    ".map_or_else(|e| ::merge_runtime_shim::launch::skipped_because(\"logger\", &e), |_| ())";
 
 struct Edits<'a> {
     m: &'a Member,
@@ -209,6 +210,14 @@ impl<'ast> Visit<'ast> for Edits<'_> {
         visit_macro_body(self, mac);
         syn::visit::visit_macro(self, mac);
     }
+
+    fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
+        // An inline module sees its own `use`s, not its parent's: as check's scan reads it.
+        let inner = Aliases::of_mod(m, &self.uses);
+        let outer = std::mem::replace(&mut self.uses, inner);
+        syn::visit::visit_item_mod(self, m);
+        self.uses = outer;
+    }
 }
 
 #[cfg(test)]
@@ -236,6 +245,13 @@ mod tests {
         );
         assert!(
             out.contains("tracing_subscriber::fmt::try_init().map_or_else("),
+            "{out}"
+        );
+        // The error goes to the runtime, which says what did not complete.
+        assert_eq!(
+            out.matches(".map_or_else(|e| ::merge_runtime_shim::launch::skipped_because(\"tracing subscriber\", &e), |_| ())")
+                .count(),
+            2,
             "{out}"
         );
         assert!(
@@ -277,7 +293,7 @@ mod tests {
         let tracing = "::tracing_subscriber::fmt::try_init().map_or_else(";
         assert_eq!(out.matches(tracing).count(), 3, "{out}");
         assert_eq!(
-            out.matches("::env_logger::try_init().map_or_else(").count(),
+            out.matches("::env_logger::try_init().map_or_else(|e| ::merge_runtime_shim::launch::skipped_because(\"logger\", &e), |_| ())").count(),
             2,
             "{out}"
         );
@@ -294,6 +310,28 @@ mod tests {
         );
         // Nothing to soften: nothing changes.
         assert!(edits(&syn::parse_file(text).expect("parses"), &Member::default()).is_empty());
+    }
+
+    #[test]
+    fn a_use_in_a_module_does_not_reach_its_parent() {
+        let m = Member {
+            soften_inits: true,
+            ..Member::default()
+        };
+        let text = "mod telemetry {\n    use tracing_subscriber::fmt::init;\n    \
+                    pub fn setup() { init() }\n}\nfn init() {}\n\
+                    fn main() { init(); telemetry::setup(); }\n";
+        let out = apply(text, &m);
+        assert!(
+            out.contains("pub fn setup() { ::tracing_subscriber::fmt::try_init().map_or_else(")
+                && out.contains("#[allow(unused_imports)] use tracing_subscriber::fmt::init;"),
+            "{out}"
+        );
+        // The member's own set-up still runs.
+        assert!(
+            out.contains("fn init() {}\nfn main() { init(); telemetry::setup(); }\n"),
+            "{out}"
+        );
     }
 
     #[test]
