@@ -4,7 +4,7 @@
 //!
 //! From the dependency graphs and manifests (deps/, over versions.rs): `links-conflict`,
 //! `exact-pin-conflict`, `version-drift`, `feature-drift`, `profile-conflict`,
-//! `patch-conflict`. From the sources (sources.rs, over scan.rs: syn over every local package
+//! `patch-conflict`. From the sources (sources/, over scan/: syn over every local package
 //! of a member): `global-tracing-init`, `global-logger-init`, `global-allocator`,
 //! `metrics-default-registry`, `env-var-collision`, `listen-addr-collision`, `process-exit`,
 //! `env-set-var`, `static-mut`, `global-thread-pool`, `signal-handler`, `current-dir`.
