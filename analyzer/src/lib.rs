@@ -11,6 +11,7 @@ pub mod dot;
 pub mod error;
 pub mod format;
 pub mod group;
+pub mod host;
 pub mod import;
 pub mod members;
 pub mod model;

@@ -57,6 +57,12 @@ impl Member {
     /// build dependencies (not dev-dependencies, which the merged binary does not have), for
     /// any platform.
     pub fn linked_packages(&self) -> Vec<&Package> {
+        self.linked_packages_on(None)
+    }
+
+    /// [`Member::linked_packages`] built on `host` only: a dependency for another platform
+    /// (`[target.'cfg(windows)'.dependencies]`) and what only it brings are left out.
+    pub fn linked_packages_on(&self, host: Option<&crate::host::Host>) -> Vec<&Package> {
         let Some(resolve) = &self.metadata.resolve else {
             return self.metadata.packages.iter().collect();
         };
@@ -65,10 +71,10 @@ impl Member {
         let mut queue = vec![&self.package.id];
         while let Some(id) = queue.pop() {
             for dep in nodes.get(id).map(|n| n.deps.as_slice()).unwrap_or_default() {
-                let linked = dep
-                    .dep_kinds
-                    .iter()
-                    .any(|k| k.kind != cargo_metadata::DependencyKind::Development);
+                let linked = dep.dep_kinds.iter().any(|k| {
+                    k.kind != cargo_metadata::DependencyKind::Development
+                        && host.is_none_or(|h| h.builds(k.target.as_ref()))
+                });
                 if linked && seen.insert(&dep.pkg) {
                     queue.push(&dep.pkg);
                 }

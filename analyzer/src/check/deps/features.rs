@@ -46,7 +46,9 @@ fn linked_features(m: &Member, isolation: Isolation) -> BTreeMap<Shared, Linked<
         return BTreeMap::new();
     };
     let nodes: BTreeMap<&PackageId, &Node> = resolve.nodes.iter().map(|n| (&n.id, n)).collect();
-    let linked = m.linked_packages();
+    // What a build on this machine links: a crate only another platform builds (windows-sys
+    // on Linux) gains no feature here.
+    let linked = m.linked_packages_on(crate::host::Host::get());
     let by_id: BTreeMap<&PackageId, &Package> = linked.iter().map(|p| (&p.id, *p)).collect();
     let mut locals: Vec<&Package> = linked
         .iter()
