@@ -324,3 +324,76 @@ mod tests {
         assert_eq!(listen_addr("db.internal:5432", false), None);
     }
 }
+
+/// What a clap field attribute (`#[arg(..)]`, `#[clap(..)]`) says about the environment and
+/// the default: check reads it, and build's mitigation edits the same keys.
+#[derive(Default)]
+pub struct ClapArg {
+    /// `env = "KEY"`.
+    pub named_env: Vec<syn::LitStr>,
+    /// A bare `env` (clap reads the field's name upper-cased): the span of the `env` word.
+    pub bare_env: Vec<proc_macro2::Span>,
+    /// `default_value = ..` or `default_value_t = ..` when it is a literal.
+    pub default: Option<syn::Lit>,
+}
+
+impl std::fmt::Debug for ClapArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClapArg")
+            .field(
+                "named_env",
+                &self
+                    .named_env
+                    .iter()
+                    .map(syn::LitStr::value)
+                    .collect::<Vec<_>>(),
+            )
+            .field("bare_env", &self.bare_env.len())
+            .field(
+                "default",
+                &self.default.as_ref().map(|l| match l {
+                    syn::Lit::Str(s) => s.value(),
+                    syn::Lit::Int(i) => i.base10_digits().to_owned(),
+                    _ => "(a literal)".to_owned(),
+                }),
+            )
+            .finish()
+    }
+}
+
+impl ClapArg {
+    /// The attribute's clap keys, or nothing when it is not clap's.
+    pub fn of(a: &syn::Attribute) -> Option<ClapArg> {
+        if !(a.path().is_ident("arg") || a.path().is_ident("clap")) {
+            return None;
+        }
+        let mut out = ClapArg::default();
+        let _ = a.parse_nested_meta(|meta| {
+            if meta.path.is_ident("env") && meta.input.peek(syn::Token![=]) {
+                out.named_env.push(meta.value()?.parse()?);
+            } else if meta.path.is_ident("env") && !meta.input.peek(syn::token::Paren) {
+                out.bare_env.push(meta.path.span());
+            } else if (meta.path.is_ident("default_value") || meta.path.is_ident("default_value_t"))
+                && meta.input.peek(syn::Token![=])
+            {
+                out.default = Some(meta.value()?.parse()?);
+            } else if meta.input.peek(syn::Token![=]) {
+                let _: syn::Expr = meta.value()?.parse()?;
+            } else if meta.input.peek(syn::token::Paren) {
+                let _ = meta.parse_nested_meta(|_| Ok(()));
+            }
+            Ok(())
+        });
+        Some(out)
+    }
+
+    /// Whether the flag can also be set from the environment.
+    pub fn has_env(&self) -> bool {
+        !self.named_env.is_empty() || !self.bare_env.is_empty()
+    }
+}
+
+/// The key clap's bare `env` reads for field `name`: `port` -> `PORT`.
+pub fn bare_env_key(name: &str) -> String {
+    name.trim_start_matches("r#").to_ascii_uppercase()
+}

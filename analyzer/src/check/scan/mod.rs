@@ -16,7 +16,7 @@ mod literals;
 mod tests;
 
 pub use aliases::Aliases;
-pub use literals::{is_global_allocator, is_test, listen_addr};
+pub use literals::{ClapArg, bare_env_key, is_global_allocator, is_test, listen_addr};
 use literals::{
     is_relative, literal, metric_name, names_a_listener, names_a_port, opens, registers_a_metric,
     strip_type, tuple_addr, variable, without_static_ref,
@@ -415,49 +415,32 @@ impl<'ast> Visit<'ast> for Scanner {
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default();
-        for a in &f.attrs {
-            if a.path().is_ident("arg") || a.path().is_ident("clap") {
-                let mut default = None;
-                let mut env = false;
-                let _ = a.parse_nested_meta(|meta| {
-                    if meta.path.is_ident("env") {
-                        env = true;
-                        if meta.input.peek(syn::Token![=]) {
-                            let lit: syn::LitStr = meta.value()?.parse()?;
-                            self.push(Event::EnvRead { key: lit.value() }, lit.span().start());
-                        } else if !name.is_empty() {
-                            let key = name.trim_start_matches("r#").to_ascii_uppercase();
-                            self.push(Event::EnvRead { key }, meta.path.span().start());
-                        }
-                    } else if (meta.path.is_ident("default_value")
-                        || meta.path.is_ident("default_value_t"))
-                        && meta.input.peek(syn::Token![=])
-                    {
-                        default = Some(meta.value()?.parse::<syn::Lit>()?);
-                    } else if meta.input.peek(syn::Token![=]) {
-                        let _: syn::Expr = meta.value()?.parse()?;
-                    } else if meta.input.peek(syn::token::Paren) {
-                        let _ = meta.parse_nested_meta(|_| Ok(()));
+        for arg in f.attrs.iter().filter_map(ClapArg::of) {
+            for lit in &arg.named_env {
+                self.push(Event::EnvRead { key: lit.value() }, lit.span().start());
+            }
+            if !name.is_empty() {
+                for at in &arg.bare_env {
+                    let key = bare_env_key(&name);
+                    self.push(Event::EnvRead { key }, at.start());
+                }
+            }
+            // The default of a listen flag: `#[arg(default_value = "0.0.0.0:8080")] addr`.
+            if names_a_listener(&name) {
+                let port_alone = names_a_port(&name);
+                let how = if arg.has_env() {
+                    Set::EnvDefault
+                } else {
+                    Set::FlagDefault
+                };
+                match &arg.default {
+                    Some(syn::Lit::Str(lit)) => {
+                        self.listen(&lit.value(), lit.span().start(), port_alone, how);
                     }
-                    Ok(())
-                });
-                // The default of a listen flag: `#[arg(default_value = "0.0.0.0:8080")] addr`.
-                if names_a_listener(&name) {
-                    let port_alone = names_a_port(&name);
-                    let how = if env {
-                        Set::EnvDefault
-                    } else {
-                        Set::FlagDefault
-                    };
-                    match &default {
-                        Some(syn::Lit::Str(lit)) => {
-                            self.listen(&lit.value(), lit.span().start(), port_alone, how);
-                        }
-                        Some(syn::Lit::Int(lit)) => {
-                            self.listen(&lit.to_string(), lit.span().start(), port_alone, how);
-                        }
-                        _ => {}
+                    Some(syn::Lit::Int(lit)) => {
+                        self.listen(&lit.to_string(), lit.span().start(), port_alone, how);
                     }
+                    _ => {}
                 }
             }
         }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use merge_analyzer::check::scan::{Aliases, visit_macro_body};
+use merge_analyzer::check::scan::{Aliases, ClapArg, bare_env_key, visit_macro_body};
 use proc_macro2::LineColumn;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
@@ -158,34 +158,16 @@ impl<'ast> Visit<'ast> for Edits<'_> {
     fn visit_field(&mut self, f: &'ast syn::Field) {
         // clap's bare `env` reads the field's name upper-cased (`port` -> `PORT`), as check's
         // scan reads it.
-        let implicit = f
-            .ident
-            .as_ref()
-            .map(|i| i.to_string().trim_start_matches("r#").to_ascii_uppercase());
-        for a in &f.attrs {
-            if a.path().is_ident("arg") || a.path().is_ident("clap") {
-                let mut keys = Vec::new();
-                let mut bare = Vec::new();
-                let _ = a.parse_nested_meta(|meta| {
-                    if meta.path.is_ident("env") && meta.input.peek(syn::Token![=]) {
-                        keys.push(meta.value()?.parse::<syn::LitStr>()?);
-                    } else if meta.path.is_ident("env") && !meta.input.peek(syn::token::Paren) {
-                        bare.push(meta.path.span().end());
-                    } else if meta.input.peek(syn::Token![=]) {
-                        let _: syn::Expr = meta.value()?.parse()?;
-                    } else if meta.input.peek(syn::token::Paren) {
-                        let _ = meta.parse_nested_meta(|_| Ok(()));
-                    }
-                    Ok(())
-                });
-                for k in keys {
-                    self.rename_key(&k);
-                }
-                if let Some(key) = implicit.as_ref().filter(|k| self.m.env_keys.contains(*k)) {
-                    for at in bare {
-                        self.out
-                            .push((at, at, format!(" = \"{}\"", self.m.namespaced(key))));
-                    }
+        let implicit = f.ident.as_ref().map(|i| bare_env_key(&i.to_string()));
+        for arg in f.attrs.iter().filter_map(ClapArg::of) {
+            for k in &arg.named_env {
+                self.rename_key(k);
+            }
+            if let Some(key) = implicit.as_ref().filter(|k| self.m.env_keys.contains(*k)) {
+                for at in &arg.bare_env {
+                    let end = at.end();
+                    self.out
+                        .push((end, end, format!(" = \"{}\"", self.m.namespaced(key))));
                 }
             }
         }
