@@ -56,7 +56,7 @@ pub fn exec(args: &CheckArgs) -> Result<bool, Failure> {
     for g in &groups {
         match members::load_group(&plan, g, &options) {
             Ok(members) => {
-                findings.extend(check::check_group(g, &members, isolation));
+                findings.extend(check::check_group(g, &members, isolation).findings);
                 loaded.extend(members);
             }
             Err(e) => problems.extend(Diagnostic::from_import(e)),

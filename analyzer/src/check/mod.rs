@@ -32,9 +32,9 @@ mod deps;
 pub mod scan;
 mod sources;
 
-pub use sources::{env_keys, softenable};
+pub use sources::softenable;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::members::Member;
@@ -77,16 +77,26 @@ pub struct Finding {
     pub subject: Option<String>,
 }
 
-/// Every finding of group `group`, sorted by member, file and line.
-pub fn check_group(group: &str, members: &[Member], isolation: Isolation) -> Vec<Finding> {
-    let mut out = Vec::new();
-    sources::source_findings(group, members, &mut out);
-    deps::dependency_findings(group, members, isolation, &mut out);
-    out.sort_by(|a, b| {
+/// What check reads of a group.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    /// Every finding, sorted by member, file and line.
+    pub findings: Vec<Finding>,
+    /// Per member, every environment key its sources read by its literal name
+    /// (`env::var("PORT")`, clap's `env = "PORT"`): what the merged binary's `--help` lists.
+    pub env_keys: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// Checks group `group`, reading each member's sources once.
+pub fn check_group(group: &str, members: &[Member], isolation: Isolation) -> Checked {
+    let mut findings = Vec::new();
+    let env_keys = sources::source_findings(group, members, &mut findings);
+    deps::dependency_findings(group, members, isolation, &mut findings);
+    findings.sort_by(|a, b| {
         (&a.member, &a.file, a.line, a.column, a.code)
             .cmp(&(&b.member, &b.file, b.line, b.column, b.code))
     });
-    out
+    Checked { findings, env_keys }
 }
 
 /// `so does `b`` or `so do `b`, `c``: the other members that do it.

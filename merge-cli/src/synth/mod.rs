@@ -120,7 +120,8 @@ pub fn group(
     std::mem::take(&mut problems).finish(())?;
 
     // What check finds, build mends where it can; what it cannot is refused unless allowed.
-    let findings = merge_analyzer::check::check_group(name, members, isolation);
+    let checked = merge_analyzer::check::check_group(name, members, isolation);
+    let findings = checked.findings;
     let mut places = mitigate::Places::default();
     for m in members {
         places.add(
@@ -348,11 +349,7 @@ pub fn group(
             step.into_iter()
                 .map(|m| {
                     let (u, lib) = &starts[&m];
-                    let keys = members
-                        .iter()
-                        .find(|member| member.name == m)
-                        .map(merge_analyzer::check::env_keys)
-                        .unwrap_or_default();
+                    let keys = checked.env_keys.get(&m).cloned().unwrap_or_default();
                     main_rs::Start {
                         env: mitigations.reads(&m, keys),
                         name: m,

@@ -40,8 +40,23 @@ impl Site {
 type Owners<'a> = BTreeMap<&'a Path, BTreeSet<&'a str>>;
 
 /// The findings read from the members' sources.
-pub(super) fn source_findings(group: &str, members: &[Member], out: &mut Vec<Finding>) {
+/// Also returns the environment keys each member reads by their literal names
+/// (`env::var("PORT")`, clap's `env = "PORT"`): what the merged binary's `--help` lists.
+pub(super) fn source_findings(
+    group: &str,
+    members: &[Member],
+    out: &mut Vec<Finding>,
+) -> BTreeMap<String, BTreeSet<String>> {
     let sites: Vec<Site> = members.iter().flat_map(sites_of).collect();
+    let mut env_keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for s in &sites {
+        if let Event::EnvRead { key } = &s.event {
+            env_keys
+                .entry(s.member.clone())
+                .or_default()
+                .insert(key.clone());
+        }
+    }
     let mut owners: Owners<'_> = BTreeMap::new();
     for s in &sites {
         owners
@@ -106,6 +121,7 @@ pub(super) fn source_findings(group: &str, members: &[Member], out: &mut Vec<Fin
     globals::metrics(&sites, &finding, out);
     collisions::listeners(&sites, &owners, &finding, out);
     globals::process_wide_calls(&sites, &finding, out);
+    env_keys
 }
 
 /// The sites with one per place: an item of a crate several members share (a static, an
@@ -230,18 +246,6 @@ fn bin_root(src_path: &Path) -> PathBuf {
         }
         _ => src_path.to_path_buf(),
     }
-}
-
-/// Every environment key a member reads by its literal name (`env::var("PORT")`, clap's
-/// `env = "PORT"`), in its local packages' sources: what the merged binary's `--help` lists.
-pub fn env_keys(m: &Member) -> BTreeSet<String> {
-    sites_of(m)
-        .into_iter()
-        .filter_map(|s| match s.event {
-            Event::EnvRead { key } => Some(key),
-            _ => None,
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -141,8 +141,8 @@ impl Member {
 
 impl Plan {
     /// The environment variables member `member` reads (`keys`: the literal keys of its
-    /// sources, `merge_analyzer::check::env_keys`), as its copies read them: a key namespaced
-    /// for it under its `<MEMBER>_<KEY>`, which falls back to the key.
+    /// sources, `merge_analyzer::check::Checked::env_keys`), as its copies read them: a key
+    /// namespaced for it under its `<MEMBER>_<KEY>`, which falls back to the key.
     pub fn reads(&self, member: &str, keys: BTreeSet<String>) -> Vec<super::main_rs::EnvRead> {
         let mended = self.members.get(member);
         let mut out: Vec<super::main_rs::EnvRead> = keys
