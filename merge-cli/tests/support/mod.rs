@@ -246,8 +246,8 @@ pub fn client(program: &Path, args: &[&str]) -> String {
     }
 }
 
-/// Every file under `dir` (not `target/`), with its bytes.
-pub fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+/// Every file under `dir` (not `target/`), by its path relative to `dir`, with `what` of it.
+fn each_file<T>(dir: &Path, what: impl Fn(&Path) -> T) -> BTreeMap<PathBuf, T> {
     walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_entry(|e| e.file_name() != "target")
@@ -255,28 +255,23 @@ pub fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         .filter(|e| e.file_type().is_file())
         .map(|e| {
             let rel = e.path().strip_prefix(dir).expect("inside").to_path_buf();
-            (rel, std::fs::read(e.path()).expect("read"))
+            (rel, what(e.path()))
         })
         .collect()
 }
 
+/// Every file under `dir` (not `target/`), with its bytes.
+pub fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    each_file(dir, |p| std::fs::read(p).expect("read"))
+}
+
 /// Every file under `dir` (not `target/`) with its modification time.
 pub fn mtimes(dir: &Path) -> BTreeMap<PathBuf, std::time::SystemTime> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_entry(|e| e.file_name() != "target")
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            let rel = e.path().strip_prefix(dir).expect("inside").to_path_buf();
-            (
-                rel,
-                std::fs::metadata(e.path())
-                    .and_then(|m| m.modified())
-                    .expect("mtime"),
-            )
-        })
-        .collect()
+    each_file(dir, |p| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .expect("mtime")
+    })
 }
 
 /// Copies the fixture packages of `fixtures/<system>` to `<repo>/target/<name>/`, three folders
