@@ -78,36 +78,33 @@ pub(super) fn listeners(
     finding: &Finder<'_>,
     out: &mut Vec<Finding>,
 ) {
-    let found: Vec<(&Site, &str, u16, Set)> = sites
+    // (site, host, port, how it is given, whether each member can be given its own): a
+    // default read in a crate several members share cannot be namespaced per member.
+    let found: Vec<(&Site, &str, u16, Set, bool)> = sites
         .iter()
         .filter_map(|s| match &s.event {
-            // A default read in a crate several members share cannot be namespaced per member:
-            // it is as fixed as one written in the code.
             Event::Listen { host, port, how } => {
                 let shared = owners
                     .get(s.package_dir.as_path())
                     .is_some_and(|o| o.len() > 1);
-                let how = if shared && *how == Set::EnvDefault {
-                    Set::InCode
-                } else {
-                    *how
-                };
-                Some((s, host.as_str(), *port, how))
+                let apart = *how == Set::EnvDefault && !shared;
+                Some((s, host.as_str(), *port, *how, apart))
             }
             _ => None,
         })
         .collect();
     let overlap = |a: &str, b: &str| a == b || a == "*" || b == "*";
-    for &(s, host, port, how) in &found {
-        let clashes: Vec<&(&Site, &str, u16, Set)> = found
+    for &(s, host, port, how, apart) in &found {
+        let clashes: Vec<&(&Site, &str, u16, Set, bool)> = found
             .iter()
-            .filter(|(o, h, p, _)| o.member != s.member && *p == port && overlap(h, host))
+            .filter(|(o, h, p, _, _)| o.member != s.member && *p == port && overlap(h, host))
             .collect();
         if clashes.is_empty() {
             continue;
         }
-        // Neither side can be set apart: the code says it, or a flag every member shares.
-        let stuck = how != Set::EnvDefault && clashes.iter().any(|c| c.3 != Set::EnvDefault);
+        // Neither side can be set apart: the code says it, a flag every member shares, or a key
+        // a shared crate reads.
+        let stuck = !apart && clashes.iter().any(|c| !c.4);
         let who: BTreeSet<&str> = clashes
             .iter()
             .map(|c| c.0.member.as_str())
@@ -119,19 +116,11 @@ pub(super) fn listeners(
             format!("{host}:{port}")
         };
         let given = match how {
-            Set::InCode
-                if matches!(
-                    &s.event,
-                    Event::Listen {
-                        how: Set::EnvDefault,
-                        ..
-                    }
-                ) =>
-            {
-                "the default of an environment read in a crate the members share: one key for all"
-            }
             Set::InCode => "written in the code",
             Set::FlagDefault => "a flag's default, and members share the command line",
+            Set::EnvDefault if !apart => {
+                "the default of an environment read in a crate the members share: one key for all"
+            }
             Set::EnvDefault => "by default",
         };
         let (severity, help) = if stuck {
