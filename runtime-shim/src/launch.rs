@@ -173,7 +173,8 @@ pub fn run(steps: &[&[Member]], options: &Options) -> ExitCode {
             }
             running += 1;
         }
-        // Wait until every serving member of this step has registered, or one ended.
+        // Wait until every serving member of this step serves (its tonic reported it), or one
+        // ended.
         let deadline = Instant::now() + options.start_timeout;
         let registry = Registry::global();
         for member in step.iter().filter(|m| m.serves) {
@@ -187,10 +188,10 @@ pub fn run(steps: &[&[Member]], options: &Options) -> ExitCode {
                 }
                 if Instant::now() >= deadline {
                     // Its callers start anyway; their calls go over the network until it
-                    // registers (a server built on another thread registers under its crate's
+                    // serves (a server built on another thread registers under its crate's
                     // name, which this wait does not see).
                     say(format!(
-                        "member `{}` did not register its gRPC servers within {:?}; starting its callers anyway",
+                        "member `{}` did not serve its gRPC servers within {:?}; starting its callers anyway",
                         member.name, options.start_timeout
                     ));
                     break;
@@ -246,13 +247,24 @@ mod tests {
     static CALLEE_REGISTERED: AtomicBool = AtomicBool::new(false);
 
     fn callee() -> ExitCode {
-        let registration = Registry::global().register(
+        struct Routed;
+        let routed = std::any::TypeId::of::<Routed>();
+        let registry = Registry::global();
+        let registration = registry.register_server(
             "launch-callee",
+            vec![routed],
             vec![("/launch.Test/Call".to_owned(), Handler::default())],
         );
+        // Built, not yet served: the caller must still be waiting.
+        std::thread::sleep(Duration::from_millis(20));
+        // What the member's tonic reports when it starts serving.
+        let serving = registry.serve(crate::Served {
+            routes: vec![("launch.Test".to_owned(), routed)],
+            plain: true,
+        });
         CALLEE_REGISTERED.store(true, Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(50));
-        drop(registration);
+        drop((serving, registration));
         ExitCode::SUCCESS
     }
 

@@ -32,7 +32,7 @@ pub use neutral::{
     NeutralStreaming, NeutralStreamingRequest, NeutralStreamingResponse, NeutralUnary, Once,
     grpc_timeout, next_message,
 };
-pub use registry::{Entry, Handler, Registration, Registry};
+pub use registry::{Entry, Handler, Registration, Registry, Served, Serving};
 pub use slot::{Found, MethodSlot, Resolved};
 pub use value::{
     Codec, Convert, ConvertError, ConvertOneof, FromValue, IntoValue, NeutralMessage, Pick,

@@ -1,15 +1,24 @@
 //! The process-wide registry: which gRPC methods are served in this process, by which member.
 //!
 //! A server registers its methods when it is built and unregisters them when its last clone is
-//! dropped (the [`Registration`] it holds). Entries are framework-neutral: a handler is an
-//! `Arc<dyn Any + Send + Sync>` whose concrete type only the generated code of the two sides
-//! knows. Every change bumps one process-wide generation counter, which is how a
-//! [`crate::MethodSlot`] knows its cached lookup is stale (a miss is never cached forever).
+//! dropped (the [`Registration`] it holds), but a registered method is reachable in-process
+//! only while a server *serves* it plainly: the member's tonic (patched in a merged workspace)
+//! tells the registry when it starts serving, which services it routes (by name and by the
+//! Rust type routed) and whether anything wraps them (a server-wide layer, a timeout, a limit,
+//! TLS), with [`Registry::serve`]; the [`Serving`] it gets back ends that when serving ends.
+//! A method whose server is not served, was wrapped by hand (`InterceptedService::new(..)`,
+//! a `ServiceBuilder` stack), or is served behind anything the in-process call cannot run, is
+//! not found, so its callers take the network path, which runs every layer.
+//!
+//! Entries are framework-neutral: a handler is an `Arc<dyn Any + Send + Sync>` whose concrete
+//! type only the generated code of the two sides knows. Every change bumps one process-wide
+//! generation counter, which is how a [`crate::MethodSlot`] knows its cached lookup is stale
+//! (a miss is never cached forever).
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, RwLock, Weak};
 
 use crate::neutral::{NeutralStreaming, NeutralUnary};
@@ -44,6 +53,10 @@ pub struct Entry {
     /// The member (crate) that registered the server.
     pub member: Arc<str>,
     pub handler: Handler,
+    /// The Rust types this server is when routed as it registered (`XServer<T>`, or the
+    /// `InterceptedService` its `with_interceptor` made): a served route of another type is
+    /// something wrapped around it.
+    routes: Arc<[TypeId]>,
     id: u64,
 }
 
@@ -56,11 +69,51 @@ impl std::fmt::Debug for Entry {
     }
 }
 
+/// A server that started serving, as its tonic reports it to [`Registry::serve`].
+#[derive(Debug, Clone, Default)]
+pub struct Served {
+    /// Each routed service: its name (`package.Service`) and the `TypeId` of what was routed
+    /// (`XServer<T>`, or whatever wraps it).
+    pub routes: Vec<(String, TypeId)>,
+    /// Nothing runs around the routed services that the in-process call would skip: no
+    /// server-wide layer, timeout, concurrency limit, load shedding, trace function or TLS.
+    pub plain: bool,
+}
+
 /// Registered methods by path. Several servers may register one path (two instances of a
-/// service); the newest is used until it is dropped.
+/// service); the newest reachable one is used until it is dropped.
 #[derive(Debug, Default)]
 pub struct Registry {
-    methods: RwLock<HashMap<Arc<str>, Vec<Entry>>>,
+    inner: RwLock<Inner>,
+    /// Every registered server counts as served plainly (see [`Registry::assume_served`]).
+    assume_served: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    methods: HashMap<Arc<str>, Vec<Entry>>,
+    served: Vec<(u64, Served)>,
+}
+
+impl Inner {
+    /// Whether a live serving routes `entry`'s service as the very type `entry` registered
+    /// (`plain`: and with nothing around it).
+    fn served(&self, entry: &Entry, plain: bool) -> bool {
+        let Some(service) = service_of(&entry.path) else {
+            return false;
+        };
+        self.served.iter().any(|(_, s)| {
+            (s.plain || !plain)
+                && s.routes
+                    .iter()
+                    .any(|(name, ty)| name == service && entry.routes.contains(ty))
+        })
+    }
+}
+
+/// `package.Service` of `/package.Service/Method`.
+fn service_of(path: &str) -> Option<&str> {
+    path.strip_prefix('/')?.rsplit_once('/').map(|(s, _)| s)
 }
 
 static GLOBAL: LazyLock<Arc<Registry>> = LazyLock::new(|| Arc::new(Registry::default()));
@@ -103,16 +156,38 @@ impl Registry {
         f()
     }
 
-    /// Registers `handler` for each of `paths` on behalf of `member`. The methods stay
-    /// registered while the returned [`Registration`] (or a clone of it) lives.
+    /// Takes every registered server as served plainly, in this registry: for tests and for
+    /// processes assembled by hand whose tonic has no serve hook. A merged binary never does
+    /// this; there the member's tonic reports what it serves ([`Registry::serve`]).
+    pub fn assume_served(&self) {
+        self.assume_served.store(true, Ordering::Release);
+        GENERATION.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Registers `handler` for each of `paths` on behalf of `member`, with no route type:
+    /// reachable only where [`Registry::assume_served`] holds. See [`Registry::register_server`].
     pub fn register(
         self: &Arc<Self>,
         member: &str,
         handlers: Vec<(String, Handler)>,
     ) -> Registration {
+        self.register_server(member, Vec::new(), handlers)
+    }
+
+    /// Registers `handler` for each of `paths` on behalf of `member`, a server that is each of
+    /// `routes` when routed. The methods stay registered while the returned [`Registration`]
+    /// (or a clone of it) lives, and are reachable while a [`Registry::serve`] routes them
+    /// plainly as one of those types.
+    pub fn register_server(
+        self: &Arc<Self>,
+        member: &str,
+        routes: Vec<TypeId>,
+        handlers: Vec<(String, Handler)>,
+    ) -> Registration {
         let member: Arc<str> = member.into();
+        let routes: Arc<[TypeId]> = routes.into();
         let mut ids = Vec::with_capacity(handlers.len());
-        let mut methods = self.methods.write().unwrap_or_else(|p| p.into_inner());
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
         for (path, handler) in handlers {
             let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
             let path: Arc<str> = path.into();
@@ -120,12 +195,13 @@ impl Registry {
                 path: path.clone(),
                 member: member.clone(),
                 handler,
+                routes: routes.clone(),
                 id,
             };
-            methods.entry(path.clone()).or_default().push(entry);
+            inner.methods.entry(path.clone()).or_default().push(entry);
             ids.push((path, id));
         }
-        drop(methods);
+        drop(inner);
         GENERATION.fetch_add(1, Ordering::AcqRel);
         Registration {
             _inner: Arc::new(RegistrationInner {
@@ -135,42 +211,85 @@ impl Registry {
         }
     }
 
-    /// The newest entry for `path`.
+    /// A server starts serving: its plainly routed services become reachable in-process
+    /// until the returned [`Serving`] is dropped (when serving ends).
+    pub fn serve(self: &Arc<Self>, served: Served) -> Serving {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        inner.served.push((id, served));
+        drop(inner);
+        GENERATION.fetch_add(1, Ordering::AcqRel);
+        Serving {
+            registry: Arc::downgrade(self),
+            id,
+        }
+    }
+
+    /// The newest entry for `path` that is reachable in-process: registered, and served
+    /// plainly (or [`Registry::assume_served`]).
     pub fn lookup(&self, path: &str) -> Option<Entry> {
-        let methods = self.methods.read().unwrap_or_else(|p| p.into_inner());
-        methods.get(path).and_then(|v| v.last()).cloned()
+        let assumed = self.assume_served.load(Ordering::Acquire);
+        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        let entries = inner.methods.get(path)?;
+        entries
+            .iter()
+            .rev()
+            .find(|e| assumed || inner.served(e, true))
+            .cloned()
     }
 
-    /// Whether `member` has registered at least one method.
+    /// The newest entry registered for `path`, served or not (what [`Registry::lookup`] would
+    /// find if its server were served plainly).
+    pub fn registered(&self, path: &str) -> Option<Entry> {
+        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        inner.methods.get(path).and_then(|v| v.last()).cloned()
+    }
+
+    /// Whether a server `member` registered is being served (plainly or not).
     pub fn serves(&self, member: &str) -> bool {
-        let methods = self.methods.read().unwrap_or_else(|p| p.into_inner());
-        methods.values().flatten().any(|e| &*e.member == member)
+        let assumed = self.assume_served.load(Ordering::Acquire);
+        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        inner
+            .methods
+            .values()
+            .flatten()
+            .any(|e| &*e.member == member && (assumed || inner.served(e, false)))
     }
 
-    /// Every registered path, sorted.
+    /// Every path reachable in-process, sorted.
     pub fn paths(&self) -> Vec<String> {
-        let methods = self.methods.read().unwrap_or_else(|p| p.into_inner());
-        let mut out: Vec<String> = methods.keys().map(|k| k.to_string()).collect();
+        let mut out: Vec<String> = {
+            let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+            inner.methods.keys().map(|k| k.to_string()).collect()
+        };
+        out.retain(|p| self.lookup(p).is_some());
         out.sort();
         out
+    }
+
+    fn unserve(&self, id: u64) {
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        inner.served.retain(|(i, _)| *i != id);
+        drop(inner);
+        GENERATION.fetch_add(1, Ordering::AcqRel);
     }
 
     fn remove(&self, ids: &[(Arc<str>, u64)]) {
         // The removed entries may hold the last reference to a service, whose `Drop` may touch
         // the registry: they are dropped after the lock is released.
         let mut removed = Vec::with_capacity(ids.len());
-        let mut methods = self.methods.write().unwrap_or_else(|p| p.into_inner());
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
         for (path, id) in ids {
-            if let Some(v) = methods.get_mut(path) {
+            if let Some(v) = inner.methods.get_mut(path) {
                 if let Some(at) = v.iter().position(|e| e.id == *id) {
                     removed.push(v.remove(at));
                 }
                 if v.is_empty() {
-                    methods.remove(path);
+                    inner.methods.remove(path);
                 }
             }
         }
-        drop(methods);
+        drop(inner);
         GENERATION.fetch_add(1, Ordering::AcqRel);
         drop(removed);
     }
@@ -204,6 +323,22 @@ impl Drop for RegistrationInner {
     }
 }
 
+/// A server being served: its plainly routed services are reachable in-process until this is
+/// dropped (its tonic holds it for as long as it serves).
+#[derive(Debug)]
+pub struct Serving {
+    registry: Weak<Registry>,
+    id: u64,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some(registry) = self.registry.upgrade() {
+            registry.unserve(self.id);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,9 +355,27 @@ mod tests {
         *typed.downcast_ref::<u32>().expect("a u32 handler")
     }
 
+    /// A registry where every registered server counts as served.
+    fn assuming() -> Arc<Registry> {
+        let r = Arc::new(Registry::default());
+        r.assume_served();
+        r
+    }
+
+    /// Stand-ins for the Rust types a server is when routed.
+    struct Bare;
+    struct Wrapped;
+
+    fn served(routes: &[(&str, TypeId)], plain: bool) -> Served {
+        Served {
+            routes: routes.iter().map(|(n, t)| ((*n).to_owned(), *t)).collect(),
+            plain,
+        }
+    }
+
     #[test]
     fn registrations_live_as_long_as_their_last_clone() {
-        let r = Arc::new(Registry::default());
+        let r = assuming();
         let reg = r.register("pricing", vec![("/shop.Pricing/Quote".into(), handler(1))]);
         let clone = reg.clone();
         let e = r.lookup("/shop.Pricing/Quote").expect("registered");
@@ -238,6 +391,57 @@ mod tests {
     }
 
     #[test]
+    fn a_registered_server_is_reachable_only_while_it_is_served_plainly() {
+        let r = Arc::new(Registry::default());
+        let bare = TypeId::of::<Bare>();
+        let _reg = r.register_server(
+            "pricing",
+            vec![bare],
+            vec![("/shop.Pricing/Quote".into(), handler(1))],
+        );
+        assert!(
+            r.lookup("/shop.Pricing/Quote").is_none(),
+            "built, not served"
+        );
+        assert!(r.registered("/shop.Pricing/Quote").is_some());
+        assert!(!r.serves("pricing"));
+
+        let serving = r.serve(served(&[("shop.Pricing", bare)], true));
+        assert_eq!(value(&r.lookup("/shop.Pricing/Quote").expect("served")), 1);
+        assert!(r.serves("pricing"));
+        assert_eq!(r.paths(), ["/shop.Pricing/Quote"]);
+
+        drop(serving);
+        assert!(r.lookup("/shop.Pricing/Quote").is_none(), "serving ended");
+        assert!(!r.serves("pricing"));
+    }
+
+    #[test]
+    fn a_server_behind_a_layer_or_wrapped_by_hand_is_not_reachable() {
+        let r = Arc::new(Registry::default());
+        let bare = TypeId::of::<Bare>();
+        let _reg = r.register_server(
+            "vault",
+            vec![bare],
+            vec![("/bank.Vault/Open".into(), handler(1))],
+        );
+        // `Server::builder().layer(auth)`: served, not plainly.
+        let layered = r.serve(served(&[("bank.Vault", bare)], false));
+        assert!(r.lookup("/bank.Vault/Open").is_none());
+        assert!(r.serves("vault"), "served all the same (a member's start)");
+        drop(layered);
+        // `InterceptedService::new(VaultServer::new(..), auth)`: another type is routed.
+        let wrapped = r.serve(served(&[("bank.Vault", TypeId::of::<Wrapped>())], true));
+        assert!(r.lookup("/bank.Vault/Open").is_none());
+        assert!(!r.serves("vault"));
+        drop(wrapped);
+        // Another service of the same type name routed plainly does not count.
+        let other = r.serve(served(&[("bank.Teller", bare)], true));
+        assert!(r.lookup("/bank.Vault/Open").is_none());
+        drop(other);
+    }
+
+    #[test]
     fn a_handler_whose_drop_uses_the_registry_does_not_deadlock() {
         struct Touch(Arc<Registry>);
         impl Drop for Touch {
@@ -245,7 +449,7 @@ mod tests {
                 let _ = self.0.lookup("/p.S/Other");
             }
         }
-        let r = Arc::new(Registry::default());
+        let r = assuming();
         let handler = Handler {
             typed: Some(Arc::new(Touch(r.clone()))),
             ..Handler::default()
@@ -257,7 +461,7 @@ mod tests {
 
     #[test]
     fn the_newest_of_two_servers_answers_until_it_is_dropped() {
-        let r = Arc::new(Registry::default());
+        let r = assuming();
         let first = r.register("a", vec![("/p.S/M".into(), handler(1))]);
         let second = r.register("b", vec![("/p.S/M".into(), handler(2))]);
         assert_eq!(value(&r.lookup("/p.S/M").expect("entry")), 2);
@@ -267,9 +471,23 @@ mod tests {
     }
 
     #[test]
+    fn the_newest_served_server_answers_not_a_newer_unserved_one() {
+        let r = Arc::new(Registry::default());
+        let bare = TypeId::of::<Bare>();
+        let _first = r.register_server("a", vec![bare], vec![("/p.S/M".into(), handler(1))]);
+        let _serving = r.serve(served(&[("p.S", bare)], true));
+        let _second = r.register_server(
+            "b",
+            vec![TypeId::of::<Wrapped>()],
+            vec![("/p.S/M".into(), handler(2))],
+        );
+        assert_eq!(value(&r.lookup("/p.S/M").expect("entry")), 1);
+    }
+
+    #[test]
     fn scoped_registries_do_not_see_each_other() {
-        let a = Arc::new(Registry::default());
-        let b = Arc::new(Registry::default());
+        let a = assuming();
+        let b = assuming();
         let _reg =
             a.scope(|| Registry::current().register("x", vec![("/p.S/M".into(), handler(7))]));
         assert!(a.lookup("/p.S/M").is_some());

@@ -160,13 +160,30 @@ mod tests {
             typed: Some(Arc::new(5u8)),
             ..crate::Handler::default()
         };
-        let reg = Registry::global().register("late", vec![(SLOT.path().into(), handler)]);
-        let found = SLOT.resolve().expect("seen after registration");
+        struct Routed;
+        let routed = std::any::TypeId::of::<Routed>();
+        let registry = Registry::global();
+        let reg =
+            registry.register_server("late", vec![routed], vec![(SLOT.path().into(), handler)]);
+        assert!(SLOT.resolve().is_none(), "built, not served");
+        let serving = registry.serve(crate::Served {
+            routes: vec![("test.Slot".to_owned(), routed)],
+            plain: true,
+        });
+        let found = SLOT.resolve().expect("seen once served");
         assert_eq!(&*found.entry.member, "late");
         let again = SLOT.resolve().expect("cached");
         assert!(std::ptr::eq(&*found, &*again), "cached");
         drop((found, again));
+        drop(serving);
+        assert!(SLOT.resolve().is_none(), "serving ended");
+        let serving = registry.serve(crate::Served {
+            routes: vec![("test.Slot".to_owned(), routed)],
+            plain: true,
+        });
+        assert!(SLOT.resolve().is_some(), "served again");
         drop(reg);
         assert!(SLOT.resolve().is_none(), "the dropped server is gone");
+        drop(serving);
     }
 }

@@ -122,9 +122,17 @@ fn unary_call(c: &mut Criterion) {
     });
 
     // The in-process callee: registered in the process-wide registry (the cached lookup of a
-    // merged binary), never served.
+    // merged binary) and reported served plainly, as a merged binary's patched tonic reports
+    // `Server::builder().add_service(server)` (this workspace's tonic has no serve hook).
     let (service, calls) = ProbeService::new();
     let server = ProbeServer::new(service);
+    let serving = Registry::global().serve(merge_runtime_shim::Served {
+        routes: vec![(
+            "probe.Probe".to_owned(),
+            std::any::TypeId::of::<ProbeServer<ProbeService>>(),
+        )],
+        plain: true,
+    });
     let (mut same, mut converted) = {
         let _rt = rt.enter();
         (
@@ -174,7 +182,7 @@ fn unary_call(c: &mut Criterion) {
     streaming(&mut group, &rt, &mut same);
 
     // Nothing in-process any more: the loopback client cannot take the inline path.
-    drop(server);
+    drop((server, serving));
     assert!(Registry::global().lookup(ECHO).is_none());
     let (service, net_calls) = ProbeService::new();
     let elsewhere = Arc::new(Registry::default());

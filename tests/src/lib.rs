@@ -276,7 +276,15 @@ pub fn remote_calls(method: &str) -> u64 {
 
 /// Runs `fut` with `registry` as the current registry of every poll (so servers built and
 /// clients called in it use `registry`). Tasks it spawns are not in the scope.
+///
+/// The registry takes every server built in it as served plainly
+/// ([`Registry::assume_served`]): this workspace's tonic is the one from crates.io, without
+/// the serve hook `cargo merge build` patches into a merged workspace's tonic, so these tests
+/// show what the generated code does once a server is reachable. That a server is reachable
+/// only while served, and never behind a layer, is shown on real merged binaries
+/// (merge-cli/tests/build_guarded.rs) and in runtime-shim's registry tests.
 pub fn in_scope<F: Future>(registry: Arc<Registry>, fut: F) -> impl Future<Output = F::Output> {
+    registry.assume_served();
     let mut fut = Box::pin(fut);
     std::future::poll_fn(move |cx| registry.scope(|| fut.as_mut().poll(cx)))
 }

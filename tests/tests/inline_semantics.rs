@@ -606,6 +606,7 @@ async fn an_endpoint_timeout_cancels_an_in_process_call() {
 fn the_callee_runs_in_its_own_runtime_when_the_caller_has_none() {
     const MEMBER: &str = "semantics-callee-runtime";
     let registry = Arc::new(Registry::default());
+    registry.assume_served();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

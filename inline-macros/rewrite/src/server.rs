@@ -1,6 +1,9 @@
-//! The server half: constructing `XServer` registers its unary methods in the process-wide
-//! registry (with the server's interceptor, when built by `with_interceptor`), and the last
-//! clone of the server being dropped unregisters them.
+//! The server half: constructing `XServer` registers its methods in the process-wide registry
+//! (with the server's interceptor, when built by `with_interceptor`), with the Rust type it is
+//! when routed (`XServer<T>`, or `with_interceptor`'s `InterceptedService<XServer<T>, F>`),
+//! and the last clone of the server being dropped unregisters them. A registered server is
+//! reachable in-process only while its tonic serves that very type with nothing around it
+//! (`merge_runtime_shim::Registry::serve`).
 
 use std::collections::BTreeMap;
 
@@ -100,7 +103,11 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
     });
     let register: Item = syn::parse_quote! {
         #[doc(hidden)]
-        fn __merge_register<T, F>(inner: &Arc<T>, interceptor: ::core::option::Option<F>) -> ::merge_runtime_shim::Registration
+        fn __merge_register<T, F>(
+            inner: &Arc<T>,
+            interceptor: ::core::option::Option<F>,
+            routed: ::std::any::TypeId,
+        ) -> ::merge_runtime_shim::Registration
         where
             T: #service,
             F: tonic::service::Interceptor + Clone + Send + Sync + 'static,
@@ -109,7 +116,7 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
             let mut handlers: Vec<(String, ::merge_runtime_shim::Handler)> = Vec::new();
             #(#handlers)*
             let member = ::merge_runtime_shim::current_member(env!("CARGO_PKG_NAME"));
-            ::merge_runtime_shim::Registry::current().register(member, handlers)
+            ::merge_runtime_shim::Registry::current().register_server(member, vec![routed], handlers)
         }
     };
     let registering: Item = syn::parse_quote! {
@@ -122,6 +129,7 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
                 server.__merge_registration = Some(__merge_register(
                     &server.inner,
                     None::<fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>>,
+                    ::std::any::TypeId::of::<Self>(),
                 ));
                 server
             }
@@ -130,7 +138,11 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
                 F: tonic::service::Interceptor + Clone + Send + Sync + 'static,
             {
                 let mut server = Self::__merge_unregistered(Arc::new(inner));
-                server.__merge_registration = Some(__merge_register(&server.inner, Some(interceptor.clone())));
+                server.__merge_registration = Some(__merge_register(
+                    &server.inner,
+                    Some(interceptor.clone()),
+                    ::std::any::TypeId::of::<InterceptedService<Self, F>>(),
+                ));
                 InterceptedService::new(server, interceptor)
             }
         }

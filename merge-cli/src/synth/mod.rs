@@ -15,6 +15,9 @@
 //!                                   under `exact` isolation, a crate version only one member
 //!                                   locks, and its dependents in that member's graph (vendor.rs
 //!                                   plans them, isolation.rs copies them in)
+//! <out>/<group>/vendor/tonic-<version>-served/
+//!                                   the tonic the members share, with the serve hook that
+//!                                   makes served servers reachable in-process (serve_hook.rs)
 //! <out>/<group>/merge-seed.lock     the members' lockfiles merged (lock.rs); copied to
 //!                                   Cargo.lock when it changes
 //! ```
@@ -30,6 +33,7 @@ pub mod mitigate;
 pub mod order;
 pub mod protos;
 mod refuse;
+pub mod serve_hook;
 pub mod source;
 pub mod vendor;
 
@@ -314,6 +318,8 @@ pub fn group(
         &mut workspace_members,
     );
     problems.finish(())?;
+    // Servers become reachable in-process only through their tonic's serve hook.
+    serve_hook::patch_vendored(&vendoring, tools, &mut files, &mut warnings);
 
     let (profile, conflicts) = manifest::merge_tables(lifted_profile);
     for (key, kept, other) in conflicts {
@@ -321,12 +327,20 @@ pub fn group(
             "[profile] `{key}`: members disagree; kept {kept} over {other}"
         ));
     }
-    let (patch, conflicts) = manifest::merge_tables(lifted_patch);
+    let (mut patch, conflicts) = manifest::merge_tables(lifted_patch);
     for (key, kept, other) in conflicts {
         warnings.push(format!(
             "[patch] `{key}`: members disagree; kept {kept} over {other}"
         ));
     }
+    serve_hook::patch_shared(
+        members,
+        &vendoring,
+        tools,
+        &mut files,
+        &mut patch,
+        &mut warnings,
+    );
     let mut ws: Vec<PathBuf> = vec![PathBuf::from(".")];
     ws.extend(workspace_members);
     let root = manifest::Root {

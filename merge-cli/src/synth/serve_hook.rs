@@ -1,0 +1,417 @@
+//! The serve hook: the members' tonic, patched in the merged workspace, tells runtime-shim when
+//! a server starts and stops serving, which services it routes (by name and by the Rust type
+//! routed) and whether anything runs around them. Only a server served plainly (no server-wide
+//! layer, timeout, concurrency limit, load shedding, trace function or TLS, and routed as the
+//! very `XServer` or `XServer::with_interceptor` that registered) is reachable in-process;
+//! every other server is called over the network, which runs every layer. A server that is
+//! built but not served, whose `serve` failed to bind, or that stopped serving, is not
+//! reachable either.
+//!
+//! The patch is a handful of anchored edits of tonic's `transport/server/mod.rs` (the
+//! `Server` builder records what `add_service` routes, `serve_internal` holds a
+//! `merge_runtime_shim::Serving` for as long as it serves) plus a dependency on runtime-shim.
+//! Each anchor must occur exactly as often as expected, so a tonic whose source moved is
+//! refused here rather than patched wrongly. The copies live under
+//! `vendor/tonic-<version>-served/` for the tonic the members share (`[patch.crates-io]` points
+//! at it) and are applied in place to `exact` isolation's vendored `tonic-ns-<member>` copies.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use cargo_metadata::semver::Version;
+use merge_analyzer::members::Member;
+use toml_edit::{DocumentMut, InlineTable, Item, Table, Value};
+
+use super::layout;
+use super::manifest::{ToolCrates, slash};
+use super::vendor;
+
+/// The file of tonic the hook edits.
+const SERVER: &str = "src/transport/server/mod.rs";
+
+/// One anchored edit: `anchor` occurs `count` times and each becomes `with`.
+struct Edit {
+    anchor: &'static str,
+    count: usize,
+    with: &'static str,
+}
+
+/// The edits for tonic 0.14 (`transport::Server`, `Router`, `serve_internal`).
+const TONIC_0_14: &[Edit] = &[
+    Edit {
+        anchor: "    max_connection_age_grace: Option<Duration>,\n}\n",
+        count: 1,
+        with: "    max_connection_age_grace: Option<Duration>,\n    \
+               __merge_routes: ::std::vec::Vec<(&'static str, ::std::any::TypeId)>,\n    \
+               __merge_layered: bool,\n}\n",
+    },
+    Edit {
+        anchor: "            max_connection_age_grace: None,\n",
+        count: 1,
+        with: "            max_connection_age_grace: None,\n            \
+               __merge_routes: ::std::vec::Vec::new(),\n            \
+               __merge_layered: false,\n",
+    },
+    Edit {
+        anchor: "            max_connection_age_grace: self.max_connection_age_grace,\n",
+        count: 1,
+        with: "            max_connection_age_grace: self.max_connection_age_grace,\n            \
+               __merge_routes: self.__merge_routes,\n            \
+               __merge_layered: true,\n",
+    },
+    Edit {
+        anchor: "        Router::new(self.clone(), Routes::new(svc))\n",
+        count: 1,
+        with: "        let mut __merge_server = self.clone();\n        \
+               __merge_server.__merge_routes.push((S::NAME, ::std::any::TypeId::of::<S>()));\n        \
+               Router::new(__merge_server, Routes::new(svc))\n",
+    },
+    Edit {
+        anchor: "        let routes = svc.map(Routes::new).unwrap_or_default();\n        \
+                 Router::new(self.clone(), routes)\n",
+        count: 1,
+        with: "        let mut __merge_server = self.clone();\n        \
+               if svc.is_some() {\n            \
+               __merge_server.__merge_routes.push((S::NAME, ::std::any::TypeId::of::<S>()));\n        \
+               }\n        \
+               let routes = svc.map(Routes::new).unwrap_or_default();\n        \
+               Router::new(__merge_server, routes)\n",
+    },
+    Edit {
+        anchor: "self.routes = self.routes.add_service(svc);",
+        count: 2,
+        with: "self.server.__merge_routes.push((S::NAME, ::std::any::TypeId::of::<S>()));\n        \
+               self.routes = self.routes.add_service(svc);",
+    },
+    Edit {
+        anchor: "        let svc = self.service_builder.service(svc);\n",
+        count: 1,
+        with: "        // cargo-merge: reachable in-process while this serves.\n        \
+               let __merge_serving = self.__merge_serving();\n        \
+               let svc = self.service_builder.service(svc);\n",
+    },
+];
+
+/// Appended to the server module: what a server tells runtime-shim when it starts serving.
+const TONIC_0_14_SERVING: &str = r#"
+// cargo-merge's serve hook, added to this copy of tonic by `cargo merge build`.
+impl<L> Server<L> {
+    /// Tells the process's in-process registry which services this server routes and whether
+    /// anything runs around them; they are reachable in-process while the guard lives.
+    fn __merge_serving(&self) -> ::merge_runtime_shim::Serving {
+        #[allow(unused_mut)]
+        let mut plain = !self.__merge_layered
+            && self.timeout.is_none()
+            && self.concurrency_limit.is_none()
+            && !self.load_shed
+            && self.trace_interceptor.is_none();
+        #[cfg(feature = "_tls-any")]
+        {
+            plain &= self.tls.is_none();
+        }
+        ::merge_runtime_shim::Registry::current().serve(::merge_runtime_shim::Served {
+            routes: self
+                .__merge_routes
+                .iter()
+                .map(|(name, ty)| ((*name).to_owned(), *ty))
+                .collect(),
+            plain,
+        })
+    }
+}
+"#;
+
+/// Whether the hook knows how to patch this tonic.
+pub fn supports(version: &Version) -> bool {
+    version.major == 0 && version.minor == 14
+}
+
+/// The folder of the patched copy of the tonic the members share.
+pub fn shared_dir(version: &Version) -> PathBuf {
+    Path::new("vendor").join(format!("tonic-{version}-served"))
+}
+
+/// Applies the hook to tonic's server module.
+pub fn patch_server(version: &Version, source: &str) -> Result<String, String> {
+    if !supports(version) {
+        return Err(format!(
+            "cargo merge's serve hook does not know tonic {version} (it knows 0.14)"
+        ));
+    }
+    let mut out = source.to_owned();
+    for edit in TONIC_0_14 {
+        let found = out.matches(edit.anchor).count();
+        if found != edit.count {
+            return Err(format!(
+                "tonic {version}'s {SERVER} is not the shape cargo merge's serve hook edits \
+                 (`{}` found {found} times, expected {})",
+                edit.anchor.trim(),
+                edit.count
+            ));
+        }
+        out = out.replace(edit.anchor, edit.with);
+    }
+    out.push_str(TONIC_0_14_SERVING);
+    Ok(out)
+}
+
+/// Adds the dependency on runtime-shim to a tonic copy's manifest.
+pub fn patch_manifest(text: &str, tools: &ToolCrates) -> Result<String, String> {
+    let mut doc: DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
+    let deps = doc
+        .entry("dependencies")
+        .or_insert_with(|| Item::Table(Table::new()))
+        .as_table_like_mut()
+        .ok_or("[dependencies] is not a table")?;
+    let mut shim = InlineTable::new();
+    shim.insert("path", slash(&tools.runtime_shim).into());
+    deps.insert("merge-runtime-shim", Item::Value(Value::InlineTable(shim)));
+    Ok(doc.to_string())
+}
+
+/// Patches `exact` isolation's vendored tonic copies (already in `files`) in place.
+pub fn patch_vendored(
+    vendoring: &vendor::Plan,
+    tools: &ToolCrates,
+    files: &mut BTreeMap<PathBuf, Vec<u8>>,
+    warnings: &mut Vec<String>,
+) {
+    for v in vendoring.vendored.iter().filter(|v| v.name == "tonic") {
+        if let Err(e) = patch_copy(&v.dir, &v.version, tools, files) {
+            warnings.push(unreachable_warning(&v.member, &e));
+        }
+    }
+}
+
+/// Copies the tonic the members share (one per version no member vendors) under
+/// [`shared_dir`], patched, and points `[patch.crates-io]` of the merged workspace at it.
+/// A tonic the hook does not know is left as it is, with a warning: its servers stay on the
+/// network path.
+pub fn patch_shared(
+    members: &[Member],
+    vendoring: &vendor::Plan,
+    tools: &ToolCrates,
+    files: &mut BTreeMap<PathBuf, Vec<u8>>,
+    patch: &mut Table,
+    warnings: &mut Vec<String>,
+) {
+    // version -> (its source folder, the members that link it)
+    let mut shared: BTreeMap<Version, (PathBuf, BTreeSet<String>)> = BTreeMap::new();
+    for m in members {
+        for p in m
+            .linked_packages()
+            .into_iter()
+            .filter(|p| p.name == "tonic" && p.source.is_some())
+        {
+            let vendored = vendoring
+                .vendored
+                .iter()
+                .any(|v| v.member == m.name && v.name == "tonic" && v.version == p.version);
+            if vendored {
+                continue;
+            }
+            if let Some(dir) = p.manifest_path.parent() {
+                shared
+                    .entry(p.version.clone())
+                    .or_insert_with(|| (dir.as_std_path().to_path_buf(), BTreeSet::new()))
+                    .1
+                    .insert(m.name.clone());
+            }
+        }
+    }
+    let crates_io = patch
+        .entry("crates-io")
+        .or_insert_with(|| Item::Table(Table::new()));
+    let Some(crates_io) = crates_io.as_table_like_mut() else {
+        warnings.push(
+            "[patch.crates-io] of a member is not a table: no server is reachable in-process"
+                .to_owned(),
+        );
+        return;
+    };
+    for (version, (source, users)) in shared {
+        let users: Vec<String> = users.into_iter().collect();
+        let users = users.join(", ");
+        if crates_io.contains_key("tonic") {
+            warnings.push(unreachable_warning(
+                &users,
+                "a member patches tonic itself ([patch.crates-io])",
+            ));
+            continue;
+        }
+        let dir = shared_dir(&version);
+        match copy_patched(&source, &dir, &version, tools, files) {
+            Ok(()) => {
+                let mut entry = InlineTable::new();
+                entry.insert("path", slash(&dir).into());
+                crates_io.insert("tonic", Item::Value(Value::InlineTable(entry)));
+            }
+            Err(e) => warnings.push(unreachable_warning(&users, &e)),
+        }
+    }
+}
+
+fn unreachable_warning(members: &str, why: &str) -> String {
+    format!(
+        "the servers of {members} are not reachable in-process, calls to them go over the \
+         network: {why}"
+    )
+}
+
+/// Copies tonic from `source` to `dir` (in `files`), a plain package without dev-dependencies,
+/// and patches it.
+fn copy_patched(
+    source: &Path,
+    dir: &Path,
+    version: &Version,
+    tools: &ToolCrates,
+    files: &mut BTreeMap<PathBuf, Vec<u8>>,
+) -> Result<(), String> {
+    // Checked before anything is copied: an unknown tonic is left as it is.
+    if !supports(version) {
+        return Err(format!(
+            "cargo merge's serve hook does not know tonic {version} (it knows 0.14)"
+        ));
+    }
+    let list =
+        layout::files(source).map_err(|e| format!("cannot read `{}`: {e}", source.display()))?;
+    let mut copied = BTreeMap::new();
+    for rel in list {
+        let path = source.join(&rel);
+        let bytes =
+            std::fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        let bytes = if rel == Path::new("Cargo.toml") {
+            plain_manifest(&String::from_utf8_lossy(&bytes))?.into_bytes()
+        } else {
+            bytes
+        };
+        copied.insert(dir.join(rel), bytes);
+    }
+    patch_copy(dir, version, tools, &mut copied)?;
+    files.extend(copied);
+    Ok(())
+}
+
+/// A registry crate's manifest as a path package of the merged workspace: not published, no
+/// dev-dependencies (they would be resolved for a package inside the workspace).
+fn plain_manifest(text: &str) -> Result<String, String> {
+    let mut doc: DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
+    for key in ["dev-dependencies", "workspace", "bench", "test", "example"] {
+        doc.remove(key);
+    }
+    if let Some(p) = doc.get_mut("package").and_then(Item::as_table_like_mut) {
+        p.insert("publish", toml_edit::value(false));
+        p.remove("workspace");
+    }
+    Ok(doc.to_string())
+}
+
+/// Patches the tonic copy in `dir` (its files already in `files`).
+fn patch_copy(
+    dir: &Path,
+    version: &Version,
+    tools: &ToolCrates,
+    files: &mut BTreeMap<PathBuf, Vec<u8>>,
+) -> Result<(), String> {
+    let server = dir.join(SERVER);
+    let source = files
+        .get(&server)
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .ok_or_else(|| format!("tonic {version} has no {SERVER}"))?;
+    let manifest = dir.join("Cargo.toml");
+    let text = files
+        .get(&manifest)
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .ok_or_else(|| format!("tonic {version} has no Cargo.toml"))?;
+    let patched = patch_server(version, &source)?;
+    let text = patch_manifest(&text, tools)?;
+    files.insert(server, patched.into_bytes());
+    files.insert(manifest, text.into_bytes());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// tonic 0.14's server module, as far as the hook reads it.
+    const SHAPE: &str = "pub struct Server<L = Identity> {
+    max_connection_age_grace: Option<Duration>,
+}
+impl Default for Server<Identity> {
+    fn default() -> Self {
+        Self {
+            max_connection_age_grace: None,
+        }
+    }
+}
+    pub fn add_service<S>(&mut self, svc: S) -> Router<L> {
+        Router::new(self.clone(), Routes::new(svc))
+    }
+    pub fn add_optional_service<S>(&mut self, svc: Option<S>) -> Router<L> {
+        let routes = svc.map(Routes::new).unwrap_or_default();
+        Router::new(self.clone(), routes)
+    }
+    pub fn layer<NewLayer>(self, new_layer: NewLayer) -> Server<Stack<NewLayer, L>> {
+        Server {
+            max_connection_age_grace: self.max_connection_age_grace,
+        }
+    }
+    async fn serve_internal(self) {
+        let svc = self.service_builder.service(svc);
+    }
+    pub fn add_service<S>(mut self, svc: S) -> Self {
+        self.routes = self.routes.add_service(svc);
+        self
+    }
+    pub fn add_optional_service<S>(mut self, svc: Option<S>) -> Self {
+        if let Some(svc) = svc {
+            self.routes = self.routes.add_service(svc);
+        }
+        self
+    }
+";
+
+    fn v(s: &str) -> Version {
+        s.parse().expect("a version")
+    }
+
+    #[test]
+    fn every_edit_lands_once_and_the_serving_guard_is_held_while_serving() {
+        let out = patch_server(&v("0.14.9"), SHAPE).expect("the 0.14 shape");
+        assert_eq!(out.matches("__merge_routes.push").count(), 4);
+        assert!(out.contains("let __merge_serving = self.__merge_serving();\n        let svc"));
+        assert!(
+            out.contains("__merge_layered: true"),
+            "a layer marks the server"
+        );
+        assert!(out.contains("fn __merge_serving(&self) -> ::merge_runtime_shim::Serving"));
+    }
+
+    #[test]
+    fn a_tonic_of_another_shape_or_version_is_refused_not_patched() {
+        let moved = SHAPE.replace("let svc = self.service_builder.service(svc);", "");
+        let e = patch_server(&v("0.14.10"), &moved).expect_err("an anchor is gone");
+        assert!(e.contains("found 0 times"), "{e}");
+        let e = patch_server(&v("0.12.3"), SHAPE).expect_err("not 0.14");
+        assert!(e.contains("does not know tonic 0.12.3"), "{e}");
+    }
+
+    #[test]
+    fn the_copy_depends_on_the_tool_runtime_shim_and_has_no_dev_dependencies() {
+        let tools = ToolCrates {
+            runtime_shim: PathBuf::from("/tool/runtime-shim"),
+        };
+        let text = "[package]\nname = \"tonic\"\nversion = \"0.14.9\"\n\n[dependencies.http]\nversion = \"1\"\n\n[dev-dependencies.quickcheck]\nversion = \"1\"\n\n[[bench]]\nname = \"decode\"\n";
+        let out = patch_manifest(&plain_manifest(text).expect("plain"), &tools).expect("patched");
+        assert!(
+            out.contains("merge-runtime-shim = { path = \"/tool/runtime-shim\" }"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("quickcheck") && !out.contains("[[bench]]"),
+            "{out}"
+        );
+        assert!(out.contains("publish = false"), "{out}");
+    }
+}
