@@ -115,7 +115,12 @@ fn resolved(meta: &serde_json::Value, start: &str) -> BTreeSet<(String, String)>
         .filter_map(|p| {
             let name = p["name"].as_str()?;
             let version = p["version"].as_str()?.to_owned();
-            if p["source"].is_string() {
+            // A registry crate, or the copy of one under the group's vendor/ (the shared tonic
+            // with the serve hook: same name and version).
+            let vendored = p["manifest_path"]
+                .as_str()
+                .is_some_and(|m| m.contains("/vendor/") && !name.contains("-ns-"));
+            if p["source"].is_string() || vendored {
                 Some((name.to_owned(), version))
             } else {
                 let original = name

@@ -261,6 +261,7 @@ mod tests {
         let serving = registry.serve(crate::Served {
             routes: vec![("launch.Test".to_owned(), routed)],
             plain: true,
+            stack: None,
         });
         CALLEE_REGISTERED.store(true, Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(50));

@@ -16,6 +16,7 @@
 //!   Rust types for one protobuf message differ.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod exchange;
 pub mod future;
 mod hook;
 pub mod launch;
@@ -25,6 +26,7 @@ mod registry;
 mod slot;
 mod value;
 
+pub use exchange::{Crossing, Exchange};
 pub use hook::{Hook, current_member, set_current_member};
 pub use merge_inline_macros::include_proto;
 pub use neutral::{

@@ -9,8 +9,11 @@ use std::sync::{Arc, LazyLock, Mutex};
 /// How a call went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CallPath {
-    /// In-process, through the registry.
+    /// In-process, through the registry, the message passed or moved (not encoded).
     Inline,
+    /// In-process through the callee's served stack, where a layer read the body bytes: the
+    /// message was encoded, still without a socket or HTTP/2.
+    InlineEncoded,
     /// Over the network, through the original client.
     Remote,
 }
@@ -19,6 +22,7 @@ impl CallPath {
     pub fn label(self) -> &'static str {
         match self {
             CallPath::Inline => "inline",
+            CallPath::InlineEncoded => "inline-encoded",
             CallPath::Remote => "remote",
         }
     }

@@ -18,6 +18,8 @@
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::collections::HashMap;
+#[cfg(test)]
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, RwLock, Weak};
 
@@ -57,6 +59,10 @@ pub struct Entry {
     /// `InterceptedService` its `with_interceptor` made): a served route of another type is
     /// something wrapped around it.
     routes: Arc<[TypeId]>,
+    /// Set when the method is reached through its server's served stack (the server is served
+    /// with something around it): the stack, typed with the callee's tonic, which the
+    /// generated code of a caller on the same tonic downcasts and calls in-process.
+    pub stack: Option<Arc<dyn Any + Send + Sync>>,
     id: u64,
 }
 
@@ -70,7 +76,7 @@ impl std::fmt::Debug for Entry {
 }
 
 /// A server that started serving, as its tonic reports it to [`Registry::serve`].
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Served {
     /// Each routed service: its name (`package.Service`) and the `TypeId` of what was routed
     /// (`XServer<T>`, or whatever wraps it).
@@ -78,6 +84,20 @@ pub struct Served {
     /// Nothing runs around the routed services that the in-process call would skip: no
     /// server-wide layer, timeout, concurrency limit, load shedding, trace function or TLS.
     pub plain: bool,
+    /// The stack a network request enters (every layer, tonic's own timeout and limits, the
+    /// router), typed with this server's tonic; an in-process call to a service this server
+    /// routes enters it unless the service is served plainly.
+    pub stack: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Served {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Served")
+            .field("routes", &self.routes)
+            .field("plain", &self.plain)
+            .field("stack", &self.stack.is_some())
+            .finish()
+    }
 }
 
 /// Registered methods by path. Several servers may register one path (two instances of a
@@ -108,6 +128,17 @@ impl Inner {
                     .iter()
                     .any(|(name, ty)| name == service && entry.routes.contains(ty))
         })
+    }
+}
+
+impl Inner {
+    /// The stack of a serving that routes `service` (newest first), if it has one.
+    fn stack(&self, service: &str) -> Option<&Arc<dyn Any + Send + Sync>> {
+        self.served
+            .iter()
+            .rev()
+            .filter(|(_, s)| s.routes.iter().any(|(name, _)| name == service))
+            .find_map(|(_, s)| s.stack.as_ref())
     }
 }
 
@@ -196,6 +227,7 @@ impl Registry {
                 member: member.clone(),
                 handler,
                 routes: routes.clone(),
+                stack: None,
                 id,
             };
             inner.methods.entry(path.clone()).or_default().push(entry);
@@ -225,17 +257,35 @@ impl Registry {
         }
     }
 
-    /// The newest entry for `path` that is reachable in-process: registered, and served
-    /// plainly (or [`Registry::assume_served`]).
+    /// How `path` is reachable in-process: the newest entry registered and served plainly
+    /// (or [`Registry::assume_served`]), called directly; else, when a serving routes its
+    /// service with a stack (a layered server, a service wrapped by hand), an entry with that
+    /// stack ([`Entry::stack`]), whose member is the newest server registered for `path`, if
+    /// any. `None`: the call goes over the network.
     pub fn lookup(&self, path: &str) -> Option<Entry> {
         let assumed = self.assume_served.load(Ordering::Acquire);
         let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        let entries = inner.methods.get(path)?;
-        entries
-            .iter()
+        let entries = inner.methods.get(path);
+        let plain = entries
+            .into_iter()
+            .flatten()
             .rev()
-            .find(|e| assumed || inner.served(e, true))
-            .cloned()
+            .find(|e| assumed || inner.served(e, true));
+        if let Some(plain) = plain {
+            return Some(plain.clone());
+        }
+        let stack = inner.stack(service_of(path)?)?.clone();
+        let member = entries
+            .and_then(|v| v.last())
+            .map_or_else(|| Arc::from(""), |e| e.member.clone());
+        Some(Entry {
+            path: path.into(),
+            member,
+            handler: Handler::default(),
+            routes: Arc::from([]),
+            stack: Some(stack),
+            id: 0,
+        })
     }
 
     /// The newest entry registered for `path`, served or not (what [`Registry::lookup`] would
@@ -245,15 +295,17 @@ impl Registry {
         inner.methods.get(path).and_then(|v| v.last()).cloned()
     }
 
-    /// Whether a server `member` registered is being served (plainly or not).
+    /// Whether a server `member` registered is being served (plainly or not, as the very type
+    /// it registered or wrapped).
     pub fn serves(&self, member: &str) -> bool {
         let assumed = self.assume_served.load(Ordering::Acquire);
         let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        inner
-            .methods
-            .values()
-            .flatten()
-            .any(|e| &*e.member == member && (assumed || inner.served(e, false)))
+        inner.methods.values().flatten().any(|e| {
+            &*e.member == member
+                && (assumed
+                    || inner.served(e, false)
+                    || service_of(&e.path).is_some_and(|s| inner.stack(s).is_some()))
+        })
     }
 
     /// Every path reachable in-process, sorted.
@@ -268,10 +320,15 @@ impl Registry {
     }
 
     fn unserve(&self, id: u64) {
+        // The serving's stack may hold the last reference to a server, whose registration
+        // removes itself from this registry: it is dropped after the lock is released.
         let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        inner.served.retain(|(i, _)| *i != id);
+        let all = std::mem::take(&mut inner.served);
+        let (ended, kept): (Vec<_>, Vec<_>) = all.into_iter().partition(|(i, _)| *i == id);
+        inner.served = kept;
         drop(inner);
         GENERATION.fetch_add(1, Ordering::AcqRel);
+        drop(ended);
     }
 
     fn remove(&self, ids: &[(Arc<str>, u64)]) {
@@ -370,6 +427,7 @@ mod tests {
         Served {
             routes: routes.iter().map(|(n, t)| ((*n).to_owned(), *t)).collect(),
             plain,
+            stack: None,
         }
     }
 
@@ -439,6 +497,52 @@ mod tests {
         let other = r.serve(served(&[("bank.Teller", bare)], true));
         assert!(r.lookup("/bank.Vault/Open").is_none());
         drop(other);
+    }
+
+    #[test]
+    fn a_layered_server_with_a_stack_is_reached_through_it() {
+        let r = Arc::new(Registry::default());
+        let bare = TypeId::of::<Bare>();
+        let _reg = r.register_server(
+            "vault",
+            vec![bare],
+            vec![("/bank.Vault/Open".into(), handler(1))],
+        );
+        let stack: Arc<dyn Any + Send + Sync> = Arc::new(42u8);
+        let layered = r.serve(Served {
+            stack: Some(stack),
+            ..served(&[("bank.Vault", TypeId::of::<Wrapped>())], false)
+        });
+        let e = r.lookup("/bank.Vault/Open").expect("through the stack");
+        assert_eq!(&*e.member, "vault");
+        assert!(e.handler.typed.is_none(), "never the bare service");
+        let stack = e.stack.as_ref().and_then(|s| s.downcast_ref::<u8>());
+        assert_eq!(stack, Some(&42));
+        // A method of the same service nobody registered is routed by the stack too (the
+        // network would reach it: say, a hand-written service).
+        let other = r.lookup("/bank.Vault/Close").expect("routed by the stack");
+        assert_eq!(&*other.member, "");
+        assert!(r.serves("vault"));
+        drop(layered);
+        assert!(r.lookup("/bank.Vault/Open").is_none());
+    }
+
+    #[test]
+    fn a_stack_whose_drop_unregisters_its_server_does_not_deadlock() {
+        let r = Arc::new(Registry::default());
+        let bare = TypeId::of::<Bare>();
+        // The served stack holds the server, so the server's registration ends with it.
+        let registration = r.register_server(
+            "vault",
+            vec![bare],
+            vec![("/bank.Vault/Open".into(), handler(1))],
+        );
+        let serving = r.serve(Served {
+            stack: Some(Arc::new(Mutex::new(registration))),
+            ..served(&[("bank.Vault", bare)], false)
+        });
+        drop(serving);
+        assert!(r.registered("/bank.Vault/Open").is_none());
     }
 
     #[test]

@@ -12,17 +12,34 @@ use arc_swap::{ArcSwapOption, Guard};
 use crate::metrics::{self, CallPath, Counter};
 use crate::registry::{self, Entry, GENERATION, Registry};
 
-/// What a slot found: the callee's entry and the counter of inline calls to it.
+/// What a slot found: the callee's entry and the counters of in-process calls to it.
 #[derive(Debug)]
 pub struct Resolved {
     pub entry: Entry,
     inline: Counter,
+    /// Made on first use, so that a callee no layer encodes for shows no such line.
+    encoded: std::sync::OnceLock<Counter>,
+    caller: &'static str,
 }
 
 impl Resolved {
     /// Counts one in-process call.
     pub fn count(&self) {
         self.inline.add(1);
+    }
+
+    /// Counts one in-process call whose message a layer of the callee's stack had encoded.
+    pub fn count_encoded(&self) {
+        self.encoded
+            .get_or_init(|| {
+                metrics::counter(
+                    &self.entry.path,
+                    CallPath::InlineEncoded,
+                    self.caller,
+                    &self.entry.member,
+                )
+            })
+            .add(1);
     }
 }
 
@@ -140,7 +157,12 @@ impl MethodSlot {
 
     fn resolved(&self, entry: Entry) -> Resolved {
         let inline = metrics::counter(self.path, CallPath::Inline, self.caller, &entry.member);
-        Resolved { entry, inline }
+        Resolved {
+            entry,
+            inline,
+            encoded: std::sync::OnceLock::new(),
+            caller: self.caller,
+        }
     }
 }
 
@@ -169,6 +191,7 @@ mod tests {
         let serving = registry.serve(crate::Served {
             routes: vec![("test.Slot".to_owned(), routed)],
             plain: true,
+            stack: None,
         });
         let found = SLOT.resolve().expect("seen once served");
         assert_eq!(&*found.entry.member, "late");
@@ -180,6 +203,7 @@ mod tests {
         let serving = registry.serve(crate::Served {
             routes: vec![("test.Slot".to_owned(), routed)],
             plain: true,
+            stack: None,
         });
         assert!(SLOT.resolve().is_some(), "served again");
         drop(reg);

@@ -126,13 +126,7 @@ fn unary_call(c: &mut Criterion) {
     // `Server::builder().add_service(server)` (this workspace's tonic has no serve hook).
     let (service, calls) = ProbeService::new();
     let server = ProbeServer::new(service);
-    let serving = Registry::global().serve(merge_runtime_shim::Served {
-        routes: vec![(
-            "probe.Probe".to_owned(),
-            std::any::TypeId::of::<ProbeServer<ProbeService>>(),
-        )],
-        plain: true,
-    });
+    let serving = merge_tests::served_plainly(&Registry::global());
     let (mut same, mut converted) = {
         let _rt = rt.enter();
         (

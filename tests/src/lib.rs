@@ -274,6 +274,21 @@ pub fn remote_calls(method: &str) -> u64 {
     metrics::value(method, CallPath::Remote, CALLER, "")
 }
 
+/// What the serve hook of a merged workspace's tonic reports to `registry` for
+/// `Server::builder().add_service(ProbeServer::new(..))`: the probe service routed plainly as
+/// `ProbeServer<ProbeService>`, reachable in-process while the returned guard lives. (This
+/// workspace's tonic is crates.io's, without the hook.)
+pub fn served_plainly(registry: &Arc<Registry>) -> merge_runtime_shim::Serving {
+    registry.serve(merge_runtime_shim::Served {
+        routes: vec![(
+            "probe.Probe".to_owned(),
+            std::any::TypeId::of::<probe::probe_server::ProbeServer<ProbeService>>(),
+        )],
+        plain: true,
+        stack: None,
+    })
+}
+
 /// Runs `fut` with `registry` as the current registry of every poll (so servers built and
 /// clients called in it use `registry`). Tasks it spawns are not in the scope.
 ///

@@ -487,6 +487,12 @@ async fn the_global_registry_sees_a_later_server_and_its_drop() {
     );
 
     let server = ProbeServer::new(service);
+    let built = client.echo(bench_msg()).await;
+    assert_eq!(
+        built.expect_err("built, not yet served").code(),
+        Code::Unavailable
+    );
+    let serving = merge_tests::served_plainly(&Registry::global());
     for _ in 0..2 {
         let reply = client
             .echo(bench_msg())
@@ -507,9 +513,10 @@ async fn the_global_registry_sees_a_later_server_and_its_drop() {
     assert_eq!(calls.local(), 2);
     assert_eq!(
         remote_calls(ECHO) - remote_before,
-        2,
-        "the two unregistered calls"
+        3,
+        "the unregistered, the unserved and the dropped server's calls"
     );
+    drop(serving);
 }
 
 /// A client built on a hand-made interceptor stack (`XClient::new(InterceptedService::new(..))`,

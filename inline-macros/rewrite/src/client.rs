@@ -136,39 +136,77 @@ fn inline_call(f: &mut syn::ImplItemFn) {
     } else {
         quote!(tonic::IntoRequest::into_request(#request))
     };
-    let inline = match (client_streaming, server_streaming) {
-        // Unary: everything before the await in one plain call, so the method's future keeps
-        // only the lookup and the reply across it.
-        (false, false) => quote! {
-                   return super::__merge_inline::call_unary::<#req, #resp>(
-                       &found.entry,
-                       #into,
-                       &self.__merge_hook,
-                       {
-                           #[allow(unused_imports)]
-        use ::merge_runtime_shim::PickFields as _;
-                           #[allow(unused_imports)]
-        use super::__merge_convert::PickEncoded as _;
-                           (
-                               (&::merge_runtime_shim::Pick::<#req>::new()).codec().into,
-                               (&::merge_runtime_shim::Pick::<#resp>::new()).codec().from,
-                           )
-                       },
-                   )?
-                   .await;
-               },
-        (client, server) => {
-            let neutral = if client {
-                quote!(super::__merge_inline::request_many::<#req, _>(request))
-            } else {
-                quote!(super::__merge_inline::request_one(request))
-            };
-            let reply = if server {
-                quote!(Ok(super::__merge_inline::response_many::<#resp>(reply)))
-            } else {
-                quote!(super::__merge_inline::response_one::<#resp>(reply).await)
-            };
-            quote! {
+    let mut original = f.block.clone();
+    let unary = !client_streaming && !server_streaming;
+    if unary {
+        // The request is made before the lookup; the network path takes it as it is.
+        AlreadyRequest(request.clone()).visit_block_mut(&mut original);
+    }
+    let body = if unary {
+        // Unary: a plainly served callee is called directly, everything before the await in
+        // one plain call (the method's future keeps only the lookup and the reply across it);
+        // a callee served with something around it is entered through that stack.
+        quote! {{
+            static __MERGE_SLOT: ::merge_runtime_shim::MethodSlot =
+                ::merge_runtime_shim::MethodSlot::new(#path, env!("CARGO_PKG_NAME"));
+            let request = #into;
+            if let Some(found) = __MERGE_SLOT.resolve() {
+                let codecs = {
+                    #[allow(unused_imports)]
+                    use ::merge_runtime_shim::PickFields as _;
+                    #[allow(unused_imports)]
+                    use super::__merge_convert::PickEncoded as _;
+                    (
+                        (&::merge_runtime_shim::Pick::<#req>::new()).codec().into,
+                        (&::merge_runtime_shim::Pick::<#resp>::new()).codec().from,
+                    )
+                };
+                if found.entry.stack.is_none() {
+                    found.count();
+                    return super::__merge_inline::call_unary::<#req, #resp>(
+                        &found.entry,
+                        request,
+                        &self.__merge_hook,
+                        codecs,
+                    )?
+                    .await;
+                }
+                if let Some(stack) = super::__merge_inline::stack_of(&found.entry) {
+                    return super::__merge_inline::call_stacked::<#req, #resp>(
+                        &found,
+                        stack,
+                        #path,
+                        request,
+                        &self.__merge_hook,
+                        codecs,
+                    )
+                    .await;
+                }
+                // Served by a stack of another tonic: over the network.
+            }
+            __MERGE_SLOT.count_remote();
+            // The network path's future is large; boxed, it does not make every in-process
+            // call move it around.
+            ::std::boxed::Box::pin(async move #original).await
+        }}
+    } else {
+        let neutral = if client_streaming {
+            quote!(super::__merge_inline::request_many::<#req, _>(request))
+        } else {
+            quote!(super::__merge_inline::request_one(request))
+        };
+        let reply = if server_streaming {
+            quote!(Ok(super::__merge_inline::response_many::<#resp>(reply)))
+        } else {
+            quote!(super::__merge_inline::response_one::<#resp>(reply).await)
+        };
+        // Streaming reaches a plainly served callee only; one served with something around it
+        // is called over the network.
+        quote! {{
+            static __MERGE_SLOT: ::merge_runtime_shim::MethodSlot =
+                ::merge_runtime_shim::MethodSlot::new(#path, env!("CARGO_PKG_NAME"));
+            if let Some(found) = __MERGE_SLOT.resolve().filter(|f| f.entry.stack.is_none()) {
+                found.count();
                 let mut request = #into;
                 if let Some(hook) = &self.__merge_hook.0 {
                     request = super::__merge_inline::intercept(|r| hook(r), request)?;
@@ -176,21 +214,28 @@ fn inline_call(f: &mut syn::ImplItemFn) {
                 let reply = super::__merge_inline::call_streaming(&found.entry, #neutral).await?;
                 return #reply;
             }
-        }
+            __MERGE_SLOT.count_remote();
+            ::std::boxed::Box::pin(async move #original).await
+        }}
     };
-    let original = &f.block;
-    f.block = syn::parse_quote!({
-        static __MERGE_SLOT: ::merge_runtime_shim::MethodSlot =
-            ::merge_runtime_shim::MethodSlot::new(#path, env!("CARGO_PKG_NAME"));
-        if let Some(found) = __MERGE_SLOT.resolve() {
-            found.count();
-            #inline
+    f.block = syn::parse_quote!(#body);
+}
+
+/// `request.into_request()` becomes `request` (already a `tonic::Request`).
+struct AlreadyRequest(syn::Ident);
+
+impl VisitMut for AlreadyRequest {
+    fn visit_expr_mut(&mut self, e: &mut syn::Expr) {
+        if let syn::Expr::MethodCall(call) = e {
+            let on_request =
+                matches!(&*call.receiver, syn::Expr::Path(p) if p.path.is_ident(&self.0));
+            if on_request && call.method == "into_request" && call.args.is_empty() {
+                *e = (*call.receiver).clone();
+                return;
+            }
         }
-        __MERGE_SLOT.count_remote();
-        // The network path's future is large; boxed, it does not make every in-process call
-        // move it around.
-        ::std::boxed::Box::pin(async move #original).await
-    });
+        syn::visit_mut::visit_expr_mut(self, e);
+    }
 }
 
 /// Finds `PathAndQuery::from_static("...")` and the `self.inner.<kind>(..)` call in a method

@@ -83,6 +83,9 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
                 }
                 .visit_item_impl_mut(imp);
             }
+            Item::Impl(imp) if is_service_impl(imp, &server) => {
+                enter_stacked(imp);
+            }
             Item::Impl(imp) if is_inherent(imp, &server) => {
                 AddField {
                     value: quote!(::core::option::Option::None),
@@ -147,9 +150,93 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
             }
         }
     };
+    let arms = registered
+        .iter()
+        .filter(|(_, u)| u.unary())
+        .map(|(path, u)| stacked_arm(path, u, &service));
+    let stacked: Item = syn::parse_quote! {
+        /// A unary call that came in-process through this server's served stack with its
+        /// message typed (`Err`: any other request, served as tonic serves it).
+        #[doc(hidden)]
+        #[allow(clippy::type_complexity)]
+        fn __merge_serve_stacked<T: #service, B>(
+            inner: &Arc<T>,
+            req: http::Request<B>,
+        ) -> ::core::result::Result<
+            BoxFuture<http::Response<tonic::body::Body>, ::std::convert::Infallible>,
+            http::Request<B>,
+        > {
+            if !super::__merge_inline::typed_request(&req) {
+                return Err(req);
+            }
+            match req.uri().path() {
+                #(#arms)*
+                _ => Err(req),
+            }
+        }
+    };
     items.push(register);
     items.push(registering);
+    items.push(stacked);
     Ok(true)
+}
+
+/// One unary method of [`rewrite`]'s `__merge_serve_stacked`.
+fn stacked_arm(path: &str, u: &Method, service: &Ident) -> TokenStream {
+    let method = &u.method;
+    let (req, resp) = (&u.request, &u.response);
+    quote! {
+        #path => {
+            #[allow(unused_imports)]
+            use ::merge_runtime_shim::PickFields as _;
+            #[allow(unused_imports)]
+            use super::__merge_convert::PickEncoded as _;
+            let inner = inner.clone();
+            Ok(super::__merge_inline::serve_unary::<#req, #resp, B, _, _>(
+                req,
+                move |request| async move { <T as #service>::#method(&inner, request).await },
+                (
+                    (&::merge_runtime_shim::Pick::<#req>::new()).codec().from,
+                    (&::merge_runtime_shim::Pick::<#resp>::new()).codec().into,
+                ),
+            ))
+        }
+    }
+}
+
+/// `XServer`'s `Service::call` first hands a typed in-process request to
+/// `__merge_serve_stacked`.
+fn enter_stacked(imp: &mut ItemImpl) {
+    for item in imp.items.iter_mut() {
+        let ImplItem::Fn(f) = item else { continue };
+        if f.sig.ident != "call" {
+            continue;
+        }
+        let Some(FnArg::Typed(arg)) = f.sig.inputs.iter().nth(1) else {
+            continue;
+        };
+        let syn::Pat::Ident(req) = &*arg.pat else {
+            continue;
+        };
+        let req = &req.ident;
+        f.block.stmts.insert(
+            0,
+            syn::parse_quote! {
+                let #req = match __merge_serve_stacked(&self.inner, #req) {
+                    Ok(served) => return served,
+                    Err(#req) => #req,
+                };
+            },
+        );
+    }
+}
+
+fn is_service_impl(imp: &ItemImpl, server: &Ident) -> bool {
+    self_ty_is(imp, server)
+        && imp
+            .trait_
+            .as_ref()
+            .is_some_and(|(_, p, _)| p.segments.last().is_some_and(|s| s.ident == "Service"))
 }
 
 /// A streaming method's neutral handler: messages arrive and leave encoded, one by one; the

@@ -210,6 +210,191 @@ pub fn module() -> TokenStream {
                 })
             }
 
+            // ---- through a callee's served stack: every layer runs, the message rides past ----
+
+            /// A served stack as this member's tonic registers it (the serve hook of a merged
+            /// workspace's tonic): a callee on the same tonic is entered through it.
+            pub type Stack = Arc<
+                dyn Fn(tonic::codegen::http::Request<tonic::body::Body>)
+                        -> tonic::codegen::BoxFuture<tonic::codegen::http::Response<tonic::body::Body>, tonic::codegen::StdError>
+                    + Send
+                    + Sync,
+            >;
+
+            /// The stack of `entry`, when its callee is served with something around it on
+            /// this member's very tonic.
+            #[inline]
+            pub fn stack_of(entry: &::merge_runtime_shim::Entry) -> Option<&Stack> {
+                entry.stack.as_ref()?.downcast_ref::<Stack>()
+            }
+
+            /// Caller: a unary call through the callee's served stack. The request enters it
+            /// as a network request would (path, metadata as headers, `grpc-timeout`), the
+            /// message riding in an [`::merge_runtime_shim::Exchange`] in its extensions and
+            /// encoded only if a layer reads the body; the answer comes back the same way.
+            pub async fn call_stacked<Req, Resp>(
+                found: &::merge_runtime_shim::Resolved,
+                stack: &Stack,
+                path: &'static str,
+                request: tonic::Request<Req>,
+                hook: &ClientHook,
+                (into, from): (fn(Req) -> ::merge_runtime_shim::NeutralMessage, fn(::merge_runtime_shim::NeutralMessage) -> Result<Resp, ::merge_runtime_shim::ConvertError>),
+            ) -> Result<tonic::Response<Resp>, tonic::Status>
+            where
+                Req: ::prost::Message + Send + 'static,
+                Resp: ::prost::Message + Default + Send + 'static,
+            {
+                use tonic::codegen::http;
+                let request = match &hook.0 {
+                    Some(hook) => intercept(|r| hook(r), request)?,
+                    None => request,
+                };
+                let (metadata, extensions, message) = request.into_parts();
+                let exchange = ::merge_runtime_shim::Exchange::new(::merge_runtime_shim::Crossing::new(
+                    message,
+                    <Req as ::prost::Message>::encode_to_vec,
+                    into,
+                ));
+                let body = tonic::codec::EncodeBody::new_client(RawEncoder, Messages(exchange.lazy_request()), None, None);
+                let mut req = http::Request::new(tonic::body::Body::new(body));
+                *req.method_mut() = http::Method::POST;
+                *req.uri_mut() = http::Uri::from_static(path);
+                *req.version_mut() = http::Version::HTTP_2;
+                let mut headers = metadata.into_headers();
+                headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
+                headers.insert(http::header::TE, http::HeaderValue::from_static("trailers"));
+                *req.headers_mut() = headers;
+                *req.extensions_mut() = extensions;
+                req.extensions_mut().insert(exchange.clone());
+                let answer = stacked_answer(stack(req), &exchange, from).await;
+                // Counted whatever the answer (a layer's refusal too), by the path taken.
+                if exchange.encoded() {
+                    found.count_encoded();
+                } else {
+                    found.count();
+                }
+                answer
+            }
+
+            /// The answer of a served stack to an in-process request: the callee's typed
+            /// response, or its encoded one when a layer read the body, or its status.
+            async fn stacked_answer<Resp>(
+                answer: tonic::codegen::BoxFuture<tonic::codegen::http::Response<tonic::body::Body>, tonic::codegen::StdError>,
+                exchange: &::merge_runtime_shim::Exchange,
+                from: fn(::merge_runtime_shim::NeutralMessage) -> Result<Resp, ::merge_runtime_shim::ConvertError>,
+            ) -> Result<tonic::Response<Resp>, tonic::Status>
+            where
+                Resp: ::prost::Message + Default + Send + 'static,
+            {
+                let response = answer.await.map_err(tonic::Status::from_error)?;
+                let (parts, body) = response.into_parts();
+                if let Some(status) = tonic::Status::from_header_map(&parts.headers) {
+                    if status.code() != tonic::Code::Ok {
+                        return Err(status);
+                    }
+                }
+                let message = match exchange.take_response() {
+                    Some(crossing) => crossing.take::<Resp>(from).map_err(|e| {
+                        tonic::Status::internal(format!("in-process response conversion failed: {e}"))
+                    })?,
+                    None => {
+                        let mut streaming = tonic::codec::Streaming::new_response(
+                            tonic_prost::ProstDecoder::<Resp>::default(),
+                            body,
+                            parts.status,
+                            None,
+                            None,
+                        );
+                        let message = streaming
+                            .message()
+                            .await?
+                            .ok_or_else(|| tonic::Status::internal("Missing response message."))?;
+                        if let Some(trailers) = streaming.trailers().await? {
+                            if let Some(status) = tonic::Status::from_header_map(trailers.as_ref()) {
+                                if status.code() != tonic::Code::Ok {
+                                    return Err(status);
+                                }
+                            }
+                        }
+                        message
+                    }
+                };
+                Ok(tonic::Response::from_parts(
+                    tonic::metadata::MetadataMap::from_headers(parts.headers),
+                    message,
+                    parts.extensions,
+                ))
+            }
+
+            /// Callee: whether `req` came in-process with its message still typed.
+            #[inline]
+            pub fn typed_request<B>(req: &tonic::codegen::http::Request<B>) -> bool {
+                req.extensions()
+                    .get::<::merge_runtime_shim::Exchange>()
+                    .is_some_and(::merge_runtime_shim::Exchange::has_request)
+            }
+
+            /// Callee: a unary call that came through this server's stack with its message
+            /// typed: the handler gets it moved (or converted into this member's type), and its
+            /// answer goes back the same way, behind a body that encodes it only if a layer
+            /// reads it. A panicking handler gives Internal.
+            pub fn serve_unary<Req, Resp, B, F, Fut>(
+                req: tonic::codegen::http::Request<B>,
+                handler: F,
+                (from, into): (fn(::merge_runtime_shim::NeutralMessage) -> Result<Req, ::merge_runtime_shim::ConvertError>, fn(Resp) -> ::merge_runtime_shim::NeutralMessage),
+            ) -> tonic::codegen::BoxFuture<tonic::codegen::http::Response<tonic::body::Body>, ::std::convert::Infallible>
+            where
+                Req: Send + 'static,
+                Resp: ::prost::Message + Send + 'static,
+                F: FnOnce(tonic::Request<Req>) -> Fut,
+                Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>> + Send + 'static,
+            {
+                use tonic::codegen::http;
+                let (parts, _body) = req.into_parts();
+                let exchange = parts.extensions.get::<::merge_runtime_shim::Exchange>().cloned();
+                let Some((exchange, crossing)) = exchange.and_then(|e| Some((e.clone(), e.take_request()?))) else {
+                    let status = tonic::Status::internal("the in-process request was taken");
+                    return Box::pin(async move { Ok(status.into_http()) });
+                };
+                let message = match crossing.take::<Req>(from) {
+                    Ok(message) => message,
+                    Err(e) => {
+                        let status = tonic::Status::internal(format!("in-process request conversion failed: {e}"));
+                        return Box::pin(async move { Ok(status.into_http()) });
+                    }
+                };
+                let fut = handler(tonic::Request::from_http(http::Request::from_parts(parts, message)));
+                Box::pin(async move {
+                    Ok(match finish(fut, None).await {
+                        Ok(response) => {
+                            let (metadata, message, extensions) = response.into_parts();
+                            exchange.put_response(::merge_runtime_shim::Crossing::new(
+                                message,
+                                <Resp as ::prost::Message>::encode_to_vec,
+                                into,
+                            ));
+                            let body = tonic::codec::EncodeBody::new_server(
+                                RawEncoder,
+                                Messages(exchange.lazy_response()),
+                                None,
+                                Default::default(),
+                                None,
+                            );
+                            let mut response = http::Response::new(tonic::body::Body::new(body));
+                            let mut headers = metadata.into_headers();
+                            for reserved in ["te", "grpc-status", "grpc-message", "grpc-status-details-bin"] {
+                                headers.remove(reserved);
+                            }
+                            headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
+                            *response.headers_mut() = headers;
+                            *response.extensions_mut() = extensions;
+                            response
+                        }
+                        Err(status) => status.into_http(),
+                    })
+                })
+            }
+
             // ---- streaming: messages cross encoded one by one, no HTTP/2, no socket ----
 
             use tonic::codegen::tokio_stream::Stream;

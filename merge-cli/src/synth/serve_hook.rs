@@ -7,6 +7,11 @@
 //! built but not served, whose `serve` failed to bind, or that stopped serving, is not
 //! reachable either.
 //!
+//! A server served with something around it registers the stack a network request enters
+//! (its layers, tonic's own timeout, limits and trace function, the router): an in-process
+//! call to it enters that stack, as a network request would, with the typed message riding
+//! past the layers (`merge_runtime_shim::Exchange`).
+//!
 //! The patch is a handful of anchored edits of tonic's `transport/server/mod.rs` (the
 //! `Server` builder records what `add_service` routes, `serve_internal` holds a
 //! `merge_runtime_shim::Serving` for as long as it serves) plus a dependency on runtime-shim.
@@ -86,19 +91,36 @@ const TONIC_0_14: &[Edit] = &[
     Edit {
         anchor: "        let svc = self.service_builder.service(svc);\n",
         count: 1,
-        with: "        // cargo-merge: reachable in-process while this serves.\n        \
-               let __merge_serving = self.__merge_serving();\n        \
-               let svc = self.service_builder.service(svc);\n",
+        with: "        let svc = self.service_builder.service(svc);\n        \
+               // cargo-merge: reachable in-process, through this stack, while this serves.\n        \
+               let __merge_serving = self.__merge_serving(svc.clone());\n",
     },
 ];
 
 /// Appended to the server module: what a server tells runtime-shim when it starts serving.
+/// The stack is built as `MakeSvc` builds a connection's (tonic's own error recovery, load
+/// shedding, concurrency limit and `grpc-timeout`, the trace function) around the layered
+/// router, without the connection's address; its type is the one generated clients downcast.
 const TONIC_0_14_SERVING: &str = r#"
 // cargo-merge's serve hook, added to this copy of tonic by `cargo merge build`.
+type __MergeStack = Arc<
+    dyn Fn(Request<Body>) -> Pin<Box<dyn Future<Output = Result<Response<Body>, crate::BoxError>> + Send + 'static>>
+        + Send
+        + Sync,
+>;
+
 impl<L> Server<L> {
-    /// Tells the process's in-process registry which services this server routes and whether
-    /// anything runs around them; they are reachable in-process while the guard lives.
-    fn __merge_serving(&self) -> ::merge_runtime_shim::Serving {
+    /// Tells the process's in-process registry which services this server routes, whether
+    /// anything runs around them, and the stack a request enters; they are reachable
+    /// in-process while the guard lives.
+    fn __merge_serving<S, ResBody>(&self, svc: S) -> ::merge_runtime_shim::Serving
+    where
+        S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Future: Send,
+        S::Error: Into<crate::BoxError> + Send,
+        ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+        ResBody::Error: Into<crate::BoxError>,
+    {
         #[allow(unused_mut)]
         let mut plain = !self.__merge_layered
             && self.timeout.is_none()
@@ -109,6 +131,22 @@ impl<L> Server<L> {
         {
             plain &= self.tls.is_none();
         }
+        let timeout = self.timeout;
+        let stack = ServiceBuilder::new()
+            .layer(RecoverErrorLayer::new())
+            .option_layer(self.load_shed.then_some(LoadShedLayer::new()))
+            .option_layer(self.concurrency_limit.map(ConcurrencyLimitLayer::new))
+            .layer_fn(|s| GrpcTimeout::new(s, timeout))
+            .service(svc);
+        let stack: BoxService = BoxCloneService::new(Svc {
+            inner: stack,
+            trace_interceptor: self.trace_interceptor.clone(),
+        });
+        let stack = ::std::sync::Mutex::new(stack);
+        let call: __MergeStack = Arc::new(move |request: Request<Body>| {
+            let svc = stack.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            Box::pin(ServiceExt::oneshot(svc, request))
+        });
         ::merge_runtime_shim::Registry::current().serve(::merge_runtime_shim::Served {
             routes: self
                 .__merge_routes
@@ -116,6 +154,7 @@ impl<L> Server<L> {
                 .map(|(name, ty)| ((*name).to_owned(), *ty))
                 .collect(),
             plain,
+            stack: Some(Arc::new(call)),
         })
     }
 }
@@ -134,9 +173,7 @@ pub fn shared_dir(version: &Version) -> PathBuf {
 /// Applies the hook to tonic's server module.
 pub fn patch_server(version: &Version, source: &str) -> Result<String, String> {
     if !supports(version) {
-        return Err(format!(
-            "cargo merge's serve hook does not know tonic {version} (it knows 0.14)"
-        ));
+        return Err(unknown(version));
     }
     let mut out = source.to_owned();
     for edit in TONIC_0_14 {
@@ -195,8 +232,10 @@ pub fn patch_shared(
     patch: &mut Table,
     warnings: &mut Vec<String>,
 ) {
-    // version -> (its source folder, the members that link it)
-    let mut shared: BTreeMap<Version, (PathBuf, BTreeSet<String>)> = BTreeMap::new();
+    // One copy per compatibility bucket, its highest version: what the merged workspace
+    // resolves when the members' versions unify (`unify`, `strict`); under `exact` the others
+    // are vendored per member and patched there.
+    let mut by_bucket: BTreeMap<(u64, u64, u64), Shared> = BTreeMap::new();
     for m in members {
         for p in m
             .linked_packages()
@@ -207,16 +246,21 @@ pub fn patch_shared(
                 .vendored
                 .iter()
                 .any(|v| v.member == m.name && v.name == "tonic" && v.version == p.version);
-            if vendored {
+            let Some(dir) = p.manifest_path.parent().filter(|_| !vendored) else {
                 continue;
+            };
+            let shared = by_bucket
+                .entry(merge_analyzer::versions::bucket(&p.version))
+                .or_insert_with(|| Shared {
+                    version: p.version.clone(),
+                    source: dir.as_std_path().to_path_buf(),
+                    users: BTreeSet::new(),
+                });
+            if p.version > shared.version {
+                shared.version = p.version.clone();
+                shared.source = dir.as_std_path().to_path_buf();
             }
-            if let Some(dir) = p.manifest_path.parent() {
-                shared
-                    .entry(p.version.clone())
-                    .or_insert_with(|| (dir.as_std_path().to_path_buf(), BTreeSet::new()))
-                    .1
-                    .insert(m.name.clone());
-            }
+            shared.users.insert(m.name.clone());
         }
     }
     let crates_io = patch
@@ -229,9 +273,18 @@ pub fn patch_shared(
         );
         return;
     };
-    for (version, (source, users)) in shared {
+    for Shared {
+        version,
+        source,
+        users,
+    } in by_bucket.into_values()
+    {
         let users: Vec<String> = users.into_iter().collect();
         let users = users.join(", ");
+        if !supports(&version) {
+            warnings.push(unreachable_warning(&users, &unknown(&version)));
+            continue;
+        }
         if crates_io.contains_key("tonic") {
             warnings.push(unreachable_warning(
                 &users,
@@ -251,6 +304,18 @@ pub fn patch_shared(
     }
 }
 
+/// A tonic the members share: its highest version in one compatibility bucket, where its
+/// source is, and the members that link it.
+struct Shared {
+    version: Version,
+    source: PathBuf,
+    users: BTreeSet<String>,
+}
+
+fn unknown(version: &Version) -> String {
+    format!("cargo merge's serve hook does not know tonic {version} (it knows 0.14)")
+}
+
 fn unreachable_warning(members: &str, why: &str) -> String {
     format!(
         "the servers of {members} are not reachable in-process, calls to them go over the \
@@ -267,12 +332,6 @@ fn copy_patched(
     tools: &ToolCrates,
     files: &mut BTreeMap<PathBuf, Vec<u8>>,
 ) -> Result<(), String> {
-    // Checked before anything is copied: an unknown tonic is left as it is.
-    if !supports(version) {
-        return Err(format!(
-            "cargo merge's serve hook does not know tonic {version} (it knows 0.14)"
-        ));
-    }
     let list =
         layout::files(source).map_err(|e| format!("cannot read `{}`: {e}", source.display()))?;
     let mut copied = BTreeMap::new();
@@ -380,12 +439,16 @@ impl Default for Server<Identity> {
     fn every_edit_lands_once_and_the_serving_guard_is_held_while_serving() {
         let out = patch_server(&v("0.14.9"), SHAPE).expect("the 0.14 shape");
         assert_eq!(out.matches("__merge_routes.push").count(), 4);
-        assert!(out.contains("let __merge_serving = self.__merge_serving();\n        let svc"));
+        assert!(out.contains(
+            "let svc = self.service_builder.service(svc);\n        \
+             // cargo-merge: reachable in-process, through this stack, while this serves.\n        \
+             let __merge_serving = self.__merge_serving(svc.clone());"
+        ));
         assert!(
             out.contains("__merge_layered: true"),
             "a layer marks the server"
         );
-        assert!(out.contains("fn __merge_serving(&self) -> ::merge_runtime_shim::Serving"));
+        assert!(out.contains("fn __merge_serving<S, ResBody>(&self, svc: S)"));
     }
 
     #[test]
