@@ -1,13 +1,16 @@
 //! `cargo merge build` on servers the way real services guard them (fixtures/guarded): vault
 //! serves `Vault` behind a server-wide auth layer (`Server::builder().layer(..)`), `Audit`
-//! wrapped by hand in `InterceptedService`, `Clerk` plainly, and builds `Ghost` whose `serve`
-//! fails (its address is taken); teller calls all four.
+//! wrapped by hand in `InterceptedService`, `Clerk` plainly, `Notary` in a `ServiceBuilder`
+//! stack (the auth check, then a layer that reads the request body), `Slow` on a server with a
+//! 100 ms timeout, and builds `Ghost` whose `serve` fails (its address is taken); teller calls
+//! all six with a `traceparent`.
 //!
 //! The merged binary answers every call exactly as the split deployment does: a caller
-//! without the token is refused by the layer and by the hand-wrapped interceptor, a call to
-//! the server that never served finds nothing there. Only the plain server is called
-//! in-process; the guarded and the unserved ones go over the network, where every layer runs
-//! (the serve hook of the merged workspace's tonic reports what each server serves).
+//! without the token is refused by the layer, the hand-wrapped interceptor and the stack; the
+//! body-reading layer reads the same bytes; the server's timeout ends the slow call; a call to
+//! the server that never served finds nothing there; the trace context crosses. Every call to a
+//! served server is in-process (through its served stack where something wraps it; encoded
+//! where a layer read the body); the unserved one goes over the network.
 
 mod support;
 
@@ -28,20 +31,29 @@ fn plan(dir: &Path) -> std::path::PathBuf {
     path
 }
 
-/// Ports: teller, vault, audit, clerk. Ghost's address is clerk's, so its `serve` fails.
-fn guarded_env(ports: [u16; 4]) -> Vec<(&'static str, String)> {
-    let [teller, vault, audit, clerk] = ports.map(|p| format!("127.0.0.1:{p}"));
+/// Ports: teller, vault, audit, clerk, notary, slow. Ghost's address is clerk's, so its
+/// `serve` fails.
+fn guarded_env(ports: [u16; 6]) -> Vec<(&'static str, String)> {
+    let [teller, vault, audit, clerk, notary, slow] = ports.map(|p| format!("127.0.0.1:{p}"));
     vec![
         ("TELLER_ADDR", teller),
         ("VAULT_ADDR", vault.clone()),
         ("AUDIT_ADDR", audit.clone()),
         ("CLERK_ADDR", clerk.clone()),
         ("GHOST_ADDR", clerk.clone()),
+        ("NOTARY_ADDR", notary.clone()),
+        ("SLOW_ADDR", slow.clone()),
         ("TELLER_VAULT_URL", format!("http://{vault}")),
         ("TELLER_AUDIT_URL", format!("http://{audit}")),
         ("TELLER_CLERK_URL", format!("http://{clerk}")),
         ("TELLER_GHOST_URL", format!("http://{clerk}")),
+        ("TELLER_NOTARY_URL", format!("http://{notary}")),
+        ("TELLER_SLOW_URL", format!("http://{slow}")),
     ]
+}
+
+fn ports() -> [u16; 6] {
+    std::array::from_fn(|_| free_port())
 }
 
 /// teller's answers without a token, with a wrong one and with the right one.
@@ -80,11 +92,11 @@ fn guarded_and_unserved_servers_are_never_called_around_their_layers() {
     assert!(patched.contains("let __merge_serving = self.__merge_serving(svc.clone());"));
 
     let mut running = Running::default();
-    let split = [free_port(), free_port(), free_port(), free_port()];
+    let split = ports();
     let env = guarded_env(split);
     running.start(&bin("vault"), &env, &split[1..]);
     running.start(&bin("teller"), &env, &split[..1]);
-    let merged = [free_port(), free_port(), free_port(), free_port()];
+    let merged = ports();
     let metrics_port = free_port();
     let mut env = guarded_env(merged);
     env.push(("MERGE_METRICS_ADDR", format!("127.0.0.1:{metrics_port}")));
@@ -92,15 +104,25 @@ fn guarded_and_unserved_servers_are_never_called_around_their_layers() {
 
     let from_split = answers(split[0]);
     let from_merged = answers(merged[0]);
+    let clerk = "ok clerk opened for teller in trace 4bf92f3577b34da6a3ce929d0e0e4736\n";
     assert_eq!(
         from_split,
         [
-            "Unauthenticated missing token\nUnauthenticated missing token\n\
-             ok clerk opened for teller\nUnimplemented \n",
-            "PermissionDenied wrong token\nPermissionDenied wrong token\n\
-             ok clerk opened for teller\nUnimplemented \n",
-            "ok vault opened for teller\nok audit opened for teller\n\
-             ok clerk opened for teller\nUnimplemented \n",
+            format!(
+                "Unauthenticated missing token\nUnauthenticated missing token\n{clerk}\
+                 Unimplemented \nUnauthenticated missing token\nCancelled Timeout expired\n"
+            ),
+            format!(
+                "PermissionDenied wrong token\nPermissionDenied wrong token\n{clerk}\
+                 Unimplemented \nPermissionDenied wrong token\nCancelled Timeout expired\n"
+            ),
+            format!(
+                "ok vault opened for teller in trace 4bf92f3577b34da6a3ce929d0e0e4736\n\
+                 ok audit opened for teller in trace 4bf92f3577b34da6a3ce929d0e0e4736\n\
+                 {clerk}Unimplemented \n\
+                 ok notary opened for teller in trace 4bf92f3577b34da6a3ce929d0e0e4736 \
+                 (13 request bytes read)\nCancelled Timeout expired\n"
+            ),
         ]
     );
     assert_eq!(from_merged, from_split);
@@ -113,10 +135,21 @@ fn guarded_and_unserved_servers_are_never_called_around_their_layers() {
         "/guarded.Clerk/Stamp",
         "/guarded.Vault/Open",
         "/guarded.Audit/Record",
+        "/guarded.Slow/Wait",
     ] {
         assert_eq!(counted(&counters, method, "inline"), Some(3), "{counters}");
         assert_eq!(counted(&counters, method, "remote"), None, "{counters}");
     }
+    // Notary's body-reading layer runs once the check let the call through: that call
+    // crossed encoded; the two refused ones never reached it.
+    let notary = "/guarded.Notary/Seal";
+    assert_eq!(counted(&counters, notary, "inline"), Some(2), "{counters}");
+    assert_eq!(
+        counted(&counters, notary, "inline-encoded"),
+        Some(1),
+        "{counters}"
+    );
+    assert_eq!(counted(&counters, notary, "remote"), None, "{counters}");
     assert_eq!(counted(&counters, "/guarded.Ghost/Haunt", "inline"), None);
     assert_eq!(
         counted(&counters, "/guarded.Ghost/Haunt", "remote"),
