@@ -2,15 +2,20 @@
 //! serves `Vault` behind a server-wide auth layer (`Server::builder().layer(..)`), `Audit`
 //! wrapped by hand in `InterceptedService`, `Clerk` plainly, `Notary` in a `ServiceBuilder`
 //! stack (the auth check, then a layer that reads the request body), `Slow` on a server with a
-//! 100 ms timeout, and builds `Ghost` whose `serve` fails (its address is taken); teller calls
-//! all six with a `traceparent`.
+//! 100 ms timeout, `Sloth` plainly (2 s handlers both), and builds `Ghost` whose `serve` fails
+//! (its address is taken). teller calls all seven with a `traceparent`, through clients made
+//! every way: plain, `with_interceptor`, a hand-made `InterceptedService`, a tower layer around
+//! the channel, and a channel with a 100 ms `Endpoint::timeout` (sloth).
 //!
 //! The merged binary answers every call exactly as the split deployment does: a caller
 //! without the token is refused by the layer, the hand-wrapped interceptor and the stack; the
-//! body-reading layer reads the same bytes; the server's timeout ends the slow call; a call to
-//! the server that never served finds nothing there; the trace context crosses. Every call to a
-//! served server is in-process (through its served stack where something wraps it; encoded
-//! where a layer read the body); the unserved one goes over the network.
+//! body-reading layer reads the same bytes; the server's timeout ends the slow call and the
+//! endpoint's the sloth's; a call to the server that never served finds nothing there; the
+//! trace context and what the client's interceptors and layer add cross. Every call to a
+//! served server is in-process: through its served stack where something wraps it, through
+//! the client's own stack (its channel entering the callee, encoded) where something wraps
+//! the client's channel, encoded where a layer read the body; the unserved one goes over the
+//! network.
 
 mod support;
 
@@ -31,10 +36,11 @@ fn plan(dir: &Path) -> std::path::PathBuf {
     path
 }
 
-/// Ports: teller, vault, audit, clerk, notary, slow. Ghost's address is clerk's, so its
-/// `serve` fails.
-fn guarded_env(ports: [u16; 6]) -> Vec<(&'static str, String)> {
-    let [teller, vault, audit, clerk, notary, slow] = ports.map(|p| format!("127.0.0.1:{p}"));
+/// Ports: teller, vault, audit, clerk, notary, slow, sloth. Ghost's address is clerk's, so
+/// its `serve` fails.
+fn guarded_env(ports: [u16; 7]) -> Vec<(&'static str, String)> {
+    let [teller, vault, audit, clerk, notary, slow, sloth] =
+        ports.map(|p| format!("127.0.0.1:{p}"));
     vec![
         ("TELLER_ADDR", teller),
         ("VAULT_ADDR", vault.clone()),
@@ -43,16 +49,18 @@ fn guarded_env(ports: [u16; 6]) -> Vec<(&'static str, String)> {
         ("GHOST_ADDR", clerk.clone()),
         ("NOTARY_ADDR", notary.clone()),
         ("SLOW_ADDR", slow.clone()),
+        ("SLOTH_ADDR", sloth.clone()),
         ("TELLER_VAULT_URL", format!("http://{vault}")),
         ("TELLER_AUDIT_URL", format!("http://{audit}")),
         ("TELLER_CLERK_URL", format!("http://{clerk}")),
         ("TELLER_GHOST_URL", format!("http://{clerk}")),
         ("TELLER_NOTARY_URL", format!("http://{notary}")),
         ("TELLER_SLOW_URL", format!("http://{slow}")),
+        ("TELLER_SLOTH_URL", format!("http://{sloth}")),
     ]
 }
 
-fn ports() -> [u16; 6] {
+fn ports() -> [u16; 7] {
     std::array::from_fn(|_| free_port())
 }
 
@@ -65,7 +73,7 @@ fn answers(teller: u16) -> Vec<String> {
         .collect()
 }
 
-/// The counter line of `method` on `path` (`inline` or `remote`), if any.
+/// The calls of `method` counted on `path` (`inline`, `inline-encoded` or `remote`), if any.
 fn counted(counters: &str, method: &str, path: &str) -> Option<u64> {
     let prefix = format!("merge_calls_total{{method=\"{method}\",path=\"{path}\"");
     counters
@@ -78,6 +86,7 @@ fn counted(counters: &str, method: &str, path: &str) -> Option<u64> {
                 .expect("a count")
         })
         .reduce(|a, b| a + b)
+        .filter(|n| *n > 0)
 }
 
 #[test]
@@ -104,56 +113,58 @@ fn guarded_and_unserved_servers_are_never_called_around_their_layers() {
 
     let from_split = answers(split[0]);
     let from_merged = answers(merged[0]);
-    let clerk = "ok clerk opened for teller in trace 4bf92f3577b34da6a3ce929d0e0e4736\n";
+    let trace = "in trace 4bf92f3577b34da6a3ce929d0e0e4736";
+    let clerk = format!("ok clerk opened for teller {trace} via intercepted-service\n");
+    let timeouts = "Cancelled Timeout expired\nCancelled Timeout expired\n";
+    let refused = |why: &str| {
+        format!(
+            "{why}\n{why}\n{clerk}Unimplemented \n{why}\n{timeouts}",
+            clerk = clerk,
+            timeouts = timeouts
+        )
+    };
     assert_eq!(
         from_split,
         [
+            refused("Unauthenticated missing token"),
+            refused("PermissionDenied wrong token"),
             format!(
-                "Unauthenticated missing token\nUnauthenticated missing token\n{clerk}\
-                 Unimplemented \nUnauthenticated missing token\nCancelled Timeout expired\n"
-            ),
-            format!(
-                "PermissionDenied wrong token\nPermissionDenied wrong token\n{clerk}\
-                 Unimplemented \nPermissionDenied wrong token\nCancelled Timeout expired\n"
-            ),
-            format!(
-                "ok vault opened for teller in trace 4bf92f3577b34da6a3ce929d0e0e4736\n\
-                 ok audit opened for teller in trace 4bf92f3577b34da6a3ce929d0e0e4736\n\
+                "ok vault opened for teller {trace}\n\
+                 ok audit opened for teller {trace} via with-interceptor\n\
                  {clerk}Unimplemented \n\
-                 ok notary opened for teller in trace 4bf92f3577b34da6a3ce929d0e0e4736 \
-                 (13 request bytes read)\nCancelled Timeout expired\n"
+                 ok notary opened for teller {trace} via tower-layer (13 request bytes read)\n\
+                 {timeouts}"
             ),
         ]
     );
     assert_eq!(from_merged, from_split);
 
-    // Every call of the three rounds: the plain server in-process, the layered and the
-    // hand-wrapped one in-process through their served stacks (the refusals included), the
-    // unserved one over the network.
+    // Every call of the three rounds. Plain clients reach the guarded servers through their
+    // served stacks, the message typed (`inline`). Clients with something around their channel (clerk's
+    // InterceptedService, notary's tower layer, sloth's endpoint timeout): through their own
+    // stack, the channel entering the callee in-process (`inline-encoded`). The unserved
+    // ghost over the network.
     let counters = metrics(metrics_port);
+    let paths = |method: &str| {
+        ["inline", "inline-encoded", "remote"].map(|path| counted(&counters, method, path))
+    };
     for method in [
-        "/guarded.Clerk/Stamp",
         "/guarded.Vault/Open",
         "/guarded.Audit/Record",
         "/guarded.Slow/Wait",
     ] {
-        assert_eq!(counted(&counters, method, "inline"), Some(3), "{counters}");
-        assert_eq!(counted(&counters, method, "remote"), None, "{counters}");
+        assert_eq!(paths(method), [Some(3), None, None], "{method}: {counters}");
     }
-    // Notary's body-reading layer runs once the check let the call through: that call
-    // crossed encoded; the two refused ones never reached it.
-    let notary = "/guarded.Notary/Seal";
-    assert_eq!(counted(&counters, notary, "inline"), Some(2), "{counters}");
+    for method in [
+        "/guarded.Clerk/Stamp",
+        "/guarded.Notary/Seal",
+        "/guarded.Sloth/Crawl",
+    ] {
+        assert_eq!(paths(method), [None, Some(3), None], "{method}: {counters}");
+    }
     assert_eq!(
-        counted(&counters, notary, "inline-encoded"),
-        Some(1),
-        "{counters}"
-    );
-    assert_eq!(counted(&counters, notary, "remote"), None, "{counters}");
-    assert_eq!(counted(&counters, "/guarded.Ghost/Haunt", "inline"), None);
-    assert_eq!(
-        counted(&counters, "/guarded.Ghost/Haunt", "remote"),
-        Some(3),
+        paths("/guarded.Ghost/Haunt"),
+        [None, None, Some(3)],
         "{counters}"
     );
     assert!(running.terminate_last().success());

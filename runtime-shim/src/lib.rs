@@ -16,6 +16,7 @@
 //!   Rust types for one protobuf message differ.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod channel;
 mod exchange;
 pub mod future;
 mod hook;
@@ -26,6 +27,7 @@ mod registry;
 mod slot;
 mod value;
 
+pub use channel::{ChannelProbe, Dispatched, channel_plain, register_channel_probe};
 pub use exchange::{Crossing, Exchange};
 pub use hook::{Hook, current_member, set_current_member};
 pub use merge_inline_macros::include_proto;

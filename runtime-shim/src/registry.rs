@@ -288,6 +288,13 @@ impl Registry {
         })
     }
 
+    /// The served stack of `path`'s service, whether it is served plainly or not: what a
+    /// merged workspace's tonic `Channel` enters in-process, under the client's own stack.
+    pub fn stack_for(&self, path: &str) -> Option<Arc<dyn Any + Send + Sync>> {
+        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        inner.stack(service_of(path)?).cloned()
+    }
+
     /// The newest entry registered for `path`, served or not (what [`Registry::lookup`] would
     /// find if its server were served plainly).
     pub fn registered(&self, path: &str) -> Option<Entry> {

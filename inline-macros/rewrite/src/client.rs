@@ -3,6 +3,7 @@
 //! tonic code runs. A client built with `with_interceptor` keeps the interceptor for the
 //! in-process path too, so that the metadata it adds (say `x-caller`) reaches the callee.
 
+use proc_macro2::TokenStream;
 use quote::quote;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
@@ -32,15 +33,23 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
                     fields.named.push(syn::parse_quote! {
                         __merge_hook: super::__merge_inline::ClientHook
                     });
+                    fields.named.push(syn::parse_quote! {
+                        __merge_plain: bool
+                    });
                 }
             }
             Item::Impl(imp) if imp.trait_.is_none() => {
-                AddHook.visit_item_impl_mut(imp);
                 for ii in imp.items.iter_mut() {
                     if let ImplItem::Fn(f) = ii {
                         if f.sig.ident == "with_interceptor" {
                             keep_interceptor(f);
+                        } else if f.sig.ident == "new" || f.sig.ident == "with_origin" {
+                            judge_stack(f);
                         } else {
+                            AddHook {
+                                plain: quote!(false),
+                            }
+                            .visit_impl_item_fn_mut(f);
                             inline_call(f);
                         }
                     }
@@ -52,8 +61,11 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
     Ok(true)
 }
 
-/// `Self { inner }` literals also set the hook (empty).
-struct AddHook;
+/// `Self { inner }` literals also set the hook (empty) and whether the client's service
+/// stack is a plain channel.
+struct AddHook {
+    plain: TokenStream,
+}
 
 impl VisitMut for AddHook {
     fn visit_expr_struct_mut(&mut self, e: &mut syn::ExprStruct) {
@@ -61,9 +73,41 @@ impl VisitMut for AddHook {
             e.fields.push(syn::parse_quote!(
                 __merge_hook: ::core::default::Default::default()
             ));
+            let plain = &self.plain;
+            e.fields.push(syn::parse_quote!(__merge_plain: #plain));
         }
         syn::visit_mut::visit_expr_struct_mut(self, e);
     }
+}
+
+/// `new(inner)` and `with_origin(inner, ..)` judge the service stack they are given: a plain
+/// channel lets a call go straight to its callee; anything else (an interceptor, a tower
+/// layer, an endpoint timeout or limit, a balanced channel) is called through, its channel
+/// entering the callee in-process. Judging needs `T: 'static`.
+fn judge_stack(f: &mut syn::ImplItemFn) {
+    let takes_inner = f.sig.inputs.iter().any(
+        |a| matches!(a, FnArg::Typed(t) if matches!(&*t.pat, syn::Pat::Ident(p) if p.ident == "inner")),
+    );
+    if !takes_inner {
+        AddHook {
+            plain: quote!(false),
+        }
+        .visit_impl_item_fn_mut(f);
+        return;
+    }
+    AddHook {
+        plain: quote!(__merge_plain),
+    }
+    .visit_impl_item_fn_mut(f);
+    f.block.stmts.insert(
+        0,
+        syn::parse_quote!(let __merge_plain = super::__merge_inline::plain_client(&inner);),
+    );
+    f.sig
+        .generics
+        .make_where_clause()
+        .predicates
+        .push(syn::parse_quote!(T: 'static));
 }
 
 /// `with_interceptor(inner, interceptor)`: the same client, remembering a clone of the
@@ -72,7 +116,10 @@ fn keep_interceptor(f: &mut syn::ImplItemFn) {
     let body = &f.block;
     f.block = syn::parse_quote!({
         let kept = interceptor.clone();
+        // The interceptor is kept here: the stack under it is what is judged.
+        let __merge_plain = super::__merge_inline::plain_client(&inner);
         let mut client = #body;
+        client.__merge_plain = __merge_plain;
         client.__merge_hook = ::merge_runtime_shim::Hook(Some(::std::sync::Arc::new(
             move |request: tonic::Request<()>| {
                 tonic::service::Interceptor::call(&mut kept.clone(), request)
@@ -80,6 +127,11 @@ fn keep_interceptor(f: &mut syn::ImplItemFn) {
         )));
         client
     });
+    f.sig
+        .generics
+        .make_where_clause()
+        .predicates
+        .push(syn::parse_quote!(T: 'static));
     if let Some(wc) = f.sig.generics.where_clause.as_mut() {
         for p in wc.predicates.iter_mut() {
             if let syn::WherePredicate::Type(t) = p {
@@ -137,58 +189,45 @@ fn inline_call(f: &mut syn::ImplItemFn) {
         quote!(tonic::IntoRequest::into_request(#request))
     };
     let mut original = f.block.clone();
-    let unary = !client_streaming && !server_streaming;
-    if unary {
-        // The request is made before the lookup; the network path takes it as it is.
-        AlreadyRequest(request.clone()).visit_block_mut(&mut original);
-    }
-    let body = if unary {
+    // The request is made before the lookup; the network path takes it as it is.
+    AlreadyRequest(request.clone()).visit_block_mut(&mut original);
+    let direct = if !client_streaming && !server_streaming {
         // Unary: a plainly served callee is called directly, everything before the await in
         // one plain call (the method's future keeps only the lookup and the reply across it);
         // a callee served with something around it is entered through that stack.
-        quote! {{
-            static __MERGE_SLOT: ::merge_runtime_shim::MethodSlot =
-                ::merge_runtime_shim::MethodSlot::new(#path, env!("CARGO_PKG_NAME"));
-            let request = #into;
-            if let Some(found) = __MERGE_SLOT.resolve() {
-                let codecs = {
-                    #[allow(unused_imports)]
-                    use ::merge_runtime_shim::PickFields as _;
-                    #[allow(unused_imports)]
-                    use super::__merge_convert::PickEncoded as _;
-                    (
-                        (&::merge_runtime_shim::Pick::<#req>::new()).codec().into,
-                        (&::merge_runtime_shim::Pick::<#resp>::new()).codec().from,
-                    )
-                };
-                if found.entry.stack.is_none() {
-                    found.count();
-                    return super::__merge_inline::call_unary::<#req, #resp>(
-                        &found.entry,
-                        request,
-                        &self.__merge_hook,
-                        codecs,
-                    )?
-                    .await;
-                }
-                if let Some(stack) = super::__merge_inline::stack_of(&found.entry) {
-                    return super::__merge_inline::call_stacked::<#req, #resp>(
-                        &found,
-                        stack,
-                        #path,
-                        request,
-                        &self.__merge_hook,
-                        codecs,
-                    )
-                    .await;
-                }
-                // Served by a stack of another tonic: over the network.
+        quote! {
+            let codecs = {
+                #[allow(unused_imports)]
+                use ::merge_runtime_shim::PickFields as _;
+                #[allow(unused_imports)]
+                use super::__merge_convert::PickEncoded as _;
+                (
+                    (&::merge_runtime_shim::Pick::<#req>::new()).codec().into,
+                    (&::merge_runtime_shim::Pick::<#resp>::new()).codec().from,
+                )
+            };
+            if found.entry.stack.is_none() {
+                found.count();
+                return super::__merge_inline::call_unary::<#req, #resp>(
+                    &found.entry,
+                    request,
+                    &self.__merge_hook,
+                    codecs,
+                )?
+                .await;
             }
-            __MERGE_SLOT.count_remote();
-            // The network path's future is large; boxed, it does not make every in-process
-            // call move it around.
-            ::std::boxed::Box::pin(async move #original).await
-        }}
+            if let Some(stack) = super::__merge_inline::stack_of(&found.entry) {
+                return super::__merge_inline::call_stacked::<#req, #resp>(
+                    &found,
+                    stack,
+                    #path,
+                    request,
+                    &self.__merge_hook,
+                    codecs,
+                )
+                .await;
+            }
+        }
     } else {
         let neutral = if client_streaming {
             quote!(super::__merge_inline::request_many::<#req, _>(request))
@@ -200,28 +239,49 @@ fn inline_call(f: &mut syn::ImplItemFn) {
         } else {
             quote!(super::__merge_inline::response_one::<#resp>(reply).await)
         };
-        // Streaming reaches a plainly served callee only; one served with something around it
-        // is called over the network.
-        quote! {{
-            static __MERGE_SLOT: ::merge_runtime_shim::MethodSlot =
-                ::merge_runtime_shim::MethodSlot::new(#path, env!("CARGO_PKG_NAME"));
-            if let Some(found) = __MERGE_SLOT.resolve().filter(|f| f.entry.stack.is_none()) {
+        // Streaming goes straight only to a plainly served callee.
+        quote! {
+            if found.entry.stack.is_none() {
                 found.count();
-                let mut request = #into;
+                let mut request = request;
                 if let Some(hook) = &self.__merge_hook.0 {
                     request = super::__merge_inline::intercept(|r| hook(r), request)?;
                 }
                 let reply = super::__merge_inline::call_streaming(&found.entry, #neutral).await?;
                 return #reply;
             }
-            __MERGE_SLOT.count_remote();
-            ::std::boxed::Box::pin(async move #original).await
-        }}
+        }
     };
-    f.block = syn::parse_quote!(#body);
+    f.block = syn::parse_quote!({
+        static __MERGE_SLOT: ::merge_runtime_shim::MethodSlot =
+            ::merge_runtime_shim::MethodSlot::new(#path, env!("CARGO_PKG_NAME"));
+        #[allow(unused_mut)]
+        let mut request = #into;
+        let mut through = None;
+        if let Some(found) = __MERGE_SLOT.resolve() {
+            if self.__merge_plain {
+                #direct
+            }
+            // Through this client's own service stack (interceptors, layers, the endpoint's
+            // timeout): a merged workspace's channel enters the callee's served stack
+            // in-process, the message encoded.
+            let dispatched = ::merge_runtime_shim::Dispatched::default();
+            request.extensions_mut().insert(dispatched.clone());
+            through = Some((found, dispatched));
+        }
+        // The network path's future is large; boxed, it does not make every in-process call
+        // move it around.
+        let answer = ::std::boxed::Box::pin(async move #original).await;
+        match through {
+            Some((found, dispatched)) if dispatched.get() => found.count_encoded(),
+            _ => __MERGE_SLOT.count_remote(),
+        }
+        answer
+    });
 }
 
-/// `request.into_request()` becomes `request` (already a `tonic::Request`).
+/// `request.into_request()` (`into_streaming_request()`) becomes `request`, already a
+/// `tonic::Request`.
 struct AlreadyRequest(syn::Ident);
 
 impl VisitMut for AlreadyRequest {
@@ -229,7 +289,8 @@ impl VisitMut for AlreadyRequest {
         if let syn::Expr::MethodCall(call) = e {
             let on_request =
                 matches!(&*call.receiver, syn::Expr::Path(p) if p.path.is_ident(&self.0));
-            if on_request && call.method == "into_request" && call.args.is_empty() {
+            let into = call.method == "into_request" || call.method == "into_streaming_request";
+            if on_request && into && call.args.is_empty() {
                 *e = (*call.receiver).clone();
                 return;
             }

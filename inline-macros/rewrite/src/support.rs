@@ -210,6 +210,16 @@ pub fn module() -> TokenStream {
                 })
             }
 
+            /// Whether a client's service stack is a plain channel (then a call may go straight
+            /// to its callee): a merged workspace's tonic knows its channels; elsewhere only a
+            /// bare `Channel` counts as plain (an unpatched channel cannot enter a callee).
+            pub fn plain_client<T: 'static>(inner: &T) -> bool {
+                match ::merge_runtime_shim::channel_plain(inner) {
+                    Some(plain) => plain,
+                    None => ::std::any::type_name::<T>() == "tonic::transport::channel::Channel",
+                }
+            }
+
             // ---- through a callee's served stack: every layer runs, the message rides past ----
 
             /// A served stack as this member's tonic registers it (the serve hook of a merged

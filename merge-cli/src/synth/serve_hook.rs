@@ -31,8 +31,9 @@ use super::layout;
 use super::manifest::{ToolCrates, slash};
 use super::vendor;
 
-/// The file of tonic the hook edits.
+/// The files of tonic the hook edits.
 const SERVER: &str = "src/transport/server/mod.rs";
+const CHANNEL: &str = "src/transport/channel/mod.rs";
 
 /// One anchored edit: `anchor` occurs `count` times and each becomes `with`.
 struct Edit {
@@ -96,6 +97,127 @@ const TONIC_0_14: &[Edit] = &[
                let __merge_serving = self.__merge_serving(svc.clone());\n",
     },
 ];
+
+/// The edits for tonic 0.14's `transport::Channel`: it keeps its endpoint's timeout and
+/// whether it is plain, and a request whose service a server of this process serves enters
+/// that server's stack in-process, under the channel's timeout, instead of the network.
+const TONIC_0_14_CHANNEL: &[Edit] = &[
+    Edit {
+        anchor: "pub struct Channel {\n    \
+                 svc: Buffer<Request<Body>, BoxFuture<'static, Result<Response<Body>, crate::BoxError>>>,\n}",
+        count: 1,
+        with: "pub struct Channel {\n    \
+               svc: Buffer<Request<Body>, BoxFuture<'static, Result<Response<Body>, crate::BoxError>>>,\n    \
+               __merge_timeout: Option<std::time::Duration>,\n    \
+               __merge_plain: bool,\n}",
+    },
+    Edit {
+        anchor: "        executor.execute(Box::pin(worker));\n\n        Channel { svc }\n",
+        count: 1,
+        with: "        executor.execute(Box::pin(worker));\n\n        \
+               ::merge_runtime_shim::register_channel_probe(__merge_channel_plain);\n        \
+               Channel { svc, __merge_timeout: None, __merge_plain: false }\n",
+    },
+    Edit {
+        anchor: "        let buffer_size = endpoint.buffer_size.unwrap_or(DEFAULT_BUFFER_SIZE);\n",
+        count: 2,
+        with: "        ::merge_runtime_shim::register_channel_probe(__merge_channel_plain);\n        \
+               let __merge_timeout = endpoint.timeout;\n        \
+               let __merge_plain = endpoint.timeout.is_none()\n            \
+               && endpoint.concurrency_limit.is_none()\n            \
+               && endpoint.rate_limit.is_none();\n        \
+               let buffer_size = endpoint.buffer_size.unwrap_or(DEFAULT_BUFFER_SIZE);\n",
+    },
+    Edit {
+        anchor: "Channel { svc }",
+        count: 2,
+        with: "Channel { svc, __merge_timeout, __merge_plain }",
+    },
+    Edit {
+        anchor: "pub struct ResponseFuture {\n    \
+                 inner: BufferResponseFuture<BoxFuture<'static, Result<Response<Body>, crate::BoxError>>>,\n}",
+        count: 1,
+        with: "pub struct ResponseFuture {\n    \
+               inner: Option<BufferResponseFuture<BoxFuture<'static, Result<Response<Body>, crate::BoxError>>>>,\n    \
+               __merge: Option<BoxFuture<'static, Result<Response<Body>, crate::BoxError>>>,\n}",
+    },
+    Edit {
+        anchor: "        let inner = Service::call(&mut self.svc, request);\n\n        \
+                 ResponseFuture { inner }\n",
+        count: 1,
+        with: "        let request = match __merge_dispatch(request, self.__merge_timeout) {\n            \
+               Ok(in_process) => return ResponseFuture { inner: None, __merge: Some(in_process) },\n            \
+               Err(request) => request,\n        \
+               };\n        \
+               let inner = Service::call(&mut self.svc, request);\n\n        \
+               ResponseFuture { inner: Some(inner), __merge: None }\n",
+    },
+    Edit {
+        anchor: "        Pin::new(&mut self.inner)\n            \
+                 .poll(cx)\n            \
+                 .map_err(super::Error::from_source)\n",
+        count: 1,
+        with: "        let this = &mut *self;\n        \
+               match (&mut this.__merge, &mut this.inner) {\n            \
+               (Some(in_process), _) => in_process.as_mut().poll(cx).map_err(super::Error::from_source),\n            \
+               (None, Some(inner)) => Pin::new(inner).poll(cx).map_err(super::Error::from_source),\n            \
+               (None, None) => Poll::Ready(Err(super::Error::from_source(\"polled after completion\"))),\n        \
+               }\n",
+    },
+];
+
+/// Appended to the channel module: the in-process transport under a client's own stack.
+const TONIC_0_14_IN_PROCESS: &str = r#"
+// cargo-merge's in-process transport, added to this copy of tonic by `cargo merge build`.
+type __MergeStack = std::sync::Arc<
+    dyn Fn(Request<Body>) -> Pin<Box<dyn Future<Output = Result<Response<Body>, crate::BoxError>> + Send + 'static>>
+        + Send
+        + Sync,
+>;
+
+/// A served stack of this process as a service, under the channel's `grpc-timeout` layer.
+#[derive(Clone)]
+struct __MergeStackService(__MergeStack);
+
+impl Service<Request<Body>> for __MergeStackService {
+    type Response = Response<Body>;
+    type Error = crate::BoxError;
+    type Future = BoxFuture<'static, Result<Response<Body>, crate::BoxError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        (self.0)(request)
+    }
+}
+
+/// A request whose service a server of this process serves enters that server's stack, under
+/// the channel's own timeout; any other request is given back for the network.
+fn __merge_dispatch(
+    request: Request<Body>,
+    timeout: Option<std::time::Duration>,
+) -> Result<BoxFuture<'static, Result<Response<Body>, crate::BoxError>>, Request<Body>> {
+    let Some(stack) = ::merge_runtime_shim::Registry::current().stack_for(request.uri().path()) else {
+        return Err(request);
+    };
+    let Some(stack) = stack.downcast_ref::<__MergeStack>() else {
+        return Err(request);
+    };
+    if let Some(dispatched) = request.extensions().get::<::merge_runtime_shim::Dispatched>() {
+        dispatched.set();
+    }
+    let mut svc = crate::transport::service::GrpcTimeout::new(__MergeStackService(stack.clone()), timeout);
+    let answer = Service::call(&mut svc, request);
+    Ok(Box::pin(answer))
+}
+
+/// Whether `stack` is a plain channel of this tonic (see `merge_runtime_shim::channel_plain`).
+fn __merge_channel_plain(stack: &dyn std::any::Any) -> Option<bool> {
+    stack.downcast_ref::<Channel>().map(|c| c.__merge_plain)
+}
+"#;
 
 /// Appended to the server module: what a server tells runtime-shim when it starts serving.
 /// The stack is built as `MakeSvc` builds a connection's (tonic's own error recovery, load
@@ -172,15 +294,37 @@ pub fn shared_dir(version: &Version) -> PathBuf {
 
 /// Applies the hook to tonic's server module.
 pub fn patch_server(version: &Version, source: &str) -> Result<String, String> {
+    apply(version, SERVER, source, TONIC_0_14, TONIC_0_14_SERVING)
+}
+
+/// Applies the in-process transport to tonic's channel module.
+pub fn patch_channel(version: &Version, source: &str) -> Result<String, String> {
+    apply(
+        version,
+        CHANNEL,
+        source,
+        TONIC_0_14_CHANNEL,
+        TONIC_0_14_IN_PROCESS,
+    )
+}
+
+/// `edits` applied to `source` (tonic's `file`), then `appended`.
+fn apply(
+    version: &Version,
+    file: &str,
+    source: &str,
+    edits: &[Edit],
+    appended: &str,
+) -> Result<String, String> {
     if !supports(version) {
         return Err(unknown(version));
     }
     let mut out = source.to_owned();
-    for edit in TONIC_0_14 {
+    for edit in edits {
         let found = out.matches(edit.anchor).count();
         if found != edit.count {
             return Err(format!(
-                "tonic {version}'s {SERVER} is not the shape cargo merge's serve hook edits \
+                "tonic {version}'s {file} is not the shape cargo merge's serve hook edits \
                  (`{}` found {found} times, expected {})",
                 edit.anchor.trim(),
                 edit.count
@@ -188,7 +332,7 @@ pub fn patch_server(version: &Version, source: &str) -> Result<String, String> {
         }
         out = out.replace(edit.anchor, edit.with);
     }
-    out.push_str(TONIC_0_14_SERVING);
+    out.push_str(appended);
     Ok(out)
 }
 
@@ -372,20 +516,18 @@ fn patch_copy(
     tools: &ToolCrates,
     files: &mut BTreeMap<PathBuf, Vec<u8>>,
 ) -> Result<(), String> {
-    let server = dir.join(SERVER);
-    let source = files
-        .get(&server)
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .ok_or_else(|| format!("tonic {version} has no {SERVER}"))?;
-    let manifest = dir.join("Cargo.toml");
-    let text = files
-        .get(&manifest)
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .ok_or_else(|| format!("tonic {version} has no Cargo.toml"))?;
-    let patched = patch_server(version, &source)?;
-    let text = patch_manifest(&text, tools)?;
-    files.insert(server, patched.into_bytes());
-    files.insert(manifest, text.into_bytes());
+    let read = |rel: &str| {
+        files
+            .get(&dir.join(rel))
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .ok_or_else(|| format!("tonic {version} has no {rel}"))
+    };
+    let server = patch_server(version, &read(SERVER)?)?;
+    let channel = patch_channel(version, &read(CHANNEL)?)?;
+    let manifest = patch_manifest(&read("Cargo.toml")?, tools)?;
+    files.insert(dir.join(SERVER), server.into_bytes());
+    files.insert(dir.join(CHANNEL), channel.into_bytes());
+    files.insert(dir.join("Cargo.toml"), manifest.into_bytes());
     Ok(())
 }
 
