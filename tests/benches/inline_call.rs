@@ -16,6 +16,12 @@
 //!   in-process call succeeds).
 //! - `tonic_loopback`: real tonic over 127.0.0.1 TCP, client and server on the same runtime, the
 //!   server registered in another registry scope so the call cannot go in-process.
+//! - `inline_layered`: in-process through a served stack: a server-wide layer (tonic's
+//!   `InterceptorLayer` checking `x-caller`, as an auth layer does) around a server built with
+//!   `with_interceptor` (the same check), and a client with an interceptor that adds
+//!   `x-caller`; the stack registered as a merged workspace's serve hook registers it.
+//! - `tonic_loopback_layered`: the same server (`Server::builder().layer(..)`) and client over
+//!   127.0.0.1 TCP.
 //!
 //! The in-process clients' channels point where nothing listens: a call that left the process
 //! would fail. The registry's counters are checked after each function: every measured call
@@ -33,11 +39,13 @@ use merge_tests::copy::probe_client::ProbeClient as CopyClient;
 use merge_tests::probe::probe_client::ProbeClient;
 use merge_tests::probe::probe_server::{Probe, ProbeServer};
 use merge_tests::{
-    CALLER, ECHO, NOWHERE, ProbeService, bench_msg, bench_msg_copy, direct_echo, inline_calls,
-    lazy_channel, remote_calls, serve,
+    CALLER, ECHO, NOWHERE, ProbeService, add_x_caller, bench_msg, bench_msg_copy, direct_echo,
+    inline_calls, lazy_channel, remote_calls, require_caller, serve,
 };
 use tokio::runtime::Runtime;
+use tonic::service::InterceptorLayer;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 
 /// `/probe.Probe/Stream`.
 const STREAM: &str = "/probe.Probe/Stream";
@@ -175,8 +183,49 @@ fn unary_call(c: &mut Criterion) {
 
     streaming(&mut group, &rt, &mut same);
 
-    // Nothing in-process any more: the loopback client cannot take the inline path.
     drop((server, serving));
+    assert!(Registry::global().lookup(ECHO).is_none());
+
+    // In-process through a served stack: a server-wide check around a server with its own,
+    // a client interceptor supplying what they check.
+    let (service, layered_calls) = ProbeService::new();
+    let layered_server = ProbeServer::with_interceptor(service, require_caller);
+    let routes = tonic::service::Routes::new(layered_server).prepare();
+    let stack = tower::ServiceBuilder::new()
+        .layer(InterceptorLayer::new(require_caller))
+        .service(routes);
+    let serving = merge_tests::served_through(
+        &Registry::global(),
+        std::any::TypeId::of::<tonic::service::Routes>(),
+        stack,
+    );
+    let mut layered = {
+        let _rt = rt.enter();
+        ProbeClient::with_interceptor(lazy_channel(NOWHERE), add_x_caller)
+    };
+    let layered_before = inline_calls(ECHO, CALLER);
+    let n = Iterations::default();
+    group.bench_function("inline_layered", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                timed!(n.add(iters), bench_msg(), |m| layered.echo(m), |out| out
+                    .is_ok())
+            })
+        })
+    });
+    assert_eq!(
+        inline_calls(ECHO, CALLER) - layered_before,
+        n.get(),
+        "every inline_layered call went in-process, typed"
+    );
+    assert_eq!(
+        layered_calls.local(),
+        usize::try_from(n.get()).expect("fits")
+    );
+    expected += n.get();
+
+    // Nothing in-process any more: the loopback clients cannot take the inline path.
+    drop(serving);
     assert!(Registry::global().lookup(ECHO).is_none());
     let (service, net_calls) = ProbeService::new();
     let elsewhere = Arc::new(Registry::default());
@@ -206,6 +255,45 @@ fn unary_call(c: &mut Criterion) {
     );
     assert_eq!(inline_calls(ECHO, CALLER) - inline_before, expected);
     drop(served);
+
+    // The layered server over loopback.
+    let (service, net_layered_calls) = ProbeService::new();
+    let net_layered = elsewhere.scope(|| ProbeServer::with_interceptor(service, require_caller));
+    let (task, mut remote_layered) = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("loopback listener");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        let router = Server::builder()
+            .layer(InterceptorLayer::new(require_caller))
+            .add_service(net_layered);
+        let task = tokio::spawn(
+            router.serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true))),
+        );
+        let client = ProbeClient::with_interceptor(lazy_channel(&url), add_x_caller);
+        (task, client)
+    });
+    let remote_before = remote_calls(ECHO);
+    let n = Iterations::default();
+    group.bench_function("tonic_loopback_layered", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                timed!(
+                    n.add(iters),
+                    bench_msg(),
+                    |m| remote_layered.echo(m),
+                    |out| out.is_ok()
+                )
+            })
+        })
+    });
+    assert_eq!(remote_calls(ECHO) - remote_before, n.get());
+    assert_eq!(
+        net_layered_calls.network(),
+        usize::try_from(n.get()).expect("fits"),
+        "every tonic_loopback_layered call went over TCP"
+    );
+    task.abort();
     group.finish();
 }
 

@@ -289,6 +289,73 @@ pub fn served_plainly(registry: &Arc<Registry>) -> merge_runtime_shim::Serving {
     })
 }
 
+/// Server interceptor: rejects a request that does not name its caller.
+pub fn require_caller(request: Request<()>) -> Result<Request<()>, Status> {
+    match request.metadata().get(CALLER_KEY) {
+        Some(_) => Ok(request),
+        None => Err(Status::unauthenticated("probe: missing x-caller metadata")),
+    }
+}
+
+/// Client interceptor: names the caller (`tagged-client`).
+pub fn add_x_caller(mut request: Request<()>) -> Result<Request<()>, Status> {
+    request.metadata_mut().insert(
+        CALLER_KEY,
+        tonic::metadata::MetadataValue::from_static("tagged-client"),
+    );
+    Ok(request)
+}
+
+/// A served stack as the serve hook registers it (the generated code's `__merge_inline::Stack`).
+pub type Stack = Arc<
+    dyn Fn(
+            tonic::codegen::http::Request<tonic::body::Body>,
+        ) -> tonic::codegen::BoxFuture<
+            tonic::codegen::http::Response<tonic::body::Body>,
+            tonic::codegen::StdError,
+        > + Send
+        + Sync,
+>;
+
+/// What the serve hook of a merged workspace's tonic reports to `registry` for a server
+/// served with something around the probe service: the routes, not plain, and `layered` (the
+/// router inside the server-wide layers) as the stack a request enters. (The hook also puts
+/// tonic's crate-private `grpc-timeout` layer, error recovery and trace span around it; with
+/// no server timeout, no error and no trace function they change nothing a call sees.)
+pub fn served_through<S, B>(
+    registry: &Arc<Registry>,
+    routed: std::any::TypeId,
+    layered: S,
+) -> merge_runtime_shim::Serving
+where
+    S: tower::Service<
+            tonic::codegen::http::Request<tonic::body::Body>,
+            Response = tonic::codegen::http::Response<B>,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<tonic::codegen::StdError>,
+    B: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError>,
+{
+    use tower::ServiceExt;
+    let stack = std::sync::Mutex::new(tower::util::BoxCloneService::new(
+        layered
+            .map_response(|r| r.map(tonic::body::Body::new))
+            .map_err(Into::into),
+    ));
+    let call: Stack = Arc::new(move |request| {
+        let svc = stack.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Box::pin(svc.oneshot(request))
+    });
+    registry.serve(merge_runtime_shim::Served {
+        routes: vec![("probe.Probe".to_owned(), routed)],
+        plain: false,
+        stack: Some(Arc::new(call)),
+    })
+}
+
 /// Runs `fut` with `registry` as the current registry of every poll (so servers built and
 /// clients called in it use `registry`). Tasks it spawns are not in the scope.
 ///
@@ -300,6 +367,12 @@ pub fn served_plainly(registry: &Arc<Registry>) -> merge_runtime_shim::Serving {
 /// (merge-cli/tests/build_guarded.rs) and in runtime-shim's registry tests.
 pub fn in_scope<F: Future>(registry: Arc<Registry>, fut: F) -> impl Future<Output = F::Output> {
     registry.assume_served();
+    as_merged(registry, fut)
+}
+
+/// [`in_scope`] without taking servers as served: as in a merged binary, a server is
+/// reachable only once its serving is reported ([`served_plainly`], [`served_through`]).
+pub fn as_merged<F: Future>(registry: Arc<Registry>, fut: F) -> impl Future<Output = F::Output> {
     let mut fut = Box::pin(fut);
     std::future::poll_fn(move |cx| registry.scope(|| fut.as_mut().poll(cx)))
 }

@@ -25,15 +25,18 @@ use merge_tests::probe::probe_server::ProbeServer;
 use merge_tests::probe::{Msg, SleepRequest};
 use merge_tests::{
     CALLER, CALLER_KEY, Calls, ECHO, ECHO_BIN_KEY, ECHO_KEY, NOWHERE, PANIC, PROBE_BIN_KEY,
-    PROBE_KEY, ProbeService, SLEEP, Served, bench_msg, bench_msg_copy, copy, in_scope,
-    inline_calls, lazy_channel, remote_calls, serve,
+    PROBE_KEY, ProbeService, SLEEP, Served, add_x_caller, as_merged, bench_msg, bench_msg_copy,
+    copy, in_scope, inline_calls, lazy_channel, remote_calls, require_caller, serve,
+    served_through,
 };
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::service::InterceptorLayer;
 use tonic::service::interceptor::InterceptedService;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Server};
-use tonic::{Code, Request, Status};
+use tonic::{Code, Request};
 
 /// Held by the tests that make network calls, so that their remote-counter deltas are exact.
 static NETWORK: Mutex<()> = Mutex::const_new(());
@@ -63,22 +66,6 @@ async fn network_only() -> (Served, Arc<Calls>) {
         .await
         .expect("loopback listener");
     (served, calls)
-}
-
-/// Server interceptor: rejects a request that does not name its caller.
-fn require_caller(request: Request<()>) -> Result<Request<()>, Status> {
-    match request.metadata().get(CALLER_KEY) {
-        Some(_) => Ok(request),
-        None => Err(Status::unauthenticated("probe: missing x-caller metadata")),
-    }
-}
-
-/// Client interceptor: names the caller.
-fn add_x_caller(mut request: Request<()>) -> Result<Request<()>, Status> {
-    request
-        .metadata_mut()
-        .insert(CALLER_KEY, MetadataValue::from_static("tagged-client"));
-    Ok(request)
 }
 
 /// `msg` with ascii, binary and caller request metadata.
@@ -517,6 +504,87 @@ async fn the_global_registry_sees_a_later_server_and_its_drop() {
         "the unregistered, the unserved and the dropped server's calls"
     );
     drop(serving);
+}
+
+/// A server served behind a server-wide auth layer (`Server::builder().layer(..)`) is entered
+/// through its served stack, registered as a merged binary's serve hook registers it: a caller
+/// without credentials is refused in-process with the status the network gives, a caller with
+/// them is answered as over the network, its message typed. Never the bare service.
+#[tokio::test]
+async fn a_server_wide_auth_layer_refuses_in_process_as_over_the_network() {
+    const MEMBER: &str = "semantics-layered";
+    let _network = NETWORK.lock().await;
+    let guarded = || tower::ServiceBuilder::new().layer(InterceptorLayer::new(require_caller));
+
+    // Over the network: the same layer around the same service, on a real server.
+    let (service, net_calls) = ProbeService::new();
+    let elsewhere = Arc::new(Registry::default());
+    let net_server = elsewhere.scope(|| ProbeServer::new(service));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("loopback listener");
+    let url = format!("http://{}", listener.local_addr().expect("its address"));
+    let router = Server::builder()
+        .layer(InterceptorLayer::new(require_caller))
+        .add_service(net_server);
+    let task = tokio::spawn(router.serve_with_incoming(TcpIncoming::from(listener)));
+    let over_tcp = in_scope(Arc::default(), async {
+        let refused = ProbeClient::new(lazy_channel(&url)).echo(bench_msg()).await;
+        let answered = ProbeClient::with_interceptor(lazy_channel(&url), add_x_caller)
+            .echo(bench_msg())
+            .await;
+        (refused, answered)
+    })
+    .await;
+    assert_eq!(net_calls.network(), 1, "the layer stopped the first call");
+
+    let in_process = as_merged(Arc::default(), async {
+        set_current_member(MEMBER);
+        let (service, calls) = ProbeService::new();
+        let server = ProbeServer::new(service);
+        let routes = tonic::service::Routes::new(server).prepare();
+        let _serving = served_through(
+            &Registry::current(),
+            TypeId::of::<tonic::service::Routes>(),
+            guarded().service(routes),
+        );
+        let refused = ProbeClient::new(lazy_channel(NOWHERE))
+            .echo(bench_msg())
+            .await;
+        let answered = ProbeClient::with_interceptor(lazy_channel(NOWHERE), add_x_caller)
+            .echo(bench_msg())
+            .await;
+        // A caller with its own Rust types: moved field by field past the layers.
+        let converted = CopyClient::with_interceptor(lazy_channel(NOWHERE), add_x_caller)
+            .echo(bench_msg_copy())
+            .await
+            .expect("answered, converted");
+        assert_eq!(converted.get_ref().note, "echo x-caller=tagged-client");
+        assert_eq!(inline_calls(ECHO, MEMBER), 3, "all in-process");
+        assert_eq!((calls.local(), calls.network()), (2, 0));
+        (refused, answered)
+    })
+    .await;
+    task.abort();
+
+    let status = |r: &Result<tonic::Response<Msg>, tonic::Status>| {
+        r.as_ref()
+            .map(|m| m.get_ref().note.clone())
+            .map_err(|s| (s.code(), s.message().to_owned()))
+    };
+    assert_eq!(
+        status(&in_process.0),
+        Err((
+            Code::Unauthenticated,
+            "probe: missing x-caller metadata".to_owned()
+        ))
+    );
+    assert_eq!(status(&in_process.0), status(&over_tcp.0));
+    assert_eq!(
+        status(&in_process.1),
+        Ok("echo x-caller=tagged-client".to_owned())
+    );
+    assert_eq!(status(&in_process.1), status(&over_tcp.1));
 }
 
 /// A client built on a stack the generated code cannot see (here a hand-made
