@@ -262,6 +262,7 @@ mod tests {
             routes: vec![("launch.Test".to_owned(), routed)],
             plain: true,
             stack: None,
+            enter: None,
         });
         CALLEE_REGISTERED.store(true, Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(50));

@@ -17,6 +17,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod channel;
+pub mod enter;
 mod exchange;
 pub mod future;
 mod hook;
@@ -28,6 +29,7 @@ mod slot;
 mod value;
 
 pub use channel::{ChannelProbe, Dispatched, channel_plain, register_channel_probe};
+pub use enter::{Enter, Entered, entered_stream, within};
 pub use exchange::{Crossing, Exchange};
 pub use hook::{Hook, current_member, set_current_member};
 pub use merge_inline_macros::include_proto;

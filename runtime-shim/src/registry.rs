@@ -23,6 +23,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, RwLock, Weak};
 
+use crate::enter::Enter;
 use crate::neutral::{NeutralStreaming, NeutralUnary};
 
 /// What a server registers for one method.
@@ -63,6 +64,9 @@ pub struct Entry {
     /// with something around it): the stack, typed with the callee's tonic, which the
     /// generated code of a caller on the same tonic downcasts and calls in-process.
     pub stack: Option<Arc<dyn Any + Send + Sync>>,
+    /// The runtime its server serves on, which the call enters to build and poll the callee's
+    /// futures (set on lookup, from the serving).
+    pub enter: Option<Enter>,
     id: u64,
 }
 
@@ -88,6 +92,8 @@ pub struct Served {
     /// router), typed with this server's tonic; an in-process call to a service this server
     /// routes enters it unless the service is served plainly.
     pub stack: Option<Arc<dyn Any + Send + Sync>>,
+    /// Runs a closure inside the runtime the server serves on.
+    pub enter: Option<Enter>,
 }
 
 impl std::fmt::Debug for Served {
@@ -96,6 +102,7 @@ impl std::fmt::Debug for Served {
             .field("routes", &self.routes)
             .field("plain", &self.plain)
             .field("stack", &self.stack.is_some())
+            .field("enter", &self.enter.is_some())
             .finish()
     }
 }
@@ -116,29 +123,26 @@ struct Inner {
 }
 
 impl Inner {
-    /// Whether a live serving routes `entry`'s service as the very type `entry` registered
+    /// The live serving that routes `entry`'s service as the very type `entry` registered
     /// (`plain`: and with nothing around it).
-    fn served(&self, entry: &Entry, plain: bool) -> bool {
-        let Some(service) = service_of(&entry.path) else {
-            return false;
-        };
-        self.served.iter().any(|(_, s)| {
+    fn serving(&self, entry: &Entry, plain: bool) -> Option<&Served> {
+        let service = service_of(&entry.path)?;
+        self.served.iter().map(|(_, s)| s).find(|s| {
             (s.plain || !plain)
                 && s.routes
                     .iter()
                     .any(|(name, ty)| name == service && entry.routes.contains(ty))
         })
     }
-}
 
-impl Inner {
-    /// The stack of a serving that routes `service` (newest first), if it has one.
-    fn stack(&self, service: &str) -> Option<&Arc<dyn Any + Send + Sync>> {
+    /// The newest serving that routes `service` with a stack.
+    fn stacked(&self, service: &str) -> Option<&Served> {
         self.served
             .iter()
             .rev()
-            .filter(|(_, s)| s.routes.iter().any(|(name, _)| name == service))
-            .find_map(|(_, s)| s.stack.as_ref())
+            .map(|(_, s)| s)
+            .filter(|s| s.routes.iter().any(|(name, _)| name == service))
+            .find(|s| s.stack.is_some())
     }
 }
 
@@ -228,6 +232,7 @@ impl Registry {
                 handler,
                 routes: routes.clone(),
                 stack: None,
+                enter: None,
                 id,
             };
             inner.methods.entry(path.clone()).or_default().push(entry);
@@ -266,15 +271,15 @@ impl Registry {
         let assumed = self.assume_served.load(Ordering::Acquire);
         let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
         let entries = inner.methods.get(path);
-        let plain = entries
-            .into_iter()
-            .flatten()
-            .rev()
-            .find(|e| assumed || inner.served(e, true));
-        if let Some(plain) = plain {
-            return Some(plain.clone());
+        for e in entries.into_iter().flatten().rev() {
+            let serving = inner.serving(e, true);
+            if assumed || serving.is_some() {
+                let mut found = e.clone();
+                found.enter = serving.and_then(|s| s.enter.clone());
+                return Some(found);
+            }
         }
-        let stack = inner.stack(service_of(path)?)?.clone();
+        let serving = inner.stacked(service_of(path)?)?;
         let member = entries
             .and_then(|v| v.last())
             .map_or_else(|| Arc::from(""), |e| e.member.clone());
@@ -283,16 +288,18 @@ impl Registry {
             member,
             handler: Handler::default(),
             routes: Arc::from([]),
-            stack: Some(stack),
+            stack: serving.stack.clone(),
+            enter: serving.enter.clone(),
             id: 0,
         })
     }
 
     /// The served stack of `path`'s service, whether it is served plainly or not: what a
     /// merged workspace's tonic `Channel` enters in-process, under the client's own stack.
-    pub fn stack_for(&self, path: &str) -> Option<Arc<dyn Any + Send + Sync>> {
+    pub fn stack_for(&self, path: &str) -> Option<(Arc<dyn Any + Send + Sync>, Option<Enter>)> {
         let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        inner.stack(service_of(path)?).cloned()
+        let serving = inner.stacked(service_of(path)?)?;
+        Some((serving.stack.clone()?, serving.enter.clone()))
     }
 
     /// The newest entry registered for `path`, served or not (what [`Registry::lookup`] would
@@ -310,8 +317,8 @@ impl Registry {
         inner.methods.values().flatten().any(|e| {
             &*e.member == member
                 && (assumed
-                    || inner.served(e, false)
-                    || service_of(&e.path).is_some_and(|s| inner.stack(s).is_some()))
+                    || inner.serving(e, false).is_some()
+                    || service_of(&e.path).is_some_and(|s| inner.stacked(s).is_some()))
         })
     }
 
@@ -435,6 +442,7 @@ mod tests {
             routes: routes.iter().map(|(n, t)| ((*n).to_owned(), *t)).collect(),
             plain,
             stack: None,
+            enter: None,
         }
     }
 

@@ -192,6 +192,7 @@ mod tests {
             routes: vec![("test.Slot".to_owned(), routed)],
             plain: true,
             stack: None,
+            enter: None,
         });
         let found = SLOT.resolve().expect("seen once served");
         assert_eq!(&*found.entry.member, "late");
@@ -204,6 +205,7 @@ mod tests {
             routes: vec![("test.Slot".to_owned(), routed)],
             plain: true,
             stack: None,
+            enter: None,
         });
         assert!(SLOT.resolve().is_some(), "served again");
         drop(reg);

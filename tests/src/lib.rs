@@ -276,8 +276,8 @@ pub fn remote_calls(method: &str) -> u64 {
 
 /// What the serve hook of a merged workspace's tonic reports to `registry` for
 /// `Server::builder().add_service(ProbeServer::new(..))`: the probe service routed plainly as
-/// `ProbeServer<ProbeService>`, reachable in-process while the returned guard lives. (This
-/// workspace's tonic is crates.io's, without the hook.)
+/// `ProbeServer<ProbeService>`, served on the current runtime, reachable in-process while the
+/// returned guard lives. (This workspace's tonic is crates.io's, without the hook.)
 pub fn served_plainly(registry: &Arc<Registry>) -> merge_runtime_shim::Serving {
     registry.serve(merge_runtime_shim::Served {
         routes: vec![(
@@ -286,7 +286,18 @@ pub fn served_plainly(registry: &Arc<Registry>) -> merge_runtime_shim::Serving {
         )],
         plain: true,
         stack: None,
+        enter: serving_runtime(),
     })
+}
+
+/// The runtime the caller of this function runs on, entered as the serve hook enters the
+/// runtime a server serves on (none outside a runtime).
+pub fn serving_runtime() -> Option<merge_runtime_shim::Enter> {
+    let handle = tokio::runtime::Handle::try_current().ok()?;
+    Some(Arc::new(move |f: &mut dyn FnMut()| {
+        let _entered = handle.enter();
+        f()
+    }))
 }
 
 /// Server interceptor: rejects a request that does not name its caller.
@@ -340,6 +351,8 @@ where
     B::Error: Into<tonic::codegen::StdError>,
 {
     use tower::ServiceExt;
+    // As the serve hook does: a layered service need not be Sync, each call clones it under a
+    // lock.
     let stack = std::sync::Mutex::new(tower::util::BoxCloneService::new(
         layered
             .map_response(|r| r.map(tonic::body::Body::new))
@@ -353,6 +366,7 @@ where
         routes: vec![("probe.Probe".to_owned(), routed)],
         plain: false,
         stack: Some(Arc::new(call)),
+        enter: serving_runtime(),
     })
 }
 

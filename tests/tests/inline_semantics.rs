@@ -623,33 +623,28 @@ async fn a_client_stack_the_generated_code_cannot_see_is_called_through_never_sk
 }
 
 /// The callee's future runs in the callee's runtime context (design: "register its runtime
-/// handle with the server and enter it, or spawn onto it"), so its timers work even when the
-/// caller is not on the callee's tokio (a member linking another tokio copy, or none).
-///
-/// Fails today: the handler that `__merge_register` registers (merge-rewrite, src/server.rs)
-/// boxes `<T as Probe>::sleep(..)` and the caller polls it on its own executor; no runtime
-/// handle is captured when the server is built, so `tokio::time::sleep` in the callee panics
-/// ("there is no reactor running") and the caller gets Internal.
+/// handle with the server and enter it"), so its timers work even when the caller is not on
+/// the callee's tokio (a member linking another tokio copy, or none): the server reports the
+/// runtime it serves on as a merged binary's serve hook does, and the call builds and polls
+/// the callee's future inside it.
 #[test]
-#[ignore = "merge-rewrite bug: the callee's future runs in the caller's context, so a caller \
-            without the callee's tokio runtime makes the callee's tokio::time::sleep panic"]
 fn the_callee_runs_in_its_own_runtime_when_the_caller_has_none() {
     const MEMBER: &str = "semantics-callee-runtime";
     let registry = Arc::new(Registry::default());
-    registry.assume_served();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .expect("a runtime");
     let (service, calls) = ProbeService::new();
-    let (server, mut client) = rt.block_on(async {
+    let (server, serving, mut client) = rt.block_on(async {
         registry.scope(|| {
             set_current_member(MEMBER);
             let server = ProbeServer::new(service);
+            let serving = merge_tests::served_plainly(&Registry::current());
             // Nothing listens there: the call can only succeed in-process.
             let client = ProbeClient::new(lazy_channel(NOWHERE));
-            (server, client)
+            (server, serving, client)
         })
     });
     // A caller thread without any tokio context, with a std-only executor.
@@ -667,7 +662,7 @@ fn the_callee_runs_in_its_own_runtime_when_the_caller_has_none() {
     assert_eq!(reply, Ok("slept 10 ms".to_owned()));
     assert_eq!(calls.sleeps_completed(), 1);
     assert_eq!(inline_calls(SLEEP, MEMBER), 1);
-    drop(server);
+    drop((serving, server));
 }
 
 /// Polls `f` to completion on this thread, parking between wake-ups (no async runtime).

@@ -32,18 +32,32 @@ pub fn module() -> TokenStream {
             /// An in-process unary reply, ended as the network path would end it: a panic
             /// becomes Internal, a passed `grpc-timeout` Cancelled ("Timeout expired", as
             /// tonic says). Typed: the callee's own future (zero copy). Neutral: the callee's
-            /// prost-encoded answer, decoded here.
+            /// answer in neutral form, converted here. Either is polled inside the runtime the
+            /// callee serves on, when its server reported one.
             pub enum Reply<'a, Resp> {
-                Typed(::merge_runtime_shim::future::Guarded<BoxReply<'a, Resp>>),
+                Typed(
+                    ::merge_runtime_shim::future::Guarded<BoxReply<'a, Resp>>,
+                    Option<&'a ::merge_runtime_shim::Enter>,
+                ),
                 Neutral(
                     ::merge_runtime_shim::future::BoxFuture<Result<::merge_runtime_shim::NeutralResponse, ::merge_runtime_shim::NeutralStatus>>,
                     fn(::merge_runtime_shim::NeutralMessage) -> Result<Resp, ::merge_runtime_shim::ConvertError>,
+                    Option<&'a ::merge_runtime_shim::Enter>,
                 ),
             }
 
             impl<'a, Resp> Reply<'a, Resp> {
                 pub fn typed(fut: BoxReply<'a, Resp>, timeout: Option<Duration>) -> Self {
-                    Reply::Typed(::merge_runtime_shim::future::Guarded::new(fut, timeout, stopped))
+                    Reply::Typed(::merge_runtime_shim::future::Guarded::new(fut, timeout, stopped), None)
+                }
+
+                /// The reply, polled inside the callee's runtime.
+                #[inline]
+                pub fn entered(self, enter: Option<&'a ::merge_runtime_shim::Enter>) -> Self {
+                    match self {
+                        Reply::Typed(guarded, _) => Reply::Typed(guarded, enter),
+                        Reply::Neutral(fut, from, _) => Reply::Neutral(fut, from, enter),
+                    }
                 }
             }
 
@@ -66,11 +80,15 @@ pub fn module() -> TokenStream {
                 fn poll(self: Pin<&mut Self>, cx: &mut ::std::task::Context<'_>) -> ::std::task::Poll<Self::Output> {
                     use ::std::task::Poll;
                     match self.get_mut() {
-                        Reply::Typed(guarded) => Pin::new(guarded).poll(cx),
-                        Reply::Neutral(fut, from) => match fut.as_mut().poll(cx) {
-                            Poll::Pending => Poll::Pending,
-                            Poll::Ready(reply) => Poll::Ready(convert_reply(reply, *from)),
-                        },
+                        Reply::Typed(guarded, enter) => {
+                            ::merge_runtime_shim::within(*enter, || Pin::new(guarded).poll(cx))
+                        }
+                        Reply::Neutral(fut, from, enter) => {
+                            match ::merge_runtime_shim::within(*enter, || fut.as_mut().poll(cx)) {
+                                Poll::Pending => Poll::Pending,
+                                Poll::Ready(reply) => Poll::Ready(convert_reply(reply, *from)),
+                            }
+                        }
                     }
                 }
             }
@@ -265,7 +283,7 @@ pub fn module() -> TokenStream {
                     <Req as ::prost::Message>::encode_to_vec,
                     into,
                 ));
-                let body = tonic::codec::EncodeBody::new_client(RawEncoder, Messages(exchange.lazy_request()), None, None);
+                let body = tonic::codec::EncodeBody::new_client(LazyEncoder, Messages(exchange.lazy_request()), None, None);
                 let mut req = http::Request::new(tonic::body::Body::new(body));
                 *req.method_mut() = http::Method::POST;
                 *req.uri_mut() = http::Uri::from_static(path);
@@ -276,7 +294,11 @@ pub fn module() -> TokenStream {
                 *req.headers_mut() = headers;
                 *req.extensions_mut() = extensions;
                 req.extensions_mut().insert(exchange.clone());
-                let answer = stacked_answer(stack(req), &exchange, from).await;
+                // The callee's layers are built and polled inside the runtime it serves on.
+                let enter = found.entry.enter.clone();
+                let answer = ::merge_runtime_shim::within(enter.as_ref(), || stack(req));
+                let answer = ::merge_runtime_shim::Entered::new(answer, enter);
+                let answer = stacked_answer(answer, &exchange, from).await;
                 // Counted whatever the answer (a layer's refusal too), by the path taken.
                 if exchange.encoded() {
                     found.count_encoded();
@@ -289,7 +311,7 @@ pub fn module() -> TokenStream {
             /// The answer of a served stack to an in-process request: the callee's typed
             /// response, or its encoded one when a layer read the body, or its status.
             async fn stacked_answer<Resp>(
-                answer: tonic::codegen::BoxFuture<tonic::codegen::http::Response<tonic::body::Body>, tonic::codegen::StdError>,
+                answer: impl Future<Output = Result<tonic::codegen::http::Response<tonic::body::Body>, tonic::codegen::StdError>>,
                 exchange: &::merge_runtime_shim::Exchange,
                 from: fn(::merge_runtime_shim::NeutralMessage) -> Result<Resp, ::merge_runtime_shim::ConvertError>,
             ) -> Result<tonic::Response<Resp>, tonic::Status>
@@ -384,7 +406,7 @@ pub fn module() -> TokenStream {
                                 into,
                             ));
                             let body = tonic::codec::EncodeBody::new_server(
-                                RawEncoder,
+                                LazyEncoder,
                                 Messages(exchange.lazy_response()),
                                 None,
                                 Default::default(),
@@ -418,6 +440,22 @@ pub fn module() -> TokenStream {
                 fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
                     ::prost::bytes::BufMut::put_slice(dst, &item);
                     Ok(())
+                }
+            }
+
+            /// [`RawEncoder`] for a body that is usually never read (a message riding past a
+            /// served stack): no buffer until a layer reads it.
+            pub struct LazyEncoder;
+
+            impl tonic::codec::Encoder for LazyEncoder {
+                type Item = Vec<u8>;
+                type Error = tonic::Status;
+                fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+                    ::prost::bytes::BufMut::put_slice(dst, &item);
+                    Ok(())
+                }
+                fn buffer_settings(&self) -> tonic::codec::BufferSettings {
+                    tonic::codec::BufferSettings::new(0, 32 * 1024)
                 }
             }
 
@@ -503,7 +541,13 @@ pub fn module() -> TokenStream {
                         entry.path, entry.member
                     )));
                 };
-                streaming(request).await.map_err(status_from_neutral)
+                let enter = entry.enter.clone();
+                let reply = ::merge_runtime_shim::within(enter.as_ref(), || streaming(request));
+                let mut reply = ::merge_runtime_shim::Entered::new(reply, enter.clone())
+                    .await
+                    .map_err(status_from_neutral)?;
+                reply.messages = ::merge_runtime_shim::entered_stream(reply.messages, enter);
+                Ok(reply)
             }
 
             /// Caller: a one-message reply.
@@ -607,7 +651,7 @@ pub fn module() -> TokenStream {
                     None => request,
                 };
                 match entry.handler.typed.as_ref().and_then(|t| t.downcast_ref::<Unary<Req, Resp>>()) {
-                    Some(typed) => typed.call(request),
+                    Some(typed) => typed.call(request).map(|r| r.entered(entry.enter.as_ref())),
                     None => call_converted(entry, request, codecs),
                 }
             }
@@ -631,7 +675,8 @@ pub fn module() -> TokenStream {
                     metadata: metadata_to_neutral(metadata),
                     message: into(message),
                 };
-                Ok(Reply::Neutral(neutral(req), from))
+                let enter = entry.enter.as_ref();
+                Ok(Reply::Neutral(::merge_runtime_shim::within(enter, || neutral(req)), from, enter))
             }
         }
     }

@@ -175,9 +175,10 @@ type __MergeStack = std::sync::Arc<
         + Sync,
 >;
 
-/// A served stack of this process as a service, under the channel's `grpc-timeout` layer.
+/// A served stack of this process as a service, under the channel's `grpc-timeout` layer; the
+/// callee's layers run inside the runtime it serves on.
 #[derive(Clone)]
-struct __MergeStackService(__MergeStack);
+struct __MergeStackService(__MergeStack, Option<::merge_runtime_shim::Enter>);
 
 impl Service<Request<Body>> for __MergeStackService {
     type Response = Response<Body>;
@@ -189,7 +190,9 @@ impl Service<Request<Body>> for __MergeStackService {
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        (self.0)(request)
+        let enter = self.1.clone();
+        let answer = ::merge_runtime_shim::within(enter.as_ref(), || (self.0)(request));
+        Box::pin(::merge_runtime_shim::Entered::new(answer, enter))
     }
 }
 
@@ -199,7 +202,7 @@ fn __merge_dispatch(
     request: Request<Body>,
     timeout: Option<std::time::Duration>,
 ) -> Result<BoxFuture<'static, Result<Response<Body>, crate::BoxError>>, Request<Body>> {
-    let Some(stack) = ::merge_runtime_shim::Registry::current().stack_for(request.uri().path()) else {
+    let Some((stack, enter)) = ::merge_runtime_shim::Registry::current().stack_for(request.uri().path()) else {
         return Err(request);
     };
     let Some(stack) = stack.downcast_ref::<__MergeStack>() else {
@@ -208,7 +211,8 @@ fn __merge_dispatch(
     if let Some(dispatched) = request.extensions().get::<::merge_runtime_shim::Dispatched>() {
         dispatched.set();
     }
-    let mut svc = crate::transport::service::GrpcTimeout::new(__MergeStackService(stack.clone()), timeout);
+    let mut svc =
+        crate::transport::service::GrpcTimeout::new(__MergeStackService(stack.clone(), enter), timeout);
     let answer = Service::call(&mut svc, request);
     Ok(Box::pin(answer))
 }
@@ -264,10 +268,18 @@ impl<L> Server<L> {
             inner: stack,
             trace_interceptor: self.trace_interceptor.clone(),
         });
+        // A layered service need not be Sync: each call clones it under a lock.
         let stack = ::std::sync::Mutex::new(stack);
         let call: __MergeStack = Arc::new(move |request: Request<Body>| {
             let svc = stack.lock().unwrap_or_else(|p| p.into_inner()).clone();
             Box::pin(ServiceExt::oneshot(svc, request))
+        });
+        // The runtime this serves on: an in-process call runs the callee's code inside it.
+        let enter = tokio::runtime::Handle::try_current().ok().map(|handle| {
+            Arc::new(move |f: &mut dyn FnMut()| {
+                let _entered = handle.enter();
+                f()
+            }) as ::merge_runtime_shim::Enter
         });
         ::merge_runtime_shim::Registry::current().serve(::merge_runtime_shim::Served {
             routes: self
@@ -277,6 +289,7 @@ impl<L> Server<L> {
                 .collect(),
             plain,
             stack: Some(Arc::new(call)),
+            enter,
         })
     }
 }
@@ -347,6 +360,17 @@ pub fn patch_manifest(text: &str, tools: &ToolCrates) -> Result<String, String> 
     let mut shim = InlineTable::new();
     shim.insert("path", slash(&tools.runtime_shim).into());
     deps.insert("merge-runtime-shim", Item::Value(Value::InlineTable(shim)));
+    // The hook captures the runtime a server serves on (`tokio::runtime::Handle`).
+    if let Some(tokio) = deps.get_mut("tokio").and_then(Item::as_table_like_mut) {
+        let features = tokio
+            .entry("features")
+            .or_insert(toml_edit::value(toml_edit::Array::new()));
+        if let Some(list) = features.as_array_mut() {
+            if !list.iter().any(|f| f.as_str() == Some("rt")) {
+                list.push("rt");
+            }
+        }
+    }
     Ok(doc.to_string())
 }
 
