@@ -124,6 +124,25 @@ fn the_merged_shop_answers_like_the_split_one_calls_inline_and_rebuilds_only_wha
             "/shop.inventory.Inventory/ReportSales",
         ],
     );
+    // Counted under the member that made the call, not the crate that generated its client
+    // (gateway's clients of catalog and inventory come from the shared proto crate): gateway
+    // calls catalog and pricing, catalog calls inventory from its in-process handler.
+    for (method, caller, callee) in [
+        ("/shop.catalog.Catalog/GetProduct", "gateway", "catalog"),
+        ("/shop.pricing.Pricing/Quote", "gateway", "pricing"),
+        ("/shop.inventory.Inventory/GetStock", "catalog", "inventory"),
+    ] {
+        let line = format!(
+            "merge_calls_total{{method=\"{method}\",path=\"inline\",caller=\"{caller}\",callee=\"{callee}\"}}"
+        );
+        assert!(counters.contains(&line), "{line} in:\n{counters}");
+    }
+    for crate_name in ["merge-protos", "shop-proto"] {
+        assert!(
+            !counters.contains(&format!("caller=\"{crate_name}\"")),
+            "a call counted under a crate, not a member:\n{counters}"
+        );
+    }
     // SIGTERM reaches every member's own shutdown; the binary exits cleanly.
     assert!(running.terminate_last().success());
 

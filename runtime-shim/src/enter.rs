@@ -34,30 +34,55 @@ pub fn within<T>(enter: Option<&Enter>, f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// A callee's future, polled inside its runtime.
+/// Who an in-process call runs: the callee's member (its name while its code runs, so the
+/// calls it makes are counted as its own) and the runtime its server serves on.
+#[derive(Clone, Default)]
+pub struct Callee {
+    pub member: &'static str,
+    pub enter: Option<Enter>,
+}
+
+impl std::fmt::Debug for Callee {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Callee")
+            .field("member", &self.member)
+            .field("enter", &self.enter.is_some())
+            .finish()
+    }
+}
+
+impl Callee {
+    /// `f()`, as the callee's code: as its member, inside its runtime.
+    #[inline]
+    pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        crate::hook::as_member(self.member, || within(self.enter.as_ref(), f))
+    }
+
+    /// `fut`, polled as the callee's code.
+    pub fn entered<F>(&self, fut: F) -> Entered<F> {
+        Entered {
+            fut,
+            callee: self.clone(),
+        }
+    }
+
+    /// `stream`, polled as the callee's code.
+    pub fn stream(&self, stream: BoxMessageStream) -> BoxMessageStream {
+        if self.member.is_empty() && self.enter.is_none() {
+            return stream;
+        }
+        Box::pin(EnteredStream {
+            stream,
+            callee: self.clone(),
+        })
+    }
+}
+
+/// A callee's future, polled as the callee's code ([`Callee::run`]).
 #[derive(Debug)]
 pub struct Entered<F> {
     fut: F,
-    enter: Option<EnterDebug>,
-}
-
-/// [`Enter`] with a `Debug` impl.
-#[derive(Clone)]
-struct EnterDebug(Enter);
-
-impl std::fmt::Debug for EnterDebug {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Enter")
-    }
-}
-
-impl<F> Entered<F> {
-    pub fn new(fut: F, enter: Option<Enter>) -> Self {
-        Entered {
-            fut,
-            enter: enter.map(EnterDebug),
-        }
-    }
+    callee: Callee,
 }
 
 impl<F: Future + Unpin> Future for Entered<F> {
@@ -66,21 +91,13 @@ impl<F: Future + Unpin> Future for Entered<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
         let fut = &mut this.fut;
-        within(this.enter.as_ref().map(|e| &e.0), || Pin::new(fut).poll(cx))
-    }
-}
-
-/// A callee's message stream, polled inside its runtime.
-pub fn entered_stream(stream: BoxMessageStream, enter: Option<Enter>) -> BoxMessageStream {
-    match enter {
-        None => stream,
-        Some(enter) => Box::pin(EnteredStream { stream, enter }),
+        this.callee.run(|| Pin::new(fut).poll(cx))
     }
 }
 
 struct EnteredStream {
     stream: BoxMessageStream,
-    enter: Enter,
+    callee: Callee,
 }
 
 impl MessageStream for EnteredStream {
@@ -90,7 +107,7 @@ impl MessageStream for EnteredStream {
     ) -> Poll<Option<Result<Vec<u8>, NeutralStatus>>> {
         let this = self.get_mut();
         let stream = &mut this.stream;
-        within(Some(&this.enter), || stream.as_mut().poll_next(cx))
+        this.callee.run(|| stream.as_mut().poll_next(cx))
     }
 }
 
@@ -116,12 +133,19 @@ mod tests {
         let enter = marking();
         assert!(within(Some(&enter), || INSIDE.with(Cell::get)));
         assert!(!within(None, || INSIDE.with(Cell::get)));
-        let mut fut = Entered::new(
-            std::future::poll_fn(|_| Poll::Ready(INSIDE.with(Cell::get))),
-            Some(enter),
-        );
+        let callee = Callee {
+            member: "callee",
+            enter: Some(enter),
+        };
+        let mut fut = callee.entered(std::future::poll_fn(|_| {
+            Poll::Ready((INSIDE.with(Cell::get), crate::current_member("none")))
+        }));
         let mut cx = Context::from_waker(std::task::Waker::noop());
-        assert_eq!(Pin::new(&mut fut).poll(&mut cx), Poll::Ready(true));
+        assert_eq!(
+            Pin::new(&mut fut).poll(&mut cx),
+            Poll::Ready((true, "callee"))
+        );
+        assert_eq!(crate::current_member("none"), "none", "restored");
     }
 
     #[test]

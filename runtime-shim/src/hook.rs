@@ -43,3 +43,32 @@ pub fn set_current_member(name: &'static str) {
 pub fn current_member(fallback: &'static str) -> &'static str {
     MEMBER.with(|m| m.get()).unwrap_or(fallback)
 }
+
+/// `f()` with `member` as this thread's member (an in-process callee's code runs as its own
+/// member, so the calls it makes are counted as its own); nothing changes for `""`.
+pub fn as_member<T>(member: &'static str, f: impl FnOnce() -> T) -> T {
+    if member.is_empty() {
+        return f();
+    }
+    struct Restore(Option<&'static str>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            MEMBER.with(|m| m.set(self.0));
+        }
+    }
+    let _restore = Restore(MEMBER.with(|m| m.replace(Some(member))));
+    f()
+}
+
+/// `name` as a `&'static str`, each distinct name leaked once (member names are few).
+pub fn intern(name: &str) -> &'static str {
+    static NAMES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(known) = names.get(name) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(leaked);
+    leaked
+}

@@ -29,9 +29,9 @@ mod slot;
 mod value;
 
 pub use channel::{ChannelProbe, Dispatched, channel_plain, register_channel_probe};
-pub use enter::{Enter, Entered, entered_stream, within};
+pub use enter::{Callee, Enter, Entered, within};
 pub use exchange::{Crossing, Exchange};
-pub use hook::{Hook, current_member, set_current_member};
+pub use hook::{Hook, as_member, current_member, intern, set_current_member};
 pub use merge_inline_macros::include_proto;
 pub use neutral::{
     BoxMessageStream, MessageStream, Metadata, NeutralRequest, NeutralResponse, NeutralStatus,

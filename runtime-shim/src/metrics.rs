@@ -71,6 +71,15 @@ pub fn value(method: &str, path: CallPath, caller: &str, callee: &str) -> u64 {
     map.get(&key).map_or(0, Counter::get)
 }
 
+/// The calls of `method` that took `path`, from every caller to every callee.
+pub fn total(method: &str, path: CallPath) -> u64 {
+    let map = COUNTERS.lock().unwrap_or_else(|p| p.into_inner());
+    map.iter()
+        .filter(|((m, p, _, _), _)| m == method && *p == path)
+        .map(|(_, c)| c.get())
+        .sum()
+}
+
 /// Every counter in the Prometheus text exposition format, sorted by labels.
 pub fn render() -> String {
     let map = COUNTERS.lock().unwrap_or_else(|p| p.into_inner());

@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, RwLock, Weak};
 
-use crate::enter::Enter;
+use crate::enter::{Callee, Enter};
 use crate::neutral::{NeutralStreaming, NeutralUnary};
 
 /// What a server registers for one method.
@@ -64,9 +64,9 @@ pub struct Entry {
     /// with something around it): the stack, typed with the callee's tonic, which the
     /// generated code of a caller on the same tonic downcasts and calls in-process.
     pub stack: Option<Arc<dyn Any + Send + Sync>>,
-    /// The runtime its server serves on, which the call enters to build and poll the callee's
-    /// futures (set on lookup, from the serving).
-    pub enter: Option<Enter>,
+    /// The callee's member and the runtime its server serves on, as which the call builds and
+    /// polls the callee's futures (the runtime set on lookup, from the serving).
+    pub callee: Callee,
     id: u64,
 }
 
@@ -219,6 +219,7 @@ impl Registry {
         routes: Vec<TypeId>,
         handlers: Vec<(String, Handler)>,
     ) -> Registration {
+        let name = crate::hook::intern(member);
         let member: Arc<str> = member.into();
         let routes: Arc<[TypeId]> = routes.into();
         let mut ids = Vec::with_capacity(handlers.len());
@@ -232,7 +233,10 @@ impl Registry {
                 handler,
                 routes: routes.clone(),
                 stack: None,
-                enter: None,
+                callee: Callee {
+                    member: name,
+                    enter: None,
+                },
                 id,
             };
             inner.methods.entry(path.clone()).or_default().push(entry);
@@ -275,31 +279,41 @@ impl Registry {
             let serving = inner.serving(e, true);
             if assumed || serving.is_some() {
                 let mut found = e.clone();
-                found.enter = serving.and_then(|s| s.enter.clone());
+                found.callee.enter = serving.and_then(|s| s.enter.clone());
                 return Some(found);
             }
         }
         let serving = inner.stacked(service_of(path)?)?;
-        let member = entries
-            .and_then(|v| v.last())
-            .map_or_else(|| Arc::from(""), |e| e.member.clone());
+        let registered = entries.and_then(|v| v.last());
         Some(Entry {
             path: path.into(),
-            member,
+            member: registered.map_or_else(|| Arc::from(""), |e| e.member.clone()),
             handler: Handler::default(),
             routes: Arc::from([]),
             stack: serving.stack.clone(),
-            enter: serving.enter.clone(),
+            callee: Callee {
+                member: registered.map_or("", |e| e.callee.member),
+                enter: serving.enter.clone(),
+            },
             id: 0,
         })
     }
 
     /// The served stack of `path`'s service, whether it is served plainly or not: what a
     /// merged workspace's tonic `Channel` enters in-process, under the client's own stack.
-    pub fn stack_for(&self, path: &str) -> Option<(Arc<dyn Any + Send + Sync>, Option<Enter>)> {
+    pub fn stack_for(&self, path: &str) -> Option<(Arc<dyn Any + Send + Sync>, Callee)> {
         let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
         let serving = inner.stacked(service_of(path)?)?;
-        Some((serving.stack.clone()?, serving.enter.clone()))
+        let member = inner
+            .methods
+            .get(path)
+            .and_then(|v| v.last())
+            .map_or("", |e| e.callee.member);
+        let callee = Callee {
+            member,
+            enter: serving.enter.clone(),
+        };
+        Some((serving.stack.clone()?, callee))
     }
 
     /// The newest entry registered for `path`, served or not (what [`Registry::lookup`] would

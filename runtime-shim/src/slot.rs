@@ -13,33 +13,42 @@ use crate::metrics::{self, CallPath, Counter};
 use crate::registry::{self, Entry, GENERATION, Registry};
 
 /// What a slot found: the callee's entry and the counters of in-process calls to it.
+///
+/// Calls are counted under the calling member: the member set on the calling thread (a merged
+/// binary names each member's threads, and an in-process callee's code runs as its member),
+/// else the crate that generated the client. The first caller's counter is kept at hand;
+/// another member calling through the same client crate (a shared proto crate) finds its own.
 #[derive(Debug)]
 pub struct Resolved {
     pub entry: Entry,
-    inline: Counter,
-    /// Made on first use, so that a callee no layer encodes for shows no such line.
-    encoded: std::sync::OnceLock<Counter>,
+    /// The client crate, for threads that name no member.
+    crate_name: &'static str,
+    /// The caller that resolved this, and its counter of inline calls.
     caller: &'static str,
+    inline: Counter,
 }
 
 impl Resolved {
     /// Counts one in-process call.
+    #[inline]
     pub fn count(&self) {
-        self.inline.add(1);
+        let caller = crate::hook::current_member(self.crate_name);
+        if std::ptr::eq(caller, self.caller) || caller == self.caller {
+            self.inline.add(1);
+        } else {
+            self.counter(caller, CallPath::Inline).add(1);
+        }
     }
 
-    /// Counts one in-process call whose message a layer of the callee's stack had encoded.
+    /// Counts one in-process call whose message was encoded on the way (a layer of the
+    /// callee's stack read the body, or the call went through the caller's own stack).
     pub fn count_encoded(&self) {
-        self.encoded
-            .get_or_init(|| {
-                metrics::counter(
-                    &self.entry.path,
-                    CallPath::InlineEncoded,
-                    self.caller,
-                    &self.entry.member,
-                )
-            })
-            .add(1);
+        let caller = crate::hook::current_member(self.crate_name);
+        self.counter(caller, CallPath::InlineEncoded).add(1);
+    }
+
+    fn counter(&self, caller: &str, path: CallPath) -> Counter {
+        metrics::counter(&self.entry.path, path, caller, &self.entry.member)
     }
 }
 
@@ -50,7 +59,8 @@ pub struct MethodSlot {
     caller: &'static str,
     /// What the registry said at some generation; empty = never asked.
     cached: ArcSwapOption<Cached>,
-    remote: std::sync::OnceLock<Counter>,
+    /// The first remote caller and its counter.
+    remote: std::sync::OnceLock<(&'static str, Counter)>,
 }
 
 /// A lookup and the generation it was made at, swapped in as one value so that a slow lookup
@@ -90,7 +100,8 @@ impl Deref for Found {
 }
 
 impl MethodSlot {
-    /// `path` is `/package.Service/Method`; `caller` the member whose client this is.
+    /// `path` is `/package.Service/Method`; `caller` the crate whose client this is (the
+    /// caller label where the calling thread names no member).
     pub const fn new(path: &'static str, caller: &'static str) -> Self {
         MethodSlot {
             path,
@@ -148,20 +159,29 @@ impl MethodSlot {
         (hit && resolved).then_some(Found(Held::Cached(guard)))
     }
 
-    /// Counts one call that went over the network.
+    /// Counts one call that went over the network, under the calling member (see
+    /// [`Resolved`]).
     pub fn count_remote(&self) {
-        self.remote
-            .get_or_init(|| metrics::counter(self.path, CallPath::Remote, self.caller, ""))
-            .add(1);
+        let caller = crate::hook::current_member(self.caller);
+        let (first, counter) = self.remote.get_or_init(|| {
+            let counter = metrics::counter(self.path, CallPath::Remote, caller, "");
+            (caller, counter)
+        });
+        if std::ptr::eq(caller, *first) || caller == *first {
+            counter.add(1);
+        } else {
+            metrics::counter(self.path, CallPath::Remote, caller, "").add(1);
+        }
     }
 
     fn resolved(&self, entry: Entry) -> Resolved {
-        let inline = metrics::counter(self.path, CallPath::Inline, self.caller, &entry.member);
+        let caller = crate::hook::current_member(self.caller);
+        let inline = metrics::counter(self.path, CallPath::Inline, caller, &entry.member);
         Resolved {
             entry,
+            crate_name: self.caller,
+            caller,
             inline,
-            encoded: std::sync::OnceLock::new(),
-            caller: self.caller,
         }
     }
 }

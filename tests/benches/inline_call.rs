@@ -134,7 +134,9 @@ fn unary_call(c: &mut Criterion) {
     // `Server::builder().add_service(server)` (this workspace's tonic has no serve hook).
     let (service, calls) = ProbeService::new();
     let server = ProbeServer::new(service);
-    let serving = merge_tests::served_plainly(&Registry::global());
+    // Reported from inside the runtime, as the hook reports the runtime a server serves on:
+    // each call enters it.
+    let serving = rt.block_on(async { merge_tests::served_plainly(&Registry::global()) });
     let (mut same, mut converted) = {
         let _rt = rt.enter();
         (
@@ -194,11 +196,13 @@ fn unary_call(c: &mut Criterion) {
     let stack = tower::ServiceBuilder::new()
         .layer(InterceptorLayer::new(require_caller))
         .service(routes);
-    let serving = merge_tests::served_through(
-        &Registry::global(),
-        std::any::TypeId::of::<tonic::service::Routes>(),
-        stack,
-    );
+    let serving = rt.block_on(async {
+        merge_tests::served_through(
+            &Registry::global(),
+            std::any::TypeId::of::<tonic::service::Routes>(),
+            stack,
+        )
+    });
     let mut layered = {
         let _rt = rt.enter();
         ProbeClient::with_interceptor(lazy_channel(NOWHERE), add_x_caller)

@@ -24,10 +24,9 @@ use merge_tests::probe::probe_client::ProbeClient;
 use merge_tests::probe::probe_server::ProbeServer;
 use merge_tests::probe::{Msg, SleepRequest};
 use merge_tests::{
-    CALLER, CALLER_KEY, Calls, ECHO, ECHO_BIN_KEY, ECHO_KEY, NOWHERE, PANIC, PROBE_BIN_KEY,
-    PROBE_KEY, ProbeService, SLEEP, Served, add_x_caller, as_merged, bench_msg, bench_msg_copy,
-    copy, in_scope, inline_calls, lazy_channel, remote_calls, require_caller, serve,
-    served_through,
+    CALLER_KEY, Calls, ECHO, ECHO_BIN_KEY, ECHO_KEY, NOWHERE, PANIC, PROBE_BIN_KEY, PROBE_KEY,
+    ProbeService, SLEEP, Served, add_x_caller, as_merged, bench_msg, bench_msg_copy, copy,
+    in_scope, inline_calls, lazy_channel, remote_calls, require_caller, serve, served_through,
 };
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -349,8 +348,9 @@ async fn metadata_goes_both_ways_on_the_zero_copy_and_the_converted_path() {
             (2, 0),
             "both calls in-process"
         );
+        // Counted under the calling member (this thread's), not the client's crate.
         let exported = format!(
-            "merge_calls_total{{method=\"{ECHO}\",path=\"inline\",caller=\"{CALLER}\",callee=\"{MEMBER}\"}} 2\n"
+            "merge_calls_total{{method=\"{ECHO}\",path=\"inline\",caller=\"{MEMBER}\",callee=\"{MEMBER}\"}} 2\n"
         );
         assert!(
             metrics::render().contains(&exported),

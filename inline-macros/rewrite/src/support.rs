@@ -32,17 +32,17 @@ pub fn module() -> TokenStream {
             /// An in-process unary reply, ended as the network path would end it: a panic
             /// becomes Internal, a passed `grpc-timeout` Cancelled ("Timeout expired", as
             /// tonic says). Typed: the callee's own future (zero copy). Neutral: the callee's
-            /// answer in neutral form, converted here. Either is polled inside the runtime the
-            /// callee serves on, when its server reported one.
+            /// answer in neutral form, converted here. Either is polled as the callee's code:
+            /// as its member, inside the runtime it serves on.
             pub enum Reply<'a, Resp> {
                 Typed(
                     ::merge_runtime_shim::future::Guarded<BoxReply<'a, Resp>>,
-                    Option<&'a ::merge_runtime_shim::Enter>,
+                    Option<&'a ::merge_runtime_shim::Callee>,
                 ),
                 Neutral(
                     ::merge_runtime_shim::future::BoxFuture<Result<::merge_runtime_shim::NeutralResponse, ::merge_runtime_shim::NeutralStatus>>,
                     fn(::merge_runtime_shim::NeutralMessage) -> Result<Resp, ::merge_runtime_shim::ConvertError>,
-                    Option<&'a ::merge_runtime_shim::Enter>,
+                    &'a ::merge_runtime_shim::Callee,
                 ),
             }
 
@@ -51,12 +51,12 @@ pub fn module() -> TokenStream {
                     Reply::Typed(::merge_runtime_shim::future::Guarded::new(fut, timeout, stopped), None)
                 }
 
-                /// The reply, polled inside the callee's runtime.
+                /// The reply, polled as `callee`'s code.
                 #[inline]
-                pub fn entered(self, enter: Option<&'a ::merge_runtime_shim::Enter>) -> Self {
+                pub fn entered(self, callee: &'a ::merge_runtime_shim::Callee) -> Self {
                     match self {
-                        Reply::Typed(guarded, _) => Reply::Typed(guarded, enter),
-                        Reply::Neutral(fut, from, _) => Reply::Neutral(fut, from, enter),
+                        Reply::Typed(guarded, _) => Reply::Typed(guarded, Some(callee)),
+                        Reply::Neutral(fut, from, _) => Reply::Neutral(fut, from, callee),
                     }
                 }
             }
@@ -80,11 +80,10 @@ pub fn module() -> TokenStream {
                 fn poll(self: Pin<&mut Self>, cx: &mut ::std::task::Context<'_>) -> ::std::task::Poll<Self::Output> {
                     use ::std::task::Poll;
                     match self.get_mut() {
-                        Reply::Typed(guarded, enter) => {
-                            ::merge_runtime_shim::within(*enter, || Pin::new(guarded).poll(cx))
-                        }
-                        Reply::Neutral(fut, from, enter) => {
-                            match ::merge_runtime_shim::within(*enter, || fut.as_mut().poll(cx)) {
+                        Reply::Typed(guarded, None) => Pin::new(guarded).poll(cx),
+                        Reply::Typed(guarded, Some(callee)) => callee.run(|| Pin::new(guarded).poll(cx)),
+                        Reply::Neutral(fut, from, callee) => {
+                            match callee.run(|| fut.as_mut().poll(cx)) {
                                 Poll::Pending => Poll::Pending,
                                 Poll::Ready(reply) => Poll::Ready(convert_reply(reply, *from)),
                             }
@@ -294,10 +293,9 @@ pub fn module() -> TokenStream {
                 *req.headers_mut() = headers;
                 *req.extensions_mut() = extensions;
                 req.extensions_mut().insert(exchange.clone());
-                // The callee's layers are built and polled inside the runtime it serves on.
-                let enter = found.entry.enter.clone();
-                let answer = ::merge_runtime_shim::within(enter.as_ref(), || stack(req));
-                let answer = ::merge_runtime_shim::Entered::new(answer, enter);
+                // The callee's layers are built and polled as its code.
+                let callee = &found.entry.callee;
+                let answer = callee.entered(callee.run(|| stack(req)));
                 let answer = stacked_answer(answer, &exchange, from).await;
                 // Counted whatever the answer (a layer's refusal too), by the path taken.
                 if exchange.encoded() {
@@ -541,12 +539,10 @@ pub fn module() -> TokenStream {
                         entry.path, entry.member
                     )));
                 };
-                let enter = entry.enter.clone();
-                let reply = ::merge_runtime_shim::within(enter.as_ref(), || streaming(request));
-                let mut reply = ::merge_runtime_shim::Entered::new(reply, enter.clone())
-                    .await
-                    .map_err(status_from_neutral)?;
-                reply.messages = ::merge_runtime_shim::entered_stream(reply.messages, enter);
+                let callee = &entry.callee;
+                let reply = callee.run(|| streaming(request));
+                let mut reply = callee.entered(reply).await.map_err(status_from_neutral)?;
+                reply.messages = callee.stream(reply.messages);
                 Ok(reply)
             }
 
@@ -651,7 +647,7 @@ pub fn module() -> TokenStream {
                     None => request,
                 };
                 match entry.handler.typed.as_ref().and_then(|t| t.downcast_ref::<Unary<Req, Resp>>()) {
-                    Some(typed) => typed.call(request).map(|r| r.entered(entry.enter.as_ref())),
+                    Some(typed) => typed.call(request).map(|r| r.entered(&entry.callee)),
                     None => call_converted(entry, request, codecs),
                 }
             }
@@ -675,8 +671,8 @@ pub fn module() -> TokenStream {
                     metadata: metadata_to_neutral(metadata),
                     message: into(message),
                 };
-                let enter = entry.enter.as_ref();
-                Ok(Reply::Neutral(::merge_runtime_shim::within(enter, || neutral(req)), from, enter))
+                let callee = &entry.callee;
+                Ok(Reply::Neutral(callee.run(|| neutral(req)), from, callee))
             }
         }
     }

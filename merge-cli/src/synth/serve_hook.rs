@@ -176,9 +176,9 @@ type __MergeStack = std::sync::Arc<
 >;
 
 /// A served stack of this process as a service, under the channel's `grpc-timeout` layer; the
-/// callee's layers run inside the runtime it serves on.
+/// callee's layers run as its code (its member, inside the runtime it serves on).
 #[derive(Clone)]
-struct __MergeStackService(__MergeStack, Option<::merge_runtime_shim::Enter>);
+struct __MergeStackService(__MergeStack, ::merge_runtime_shim::Callee);
 
 impl Service<Request<Body>> for __MergeStackService {
     type Response = Response<Body>;
@@ -190,9 +190,8 @@ impl Service<Request<Body>> for __MergeStackService {
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let enter = self.1.clone();
-        let answer = ::merge_runtime_shim::within(enter.as_ref(), || (self.0)(request));
-        Box::pin(::merge_runtime_shim::Entered::new(answer, enter))
+        let answer = self.1.run(|| (self.0)(request));
+        Box::pin(self.1.entered(answer))
     }
 }
 
@@ -202,7 +201,7 @@ fn __merge_dispatch(
     request: Request<Body>,
     timeout: Option<std::time::Duration>,
 ) -> Result<BoxFuture<'static, Result<Response<Body>, crate::BoxError>>, Request<Body>> {
-    let Some((stack, enter)) = ::merge_runtime_shim::Registry::current().stack_for(request.uri().path()) else {
+    let Some((stack, callee)) = ::merge_runtime_shim::Registry::current().stack_for(request.uri().path()) else {
         return Err(request);
     };
     let Some(stack) = stack.downcast_ref::<__MergeStack>() else {
@@ -212,7 +211,7 @@ fn __merge_dispatch(
         dispatched.set();
     }
     let mut svc =
-        crate::transport::service::GrpcTimeout::new(__MergeStackService(stack.clone(), enter), timeout);
+        crate::transport::service::GrpcTimeout::new(__MergeStackService(stack.clone(), callee), timeout);
     let answer = Service::call(&mut svc, request);
     Ok(Box::pin(answer))
 }

@@ -5,7 +5,10 @@
 //!   byte of the file, and so every line number, stays);
 //! - tonic-generated code committed into `src/` (prost-build's `@generated` header, or tonic's
 //!   client and server modules) gets the same rewrite as a library call;
-//! - the file of the binary that runs gets a `pub fn main`, so the merged binary can call it.
+//! - the file of the binary that runs gets a `pub fn main`, so the merged binary can call it,
+//!   and its `#[tokio::main]` becomes the runtime tokio's macro builds, with the member's name
+//!   given to every thread of it (`on_thread_start`), so that the calls those threads make are
+//!   counted under the calling member.
 
 use std::path::Path;
 
@@ -86,6 +89,9 @@ pub fn rewrite(
         if let Some(at) = private_main(&file) {
             edits.push((at, at, "pub ".to_owned()));
         }
+        let named = named_runtime(&file);
+        out.uses_shim |= !named.is_empty();
+        edits.extend(named);
     }
     if let Some(mend) = mend {
         let more = super::mitigate::edits(&file, mend);
@@ -187,6 +193,102 @@ fn private_main(file: &syn::File) -> Option<LineColumn> {
     })
 }
 
+/// The edits that turn a top-level `#[tokio::main] async fn main` into the runtime tokio's
+/// macro would build, whose threads say which member they run (the member the merged binary
+/// set on the thread calling `main`). Each edit keeps the lines where they are. Arguments the
+/// edit does not know (`unhandled_panic`, or any it cannot read) leave `main` as it is.
+fn named_runtime(file: &syn::File) -> Vec<(LineColumn, LineColumn, String)> {
+    let Some(f) = file.items.iter().find_map(|i| match i {
+        syn::Item::Fn(f) if f.sig.ident == "main" && f.sig.asyncness.is_some() => Some(f),
+        _ => None,
+    }) else {
+        return Vec::new();
+    };
+    let Some(attr) = f.attrs.iter().find(|a| {
+        let path = a.path();
+        path.segments.len() == 2
+            && path.segments[0].ident == "tokio"
+            && path.segments[1].ident == "main"
+    }) else {
+        return Vec::new();
+    };
+    let Some(builder) = runtime_builder(attr) else {
+        return Vec::new();
+    };
+    let (Some(asyncness), Some(open), Some(close)) = (
+        f.sig.asyncness,
+        Some(f.block.brace_token.span.open().end()),
+        Some(f.block.brace_token.span.close().start()),
+    ) else {
+        return Vec::new();
+    };
+    let attr_span = attr.span();
+    // `async ` up to `fn`, when nothing stands between them.
+    let async_end = if f.sig.unsafety.is_none() && f.sig.abi.is_none() {
+        f.sig.fn_token.span.start()
+    } else {
+        asyncness.span.end()
+    };
+    vec![
+        (attr_span.start(), attr_span.end(), String::new()),
+        (asyncness.span.start(), async_end, String::new()),
+        (
+            open,
+            open,
+            format!(
+                " let __merge_member = ::merge_runtime_shim::current_member(\"\"); \
+                 {builder}.on_thread_start(move || if !__merge_member.is_empty() {{ \
+                 ::merge_runtime_shim::set_current_member(__merge_member) }}).build()\
+                 .expect(\"Failed building the Runtime\").block_on(async {{"
+            ),
+        ),
+        (close, close, "})".to_owned()),
+    ]
+}
+
+/// The runtime builder `#[tokio::main(..)]`'s arguments ask for (flavor, worker_threads,
+/// start_paused, crate), or `None` for arguments this does not know.
+fn runtime_builder(attr: &syn::Attribute) -> Option<String> {
+    let mut krate = "::tokio".to_owned();
+    let mut current_thread = false;
+    let mut more = String::new();
+    if !matches!(attr.meta, syn::Meta::Path(_)) {
+        let args = attr
+            .parse_args_with(
+                syn::punctuated::Punctuated::<syn::MetaNameValue, syn::Token![,]>::parse_terminated,
+            )
+            .ok()?;
+        for arg in args {
+            let name = arg.path.get_ident()?.to_string();
+            let syn::Expr::Lit(syn::ExprLit { lit, .. }) = &arg.value else {
+                return None;
+            };
+            match (name.as_str(), lit) {
+                ("flavor", syn::Lit::Str(s)) if s.value() == "current_thread" => {
+                    current_thread = true;
+                }
+                ("flavor", syn::Lit::Str(s)) if s.value() == "multi_thread" => {}
+                ("worker_threads", syn::Lit::Int(n)) => {
+                    more.push_str(&format!(".worker_threads({})", n.base10_digits()));
+                }
+                ("start_paused", syn::Lit::Bool(b)) => {
+                    more.push_str(&format!(".start_paused({})", b.value));
+                }
+                ("crate", syn::Lit::Str(s)) => krate = s.value(),
+                _ => return None,
+            }
+        }
+    }
+    let new = if current_thread {
+        "new_current_thread"
+    } else {
+        "new_multi_thread"
+    };
+    Some(format!(
+        "{krate}::runtime::Builder::{new}().enable_all(){more}"
+    ))
+}
+
 /// Applies non-overlapping edits (start, end, replacement) given as line/column positions.
 pub fn apply_edits(text: &str, mut edits: Vec<(LineColumn, LineColumn, String)>) -> String {
     let starts: Vec<usize> = std::iter::once(0)
@@ -277,14 +379,50 @@ mod tests {
     }
 
     #[test]
+    fn tokio_main_becomes_a_runtime_whose_threads_name_the_member() {
+        let text = "#[tokio::main(flavor = \"multi_thread\", worker_threads = 2)]\n\
+                    async fn main() -> Result<(), E> {\n    run().await\n}\n";
+        let out = rewrite(Path::new("main.rs"), text, true, &none(), None).expect("rewritten");
+        let out = out.text.expect("changed");
+        assert_eq!(
+            out.lines().count(),
+            text.lines().count(),
+            "lines stay:\n{out}"
+        );
+        assert!(
+            out.contains(
+                "::tokio::runtime::Builder::new_multi_thread().enable_all().worker_threads(2)"
+            ),
+            "{out}"
+        );
+        assert!(out.contains(".on_thread_start(move ||"), "{out}");
+        assert!(
+            out.starts_with("\npub fn main() -> Result<(), E> {"),
+            "{out}"
+        );
+        assert!(out.contains("run().await\n})}"), "{out}");
+        syn::parse_file(&out).expect("parses");
+        // An argument the rewrite does not know leaves main as it is (but public).
+        let unknown =
+            "#[tokio::main(unhandled_panic = \"shutdown_runtime\")]\nasync fn main() {}\n";
+        let out = rewrite(Path::new("main.rs"), unknown, true, &none(), None).expect("rewritten");
+        assert_eq!(
+            out.text.as_deref(),
+            Some(
+                "#[tokio::main(unhandled_panic = \"shutdown_runtime\")]\npub async fn main() {}\n"
+            )
+        );
+    }
+
+    #[test]
     fn the_entry_main_becomes_public() {
         let text =
-            "use x::y;\n\n#[tokio::main]\nasync fn main() -> Result<(), E> {\n    Ok(())\n}\n";
+            "use x::y;\n\n#[actix_web::main]\nasync fn main() -> Result<(), E> {\n    Ok(())\n}\n";
         let r = rewrite(Path::new("src/main.rs"), text, true, &none(), None).expect("rewrites");
         assert_eq!(
             r.text.as_deref(),
             Some(
-                "use x::y;\n\n#[tokio::main]\npub async fn main() -> Result<(), E> {\n    Ok(())\n}\n"
+                "use x::y;\n\n#[actix_web::main]\npub async fn main() -> Result<(), E> {\n    Ok(())\n}\n"
             )
         );
         assert!(!r.uses_shim);
