@@ -92,6 +92,97 @@ fn the_shop_has_nothing_to_fix() {
     assert_eq!(summary["warnings"], 0, "{stdout}");
 }
 
+/// What wraps the guarded fixture's servers and clients is listed as notes, each where it is
+/// written, so a reviewer sees what runs in-process.
+#[test]
+fn the_layers_around_servers_and_clients_are_listed() {
+    let out = check("fixtures/guarded/merge.toml", &["--message-format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let found: Vec<(String, String, String, u64)> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .filter(|v| {
+            [
+                "served-stack",
+                "service-stack",
+                "client-stack",
+                "unrouted-service",
+            ]
+            .contains(&v["code"].as_str().unwrap_or_default())
+        })
+        .map(|v| {
+            let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+            (
+                s("member"),
+                s("code"),
+                s("severity"),
+                v["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let source = |member: &str, line: u64| {
+        let text =
+            std::fs::read_to_string(root().join(format!("fixtures/guarded/{member}/src/main.rs")))
+                .expect("the source");
+        text.lines()
+            .nth(line as usize - 1)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut seen: Vec<(&str, &str, String)> = found
+        .iter()
+        .map(|(member, code, severity, line)| {
+            assert_eq!(severity, "note", "{code}");
+            (
+                member.as_str(),
+                code.as_str(),
+                source(member, *line).trim().to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (
+                "teller",
+                "client-stack",
+                ".timeout(Duration::from_millis(100))".to_owned()
+            ),
+            (
+                "teller",
+                "service-stack",
+                ".service(channel(\"TELLER_NOTARY_URL\", \"http://127.0.0.1:50065\")?),".to_owned()
+            ),
+            (
+                "teller",
+                "service-stack",
+                "clerk: ClerkClient::new(InterceptedService::new(".to_owned()
+            ),
+            (
+                "vault",
+                "served-stack",
+                ".layer(InterceptorLayer::new(require_token))".to_owned()
+            ),
+            (
+                "vault",
+                "served-stack",
+                ".timeout(Duration::from_millis(100))".to_owned()
+            ),
+            (
+                "vault",
+                "service-stack",
+                ".add_service(InterceptedService::new(".to_owned()
+            ),
+            (
+                "vault",
+                "service-stack",
+                ".service(NotaryServer::new(Keeper)),".to_owned()
+            ),
+        ]
+    );
+}
+
 #[test]
 fn a_bad_plan_is_status_2() {
     let out = check("fixtures/hazards/no-such-plan.toml", &[]);

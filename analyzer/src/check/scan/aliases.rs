@@ -84,6 +84,8 @@ impl Aliases {
                 syn::Expr::Call(c) => e = &c.func,
                 syn::Expr::Path(p) => return self.resolve(&p.path),
                 syn::Expr::Paren(p) => e = &p.expr,
+                // `Channel::from_shared(url)?.timeout(..)`: the chain goes on through `?`.
+                syn::Expr::Try(t) => e = &t.expr,
                 _ => return Vec::new(),
             }
         }

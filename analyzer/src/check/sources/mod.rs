@@ -13,6 +13,7 @@ use crate::members::Member;
 mod collisions;
 mod globals;
 mod inits;
+mod stacks;
 
 pub use inits::softenable;
 
@@ -121,6 +122,7 @@ pub(super) fn source_findings(
     globals::metrics(&sites, &finding, out);
     collisions::listeners(&sites, &owners, &finding, out);
     globals::process_wide_calls(&sites, &finding, out);
+    stacks::stacks(&sites, &finding, out);
     env_keys
 }
 
