@@ -25,15 +25,7 @@ use support::*;
 
 /// fixtures/guarded/merge.toml with absolute manifests, in `dir`.
 fn plan(dir: &Path) -> std::path::PathBuf {
-    let original = root().join("fixtures/guarded");
-    let text = std::fs::read_to_string(original.join("merge.toml")).expect("the plan");
-    let text = text.replace(
-        "manifest = \"",
-        &format!("manifest = \"{}/", original.display()),
-    );
-    let path = dir.join("merge.toml");
-    std::fs::write(&path, text).expect("write the plan");
-    path
+    fixture_plan(dir, "guarded")
 }
 
 /// Ports: teller, vault, audit, clerk, notary, slow, sloth. Ghost's address is clerk's, so

@@ -19,15 +19,7 @@ use support::*;
 
 /// fixtures/layouts/merge.toml with absolute manifests, in `dir`.
 fn plan(dir: &Path) -> std::path::PathBuf {
-    let original = root().join("fixtures/layouts");
-    let text = std::fs::read_to_string(original.join("merge.toml")).expect("the plan");
-    let text = text.replace(
-        "manifest = \"",
-        &format!("manifest = \"{}/", original.display()),
-    );
-    let path = dir.join("merge.toml");
-    std::fs::write(&path, text).expect("write the plan");
-    path
+    fixture_plan(dir, "layouts")
 }
 
 fn layouts_env(audit: u16, ledger: u16, toolbox: u16) -> Vec<(&'static str, String)> {

@@ -45,7 +45,6 @@ use merge_tests::{
 use tokio::runtime::Runtime;
 use tonic::service::InterceptorLayer;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 
 /// `/probe.Probe/Stream`.
 const STREAM: &str = "/probe.Probe/Stream";
@@ -263,19 +262,13 @@ fn unary_call(c: &mut Criterion) {
     // The layered server over loopback.
     let (service, net_layered_calls) = ProbeService::new();
     let net_layered = elsewhere.scope(|| ProbeServer::with_interceptor(service, require_caller));
-    let (task, mut remote_layered) = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("loopback listener");
-        let url = format!("http://{}", listener.local_addr().expect("its address"));
+    let (served_layered, mut remote_layered) = rt.block_on(async {
         let router = Server::builder()
             .layer(InterceptorLayer::new(require_caller))
             .add_service(net_layered);
-        let task = tokio::spawn(
-            router.serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true))),
-        );
-        let client = ProbeClient::with_interceptor(lazy_channel(&url), add_x_caller);
-        (task, client)
+        let served = serve(router).await.expect("loopback listener");
+        let client = ProbeClient::with_interceptor(lazy_channel(&served.url), add_x_caller);
+        (served, client)
     });
     let remote_before = remote_calls(ECHO);
     let n = Iterations::default();
@@ -297,7 +290,7 @@ fn unary_call(c: &mut Criterion) {
         usize::try_from(n.get()).expect("fits"),
         "every tonic_loopback_layered call went over TCP"
     );
-    task.abort();
+    drop(served_layered);
     group.finish();
 }
 

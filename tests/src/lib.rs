@@ -416,7 +416,21 @@ impl Drop for Served {
 /// Serves `router` on a fresh loopback port, with TCP_NODELAY on accepted connections as
 /// `Server::serve(addr)` sets it (`TcpIncoming::from(listener)` leaves Nagle's algorithm on, which
 /// holds each small reply back about 40 ms, waiting for the client's delayed ACK).
-pub async fn serve(router: Router) -> std::io::Result<Served> {
+pub async fn serve<L, B>(router: Router<L>) -> std::io::Result<Served>
+where
+    L: tower::Layer<tonic::service::Routes> + Send + 'static,
+    L::Service: tower::Service<
+            tonic::codegen::http::Request<tonic::body::Body>,
+            Response = tonic::codegen::http::Response<B>,
+        > + Clone
+        + Send
+        + 'static,
+    <L::Service as tower::Service<tonic::codegen::http::Request<tonic::body::Body>>>::Future: Send,
+    <L::Service as tower::Service<tonic::codegen::http::Request<tonic::body::Body>>>::Error:
+        Into<tonic::codegen::StdError> + Send,
+    B: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError>,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let task = tokio::spawn(async move {

@@ -33,7 +33,6 @@ use tokio::time::Instant;
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::service::InterceptorLayer;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Server};
 use tonic::{Code, Request};
 
@@ -520,14 +519,11 @@ async fn a_server_wide_auth_layer_refuses_in_process_as_over_the_network() {
     let (service, net_calls) = ProbeService::new();
     let elsewhere = Arc::new(Registry::default());
     let net_server = elsewhere.scope(|| ProbeServer::new(service));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("loopback listener");
-    let url = format!("http://{}", listener.local_addr().expect("its address"));
     let router = Server::builder()
         .layer(InterceptorLayer::new(require_caller))
         .add_service(net_server);
-    let task = tokio::spawn(router.serve_with_incoming(TcpIncoming::from(listener)));
+    let served = serve(router).await.expect("loopback listener");
+    let url = served.url.clone();
     let over_tcp = in_scope(Arc::default(), async {
         let refused = ProbeClient::new(lazy_channel(&url)).echo(bench_msg()).await;
         let answered = ProbeClient::with_interceptor(lazy_channel(&url), add_x_caller)
@@ -565,7 +561,7 @@ async fn a_server_wide_auth_layer_refuses_in_process_as_over_the_network() {
         (refused, answered)
     })
     .await;
-    task.abort();
+    drop(served);
 
     let status = |r: &Result<tonic::Response<Msg>, tonic::Status>| {
         r.as_ref()

@@ -47,6 +47,19 @@ pub fn bin(name: &str) -> PathBuf {
     target().join("debug").join(name)
 }
 
+/// fixtures/<system>/merge.toml with absolute manifests, written into `dir`.
+pub fn fixture_plan(dir: &Path, system: &str) -> PathBuf {
+    let original = root().join("fixtures").join(system);
+    let text = std::fs::read_to_string(original.join("merge.toml")).expect("the plan");
+    let text = text.replace(
+        "manifest = \"",
+        &format!("manifest = \"{}/", original.display()),
+    );
+    let path = dir.join("merge.toml");
+    std::fs::write(&path, text).expect("write the plan");
+    path
+}
+
 /// Runs `cargo-merge merge build ARGS` with the shared target folder.
 pub fn merge_build(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cargo-merge"))
