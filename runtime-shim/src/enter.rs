@@ -15,6 +15,7 @@ use crate::neutral::{BoxMessageStream, MessageStream, NeutralStatus};
 pub type Enter = Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
 
 /// `f()`, run inside `enter`'s runtime when there is one.
+#[inline]
 pub fn within<T>(enter: Option<&Enter>, f: impl FnOnce() -> T) -> T {
     let Some(enter) = enter else {
         return f();

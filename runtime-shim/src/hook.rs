@@ -46,6 +46,7 @@ pub fn current_member(fallback: &'static str) -> &'static str {
 
 /// `f()` with `member` as this thread's member (an in-process callee's code runs as its own
 /// member, so the calls it makes are counted as its own); nothing changes for `""`.
+#[inline]
 pub fn as_member<T>(member: &'static str, f: impl FnOnce() -> T) -> T {
     if member.is_empty() {
         return f();
