@@ -267,11 +267,19 @@ impl<L> Server<L> {
             inner: stack,
             trace_interceptor: self.trace_interceptor.clone(),
         });
-        // A layered service need not be Sync: each call clones it under a lock.
+        // A layered service need not be Sync: it is called under a lock. Ready, it takes the
+        // request there (no clone); not ready (a concurrency limit), a clone waits for it.
         let stack = ::std::sync::Mutex::new(stack);
         let call: __MergeStack = Arc::new(move |request: Request<Body>| {
-            let svc = stack.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            Box::pin(ServiceExt::oneshot(svc, request))
+            let mut svc = stack.lock().unwrap_or_else(|p| p.into_inner());
+            let mut cx = Context::from_waker(::std::task::Waker::noop());
+            match Service::poll_ready(&mut *svc, &mut cx) {
+                Poll::Ready(Ok(())) => Service::call(&mut *svc, request),
+                _ => {
+                    let svc = svc.clone();
+                    Box::pin(ServiceExt::oneshot(svc, request))
+                }
+            }
         });
         // The runtime this serves on: an in-process call runs the callee's code inside it.
         let enter = tokio::runtime::Handle::try_current().ok().map(|handle| {
