@@ -48,17 +48,30 @@ pub fn current_member(fallback: &'static str) -> &'static str {
 /// member, so the calls it makes are counted as its own); nothing changes for `""`.
 #[inline]
 pub fn as_member<T>(member: &'static str, f: impl FnOnce() -> T) -> T {
-    if member.is_empty() {
-        return f();
+    let _member = MemberGuard::set(member);
+    f()
+}
+
+/// This thread's member set to another until the guard is dropped (`""`: unchanged).
+pub(crate) struct MemberGuard(Option<Option<&'static str>>);
+
+impl MemberGuard {
+    #[inline]
+    pub(crate) fn set(member: &'static str) -> Self {
+        if member.is_empty() {
+            return MemberGuard(None);
+        }
+        MemberGuard(Some(MEMBER.with(|m| m.replace(Some(member)))))
     }
-    struct Restore(Option<&'static str>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            MEMBER.with(|m| m.set(self.0));
+}
+
+impl Drop for MemberGuard {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(previous) = self.0 {
+            MEMBER.with(|m| m.set(previous));
         }
     }
-    let _restore = Restore(MEMBER.with(|m| m.replace(Some(member))));
-    f()
 }
 
 /// `name` as a `&'static str`, each distinct name leaked once (member names are few).

@@ -81,9 +81,9 @@ pub fn module() -> TokenStream {
                     use ::std::task::Poll;
                     match self.get_mut() {
                         Reply::Typed(guarded, None) => Pin::new(guarded).poll(cx),
-                        Reply::Typed(guarded, Some(callee)) => callee.run(|| Pin::new(guarded).poll(cx)),
+                        Reply::Typed(guarded, Some(callee)) => callee.poll(guarded, cx),
                         Reply::Neutral(fut, from, callee) => {
-                            match callee.run(|| fut.as_mut().poll(cx)) {
+                            match callee.poll(fut, cx) {
                                 Poll::Pending => Poll::Pending,
                                 Poll::Ready(reply) => Poll::Ready(convert_reply(reply, *from)),
                             }
