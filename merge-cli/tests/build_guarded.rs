@@ -90,7 +90,9 @@ fn guarded_and_unserved_servers_are_never_called_around_their_layers() {
     let binary = build_json(&plan, &out_dir);
     let patched = out_dir.join("bank/vendor/tonic-0.14.9-served/src/transport/server/mod.rs");
     let patched = std::fs::read_to_string(&patched).expect("the shared tonic, patched");
-    assert!(patched.contains("let __merge_serving = self.__merge_serving(svc.clone());"));
+    assert!(patched.contains(
+        "let __merge_serving = self.__merge_serving(svc.clone(), __merge_plain_io::<IO>());"
+    ));
 
     let mut running = Running::default();
     let split = ports();

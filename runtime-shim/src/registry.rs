@@ -275,6 +275,15 @@ impl Registry {
         let assumed = self.assume_served.load(Ordering::Acquire);
         let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
         let entries = inner.methods.get(path);
+        // Assumed served only where no serving reports on the service: a real report (a
+        // layered server) is never overridden.
+        let reported = service_of(path).is_some_and(|s| {
+            inner
+                .served
+                .iter()
+                .any(|(_, d)| d.routes.iter().any(|(name, _)| name == s))
+        });
+        let assumed = assumed && !reported;
         for e in entries.into_iter().flatten().rev() {
             let serving = inner.serving(e, true);
             if assumed || serving.is_some() {
@@ -601,6 +610,28 @@ mod tests {
         drop(second);
         assert_eq!(value(&r.lookup("/p.S/M").expect("entry")), 1);
         drop(first);
+    }
+
+    #[test]
+    fn assuming_servers_served_never_overrides_a_layered_servings_report() {
+        let r = assuming();
+        let bare = TypeId::of::<Bare>();
+        let _reg = r.register_server(
+            "vault",
+            vec![bare],
+            vec![("/bank.Vault/Open".into(), handler(1))],
+        );
+        assert!(r.lookup("/bank.Vault/Open").is_some(), "assumed");
+        let stack: Arc<dyn Any + Send + Sync> = Arc::new(1u8);
+        let _layered = r.serve(Served {
+            stack: Some(stack),
+            ..served(&[("bank.Vault", bare)], false)
+        });
+        let e = r.lookup("/bank.Vault/Open").expect("through the stack");
+        assert!(
+            e.stack.is_some() && e.handler.typed.is_none(),
+            "not the bare service"
+        );
     }
 
     #[test]

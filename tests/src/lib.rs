@@ -357,21 +357,17 @@ where
     B: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
     B::Error: Into<tonic::codegen::StdError>,
 {
-    use tower::{Service, ServiceExt};
-    // As the serve hook does: a layered service need not be Sync, it is called under a lock;
-    // ready, it takes the request there, else a clone waits for it.
+    use tower::ServiceExt;
+    // As the serve hook does: a layered service need not be Sync, each call clones it under a
+    // lock and drives its clone to readiness.
     let stack = std::sync::Mutex::new(tower::util::BoxCloneService::new(
         layered
             .map_response(|r| r.map(tonic::body::Body::new))
             .map_err(Into::into),
     ));
     let call: Stack = Arc::new(move |request| {
-        let mut svc = stack.lock().unwrap_or_else(|p| p.into_inner());
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match svc.poll_ready(&mut cx) {
-            std::task::Poll::Ready(Ok(())) => svc.call(request),
-            _ => Box::pin(svc.clone().oneshot(request)),
-        }
+        let svc = stack.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Box::pin(svc.oneshot(request))
     });
     registry.serve(merge_runtime_shim::Served {
         routes: vec![("probe.Probe".to_owned(), routed)],

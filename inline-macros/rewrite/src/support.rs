@@ -287,7 +287,11 @@ pub fn module() -> TokenStream {
                 *req.method_mut() = http::Method::POST;
                 *req.uri_mut() = http::Uri::from_static(path);
                 *req.version_mut() = http::Version::HTTP_2;
+                // As tonic's client sends them: its reserved headers are its own, not metadata.
                 let mut headers = metadata.into_headers();
+                for reserved in ["user-agent", "grpc-message", "grpc-message-type", "grpc-status"] {
+                    headers.remove(reserved);
+                }
                 headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
                 headers.insert(http::header::TE, http::HeaderValue::from_static("trailers"));
                 *req.headers_mut() = headers;
@@ -323,6 +327,9 @@ pub fn module() -> TokenStream {
                         return Err(status);
                     }
                 }
+                if parts.status != tonic::codegen::http::StatusCode::OK {
+                    return Err(http_status(parts.status));
+                }
                 let message = match exchange.take_response() {
                     Some(crossing) => crossing.take::<Resp>(from).map_err(|e| {
                         tonic::Status::internal(format!("in-process response conversion failed: {e}"))
@@ -354,6 +361,20 @@ pub fn module() -> TokenStream {
                     message,
                     parts.extensions,
                 ))
+            }
+
+            /// The status a non-200 HTTP answer without `grpc-status` means, as tonic's client
+            /// reads it (the gRPC HTTP-to-status mapping).
+            fn http_status(status: tonic::codegen::http::StatusCode) -> tonic::Status {
+                let code = match status.as_u16() {
+                    400 => tonic::Code::Internal,
+                    401 => tonic::Code::Unauthenticated,
+                    403 => tonic::Code::PermissionDenied,
+                    404 => tonic::Code::Unimplemented,
+                    429 | 502 | 503 | 504 => tonic::Code::Unavailable,
+                    _ => tonic::Code::Unknown,
+                };
+                tonic::Status::new(code, format!("grpc-status header missing, mapped from HTTP status code {}", status.as_u16()))
             }
 
             /// Callee: whether `req` came in-process with its message still typed.

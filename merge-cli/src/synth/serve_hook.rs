@@ -94,7 +94,7 @@ const TONIC_0_14: &[Edit] = &[
         count: 1,
         with: "        let svc = self.service_builder.service(svc);\n        \
                // cargo-merge: reachable in-process, through this stack, while this serves.\n        \
-               let __merge_serving = self.__merge_serving(svc.clone());\n",
+               let __merge_serving = self.__merge_serving(svc.clone(), __merge_plain_io::<IO>());\n",
     },
 ];
 
@@ -201,15 +201,18 @@ fn __merge_dispatch(
     request: Request<Body>,
     timeout: Option<std::time::Duration>,
 ) -> Result<BoxFuture<'static, Result<Response<Body>, crate::BoxError>>, Request<Body>> {
+    // Only a call a generated client sends to a callee registered in this process (it marks
+    // it): a library's own client (health checks, reflection) keeps going where it points.
+    let Some(dispatched) = request.extensions().get::<::merge_runtime_shim::Dispatched>().cloned() else {
+        return Err(request);
+    };
     let Some((stack, callee)) = ::merge_runtime_shim::Registry::current().stack_for(request.uri().path()) else {
         return Err(request);
     };
     let Some(stack) = stack.downcast_ref::<__MergeStack>() else {
         return Err(request);
     };
-    if let Some(dispatched) = request.extensions().get::<::merge_runtime_shim::Dispatched>() {
-        dispatched.set();
-    }
+    dispatched.set();
     let mut svc =
         crate::transport::service::GrpcTimeout::new(__MergeStackService(stack.clone(), callee), timeout);
     let answer = Service::call(&mut svc, request);
@@ -228,6 +231,20 @@ fn __merge_channel_plain(stack: &dyn std::any::Any) -> Option<bool> {
 /// router, without the connection's address; its type is the one generated clients downcast.
 const TONIC_0_14_SERVING: &str = r#"
 // cargo-merge's serve hook, added to this copy of tonic by `cargo merge build`.
+
+/// Whether connections of type `IO` are plain TCP or Unix sockets (no handshake of their own
+/// that an in-process call would skip).
+fn __merge_plain_io<IO: 'static>() -> bool {
+    let io = std::any::TypeId::of::<IO>();
+    #[cfg(unix)]
+    {
+        if io == std::any::TypeId::of::<tokio::net::UnixStream>() {
+            return true;
+        }
+    }
+    io == std::any::TypeId::of::<tokio::net::TcpStream>()
+}
+
 type __MergeStack = Arc<
     dyn Fn(Request<Body>) -> Pin<Box<dyn Future<Output = Result<Response<Body>, crate::BoxError>> + Send + 'static>>
         + Send
@@ -238,7 +255,7 @@ impl<L> Server<L> {
     /// Tells the process's in-process registry which services this server routes, whether
     /// anything runs around them, and the stack a request enters; they are reachable
     /// in-process while the guard lives.
-    fn __merge_serving<S, ResBody>(&self, svc: S) -> ::merge_runtime_shim::Serving
+    fn __merge_serving<S, ResBody>(&self, svc: S, plain_io: bool) -> ::merge_runtime_shim::Serving
     where
         S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
         S::Future: Send,
@@ -246,16 +263,32 @@ impl<L> Server<L> {
         ResBody: http_body::Body<Data = Bytes> + Send + 'static,
         ResBody::Error: Into<crate::BoxError>,
     {
+        // A server whose connections authenticate (tonic's TLS, or connections that are not
+        // plain TCP or Unix sockets: a TLS acceptor of its own) cannot be entered in-process
+        // at all: its services stay on the network.
         #[allow(unused_mut)]
-        let mut plain = !self.__merge_layered
+        let mut reachable = plain_io;
+        #[cfg(feature = "_tls-any")]
+        {
+            reachable &= self.tls.is_none();
+        }
+        let routes: Vec<(String, ::std::any::TypeId)> = self
+            .__merge_routes
+            .iter()
+            .map(|(name, ty)| ((*name).to_owned(), *ty))
+            .collect();
+        if !reachable {
+            // Said served (the merged binary's start waits for it), with nothing to enter.
+            return ::merge_runtime_shim::Registry::current().serve(::merge_runtime_shim::Served {
+                routes,
+                ..Default::default()
+            });
+        }
+        let plain = !self.__merge_layered
             && self.timeout.is_none()
             && self.concurrency_limit.is_none()
             && !self.load_shed
             && self.trace_interceptor.is_none();
-        #[cfg(feature = "_tls-any")]
-        {
-            plain &= self.tls.is_none();
-        }
         let timeout = self.timeout;
         let stack = ServiceBuilder::new()
             .layer(RecoverErrorLayer::new())
@@ -267,19 +300,12 @@ impl<L> Server<L> {
             inner: stack,
             trace_interceptor: self.trace_interceptor.clone(),
         });
-        // A layered service need not be Sync: it is called under a lock. Ready, it takes the
-        // request there (no clone); not ready (a concurrency limit), a clone waits for it.
+        // A layered service need not be Sync: each call clones it under a lock (never held
+        // while a layer runs) and drives its clone to readiness, as a connection would.
         let stack = ::std::sync::Mutex::new(stack);
         let call: __MergeStack = Arc::new(move |request: Request<Body>| {
-            let mut svc = stack.lock().unwrap_or_else(|p| p.into_inner());
-            let mut cx = Context::from_waker(::std::task::Waker::noop());
-            match Service::poll_ready(&mut *svc, &mut cx) {
-                Poll::Ready(Ok(())) => Service::call(&mut *svc, request),
-                _ => {
-                    let svc = svc.clone();
-                    Box::pin(ServiceExt::oneshot(svc, request))
-                }
-            }
+            let svc = stack.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            Box::pin(ServiceExt::oneshot(svc, request))
         });
         // The runtime this serves on: an in-process call runs the callee's code inside it.
         let enter = tokio::runtime::Handle::try_current().ok().map(|handle| {
@@ -289,11 +315,7 @@ impl<L> Server<L> {
             }) as ::merge_runtime_shim::Enter
         });
         ::merge_runtime_shim::Registry::current().serve(::merge_runtime_shim::Served {
-            routes: self
-                .__merge_routes
-                .iter()
-                .map(|(name, ty)| ((*name).to_owned(), *ty))
-                .collect(),
+            routes,
             plain,
             stack: Some(Arc::new(call)),
             enter,
@@ -615,13 +637,13 @@ impl Default for Server<Identity> {
         assert!(out.contains(
             "let svc = self.service_builder.service(svc);\n        \
              // cargo-merge: reachable in-process, through this stack, while this serves.\n        \
-             let __merge_serving = self.__merge_serving(svc.clone());"
+             let __merge_serving = self.__merge_serving(svc.clone(), __merge_plain_io::<IO>());"
         ));
         assert!(
             out.contains("__merge_layered: true"),
             "a layer marks the server"
         );
-        assert!(out.contains("fn __merge_serving<S, ResBody>(&self, svc: S)"));
+        assert!(out.contains("fn __merge_serving<S, ResBody>(&self, svc: S, plain_io: bool)"));
     }
 
     #[test]

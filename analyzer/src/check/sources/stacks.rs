@@ -87,7 +87,7 @@ pub(super) fn stacks(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Finding
                 if ends_with(path, &["Channel", "balance_list"])
                     || ends_with(path, &["Channel", "balance_channel"]) =>
             {
-                out.push(client_stack(finding, s, "a balanced channel"));
+                out.push(client_stack(finding, s, "balance"));
             }
             Event::Method { name, root }
                 if name == "service" && ends_with(root, &["ServiceBuilder", "new"]) =>
@@ -121,12 +121,26 @@ pub(super) fn stacks(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Finding
 }
 
 fn client_stack(finding: &Finder<'_>, s: &Site, what: &str) -> Finding {
+    let (made, applies) = match what {
+        "timeout" => (
+            "an endpoint `.timeout(..)`".to_owned(),
+            "the timeout applies to them as over the network",
+        ),
+        "balance" => (
+            "a balanced channel".to_owned(),
+            "the channel's own timeout applies; each endpoint's does not",
+        ),
+        limit => (
+            format!("an endpoint `.{limit}(..)`"),
+            "the limit does not apply to them (the client's interceptors and layers do)",
+        ),
+    };
     finding(
         "client-stack",
         Severity::Note,
         s,
         format!(
-            "`{}` makes a client channel with {what}: in-process calls through it go through the client's own stack (the message encoded), so it applies as over the network",
+            "`{}` makes a client channel with {made}: in-process calls through it go through the client's own stack (the message encoded); {applies}",
             s.member
         ),
         "nothing to do; a plain channel lets in-process calls go straight to the callee",
