@@ -212,6 +212,13 @@ fn named_runtime(file: &syn::File) -> Vec<(LineColumn, LineColumn, String)> {
     }) else {
         return Vec::new();
     };
+    // An inner attribute of the body (`#![allow(..)]`) cannot move into an `async` block.
+    if f.attrs
+        .iter()
+        .any(|a| matches!(a.style, syn::AttrStyle::Inner(_)))
+    {
+        return Vec::new();
+    }
     let Some(builder) = runtime_builder(attr) else {
         return Vec::new();
     };
@@ -402,6 +409,13 @@ mod tests {
         );
         assert!(out.contains("run().await\n})}"), "{out}");
         syn::parse_file(&out).expect("parses");
+        // An inner attribute of the body leaves main as it is (but public).
+        let inner = "#[tokio::main]\nasync fn main() {\n    #![allow(unused)]\n}\n";
+        let out = rewrite(Path::new("main.rs"), inner, true, &none(), None).expect("rewritten");
+        assert_eq!(
+            out.text.as_deref(),
+            Some("#[tokio::main]\npub async fn main() {\n    #![allow(unused)]\n}\n")
+        );
         // An argument the rewrite does not know leaves main as it is (but public).
         let unknown =
             "#[tokio::main(unhandled_panic = \"shutdown_runtime\")]\nasync fn main() {}\n";
