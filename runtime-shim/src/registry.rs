@@ -460,6 +460,17 @@ mod tests {
     struct Bare;
     struct Wrapped;
 
+    /// A registry and `member`'s server of `path`, registered as routed type `Bare`.
+    fn with_bare(member: &str, path: &str) -> (Arc<Registry>, Registration) {
+        let r = Arc::new(Registry::default());
+        let reg = r.register_server(
+            member,
+            vec![TypeId::of::<Bare>()],
+            vec![(path.into(), handler(1))],
+        );
+        (r, reg)
+    }
+
     fn served(routes: &[(&str, TypeId)], plain: bool) -> Served {
         Served {
             routes: routes.iter().map(|(n, t)| ((*n).to_owned(), *t)).collect(),
@@ -488,13 +499,8 @@ mod tests {
 
     #[test]
     fn a_registered_server_is_reachable_only_while_it_is_served_plainly() {
-        let r = Arc::new(Registry::default());
+        let (r, _reg) = with_bare("pricing", "/shop.Pricing/Quote");
         let bare = TypeId::of::<Bare>();
-        let _reg = r.register_server(
-            "pricing",
-            vec![bare],
-            vec![("/shop.Pricing/Quote".into(), handler(1))],
-        );
         assert!(
             r.lookup("/shop.Pricing/Quote").is_none(),
             "built, not served"
@@ -514,13 +520,8 @@ mod tests {
 
     #[test]
     fn a_server_behind_a_layer_or_wrapped_by_hand_is_not_reachable() {
-        let r = Arc::new(Registry::default());
+        let (r, _reg) = with_bare("vault", "/bank.Vault/Open");
         let bare = TypeId::of::<Bare>();
-        let _reg = r.register_server(
-            "vault",
-            vec![bare],
-            vec![("/bank.Vault/Open".into(), handler(1))],
-        );
         // `Server::builder().layer(auth)`: served, not plainly.
         let layered = r.serve(served(&[("bank.Vault", bare)], false));
         assert!(r.lookup("/bank.Vault/Open").is_none());
@@ -539,13 +540,7 @@ mod tests {
 
     #[test]
     fn a_layered_server_with_a_stack_is_reached_through_it() {
-        let r = Arc::new(Registry::default());
-        let bare = TypeId::of::<Bare>();
-        let _reg = r.register_server(
-            "vault",
-            vec![bare],
-            vec![("/bank.Vault/Open".into(), handler(1))],
-        );
+        let (r, _reg) = with_bare("vault", "/bank.Vault/Open");
         let stack: Arc<dyn Any + Send + Sync> = Arc::new(42u8);
         let layered = r.serve(Served {
             stack: Some(stack),
