@@ -59,25 +59,10 @@ impl Callee {
         crate::hook::as_member(self.member, || within(self.enter.as_ref(), f))
     }
 
-    /// Polls `fut` as the callee's code. Its output is written once, where it is returned
-    /// from (no closure carries it out: a tonic response is large).
+    /// Polls `fut` as the callee's code.
     #[inline]
     pub fn poll<F: Future + Unpin>(&self, fut: &mut F, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let _member = crate::hook::MemberGuard::set(self.member);
-        let Some(enter) = &self.enter else {
-            return Pin::new(fut).poll(cx);
-        };
-        let mut out = Poll::Pending;
-        let mut polled = false;
-        enter(&mut || {
-            out = Pin::new(&mut *fut).poll(cx);
-            polled = true;
-        });
-        if !polled {
-            // An `Enter` that did not run the closure: poll here.
-            out = Pin::new(fut).poll(cx);
-        }
-        out
+        self.run(|| Pin::new(fut).poll(cx))
     }
 
     /// `fut`, polled as the callee's code.

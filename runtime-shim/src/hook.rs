@@ -53,11 +53,11 @@ pub fn as_member<T>(member: &'static str, f: impl FnOnce() -> T) -> T {
 }
 
 /// This thread's member set to another until the guard is dropped (`""`: unchanged).
-pub(crate) struct MemberGuard(Option<Option<&'static str>>);
+struct MemberGuard(Option<Option<&'static str>>);
 
 impl MemberGuard {
     #[inline]
-    pub(crate) fn set(member: &'static str) -> Self {
+    fn set(member: &'static str) -> Self {
         if member.is_empty() {
             return MemberGuard(None);
         }

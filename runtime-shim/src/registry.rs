@@ -96,6 +96,13 @@ pub struct Served {
     pub enter: Option<Enter>,
 }
 
+impl Served {
+    /// Whether this server routes `service` (`package.Service`).
+    fn routes_service(&self, service: &str) -> bool {
+        self.routes.iter().any(|(name, _)| name == service)
+    }
+}
+
 impl std::fmt::Debug for Served {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Served")
@@ -141,8 +148,24 @@ impl Inner {
             .iter()
             .rev()
             .map(|(_, s)| s)
-            .filter(|s| s.routes.iter().any(|(name, _)| name == service))
+            .filter(|s| s.routes_service(service))
             .find(|s| s.stack.is_some())
+    }
+
+    /// What a call of `path` through its service's served stack enters: the stack, and the
+    /// callee it runs as (the serving's runtime; the member of the newest server registered
+    /// for `path`, if any), with that server's entry.
+    fn through_stack(
+        &self,
+        path: &str,
+    ) -> Option<(Arc<dyn Any + Send + Sync>, Callee, Option<&Entry>)> {
+        let serving = self.stacked(service_of(path)?)?;
+        let registered = self.methods.get(path).and_then(|v| v.last());
+        let callee = Callee {
+            member: registered.map_or("", |e| e.callee.member),
+            enter: serving.enter.clone(),
+        };
+        Some((serving.stack.clone()?, callee, registered))
     }
 }
 
@@ -277,12 +300,8 @@ impl Registry {
         let entries = inner.methods.get(path);
         // Assumed served only where no serving reports on the service: a real report (a
         // layered server) is never overridden.
-        let reported = service_of(path).is_some_and(|s| {
-            inner
-                .served
-                .iter()
-                .any(|(_, d)| d.routes.iter().any(|(name, _)| name == s))
-        });
+        let reported =
+            service_of(path).is_some_and(|s| inner.served.iter().any(|(_, d)| d.routes_service(s)));
         let assumed = assumed && !reported;
         for e in entries.into_iter().flatten().rev() {
             let serving = inner.serving(e, true);
@@ -292,18 +311,14 @@ impl Registry {
                 return Some(found);
             }
         }
-        let serving = inner.stacked(service_of(path)?)?;
-        let registered = entries.and_then(|v| v.last());
+        let (stack, callee, registered) = inner.through_stack(path)?;
         Some(Entry {
             path: path.into(),
             member: registered.map_or_else(|| Arc::from(""), |e| e.member.clone()),
             handler: Handler::default(),
             routes: Arc::from([]),
-            stack: serving.stack.clone(),
-            callee: Callee {
-                member: registered.map_or("", |e| e.callee.member),
-                enter: serving.enter.clone(),
-            },
+            stack: Some(stack),
+            callee,
             id: 0,
         })
     }
@@ -312,17 +327,8 @@ impl Registry {
     /// merged workspace's tonic `Channel` enters in-process, under the client's own stack.
     pub fn stack_for(&self, path: &str) -> Option<(Arc<dyn Any + Send + Sync>, Callee)> {
         let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        let serving = inner.stacked(service_of(path)?)?;
-        let member = inner
-            .methods
-            .get(path)
-            .and_then(|v| v.last())
-            .map_or("", |e| e.callee.member);
-        let callee = Callee {
-            member,
-            enter: serving.enter.clone(),
-        };
-        Some((serving.stack.clone()?, callee))
+        let (stack, callee, _) = inner.through_stack(path)?;
+        Some((stack, callee))
     }
 
     /// The newest entry registered for `path`, served or not (what [`Registry::lookup`] would

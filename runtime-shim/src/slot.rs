@@ -23,9 +23,8 @@ pub struct Resolved {
     pub entry: Entry,
     /// The client crate, for threads that name no member.
     crate_name: &'static str,
-    /// The caller that resolved this, and its counter of inline calls.
-    caller: &'static str,
-    inline: Counter,
+    /// Inline calls, the counter of the caller that resolved this at hand.
+    inline: ByCaller,
 }
 
 impl Resolved {
@@ -33,11 +32,8 @@ impl Resolved {
     #[inline]
     pub fn count(&self) {
         let caller = crate::hook::current_member(self.crate_name);
-        if std::ptr::eq(caller, self.caller) || caller == self.caller {
-            self.inline.add(1);
-        } else {
-            self.counter(caller, CallPath::Inline).add(1);
-        }
+        self.inline
+            .add(caller, || self.counter(caller, CallPath::Inline));
     }
 
     /// Counts one in-process call whose message was encoded on the way (a layer of the
@@ -52,6 +48,25 @@ impl Resolved {
     }
 }
 
+/// A counter kept at hand for the first caller; another caller's is found in the metrics.
+#[derive(Debug)]
+struct ByCaller {
+    caller: &'static str,
+    counter: Counter,
+}
+
+impl ByCaller {
+    /// Counts one call of `caller`, whose counter `other` finds when it is not the first's.
+    #[inline]
+    fn add(&self, caller: &'static str, other: impl FnOnce() -> Counter) {
+        if std::ptr::eq(caller, self.caller) || caller == self.caller {
+            self.counter.add(1);
+        } else {
+            other().add(1);
+        }
+    }
+}
+
 /// One generated client method's view of the registry, usually a `static`.
 #[derive(Debug)]
 pub struct MethodSlot {
@@ -59,8 +74,8 @@ pub struct MethodSlot {
     caller: &'static str,
     /// What the registry said at some generation; empty = never asked.
     cached: ArcSwapOption<Cached>,
-    /// The first remote caller and its counter.
-    remote: std::sync::OnceLock<(&'static str, Counter)>,
+    /// Remote calls, the first remote caller's counter at hand.
+    remote: std::sync::OnceLock<ByCaller>,
 }
 
 /// A lookup and the generation it was made at, swapped in as one value so that a slow lookup
@@ -163,25 +178,22 @@ impl MethodSlot {
     /// [`Resolved`]).
     pub fn count_remote(&self) {
         let caller = crate::hook::current_member(self.caller);
-        let (first, counter) = self.remote.get_or_init(|| {
-            let counter = metrics::counter(self.path, CallPath::Remote, caller, "");
-            (caller, counter)
-        });
-        if std::ptr::eq(caller, *first) || caller == *first {
-            counter.add(1);
-        } else {
-            metrics::counter(self.path, CallPath::Remote, caller, "").add(1);
-        }
+        let counter = || metrics::counter(self.path, CallPath::Remote, caller, "");
+        self.remote
+            .get_or_init(|| ByCaller {
+                caller,
+                counter: counter(),
+            })
+            .add(caller, counter);
     }
 
     fn resolved(&self, entry: Entry) -> Resolved {
         let caller = crate::hook::current_member(self.caller);
-        let inline = metrics::counter(self.path, CallPath::Inline, caller, &entry.member);
+        let counter = metrics::counter(self.path, CallPath::Inline, caller, &entry.member);
         Resolved {
             entry,
             crate_name: self.caller,
-            caller,
-            inline,
+            inline: ByCaller { caller, counter },
         }
     }
 }
