@@ -9,7 +9,7 @@ use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{FnArg, ImplItem, Item, ItemMod, Type};
 
-use crate::types::{generic_arg, into_request_arg, into_streaming_request_arg};
+use crate::types::{codec, generic_arg, into_request_arg, into_streaming_request_arg};
 
 /// Returns whether the module was a tonic client module (and was rewritten).
 pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
@@ -191,21 +191,13 @@ fn inline_call(f: &mut syn::ImplItemFn) {
     let mut original = f.block.clone();
     // The request is made before the lookup; the network path takes it as it is.
     AlreadyRequest(request.clone()).visit_block_mut(&mut original);
+    let (req_codec, resp_codec) = (codec(&req), codec(&resp));
     let direct = if !client_streaming && !server_streaming {
         // Unary: a plainly served callee is called directly, everything before the await in
         // one plain call (the method's future keeps only the lookup and the reply across it);
         // a callee served with something around it is entered through that stack.
         quote! {
-            let codecs = {
-                #[allow(unused_imports)]
-                use ::merge_runtime_shim::PickFields as _;
-                #[allow(unused_imports)]
-                use super::__merge_convert::PickEncoded as _;
-                (
-                    (&::merge_runtime_shim::Pick::<#req>::new()).codec().into,
-                    (&::merge_runtime_shim::Pick::<#resp>::new()).codec().from,
-                )
-            };
+            let codecs = (#req_codec.into, #resp_codec.from);
             if found.entry.stack.is_none() {
                 found.count();
                 return super::__merge_inline::call_unary::<#req, #resp>(

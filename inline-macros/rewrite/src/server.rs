@@ -13,7 +13,7 @@ use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{FnArg, Ident, ImplItem, Item, ItemImpl, ItemMod, Type};
 
-use crate::types::generic_arg;
+use crate::types::{codec, generic_arg};
 
 /// A method of a service trait.
 struct Method {
@@ -47,12 +47,9 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
     };
     let server = format_ident!("{service}Server");
     // tonic's shape: the trait, `XServer<T>` and its `NamedService` impl.
-    let named = items.iter().any(|i| {
-        matches!(i, Item::Impl(imp) if self_ty_is(imp, &server)
-        && imp.trait_.as_ref().is_some_and(|(_, p, _)| {
-            p.segments.last().is_some_and(|s| s.ident == "NamedService")
-        }))
-    });
+    let named = items
+        .iter()
+        .any(|i| matches!(i, Item::Impl(imp) if implements(imp, &server, "NamedService")));
     if !named
         || !items
             .iter()
@@ -77,13 +74,13 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
                     });
                 }
             }
-            Item::Impl(imp) if is_clone_impl(imp, &server) => {
+            Item::Impl(imp) if implements(imp, &server, "Clone") => {
                 AddField {
                     value: quote!(self.__merge_registration.clone()),
                 }
                 .visit_item_impl_mut(imp);
             }
-            Item::Impl(imp) if is_service_impl(imp, &server) => {
+            Item::Impl(imp) if implements(imp, &server, "Service") => {
                 enter_stacked(imp);
             }
             Item::Impl(imp) if is_inherent(imp, &server) => {
@@ -185,20 +182,14 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
 fn stacked_arm(path: &str, u: &Method, service: &Ident) -> TokenStream {
     let method = &u.method;
     let (req, resp) = (&u.request, &u.response);
+    let (req_codec, resp_codec) = (codec(req), codec(resp));
     quote! {
         #path => {
-            #[allow(unused_imports)]
-            use ::merge_runtime_shim::PickFields as _;
-            #[allow(unused_imports)]
-            use super::__merge_convert::PickEncoded as _;
             let inner = inner.clone();
             Ok(super::__merge_inline::serve_unary::<#req, #resp, B, _, _>(
                 req,
                 move |request| async move { <T as #service>::#method(&inner, request).await },
-                (
-                    (&::merge_runtime_shim::Pick::<#req>::new()).codec().from,
-                    (&::merge_runtime_shim::Pick::<#resp>::new()).codec().into,
-                ),
+                (#req_codec.from, #resp_codec.into),
             ))
         }
     }
@@ -229,14 +220,6 @@ fn enter_stacked(imp: &mut ItemImpl) {
             },
         );
     }
-}
-
-fn is_service_impl(imp: &ItemImpl, server: &Ident) -> bool {
-    self_ty_is(imp, server)
-        && imp
-            .trait_
-            .as_ref()
-            .is_some_and(|(_, p, _)| p.segments.last().is_some_and(|s| s.ident == "Service"))
 }
 
 /// A streaming method's neutral handler: messages arrive and leave encoded, one by one; the
@@ -294,62 +277,57 @@ fn streaming_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
 fn unary_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
     let method = &u.method;
     let (req, resp) = (&u.request, &u.response);
+    let (req_codec, resp_codec) = (codec(req), codec(resp));
     quote! {
-           {
-               /// The method as the registry holds it: no clone and no allocation per call
-               /// beyond the handler's own future.
-               struct Method<T, F> {
-                   inner: Arc<T>,
-                   interceptor: ::core::option::Option<F>,
-               }
-               impl<T, F> super::__merge_inline::UnaryMethod<#req, #resp> for Method<T, F>
-               where
-                   T: #service,
-                   F: tonic::service::Interceptor + Clone + Send + Sync + 'static,
-               {
-                   fn call(
-                       &self,
-                       request: tonic::Request<#req>,
-                   ) -> Result<super::__merge_inline::Reply<'_, #resp>, tonic::Status> {
-                       let timeout = super::__merge_inline::timeout(request.metadata());
-                       let request = match &self.interceptor {
-                           Some(f) => super::__merge_inline::intercept_caught(
-                               |r| tonic::service::Interceptor::call(&mut f.clone(), r),
-                               request,
-                           )?,
-                           None => request,
-                       };
-                       // async_trait's boxed future, guarded where it is: no nested state to copy.
-                       Ok(super::__merge_inline::Reply::typed(
-                           <T as #service>::#method(&self.inner, request),
-                           timeout,
-                       ))
-                   }
-               }
-               let typed: super::__merge_inline::Unary<#req, #resp> = Arc::new(Method {
-                   inner: inner.clone(),
-                   interceptor: interceptor.clone(),
-               });
-               handlers.push((
-                   #path.to_owned(),
-                   ::merge_runtime_shim::Handler {
-                       neutral: Some({
-                           #[allow(unused_imports)]
-    use ::merge_runtime_shim::PickFields as _;
-                           #[allow(unused_imports)]
-    use super::__merge_convert::PickEncoded as _;
-                           super::__merge_inline::neutral_unary(
-                               typed.clone(),
-                               (&::merge_runtime_shim::Pick::<#req>::new()).codec(),
-                               (&::merge_runtime_shim::Pick::<#resp>::new()).codec(),
-                           )
-                       }),
-                       typed: Some(Arc::new(typed)),
-                       streaming: None,
-                   },
-               ));
-           }
-       }
+        {
+            /// The method as the registry holds it: no clone and no allocation per call
+            /// beyond the handler's own future.
+            struct Method<T, F> {
+                inner: Arc<T>,
+                interceptor: ::core::option::Option<F>,
+            }
+            impl<T, F> super::__merge_inline::UnaryMethod<#req, #resp> for Method<T, F>
+            where
+                T: #service,
+                F: tonic::service::Interceptor + Clone + Send + Sync + 'static,
+            {
+                fn call(
+                    &self,
+                    request: tonic::Request<#req>,
+                ) -> Result<super::__merge_inline::Reply<'_, #resp>, tonic::Status> {
+                    let timeout = super::__merge_inline::timeout(request.metadata());
+                    let request = match &self.interceptor {
+                        Some(f) => super::__merge_inline::intercept_caught(
+                            |r| tonic::service::Interceptor::call(&mut f.clone(), r),
+                            request,
+                        )?,
+                        None => request,
+                    };
+                    // async_trait's boxed future, guarded where it is: no nested state to copy.
+                    Ok(super::__merge_inline::Reply::typed(
+                        <T as #service>::#method(&self.inner, request),
+                        timeout,
+                    ))
+                }
+            }
+            let typed: super::__merge_inline::Unary<#req, #resp> = Arc::new(Method {
+                inner: inner.clone(),
+                interceptor: interceptor.clone(),
+            });
+            handlers.push((
+                #path.to_owned(),
+                ::merge_runtime_shim::Handler {
+                    neutral: Some(super::__merge_inline::neutral_unary(
+                        typed.clone(),
+                        #req_codec,
+                        #resp_codec,
+                    )),
+                    typed: Some(Arc::new(typed)),
+                    streaming: None,
+                },
+            ));
+        }
+    }
 }
 
 /// The methods of the service trait: `tonic::Request<M>` or `tonic::Request<Streaming<M>>` in,
@@ -466,12 +444,13 @@ fn self_ty_is(imp: &ItemImpl, server: &Ident) -> bool {
     matches!(&*imp.self_ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| &s.ident == server))
 }
 
-fn is_clone_impl(imp: &ItemImpl, server: &Ident) -> bool {
+/// Whether `imp` implements the trait named `name` (its last path segment) for `server`.
+fn implements(imp: &ItemImpl, server: &Ident, name: &str) -> bool {
     self_ty_is(imp, server)
         && imp
             .trait_
             .as_ref()
-            .is_some_and(|(_, p, _)| p.segments.last().is_some_and(|s| s.ident == "Clone"))
+            .is_some_and(|(_, p, _)| p.segments.last().is_some_and(|s| s.ident == name))
 }
 
 fn is_inherent(imp: &ItemImpl, server: &Ident) -> bool {

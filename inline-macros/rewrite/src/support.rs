@@ -282,7 +282,7 @@ pub fn module() -> TokenStream {
                     <Req as ::prost::Message>::encode_to_vec,
                     into,
                 ));
-                let body = tonic::codec::EncodeBody::new_client(LazyEncoder, Messages(exchange.lazy_request()), None, None);
+                let body = tonic::codec::EncodeBody::new_client(RawEncoder::LAZY, Messages(exchange.lazy_request()), None, None);
                 let mut req = http::Request::new(tonic::body::Body::new(body));
                 *req.method_mut() = http::Method::POST;
                 *req.uri_mut() = http::Uri::from_static(path);
@@ -322,11 +322,7 @@ pub fn module() -> TokenStream {
             {
                 let response = answer.await.map_err(tonic::Status::from_error)?;
                 let (parts, body) = response.into_parts();
-                if let Some(status) = tonic::Status::from_header_map(&parts.headers) {
-                    if status.code() != tonic::Code::Ok {
-                        return Err(status);
-                    }
-                }
+                failed(&parts.headers)?;
                 if parts.status != tonic::codegen::http::StatusCode::OK {
                     return Err(http_status(parts.status));
                 }
@@ -347,11 +343,7 @@ pub fn module() -> TokenStream {
                             .await?
                             .ok_or_else(|| tonic::Status::internal("Missing response message."))?;
                         if let Some(trailers) = streaming.trailers().await? {
-                            if let Some(status) = tonic::Status::from_header_map(trailers.as_ref()) {
-                                if status.code() != tonic::Code::Ok {
-                                    return Err(status);
-                                }
-                            }
+                            failed(trailers.as_ref())?;
                         }
                         message
                     }
@@ -361,6 +353,14 @@ pub fn module() -> TokenStream {
                     message,
                     parts.extensions,
                 ))
+            }
+
+            /// The status in headers or trailers, when it is not Ok.
+            fn failed(map: &tonic::codegen::http::HeaderMap) -> Result<(), tonic::Status> {
+                match tonic::Status::from_header_map(map) {
+                    Some(status) if status.code() != tonic::Code::Ok => Err(status),
+                    _ => Ok(()),
+                }
             }
 
             /// The status a non-200 HTTP answer without `grpc-status` means, as tonic's client
@@ -425,7 +425,7 @@ pub fn module() -> TokenStream {
                                 into,
                             ));
                             let body = tonic::codec::EncodeBody::new_server(
-                                LazyEncoder,
+                                RawEncoder::LAZY,
                                 Messages(exchange.lazy_response()),
                                 None,
                                 Default::default(),
@@ -450,8 +450,17 @@ pub fn module() -> TokenStream {
 
             use tonic::codegen::tokio_stream::Stream;
 
-            /// Frames already-encoded messages as gRPC frames (the caller's decoder reads them).
-            pub struct RawEncoder;
+            /// Frames already-encoded messages as gRPC frames (the caller's decoder reads them),
+            /// from a buffer of the given starting size.
+            pub struct RawEncoder(usize);
+
+            impl RawEncoder {
+                /// For streams of messages: tonic's own starting buffer (8 KiB).
+                pub const STREAM: RawEncoder = RawEncoder(8 * 1024);
+                /// For a body that is usually never read (a message riding past a served
+                /// stack): no buffer until a layer reads it.
+                pub const LAZY: RawEncoder = RawEncoder(0);
+            }
 
             impl tonic::codec::Encoder for RawEncoder {
                 type Item = Vec<u8>;
@@ -460,21 +469,8 @@ pub fn module() -> TokenStream {
                     ::prost::bytes::BufMut::put_slice(dst, &item);
                     Ok(())
                 }
-            }
-
-            /// [`RawEncoder`] for a body that is usually never read (a message riding past a
-            /// served stack): no buffer until a layer reads it.
-            pub struct LazyEncoder;
-
-            impl tonic::codec::Encoder for LazyEncoder {
-                type Item = Vec<u8>;
-                type Error = tonic::Status;
-                fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
-                    ::prost::bytes::BufMut::put_slice(dst, &item);
-                    Ok(())
-                }
                 fn buffer_settings(&self) -> tonic::codec::BufferSettings {
-                    tonic::codec::BufferSettings::new(0, 32 * 1024)
+                    tonic::codec::BufferSettings::new(self.0, 32 * 1024)
                 }
             }
 
@@ -586,7 +582,7 @@ pub fn module() -> TokenStream {
                 reply: ::merge_runtime_shim::NeutralStreamingResponse,
             ) -> tonic::Response<tonic::codec::Streaming<Resp>> {
                 let body = tonic::codec::EncodeBody::new_server(
-                    RawEncoder,
+                    RawEncoder::STREAM,
                     Messages(reply.messages),
                     None,
                     Default::default(),
@@ -621,7 +617,7 @@ pub fn module() -> TokenStream {
             pub fn take_many<Req: ::prost::Message + Default + Send + 'static>(
                 request: ::merge_runtime_shim::NeutralStreamingRequest,
             ) -> tonic::Request<tonic::Streaming<Req>> {
-                let body = tonic::codec::EncodeBody::new_client(RawEncoder, Messages(request.messages), None, None);
+                let body = tonic::codec::EncodeBody::new_client(RawEncoder::STREAM, Messages(request.messages), None, None);
                 let streaming = tonic::Streaming::new_request(tonic_prost::ProstDecoder::<Req>::default(), body, None, None);
                 tonic::Request::from_parts(metadata_from_neutral(request.metadata), tonic::Extensions::default(), streaming)
             }

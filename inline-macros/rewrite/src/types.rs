@@ -1,6 +1,21 @@
-//! Reading types in generated signatures.
+//! Reading types in generated signatures, and the codec a message type is picked.
 
+use proc_macro2::TokenStream;
+use quote::quote;
 use syn::{GenericArgument, PathArguments, Type};
+
+/// The `merge_runtime_shim::Codec` of the message type `ty`, as an expression for code inside
+/// a generated `*_client` or `*_server` module: picked where the type is written (field by
+/// field when it implements `Convert`, else the file's encoded fallback).
+pub fn codec(ty: &Type) -> TokenStream {
+    quote! {{
+        #[allow(unused_imports)]
+        use ::merge_runtime_shim::PickFields as _;
+        #[allow(unused_imports)]
+        use super::__merge_convert::PickEncoded as _;
+        (&::merge_runtime_shim::Pick::<#ty>::new()).codec()
+    }}
+}
 
 /// `T` of `...::Name<T, ..>` (the first type argument), when `ty`'s last segment is `name`.
 pub fn generic_arg(ty: &Type, name: &str) -> Option<Type> {
