@@ -31,8 +31,8 @@ pub enum InputCode {
     AmbiguousBinary,
     /// Two members need different versions of a crate that sets `links`.
     LinksConflict,
-    /// Members need different semver-compatible versions of a crate and the isolation policy
-    /// does not allow it.
+    /// Under `exact`, a local package several members share would need a vendored version of
+    /// a crate for one of them alone.
     VersionConflict,
     /// A `cargo merge check` finding of error level that `build` cannot mend: the build is
     /// refused unless `--allow CODE`. It carries the finding's own code, as `check` prints it.
@@ -89,7 +89,7 @@ impl InputCode {
                 "align the two members on one version of the crate; a native library cannot be linked twice"
             }
             InputCode::VersionConflict => {
-                "use --isolation exact (each member keeps its versions) or align the members' Cargo.lock files"
+                "align the members' Cargo.lock files on the crate, or copy the shared package into each member"
             }
             InputCode::Check(_) => {
                 "run `cargo merge check` for what to change, or pass `--allow` with this code to build anyway"

@@ -47,22 +47,38 @@ pub struct Member {
 }
 
 impl Member {
-    /// The packages of the member's graph that are local folders (no registry or git source):
-    /// the member itself and its path dependencies.
+    /// The member's own code: the local folders (no registry or git source) that building its
+    /// binary compiles, the member itself and its path dependencies (build-dependencies
+    /// included: a copy of the member needs them). Not every package of the workspace it lives
+    /// in: another service of that workspace is not its code.
     pub fn local_packages(&self) -> impl Iterator<Item = &Package> {
-        self.metadata.packages.iter().filter(|p| p.source.is_none())
+        self.built_packages()
+            .into_iter()
+            .filter(|p| p.source.is_none())
     }
 
-    /// The packages the member's binary links: reachable from its package through normal and
-    /// build dependencies (not dev-dependencies, which the merged binary does not have), for
-    /// any platform.
+    /// The packages the member's binary links: reachable from its package through normal
+    /// dependencies, for any platform. Not build-dependencies, which run when it is built and
+    /// are not in the binary, nor dev-dependencies, which the merged binary does not have.
     pub fn linked_packages(&self) -> Vec<&Package> {
-        self.linked_packages_on(None)
+        self.reachable(None, false)
     }
 
     /// [`Member::linked_packages`] built on `host` only: a dependency for another platform
     /// (`[target.'cfg(windows)'.dependencies]`) and what only it brings are left out.
     pub fn linked_packages_on(&self, host: Option<&crate::host::Host>) -> Vec<&Package> {
+        self.reachable(host, false)
+    }
+
+    /// The packages building the member's binary compiles: [`Member::linked_packages`] and its
+    /// build-dependencies (build scripts and what they use), for any platform.
+    pub fn built_packages(&self) -> Vec<&Package> {
+        self.reachable(None, true)
+    }
+
+    /// What the member's package reaches through normal dependencies (and build ones with
+    /// `build`), on `host` only if given.
+    fn reachable(&self, host: Option<&crate::host::Host>, build: bool) -> Vec<&Package> {
         let Some(resolve) = &self.metadata.resolve else {
             return self.metadata.packages.iter().collect();
         };
@@ -71,11 +87,15 @@ impl Member {
         let mut queue = vec![&self.package.id];
         while let Some(id) = queue.pop() {
             for dep in nodes.get(id).map(|n| n.deps.as_slice()).unwrap_or_default() {
-                let linked = dep.dep_kinds.iter().any(|k| {
-                    k.kind != cargo_metadata::DependencyKind::Development
-                        && host.is_none_or(|h| h.builds(k.target.as_ref()))
+                let followed = dep.dep_kinds.iter().any(|k| {
+                    let kind = match k.kind {
+                        cargo_metadata::DependencyKind::Normal => true,
+                        cargo_metadata::DependencyKind::Build => build,
+                        _ => false,
+                    };
+                    kind && host.is_none_or(|h| h.builds(k.target.as_ref()))
                 });
-                if linked && seen.insert(&dep.pkg) {
+                if followed && seen.insert(&dep.pkg) {
                     queue.push(&dep.pkg);
                 }
             }

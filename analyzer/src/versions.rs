@@ -42,36 +42,149 @@ pub fn bucket(v: &Version) -> (u64, u64, u64) {
     }
 }
 
-/// Registry and git packages of a member's graph: (name, source, version) -> links.
-fn external(member: &Member) -> impl Iterator<Item = (&str, String, &Version, Option<&str>)> {
-    member.linked_packages().into_iter().filter_map(|p| {
+/// Registry and git packages of a member's graph (what its binary links, or with `build` all
+/// that building it compiles): (name, source, version, links).
+fn external(
+    member: &Member,
+    build: bool,
+) -> impl Iterator<Item = (&str, String, &Version, Option<&str>)> {
+    let packages = if build {
+        member.built_packages()
+    } else {
+        member.linked_packages()
+    };
+    packages.into_iter().filter_map(|p| {
         let source = p.source.as_ref()?.repr.clone();
         Some((p.name.as_str(), source, &p.version, p.links.as_deref()))
     })
 }
 
-/// Every crate whose versions differ within one compatibility bucket across `members`.
+/// Every crate whose versions differ within one compatibility bucket across what `members`'
+/// binaries link.
 pub fn conflicts(members: &[Member]) -> Vec<Conflict> {
+    differing(members, false)
+}
+
+/// Crates whose versions differ within one compatibility bucket only where the members' binaries
+/// do not link them: build-dependencies (prettyplease under tonic-build). Never vendored, never
+/// refused; the merged graph holds one version of each, [`BuildOnly::picked`].
+pub fn build_only(members: &[Member]) -> Vec<BuildOnly> {
+    let linked: BTreeSet<String> = conflicts(members).into_iter().map(|c| c.name).collect();
+    differing(members, true)
+        .into_iter()
+        .filter(|c| !linked.contains(&c.name))
+        .map(|c| {
+            // A member whose binary links the crate keeps its version; else the newest.
+            let runtime = members.iter().find_map(|m| {
+                m.linked_packages()
+                    .into_iter()
+                    .find(|p| p.name == c.name && c.versions.contains_key(&p.version))
+                    .map(|p| p.version.clone())
+            });
+            let picked = runtime
+                .or_else(|| c.versions.keys().max().cloned())
+                .unwrap_or_else(|| Version::new(0, 0, 0));
+            BuildOnly {
+                conflict: c,
+                picked,
+            }
+        })
+        .collect()
+}
+
+/// A crate members' build scripts use at different compatible versions (see [`build_only`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildOnly {
+    pub conflict: Conflict,
+    /// The one version the merged graph holds.
+    pub picked: Version,
+}
+
+impl BuildOnly {
+    /// What the merged build does, for check's note and build's.
+    pub fn describe(&self) -> String {
+        let links = match &self.conflict.links {
+            Some(l) => {
+                format!(", and it declares `links = \"{l}\"`, which one build can hold once")
+            }
+            None => String::new(),
+        };
+        format!(
+            "{}: only build scripts use it (the binary does not link it){links}; the merged build \
+             compiles {} for every member",
+            self.conflict.describe(),
+            self.picked
+        )
+    }
+}
+
+/// Where a package of `member`'s graph requires `name` exactly (`=x.y.z`): that package's name.
+/// One workspace cannot hold two different exact pins of one crate.
+pub fn pinned_by<'a>(member: &'a Member, name: &str) -> Option<&'a str> {
+    member
+        .linked_packages()
+        .into_iter()
+        .find(|p| {
+            p.dependencies
+                .iter()
+                .any(|d| d.name == name && d.req.to_string().starts_with('='))
+        })
+        .map(|p| p.name.as_str())
+}
+
+/// Whether one of the versions `c` names satisfies every requirement the members' graphs
+/// make on that crate within its bucket: whether Cargo can unify it (`=0.4.2` beside `0.4`
+/// can, `=0.4.2` beside `=0.4.3` or `0.4.3` cannot).
+pub fn unifiable(members: &[Member], c: &Conflict) -> bool {
+    let requirements: Vec<&cargo_metadata::semver::VersionReq> = members
+        .iter()
+        .flat_map(|m| {
+            let locked: Vec<&Version> = c
+                .versions
+                .iter()
+                .filter(|(_, users)| users.contains(&m.name))
+                .map(|(v, _)| v)
+                .collect();
+            m.linked_packages()
+                .into_iter()
+                .flat_map(|p| p.dependencies.iter())
+                .filter(move |d| {
+                    d.name == c.name
+                        && d.kind != cargo_metadata::DependencyKind::Development
+                        && locked.iter().any(|v| d.req.matches(v))
+                })
+                .map(|d| &d.req)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    c.versions
+        .keys()
+        .any(|v| requirements.iter().all(|r| r.matches(v)))
+}
+
+fn differing(members: &[Member], build: bool) -> Vec<Conflict> {
     type Key = (String, String, (u64, u64, u64));
     let mut seen: BTreeMap<Key, BTreeMap<Version, BTreeSet<String>>> = BTreeMap::new();
-    let mut links: BTreeMap<String, String> = BTreeMap::new();
+    // Per crate and bucket: `prettyplease` 0.2 and 0.3 declare different `links`.
+    let mut links: BTreeMap<Key, String> = BTreeMap::new();
     for m in members {
-        for (name, source, version, l) in external(m) {
-            seen.entry((name.to_owned(), source, bucket(version)))
+        for (name, source, version, l) in external(m, build) {
+            let key = (name.to_owned(), source, bucket(version));
+            if let Some(l) = l {
+                links.insert(key.clone(), l.to_owned());
+            }
+            seen.entry(key)
                 .or_default()
                 .entry(version.clone())
                 .or_default()
                 .insert(m.name.clone());
-            if let Some(l) = l {
-                links.insert(name.to_owned(), l.to_owned());
-            }
         }
     }
     seen.into_iter()
         .filter(|(_, versions)| versions.len() > 1)
-        .map(|((name, _, _), versions)| Conflict {
-            links: links.get(&name).cloned(),
-            name,
+        .map(|(key, versions)| Conflict {
+            links: links.get(&key).cloned(),
+            name: key.0,
             versions: versions
                 .into_iter()
                 .map(|(v, ms)| (v, ms.into_iter().collect()))

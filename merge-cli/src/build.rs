@@ -281,6 +281,11 @@ fn cargo_build(
 ) -> Result<(PathBuf, BTreeMap<String, PathBuf>), Failure> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
+    // The members' `[env]` (synth/roots.rs), wherever cargo is run from.
+    let config = dir.join(synth::roots::CONFIG);
+    if config.is_file() {
+        cmd.arg("--config").arg(&config);
+    }
     cmd.arg("build")
         .arg("--manifest-path")
         .arg(dir.join("Cargo.toml"))

@@ -140,12 +140,14 @@ fn layouts_merge_with_exact_isolation_and_strict_refuses_them() {
         plan.to_str().expect("utf-8"),
         "--out",
         out_dir.to_str().expect("utf-8"),
+        "--group",
+        "toolbox",
         "--isolation",
         "strict",
     ]);
     let err = text(&strict.stderr);
     assert_eq!(strict.status.code(), Some(2), "{err}");
-    assert!(err.contains("error[version-conflict]"), "{err}");
+    assert!(err.contains("error[exact-pin-conflict]"), "{err}");
     assert!(
         err.contains("`hex` 0.4.2 (ledger) and 0.4.3 (audit)"),
         "{err}"
@@ -153,7 +155,7 @@ fn layouts_merge_with_exact_isolation_and_strict_refuses_them() {
     assert!(!out_dir.exists() && !work.path().join("merge.lock").exists());
 
     // exact (the plan's own policy).
-    let binary = build_json(&plan, &out_dir);
+    let binary = build_json_with(&plan, &out_dir, &["--group", "toolbox"]);
     assert_eq!(tree(&layouts), before, "a member's tree was written to");
 
     // Each member runs exactly its own lockfile's versions.
@@ -212,5 +214,144 @@ fn layouts_merge_with_exact_isolation_and_strict_refuses_them() {
     assert_all_inline(
         &counters,
         &["/layouts.ledger.Ledger/Post", "/layouts.audit.Audit/Record"],
+    );
+}
+
+fn fleet_env(courier: u16, depot: u16, north: u16, south: u16) -> Vec<(&'static str, String)> {
+    vec![
+        ("COURIER_ADDR", format!("127.0.0.1:{courier}")),
+        ("DEPOT_ADDR", format!("127.0.0.1:{depot}")),
+        ("DEPOT_COURIER_URL", format!("http://127.0.0.1:{courier}")),
+        ("NORTH_ADDR", format!("127.0.0.1:{north}")),
+        ("NORTH_SOUTH_URL", format!("http://127.0.0.1:{south}")),
+        ("SOUTH_ADDR", format!("127.0.0.1:{south}")),
+    ]
+}
+
+/// fleet-cli's and duo-cli's answers from depot at `depot` and north at `north`.
+fn fleet_answers(depot: u16, north: u16) -> Vec<String> {
+    let depot = format!("http://127.0.0.1:{depot}");
+    let north = format!("http://127.0.0.1:{north}");
+    let mut out: Vec<String> = [["crate", "3"], ["crate", "1"], ["", "2"]]
+        .iter()
+        .map(|a| client(&bin("fleet-cli"), &["--depot-url", &depot, a[0], a[1]]))
+        .collect();
+    out.extend(
+        [["ada", "Lyon"], ["bo", "Oslo"], ["cy", ""]]
+            .iter()
+            .map(|a| client(&bin("duo-cli"), &["--north-url", &north, a[0], a[1]])),
+    );
+    out
+}
+
+/// Group `fleet`: two services of one Cargo workspace whose proto crate's build.rs writes into
+/// its own src/, both with the system allocator; the workspace root's [patch] (a fork of hex
+/// with a function upstream lacks), [profile] (courier without debug assertions) and
+/// .cargo/config.toml (an [env] key courier reads with `env!`); and the two service binaries of
+/// one package. prettyplease, which tonic-prost-build uses and which declares `links`, is
+/// locked at 0.2.34 by fleet and 0.2.37 by duo. check finds no error, build merges with no
+/// source edit, and the merged binary answers as the split services do, in-process.
+#[test]
+fn a_workspace_of_services_and_one_package_of_two_services_merge_as_they_are() {
+    build_fixtures(&["layouts/fleet", "layouts/duo"]);
+    let work = tempfile::tempdir().expect("tempdir");
+    let plan = plan(work.path());
+    let out_dir = work.path().join("out");
+    let layouts = root().join("fixtures/layouts");
+    let before = tree(&layouts);
+
+    let check = Command::new(env!("CARGO_BIN_EXE_cargo-merge"))
+        .env("NO_COLOR", "1")
+        .env("CARGO_TARGET_DIR", target())
+        .args(["merge", "check", "--group", "fleet", "--plan"])
+        .arg(&plan)
+        .output()
+        .expect("check runs");
+    let said = format!("{}{}", text(&check.stdout), text(&check.stderr));
+    assert!(check.status.success(), "{said}");
+    assert!(said.contains("check: 0 error(s)"), "{said}");
+    assert!(
+        said.contains("`prettyplease` 0.2.34 (courier, depot) and 0.2.37 (north, south): only build scripts use it"),
+        "{said}"
+    );
+    // Each allocator is its own member's, not reported twice on both.
+    assert_eq!(
+        said.matches("warning[global-allocator]").count(),
+        2,
+        "{said}"
+    );
+    assert!(
+        !said.contains("service-stack"),
+        "generated code is not the member's: {said}"
+    );
+
+    let build = merge_build(&[
+        "--plan",
+        plan.to_str().expect("utf-8"),
+        "--out",
+        out_dir.to_str().expect("utf-8"),
+        "--group",
+        "fleet",
+        "--message-format",
+        "json",
+    ]);
+    let err = text(&build.stderr);
+    assert!(build.status.success(), "{err}");
+    assert!(
+        err.contains("the merged build compiles 0.2.37 for every member"),
+        "{err}"
+    );
+    let binary = merged_binary(&build);
+    assert_eq!(tree(&layouts), before, "a member's tree was written to");
+
+    // The proto crate's build script ran in the copy and rewrote what it wrote.
+    let group = out_dir.join("fleet");
+    let generated =
+        text(&std::fs::read(group.join("members/fleet-proto/src/fleet.rs")).expect("copy"));
+    assert!(
+        generated.starts_with("// Rewritten by cargo merge"),
+        "{generated}"
+    );
+    let config = text(&std::fs::read(group.join(".cargo/config.toml")).expect("config"));
+    assert!(config.contains("FLEET_REGION = \"eu-west\""), "{config}");
+    let lock = text(&std::fs::read(group.join("Cargo.lock")).expect("lock"));
+    assert_eq!(
+        lock.matches("name = \"prettyplease\"\nversion = \"0.2.")
+            .count(),
+        1,
+        "{lock}"
+    );
+
+    let mut running = Running::default();
+    let (c, d, n, s) = (free_port(), free_port(), free_port(), free_port());
+    let env = fleet_env(c, d, n, s);
+    running.start(&bin("fleet-courier"), &env, &[c]);
+    running.start(&bin("fleet-depot"), &env, &[d]);
+    running.start(&bin("duo-south"), &env, &[s]);
+    running.start(&bin("duo-north"), &env, &[n]);
+    let (mc, md, mn, ms, mp) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
+    let mut env = fleet_env(mc, md, mn, ms);
+    env.push(("MERGE_METRICS_ADDR", format!("127.0.0.1:{mp}")));
+    running.start(&binary, &env, &[mc, md, mn, ms]);
+
+    let from_split = fleet_answers(d, n);
+    assert_eq!(
+        from_split[0],
+        "R1-6372-6174-65: 380 cents from eu-west (debug-assertions off)\n"
+    );
+    assert_eq!(
+        from_split[3],
+        "Hello ada, Lyon is cloudy at -2°C (greeting 1)\n"
+    );
+    assert_eq!(fleet_answers(md, mn), from_split);
+    assert_all_inline(
+        &metrics(mp),
+        &["/fleet.Courier/Quote", "/duo.South/Forecast"],
     );
 }

@@ -33,8 +33,6 @@ pub(super) fn copy_package(
     entry_file: Option<&Path>,
     files: &mut BTreeMap<PathBuf, Vec<u8>>,
     problems: &mut Problems,
-    profiles: &mut Vec<(String, toml_edit::Table)>,
-    patches: &mut Vec<(String, toml_edit::Table)>,
     protos: &mut Protos<'_>,
 ) {
     let shared = protos.decision.for_package(protos.package);
@@ -50,7 +48,9 @@ pub(super) fn copy_package(
         }
     };
     let mut uses_shim = false;
+    let mut wraps_build = false;
     let mut manifest_text = None;
+    let build_script = build_script(original);
     for rel in list {
         let path = original.join(&rel);
         let bytes = match std::fs::read(&path) {
@@ -73,7 +73,15 @@ pub(super) fn copy_package(
             continue;
         }
         let mut out = bytes;
-        if rel.extension().is_some_and(|e| e == "rs") {
+        if Some(&rel) == build_script.as_ref() {
+            if let Some(wrapped) = std::str::from_utf8(&out)
+                .ok()
+                .and_then(source::wrap_build_script)
+            {
+                out = wrapped.into_bytes();
+                wraps_build = true;
+            }
+        } else if rel.extension().is_some_and(|e| e == "rs") {
             if let Ok(text) = std::str::from_utf8(&out) {
                 let entry = entry_file == Some(rel.as_path());
                 match source::rewrite(&rel, text, entry, &shared, protos.mend) {
@@ -107,20 +115,29 @@ pub(super) fn copy_package(
         return;
     };
     let merge_protos = uses_shared.then(|| layout::relative(copy, Path::new(protos::DIR)));
-    match manifest::member(&text, cx, role, uses_shim, merge_protos.as_deref()) {
-        Ok((out, lifted)) => {
-            let who = original.display().to_string();
-            if let Some(p) = lifted.profile {
-                profiles.push((who.clone(), p));
-            }
-            if let Some(p) = lifted.patch {
-                patches.push((who, p));
-            }
+    let needs = manifest::Needs {
+        shim: uses_shim,
+        rewrite_in_build: wraps_build,
+        merge_protos: merge_protos.as_deref(),
+    };
+    match manifest::member(&text, cx, role, &needs) {
+        Ok(out) => {
             files.insert(copy.join("Cargo.toml"), out.into_bytes());
         }
         Err(e) => {
             problems.push(InputError::new(&manifest_path, None, e).code(InputCode::MalformedInput))
         }
+    }
+}
+
+/// The package's build script, relative to its folder: `package.build`, else `build.rs` if
+/// there is one.
+fn build_script(dir: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+    let doc: toml_edit::DocumentMut = text.parse().ok()?;
+    match doc.get("package").and_then(|p| p.get("build")) {
+        Some(b) => b.as_str().map(PathBuf::from),
+        None => Some(PathBuf::from("build.rs")).filter(|p| dir.join(p).is_file()),
     }
 }
 

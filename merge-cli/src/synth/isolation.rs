@@ -63,6 +63,18 @@ pub(super) fn isolate(
         if c.links.is_some() {
             continue; // reported above
         }
+        // Refused under check's own code: `exact-pin-conflict` where a member pins it.
+        let pinned: Vec<String> = pins(members, &c);
+        let code = InputCode::Check(if pinned.is_empty() {
+            "version-drift"
+        } else {
+            "exact-pin-conflict"
+        });
+        let pins_said = if pinned.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", pinned.join(", "))
+        };
         match isolation {
             Isolation::Strict => {
                 problems.push(
@@ -70,15 +82,29 @@ pub(super) fn isolate(
                         plan,
                         line,
                         format!(
-                            "{}: members lock different versions, and isolation `strict` refuses to build \
+                            "{}{pins_said}: members lock different versions, and isolation `strict` refuses to build \
                              when a member would run a version it does not lock",
                             c.describe()
                         ),
                     )
-                    .code(InputCode::VersionConflict),
+                    .code(code),
                 );
             }
             Isolation::Exact => to_vendor.push(c),
+            Isolation::Unify if !merge_analyzer::versions::unifiable(members, &c) => {
+                problems.push(
+                    InputError::new(
+                        plan,
+                        line,
+                        format!(
+                            "{}{pins_said}: no one version satisfies every member's requirement, so \
+                             isolation `unify` cannot make them one; use isolation `exact`, or align them",
+                            c.describe(),
+                        ),
+                    )
+                    .code(code),
+                );
+            }
             Isolation::Unify => {
                 warnings.push(format!(
                     "{}: Cargo will unify them, so some member runs a version it was not tested with",
@@ -120,6 +146,21 @@ pub(super) fn isolate(
             vendor::Plan::default()
         }
     }
+}
+
+/// Who pins a version of `c` exactly: "`ledger` pins =0.4.2 (member `ledger`)", one per
+/// pinned version.
+fn pins(members: &[Member], c: &lock::Conflict) -> Vec<String> {
+    c.versions
+        .iter()
+        .filter_map(|(version, users)| {
+            users.iter().find_map(|u| {
+                let m = members.iter().find(|m| &m.name == u)?;
+                let by = merge_analyzer::versions::pinned_by(m, &c.name)?;
+                Some(format!("`{by}` pins ={version} (member `{u}`)"))
+            })
+        })
+        .collect()
 }
 
 /// Points the copies at their members' vendored versions: the copy of each local package in

@@ -7,12 +7,32 @@ use std::collections::{BTreeMap, BTreeSet};
 use cargo_metadata::semver::Version;
 use merge_analyzer::members::Member;
 
-pub use merge_analyzer::versions::{Conflict, bucket, chain, conflicts, links_collisions};
+pub use merge_analyzer::versions::{
+    BuildOnly, Conflict, bucket, build_only, chain, conflicts, links_collisions,
+};
 
 /// The seed of the merged `Cargo.lock`: the union of the members' registry and git packages
-/// (their lockfiles' entries, checksums included), sorted. Cargo adds the local packages and
-/// settles what the union leaves open on the first build.
-pub fn seed(members: &[Member]) -> String {
+/// (their lockfiles' entries, checksums included), sorted. Of a crate only build scripts use
+/// at several versions (`picks`), only the picked version is kept, and the entries that depended
+/// on another name it. Cargo adds the local packages and settles what the union leaves open on
+/// the first build.
+pub fn seed(members: &[Member], picks: &[BuildOnly]) -> String {
+    // (name, dropped version) -> the version kept.
+    let moved: BTreeMap<(&str, String), String> = picks
+        .iter()
+        .flat_map(|b| {
+            b.conflict
+                .versions
+                .keys()
+                .filter(|v| **v != b.picked)
+                .map(|v| {
+                    (
+                        (b.conflict.name.as_str(), v.to_string()),
+                        b.picked.to_string(),
+                    )
+                })
+        })
+        .collect();
     type Key = (String, Version, String);
     let mut packages: BTreeMap<Key, (Option<String>, BTreeSet<String>)> = BTreeMap::new();
     for m in members {
@@ -50,6 +70,9 @@ pub fn seed(members: &[Member]) -> String {
                 .get("checksum")
                 .and_then(|v| v.as_str())
                 .map(str::to_owned);
+            if moved.contains_key(&(name, version.to_string())) {
+                continue;
+            }
             let deps = p
                 .get("dependencies")
                 .and_then(|d| d.as_array())
@@ -59,6 +82,14 @@ pub fn seed(members: &[Member]) -> String {
                 .map(|d| match versions.get(d).map(Vec::as_slice) {
                     Some([only]) if !d.contains(' ') => format!("{d} {only}"),
                     _ => d.to_owned(),
+                })
+                .map(|d| {
+                    let mut parts = d.splitn(3, ' ');
+                    let (n, v) = (parts.next().unwrap_or_default(), parts.next());
+                    match v.and_then(|v| moved.get(&(n, v.to_owned()))) {
+                        Some(kept) => format!("{n} {kept}"),
+                        None => d,
+                    }
                 });
             let entry = packages
                 .entry((name.to_owned(), version, source.to_owned()))

@@ -52,13 +52,6 @@ pub enum Role {
     },
 }
 
-/// What a rewrite of one manifest hands to the root: its `[profile]` and `[patch]` tables.
-#[derive(Debug, Default)]
-pub struct Lifted {
-    pub profile: Option<Table>,
-    pub patch: Option<Table>,
-}
-
 /// The context of one copied manifest.
 pub struct Context<'a> {
     pub layout: &'a Layout,
@@ -69,40 +62,31 @@ pub struct Context<'a> {
     pub copy_dir: &'a Path,
 }
 
-/// Rewrites a copied package's manifest for its `role`; `needs_shim` adds a dependency on
-/// merge-runtime-shim (its sources were rewritten to use it).
+/// What a copy's rewritten files need from its manifest.
+#[derive(Debug, Default)]
+pub struct Needs<'a> {
+    /// merge-runtime-shim (its sources were rewritten to use it).
+    pub shim: bool,
+    /// merge-rewrite as a build-dependency (its build script was wrapped to rewrite what it
+    /// writes: source.rs, `wrap_build_script`).
+    pub rewrite_in_build: bool,
+    /// merge-protos, at this path relative to the copy.
+    pub merge_protos: Option<&'a Path>,
+}
+
+/// Rewrites a copied package's manifest for its `role`, with the dependencies it `needs`.
 pub fn member(
     text: &str,
     cx: &Context<'_>,
     role: &Role,
-    needs_shim: bool,
-    merge_protos: Option<&Path>,
-) -> Result<(String, Lifted), String> {
+    needs: &Needs<'_>,
+) -> Result<String, String> {
+    let (needs_shim, merge_protos) = (needs.shim, needs.merge_protos);
     let mut doc: DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
     super::inherit::resolve(&mut doc, cx.original_dir)?;
-    let mut lifted = Lifted {
-        profile: take_table(&mut doc, "profile"),
-        patch: take_table(&mut doc, "patch"),
-    };
-    // A patch moves to the root manifest: its paths are made relative to the group folder.
-    if let Some(patch) = lifted.patch.as_mut() {
-        for (_, registry) in patch.iter_mut() {
-            let Some(registry) = registry.as_table_like_mut() else {
-                continue;
-            };
-            for (_, dep) in registry.iter_mut() {
-                let Some(dep) = dep.as_table_like_mut() else {
-                    continue;
-                };
-                let Some(path) = dep.get("path").and_then(Item::as_str) else {
-                    continue;
-                };
-                let original = normalize(&cx.original_dir.join(path));
-                let new = cx.layout.copy_of(&original).unwrap_or(original);
-                dep.insert("path", toml_edit::value(slash(&new)));
-            }
-        }
-    }
+    // Cargo honours them at a workspace root only: roots.rs carries the members' roots' own.
+    doc.remove("profile");
+    doc.remove("patch");
     for key in [
         "workspace",
         "dev-dependencies",
@@ -158,12 +142,26 @@ pub fn member(
         dep.insert("path", slash(&cx.tools.runtime_shim).into());
         dependencies(&mut doc).insert("merge-runtime-shim", Item::Value(Value::InlineTable(dep)));
     }
+    if needs.rewrite_in_build {
+        let path = cx
+            .tools
+            .path_of("merge-rewrite")
+            .ok_or("cannot find merge-rewrite beside merge-runtime-shim")?;
+        let mut dep = InlineTable::new();
+        dep.insert("path", slash(&path).into());
+        let build = doc
+            .entry("build-dependencies")
+            .or_insert_with(toml_edit::table)
+            .as_table_like_mut()
+            .ok_or("[build-dependencies] is not a table")?;
+        build.insert("merge-rewrite", Item::Value(Value::InlineTable(dep)));
+    }
     if let Some(path) = merge_protos {
         let mut dep = InlineTable::new();
         dep.insert("path", slash(path).into());
         dependencies(&mut doc).insert("merge-protos", Item::Value(Value::InlineTable(dep)));
     }
-    Ok((doc.to_string(), lifted))
+    Ok(doc.to_string())
 }
 
 fn set_lib(doc: &mut DocumentMut, name: &str, path: &str) {
@@ -195,13 +193,6 @@ fn depends_on(doc: &DocumentMut, package: &str) -> bool {
                 name == package
             })
         })
-}
-
-fn take_table(doc: &mut DocumentMut, key: &str) -> Option<Table> {
-    match doc.remove(key)? {
-        Item::Table(t) => Some(t),
-        _ => None,
-    }
 }
 
 fn for_each_dependency_table(
@@ -413,12 +404,21 @@ mod tests {
                     tokio = \"1\"\nshim = { package = \"merge-runtime-shim\", path = \"../../rs\" }\n\n\
                     [dev-dependencies]\ntempfile = \"3\"\n\n[[bin]]\nname = \"x\"\n\n\
                     [profile.release]\nlto = true\n\n[workspace]\n";
-        let (out, lifted) =
-            member(text, &cx(&layout, &tools), &Role::Library, true, None).expect("rewrites");
+        let out = member(
+            text,
+            &cx(&layout, &tools),
+            &Role::Library,
+            &Needs {
+                shim: true,
+                ..Needs::default()
+            },
+        )
+        .expect("rewrites");
         assert!(
             !out.contains("[workspace]")
                 && !out.contains("dev-dependencies")
-                && !out.contains("[[bin]]"),
+                && !out.contains("[[bin]]")
+                && !out.contains("[profile"),
             "{out}"
         );
         assert!(out.contains("autobins = false"), "{out}");
@@ -427,7 +427,6 @@ mod tests {
             !out.contains("merge-runtime-shim = "),
             "already a dependency (renamed): {out}"
         );
-        assert!(lifted.profile.is_some());
     }
 
     #[test]
@@ -437,8 +436,13 @@ mod tests {
             runtime_shim: PathBuf::from("/t"),
         };
         let text = "[package]\nname = \"a\"\nversion.workspace = true\n";
-        let err =
-            member(text, &cx(&layout, &tools), &Role::Library, false, None).expect_err("refused");
+        let err = member(
+            text,
+            &cx(&layout, &tools),
+            &Role::Library,
+            &Needs::default(),
+        )
+        .expect_err("refused");
         assert!(
             err.contains("no workspace manifest is found above it"),
             "{err}"

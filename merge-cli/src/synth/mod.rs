@@ -33,6 +33,7 @@ pub mod mitigate;
 pub mod order;
 pub mod protos;
 mod refuse;
+pub mod roots;
 pub mod serve_hook;
 pub mod source;
 pub mod vendor;
@@ -147,8 +148,6 @@ pub fn group(
     std::mem::take(&mut problems).finish(())?;
     let layout = Layout::new(members);
     let mut files = BTreeMap::new();
-    let mut lifted_profile = Vec::new();
-    let mut lifted_patch = Vec::new();
     let mut workspace_members = BTreeSet::new();
     let mut entries = Vec::new();
     let mut starts = BTreeMap::new();
@@ -229,8 +228,6 @@ pub fn group(
                     Some(&bin_rel),
                     &mut files,
                     &mut problems,
-                    &mut Vec::new(),
-                    &mut Vec::new(),
                     &mut copy::Protos {
                         package: &package,
                         mend: mitigations.members.get(&m.name),
@@ -281,8 +278,6 @@ pub fn group(
             entry_file.as_deref(),
             &mut files,
             &mut problems,
-            &mut lifted_profile,
-            &mut lifted_patch,
             &mut copy::Protos {
                 package,
                 mend: mend.as_ref(),
@@ -321,13 +316,26 @@ pub fn group(
     // Servers become reachable in-process only through their tonic's serve hook.
     serve_hook::patch_vendored(&vendoring, tools, &mut files, &mut warnings);
 
-    let (profile, conflicts) = manifest::merge_tables(lifted_profile);
+    // The members' workspace roots' [profile] and [patch], and their cargo configuration.
+    let carried = match roots::carry(members, &layout) {
+        Ok(c) => c,
+        Err((file, e)) => {
+            return Err(ImportError::one(
+                InputError::new(&file, None, e).code(InputCode::MalformedInput),
+            ));
+        }
+    };
+    warnings.extend(carried.warnings);
+    if let Some(config) = carried.config {
+        files.insert(PathBuf::from(roots::CONFIG), config.into_bytes());
+    }
+    let (profile, conflicts) = manifest::merge_tables(carried.profiles);
     for (key, kept, other) in conflicts {
         warnings.push(format!(
             "[profile] `{key}`: members disagree; kept {kept} over {other}"
         ));
     }
-    let (mut patch, conflicts) = manifest::merge_tables(lifted_patch);
+    let (mut patch, conflicts) = manifest::merge_tables(carried.patches);
     for (key, kept, other) in conflicts {
         warnings.push(format!(
             "[patch] `{key}`: members disagree; kept {kept} over {other}"
@@ -378,11 +386,22 @@ pub fn group(
         PathBuf::from("src/main.rs"),
         main_rs::render(name, &steps, &mitigations.env_fallbacks).into_bytes(),
     );
-    let notes = mitigations.notes.clone();
+    let mut notes = mitigations.notes.clone();
+    // Build-only crates at several versions: one version in the merged graph, said.
+    let picks = lock::build_only(members);
+    for b in &picks {
+        notes.push(b.describe());
+        for m in b.conflict.versions.values().flatten() {
+            decisions
+                .entry(m.clone())
+                .or_default()
+                .push(format!("build-only {} {}", b.conflict.name, b.picked));
+        }
+    }
     Ok(Group {
         name: name.to_owned(),
         files,
-        seed: lock::seed(members),
+        seed: lock::seed(members, &picks),
         warnings,
         notes,
         decisions,

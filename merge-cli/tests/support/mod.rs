@@ -23,13 +23,15 @@ pub fn cargo() -> std::ffi::OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
-/// Builds the binaries of fixture packages (`fixtures/<path>/Cargo.toml`), `--locked`.
+/// Builds the binaries of fixture packages (`fixtures/<path>/Cargo.toml`), `--locked`, in
+/// their folder (as their team does: cargo reads the `.cargo/config.toml` above it).
 pub fn build_fixtures(packages: &[&str]) {
     for p in packages {
-        let manifest = root().join("fixtures").join(p).join("Cargo.toml");
+        let dir = root().join("fixtures").join(p);
         let out = Command::new(cargo())
             .args(["build", "--locked", "--bins", "--manifest-path"])
-            .arg(&manifest)
+            .arg(dir.join("Cargo.toml"))
+            .current_dir(&dir)
             .env("CARGO_TARGET_DIR", target())
             .stdin(Stdio::null())
             .output()

@@ -1,5 +1,6 @@
 //! `links-conflict`, `exact-pin-conflict` and `version-drift`: what the members' lockfiles
 //! disagree on (found by crate::versions), at the member's manifest line naming the crate.
+//! Build-only dependencies at different versions are a note: the merged build picks one.
 
 use super::manifest::manifest_line;
 use crate::check::{Finding, Severity, finding_at};
@@ -32,10 +33,31 @@ pub(super) fn version_findings(
             ));
         }
     }
+    for b in versions::build_only(members) {
+        for users in b.conflict.versions.values() {
+            for member in users {
+                let Some(m) = members.iter().find(|m| &m.name == member) else {
+                    continue;
+                };
+                out.push(finding_at(
+                    group,
+                    Some(m),
+                    "version-drift",
+                    Severity::Note,
+                    manifest_line(m, &b.conflict.name),
+                    format!("`{member}`'s build uses {}", b.describe()),
+                    "nothing to do: a build-only dependency is neither vendored nor refused",
+                ));
+            }
+        }
+    }
     for c in versions::conflicts(members) {
         if c.links.is_some() {
             continue;
         }
+        // Under `unify`, Cargo either finds one version for all (the others drift to it) or
+        // fails: build refuses that before cargo runs.
+        let unifiable = versions::unifiable(members, &c);
         for (version, users) in &c.versions {
             for member in users {
                 let Some(m) = members.iter().find(|m| &m.name == member) else {
@@ -43,7 +65,7 @@ pub(super) fn version_findings(
                 };
                 let pinned = pins_exactly(m, &c.name);
                 let (code, severity, help) = match (pinned, isolation) {
-                    (true, Isolation::Exact) | (false, Isolation::Exact) => (
+                    (_, Isolation::Exact) => (
                         if pinned {
                             "exact-pin-conflict"
                         } else {
@@ -52,15 +74,30 @@ pub(super) fn version_findings(
                         Severity::Note,
                         "isolation `exact` vendors the other version for the members that lock it; nothing to do",
                     ),
-                    (true, _) => (
+                    (true, Isolation::Unify) if !unifiable => (
                         "exact-pin-conflict",
                         Severity::Error,
-                        "use isolation `exact`, or align the pins: one workspace cannot hold both",
+                        "use isolation `exact`, or align the pins: no one version satisfies every member",
+                    ),
+                    (false, Isolation::Unify) if !unifiable => (
+                        "version-drift",
+                        Severity::Error,
+                        "use isolation `exact`, or align the requirements: no one version satisfies every member",
+                    ),
+                    (true, Isolation::Unify) => (
+                        "exact-pin-conflict",
+                        Severity::Warning,
+                        "the pin holds and the other members move to it: test them with it, or use isolation `exact`",
                     ),
                     (false, Isolation::Unify) => (
                         "version-drift",
                         Severity::Warning,
                         "test the member with the unified version, or use isolation `exact`",
+                    ),
+                    (true, Isolation::Strict) => (
+                        "exact-pin-conflict",
+                        Severity::Error,
+                        "use isolation `exact`, or align the pins: one workspace cannot hold both",
                     ),
                     (false, Isolation::Strict) => (
                         "version-drift",
@@ -86,10 +123,7 @@ pub(super) fn version_findings(
     }
 }
 
-/// Whether the member's manifest requires `name` with `=x.y.z`.
+/// Whether the member's graph requires `name` with `=x.y.z` (its own manifest or deeper).
 fn pins_exactly(m: &Member, name: &str) -> bool {
-    m.package
-        .dependencies
-        .iter()
-        .any(|d| d.name == name && d.req.to_string().starts_with('='))
+    versions::pinned_by(m, name).is_some()
 }

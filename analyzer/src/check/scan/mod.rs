@@ -107,11 +107,16 @@ pub struct Scanned {
     pub test_mods: Vec<Vec<String>>,
 }
 
-/// Everything `text` shows, and its test modules' files (parsed once).
+/// Everything `text` shows, and its test modules' files (parsed once). prost/tonic output
+/// (generated code committed or written into `src/`) shows nothing: its interceptors and
+/// clients are the framework's, not the member's.
 pub fn scan_file(text: &str) -> Scanned {
     let Ok(file) = syn::parse_file(text) else {
         return Scanned::default();
     };
+    if is_generated(&file, text) {
+        return Scanned::default();
+    }
     let mut v = Scanner {
         uses: Aliases::of(&file),
         out: Vec::new(),
@@ -126,6 +131,8 @@ pub fn scan_file(text: &str) -> Scanned {
         test_mods: v.test_mods,
     }
 }
+
+pub use merge_rewrite::is_generated;
 
 /// Visits the body of a macro invocation when it parses as statements or as expressions, so
 /// that a macro does not hide what its arguments do.
