@@ -329,6 +329,20 @@ fn a_workspace_of_services_and_one_package_of_two_services_merge_as_they_are() {
     running.start(&bin("fleet-depot"), &env, &[d]);
     running.start(&bin("duo-south"), &env, &[s]);
     running.start(&bin("duo-north"), &env, &[n]);
+    // The merged binary's own command line: members see only what `--member-args` gives
+    // them (courier's address here, which its environment does not give), and an argument
+    // meant for no member is refused.
+    let refused = Command::new(&binary).arg("--addr").output().expect("runs");
+    assert_eq!(refused.status.code(), Some(2));
+    let said = text(&refused.stderr);
+    assert!(
+        said.contains("error: unexpected argument `--addr`"),
+        "{said}"
+    );
+    assert!(
+        said.contains("Usage: fleet [--member-args NAME=ARGS]..."),
+        "{said}"
+    );
     let (mc, md, mn, ms, mp) = (
         free_port(),
         free_port(),
@@ -337,8 +351,15 @@ fn a_workspace_of_services_and_one_package_of_two_services_merge_as_they_are() {
         free_port(),
     );
     let mut env = fleet_env(mc, md, mn, ms);
+    env.retain(|(k, _)| *k != "COURIER_ADDR");
     env.push(("MERGE_METRICS_ADDR", format!("127.0.0.1:{mp}")));
-    running.start(&binary, &env, &[mc, md, mn, ms]);
+    let courier_args = format!("courier=--addr 127.0.0.1:{mc}");
+    running.start_with_args(
+        &binary,
+        &["--member-args", &courier_args],
+        &env,
+        &[mc, md, mn, ms],
+    );
 
     let from_split = fleet_answers(d, n);
     assert_eq!(

@@ -16,6 +16,7 @@
 //!   Rust types for one protobuf message differ.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod args;
 mod channel;
 pub mod enter;
 mod exchange;

@@ -1,7 +1,8 @@
 //! The merged binary's `main` (quote + prettyplease): it hands the members, in start steps
 //! (callees first), to `merge_runtime_shim::launch`, which runs each member's own `main` on a
-//! thread of its own. Given `--help` or `-h` as its first argument, it prints [`help`] (a
-//! constant of the generated file) and starts no member.
+//! thread of its own. Its own command line is `--help` (it prints [`help`], a constant of the
+//! generated file, and starts no member) and `--member-args NAME="..."`, each member's own
+//! (runtime-shim's `args`): members see their program name and what that gives them.
 
 use std::fmt::Write as _;
 
@@ -11,6 +12,8 @@ use quote::{format_ident, quote};
 #[derive(Debug, Clone)]
 pub struct Start {
     pub name: String,
+    /// Its program name (its binary's), the first word of its argv.
+    pub program: String,
     /// The entry crate's library name (whose `main` is the member's original one).
     pub lib: String,
     pub serves: bool,
@@ -48,14 +51,18 @@ pub fn help(group: &str, steps: &[Vec<Start>]) -> String {
         "{group}: the members of group `{group}` in one binary, merged by cargo-merge."
     );
     let _ = writeln!(out);
-    let _ = writeln!(out, "Usage: {group} [ARGS]...");
+    let _ = writeln!(out, "Usage: {group} [--member-args NAME=ARGS]...");
     let _ = writeln!(
         out,
-        "  --help, -h (first argument)  print this text; no member starts"
+        "  --help, -h                print this text; no member starts"
     );
     let _ = writeln!(
         out,
-        "Other arguments are passed to every member's own main (each sees the whole command line)."
+        "  --member-args NAME=ARGS   member NAME's own arguments, split as a shell splits them"
+    );
+    let _ = writeln!(
+        out,
+        "                            (repeatable); a member sees its program name and these alone"
     );
     let _ = writeln!(out);
     let _ = writeln!(
@@ -127,6 +134,10 @@ pub fn render(group: &str, steps: &[Vec<Start>], fallbacks: &[(String, String)])
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .unzip();
     let help = raw_literal(&help(group, steps));
+    let programs = steps.iter().flatten().map(|m| {
+        let (name, program) = (&m.name, &m.program);
+        quote!((#name, #program))
+    });
     let steps = steps.iter().map(|step| {
         let members = step.iter().map(|m| {
             let name = &m.name;
@@ -145,15 +156,26 @@ pub fn render(group: &str, steps: &[Vec<Start>], fallbacks: &[(String, String)])
     let file: syn::File = syn::parse_quote! {
         use ::merge_runtime_shim::launch::{Member, Options};
 
-        /// What `--help` (or `-h`) as the first argument prints.
+        /// What `--help` (or `-h`) prints.
         const HELP: &str = #help;
 
         fn main() -> ::std::process::ExitCode {
-            // `--help` first: the members, the variables they read; no member starts.
-            if let Some(first) = ::std::env::args_os().nth(1) {
-                if first == "--help" || first == "-h" {
+            // Its own command line: `--help` (the members, the variables they read; no member
+            // starts), and each member's arguments (a member sees only its own).
+            let programs: &[(&str, &str)] = &[#(#programs),*];
+            match ::merge_runtime_shim::args::configure(::std::env::args_os(), programs) {
+                Ok(::merge_runtime_shim::args::Command::Run) => {}
+                Ok(::merge_runtime_shim::args::Command::Help) => {
                     let _ = ::std::io::Write::write_all(&mut ::std::io::stdout(), HELP.as_bytes());
                     return ::std::process::ExitCode::SUCCESS;
+                }
+                Err(e) => {
+                    let usage = HELP.lines().find(|l| l.starts_with("Usage: ")).unwrap_or_default();
+                    let _ = ::std::io::Write::write_all(
+                        &mut ::std::io::stderr(),
+                        format!("error: {e}\n{usage}\n(--help lists the members)\n").as_bytes(),
+                    );
+                    return ::std::process::ExitCode::from(2);
                 }
             }
             // Members read their own `<MEMBER>_<KEY>` for keys several of them read; it takes
@@ -204,6 +226,7 @@ mod tests {
     fn start(name: &str, serves: bool, env: &[(&str, Option<&str>)]) -> Start {
         Start {
             name: name.into(),
+            program: format!("{name}-bin"),
             lib: format!("merge_entry_{name}"),
             serves,
             env: env
@@ -258,16 +281,21 @@ mod tests {
             text.contains(&format!("const HELP: &str = r#\"{help}\"#;")),
             "{text}"
         );
-        // Checked before any member starts.
-        let asked = text.find("\"--help\"").expect("--help");
+        // Its command line is read before any member starts.
+        let asked = text.find("args::configure").expect("configure");
         assert!(asked < text.find("launch::run").expect("run"), "{text}");
+        assert!(
+            text.contains("(\"inventory\", \"inventory-bin\")"),
+            "{text}"
+        );
         assert_eq!(
             help,
             "shop: the members of group `shop` in one binary, merged by cargo-merge.
 
-Usage: shop [ARGS]...
-  --help, -h (first argument)  print this text; no member starts
-Other arguments are passed to every member's own main (each sees the whole command line).
+Usage: shop [--member-args NAME=ARGS]...
+  --help, -h                print this text; no member starts
+  --member-args NAME=ARGS   member NAME's own arguments, split as a shell splits them
+                            (repeatable); a member sees its program name and these alone
 
 Members, in start order (callees first; members of one step start together):
   1. inventory

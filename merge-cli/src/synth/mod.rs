@@ -22,6 +22,7 @@
 //!                                   Cargo.lock when it changes
 //! ```
 
+mod argv;
 mod copy;
 pub mod inherit;
 mod isolation;
@@ -372,8 +373,14 @@ pub fn group(
                 .map(|m| {
                     let (u, lib) = &starts[&m];
                     let keys = checked.env_keys.get(&m).cloned().unwrap_or_default();
+                    let program = members
+                        .iter()
+                        .find(|x| x.name == m)
+                        .map(|x| x.bin.name.clone())
+                        .unwrap_or_else(|| m.clone());
                     main_rs::Start {
                         env: mitigations.reads(&m, keys),
+                        program,
                         name: m,
                         lib: lib.clone(),
                         serves: !u.serves.is_empty(),

@@ -86,6 +86,10 @@ pub fn rewrite(
         out.uses_shim |= !named.is_empty();
         edits.extend(named);
     }
+    // Each member reads its own command line.
+    let argv = super::argv::edits(&file);
+    out.uses_shim |= !argv.is_empty();
+    edits.extend(argv);
     if let Some(mend) = mend {
         let more = super::mitigate::edits(&file, mend);
         out.uses_shim |= more

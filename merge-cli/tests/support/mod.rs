@@ -178,6 +178,17 @@ impl Running {
         self.start_logged(program, env, ports, Stdio::null());
     }
 
+    /// [`Running::start`] with command-line arguments.
+    pub fn start_with_args(
+        &mut self,
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, String)],
+        ports: &[u16],
+    ) {
+        self.spawn(program, args, env, ports, Stdio::null());
+    }
+
     /// [`Running::start`] with the program's stderr going to `stderr` (a file to read later).
     pub fn start_logged(
         &mut self,
@@ -186,7 +197,19 @@ impl Running {
         ports: &[u16],
         stderr: impl Into<Stdio>,
     ) {
+        self.spawn(program, &[], env, ports, stderr);
+    }
+
+    fn spawn(
+        &mut self,
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, String)],
+        ports: &[u16],
+        stderr: impl Into<Stdio>,
+    ) {
         let mut cmd = Command::new(program);
+        cmd.args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
