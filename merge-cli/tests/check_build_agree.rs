@@ -1,0 +1,137 @@
+//! `check` and `build` agree, over every fixture plan (the shop's, guarded, hazards, layouts)
+//! and every isolation policy: each error `build` refuses a group with is an error `check`
+//! reports for that group under the same code, a group `check` finds errors in is refused, and
+//! a group `check` passes without errors builds (under the plan's own policy; the real cargo
+//! compiles it).
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use support::*;
+
+/// The error codes of a JSON-mode run's diagnostics.
+fn error_codes(out: &Output) -> BTreeSet<String> {
+    text(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["reason"] == "diagnostic" && v["severity"] == "error")
+        .filter_map(|v| v["code"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The groups of a plan, in order.
+fn groups(plan: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(plan).expect("the plan");
+    let doc: toml_edit::DocumentMut = text.parse().expect("TOML");
+    doc["group"]
+        .as_array_of_tables()
+        .expect("groups")
+        .iter()
+        .map(|g| g["name"].as_str().expect("a name").to_owned())
+        .collect()
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cargo-merge"))
+        .env("NO_COLOR", "1")
+        .env("CARGO_TARGET_DIR", target())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cargo-merge runs")
+}
+
+/// Runs check and build on every group of `plan` under every policy, with the merged
+/// workspaces under `out`.
+fn agree(plan: &Path, out: &Path) {
+    let plan_arg = plan.to_str().expect("utf-8");
+    for group in groups(plan) {
+        for isolation in [None, Some("exact"), Some("unify"), Some("strict")] {
+            let mut policy = Vec::new();
+            if let Some(i) = isolation {
+                policy.extend(["--isolation", i]);
+            }
+            let what = format!("{} group `{group}` under {isolation:?}", plan.display());
+            let common = |verb: &'static str| {
+                let mut args = vec!["merge", verb, "--plan", plan_arg, "--group", &group];
+                args.extend(&policy);
+                args.extend(["--message-format", "json"]);
+                args
+            };
+            let check = run(&common("check"));
+            let errors = error_codes(&check);
+            assert_eq!(
+                check.status.code(),
+                Some(if errors.is_empty() { 0 } else { 1 }),
+                "{what}: {}",
+                text(&check.stderr)
+            );
+            // The plan's own policy builds for real; the others only when check refuses (a
+            // refusal comes before cargo runs, so nothing compiles).
+            if errors.is_empty() && isolation.is_some() {
+                continue;
+            }
+            let dir = out.join(&group);
+            let mut args = common("build");
+            args.extend(["--out", dir.to_str().expect("utf-8")]);
+            let build = run(&args);
+            let refused = error_codes(&build);
+            if errors.is_empty() {
+                assert!(
+                    build.status.success() && refused.is_empty(),
+                    "{what}: check found no error, build failed:\n{}",
+                    text(&build.stderr)
+                );
+                merged_binary(&build);
+            } else {
+                assert_eq!(
+                    build.status.code(),
+                    Some(2),
+                    "{what}: check found {errors:?}, build did not refuse:\n{}",
+                    text(&build.stderr)
+                );
+                assert!(
+                    !refused.is_empty() && refused.is_subset(&errors),
+                    "{what}: build refused with {refused:?}, check's errors are {errors:?}\n{}",
+                    text(&build.stdout)
+                );
+            }
+        }
+    }
+}
+
+/// A stable folder under the shared target for `name`'s merged workspaces (a second run
+/// compiles only what changed).
+fn out(name: &str) -> PathBuf {
+    target().join("agree").join(name)
+}
+
+#[test]
+fn guarded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    agree(&fixture_plan(dir.path(), "guarded"), &out("guarded"));
+}
+
+#[test]
+fn hazards() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    agree(&fixture_plan(dir.path(), "hazards"), &out("hazards"));
+}
+
+#[test]
+fn layouts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    agree(&fixture_plan(dir.path(), "layouts"), &out("layouts"));
+}
+
+#[test]
+fn shop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    agree(
+        &shop_plan(dir.path(), &root().join("fixtures/shop")),
+        &out("shop"),
+    );
+}
