@@ -50,10 +50,17 @@ const RULES: &[RuleText] = &[
         help: "Align the members on one version of the crate that links the library.",
     },
     RuleText {
+        code: "unsupported-tonic",
+        level: Severity::Error,
+        short: "A member uses a tonic the in-process rewrite does not know",
+        full: "A member's binary links a tonic version whose generated code the in-process rewrite does not emit code for; rewritten, it would not compile.",
+        help: "Move the member to a known tonic, or build with `--allow unsupported-tonic`: its generated code is left as it is and its calls stay on the network.",
+    },
+    RuleText {
         code: "exact-pin-conflict",
         level: Severity::Note,
         short: "Members pin different versions of a crate",
-        full: "Members require different exact versions (`=x.y.z`) of one crate. Isolation `exact` vendors the other version per member (a note); under `unify` or `strict` one workspace cannot hold both (an error).",
+        full: "Members require different exact versions (`=x.y.z`) of one crate. Isolation `exact` vendors the other version per member (a note); under `unify` the pin holds where one version satisfies every member (a warning) and is an error where none does; under `strict` it is an error.",
         help: "Use isolation `exact`, or align the pins.",
     },
     RuleText {

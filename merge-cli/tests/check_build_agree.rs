@@ -1,4 +1,5 @@
-//! `check` and `build` agree, over every fixture plan (the shop's, guarded, hazards, layouts)
+//! `check` and `build` agree, over every fixture plan (the shop's, guarded, hazards, layouts,
+//! versions)
 //! and every isolation policy: each error `build` refuses a group with is an error `check`
 //! reports for that group under the same code, a group `check` finds errors in is refused, and
 //! a group `check` passes without errors builds (under the plan's own policy; the real cargo
@@ -125,6 +126,12 @@ fn hazards() {
 fn layouts() {
     let dir = tempfile::tempdir().expect("tempdir");
     agree(&fixture_plan(dir.path(), "layouts"), &out("layouts"));
+}
+
+#[test]
+fn versions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    agree(&fixture_plan(dir.path(), "versions"), &out("versions"));
 }
 
 #[test]

@@ -198,6 +198,7 @@ fn the_hazards_log_is_valid_sarif() {
         "links-conflict",
         "exact-pin-conflict",
         "version-drift",
+        "unsupported-tonic",
         "feature-drift",
         "profile-conflict",
         "patch-conflict",

@@ -114,8 +114,9 @@ impl std::fmt::Debug for Served {
     }
 }
 
-/// Registered methods by path. Several servers may register one path (two instances of a
-/// service); the newest reachable one is used until it is dropped.
+/// Registered methods by path. Several servers of one member may register one path (two
+/// instances of a service); the newest reachable one is used until it is dropped. A path two
+/// members register is reached over the network (only the address names the one meant).
 #[derive(Debug, Default)]
 pub struct Registry {
     inner: RwLock<Inner>,
@@ -127,9 +128,33 @@ pub struct Registry {
 struct Inner {
     methods: HashMap<Arc<str>, Vec<Entry>>,
     served: Vec<(u64, Served)>,
+    /// Services (their name, `Relay` of `pkg.Relay`) that more than one member serves, or that
+    /// a member serves whose code was not rewritten: only the address a client names tells
+    /// which is meant, so calls to them go over the network.
+    by_address: Vec<Arc<str>>,
 }
 
 impl Inner {
+    /// Whether `path` cannot be told apart by its name: its service is one of `by_address`,
+    /// or two members registered it.
+    fn ambiguous(&self, path: &str) -> bool {
+        let Some(service) = service_of(path) else {
+            return false;
+        };
+        let name = service.rsplit('.').next().unwrap_or(service);
+        if self.by_address.iter().any(|s| &**s == name) {
+            return true;
+        }
+        let mut members = self
+            .methods
+            .get(path)
+            .into_iter()
+            .flatten()
+            .map(|e| &*e.member);
+        let first = members.next();
+        members.any(|m| Some(m) != first)
+    }
+
     /// The live serving that routes `entry`'s service as the very type `entry` registered
     /// (`plain`: and with nothing around it).
     fn serving(&self, entry: &Entry, plain: bool) -> Option<&Served> {
@@ -275,6 +300,19 @@ impl Registry {
         }
     }
 
+    /// Services (by name: `Relay` of `pkg.Relay`) that calls reach over the network whatever
+    /// is registered: several members of the merged binary serve one, and only the address a
+    /// client names tells which it means (the merged binary's main sets them from what build
+    /// read off the members).
+    pub fn by_address(&self, services: &[&str]) {
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        inner
+            .by_address
+            .extend(services.iter().map(|s| Arc::from(*s)));
+        drop(inner);
+        GENERATION.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// A server starts serving: its plainly routed services become reachable in-process
     /// until the returned [`Serving`] is dropped (when serving ends).
     pub fn serve(self: &Arc<Self>, served: Served) -> Serving {
@@ -297,6 +335,9 @@ impl Registry {
     pub fn lookup(&self, path: &str) -> Option<Entry> {
         let assumed = self.assume_served.load(Ordering::Acquire);
         let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        if inner.ambiguous(path) {
+            return None;
+        }
         let entries = inner.methods.get(path);
         // Assumed served only where no serving reports on the service: a real report (a
         // layered server) is never overridden.
@@ -327,6 +368,9 @@ impl Registry {
     /// merged workspace's tonic `Channel` enters in-process, under the client's own stack.
     pub fn stack_for(&self, path: &str) -> Option<(Arc<dyn Any + Send + Sync>, Callee)> {
         let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        if inner.ambiguous(path) {
+            return None;
+        }
         let (stack, callee, _) = inner.through_stack(path)?;
         Some((stack, callee))
     }
@@ -606,11 +650,28 @@ mod tests {
     fn the_newest_of_two_servers_answers_until_it_is_dropped() {
         let r = assuming();
         let first = r.register("a", vec![("/p.S/M".into(), handler(1))]);
-        let second = r.register("b", vec![("/p.S/M".into(), handler(2))]);
+        let second = r.register("a", vec![("/p.S/M".into(), handler(2))]);
         assert_eq!(value(&r.lookup("/p.S/M").expect("entry")), 2);
         drop(second);
         assert_eq!(value(&r.lookup("/p.S/M").expect("entry")), 1);
         drop(first);
+    }
+
+    #[test]
+    fn a_service_two_members_serve_is_reached_over_the_network() {
+        let r = assuming();
+        let a = r.register("a", vec![("/p.S/M".into(), handler(1))]);
+        let _other = r.register("a", vec![("/p.T/M".into(), handler(3))]);
+        let b = r.register("b", vec![("/p.S/M".into(), handler(2))]);
+        assert!(r.lookup("/p.S/M").is_none(), "which member is meant?");
+        assert!(r.stack_for("/p.S/M").is_none());
+        drop(b);
+        assert_eq!(value(&r.lookup("/p.S/M").expect("entry")), 1);
+        // A member whose code was not rewritten serves `T` too: build says so.
+        r.by_address(&["T"]);
+        assert!(r.lookup("/p.T/M").is_none());
+        assert!(r.lookup("/p.S/M").is_some());
+        drop(a);
     }
 
     #[test]
@@ -642,7 +703,7 @@ mod tests {
         let _first = r.register_server("a", vec![bare], vec![("/p.S/M".into(), handler(1))]);
         let _serving = r.serve(served(&[("p.S", bare)], true));
         let _second = r.register_server(
-            "b",
+            "a",
             vec![TypeId::of::<Wrapped>()],
             vec![("/p.S/M".into(), handler(2))],
         );

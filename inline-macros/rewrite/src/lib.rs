@@ -24,6 +24,24 @@ mod types;
 
 use syn::Item;
 
+/// The tonic versions (major, minor) whose generated code and APIs the rewrite emits code for.
+/// A member on another is refused by `cargo merge check` and `build` (`unsupported-tonic`).
+pub const KNOWN_TONIC: &[(u64, u64)] = &[(0, 14)];
+
+/// Whether the rewrite knows tonic `major.minor`.
+pub fn knows_tonic(major: u64, minor: u64) -> bool {
+    KNOWN_TONIC.contains(&(major, minor))
+}
+
+/// The known versions, for messages: `0.14`.
+pub fn known_tonic() -> String {
+    KNOWN_TONIC
+        .iter()
+        .map(|(a, b)| format!("{a}.{b}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Applies the in-process rewrite to a tonic-generated file. Files without tonic services
 /// (plain prost messages) only gain the field-by-field conversions of their messages.
 pub fn rewrite(mut file: syn::File) -> Result<syn::File, String> {

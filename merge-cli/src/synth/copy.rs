@@ -20,6 +20,9 @@ pub(super) struct Protos<'a> {
     pub(super) decision: &'a protos::Decision,
     /// Filled in: the protos each package includes.
     pub(super) includes: &'a mut BTreeMap<String, (PathBuf, BTreeSet<String>)>,
+    /// Whether its generated code gets the in-process rewrite (not for a member on a tonic
+    /// the rewrite does not know).
+    pub(super) rewrite: bool,
 }
 
 /// Copies one package folder (`original` -> `copy`), rewriting its manifest for `role` and its
@@ -73,7 +76,7 @@ pub(super) fn copy_package(
             continue;
         }
         let mut out = bytes;
-        if Some(&rel) == build_script.as_ref() {
+        if Some(&rel) == build_script.as_ref() && protos.rewrite {
             if let Some(wrapped) = std::str::from_utf8(&out)
                 .ok()
                 .and_then(source::wrap_build_script)
@@ -84,7 +87,11 @@ pub(super) fn copy_package(
         } else if rel.extension().is_some_and(|e| e == "rs") {
             if let Ok(text) = std::str::from_utf8(&out) {
                 let entry = entry_file == Some(rel.as_path());
-                match source::rewrite(&rel, text, entry, &shared, protos.mend) {
+                let how = source::How {
+                    entry,
+                    protos: protos.rewrite,
+                };
+                match source::rewrite(&rel, text, how, &shared, protos.mend) {
                     Ok(r) => {
                         uses_shim |= r.uses_shim;
                         uses_shared |= r.uses_shared;

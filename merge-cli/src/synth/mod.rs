@@ -234,6 +234,9 @@ pub fn group(
                         mend: mitigations.members.get(&m.name),
                         decision,
                         includes: &mut includes,
+                        rewrite: !findings
+                            .iter()
+                            .any(|f| f.code == "unsupported-tonic" && f.member == m.name),
                     },
                 );
                 workspace_members.insert(entry_dir.clone());
@@ -244,6 +247,7 @@ pub fn group(
             }
         }
         let mut uses = order::Uses::default();
+        let other_bins = order::other_bins(m);
         for (dir, _) in m
             .local_packages()
             .filter(|p| !layout::TOOL_CRATES.contains(&p.name.as_str()))
@@ -253,10 +257,23 @@ pub fn group(
                     .map(|d| (d.as_std_path().to_path_buf(), ()))
             })
         {
-            order::scan_dir(&dir, &mut uses);
+            order::scan_dir(&dir, &other_bins, &mut uses);
         }
         starts.insert(m.name.clone(), (uses, lib_name));
     }
+    // Members on a tonic the rewrite does not know (let through by `--allow
+    // unsupported-tonic`): their packages' generated code is left as it is.
+    let unknown_tonic: BTreeSet<PathBuf> = members
+        .iter()
+        .filter(|m| {
+            findings
+                .iter()
+                .any(|f| f.code == "unsupported-tonic" && f.member == m.name)
+        })
+        .flat_map(|m| m.local_packages())
+        .filter_map(|p| p.manifest_path.parent())
+        .map(|d| layout::normalize(d.as_std_path()))
+        .collect();
     for (dir, (package, _)) in &locals {
         let Some(copy) = layout.copy_of(dir) else {
             continue;
@@ -284,6 +301,7 @@ pub fn group(
                 mend: mend.as_ref(),
                 decision,
                 includes: &mut includes,
+                rewrite: !unknown_tonic.contains(dir),
             },
         );
     }
@@ -366,6 +384,26 @@ pub fn group(
         .iter()
         .map(|(k, (u, _))| (k.clone(), u.clone()))
         .collect();
+    // Services that only an address tells apart: served by several members, or by a member
+    // whose generated code is left as it is (an unknown tonic).
+    let mut servers: BTreeMap<&str, usize> = BTreeMap::new();
+    for (m, u) in &uses {
+        let left = !members.iter().filter(|x| &x.name == m).all(|x| {
+            x.local_packages().all(|p| {
+                p.manifest_path
+                    .parent()
+                    .is_none_or(|d| !unknown_tonic.contains(&layout::normalize(d.as_std_path())))
+            })
+        });
+        for service in &u.serves {
+            *servers.entry(service).or_default() += if left { 2 } else { 1 };
+        }
+    }
+    let by_address: Vec<String> = servers
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(s, _)| s.to_owned())
+        .collect();
     let steps: Vec<Vec<main_rs::Start>> = order::steps(&uses)
         .into_iter()
         .map(|step| {
@@ -391,7 +429,7 @@ pub fn group(
         .collect();
     files.insert(
         PathBuf::from("src/main.rs"),
-        main_rs::render(name, &steps, &mitigations.env_fallbacks).into_bytes(),
+        main_rs::render(name, &steps, &mitigations.env_fallbacks, &by_address).into_bytes(),
     );
     let mut notes = mitigations.notes.clone();
     // Build-only crates at several versions: one version in the merged graph, said.

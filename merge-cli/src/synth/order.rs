@@ -5,7 +5,7 @@
 //! Members that call each other (a cycle) start together.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use petgraph::graphmap::DiGraphMap;
 use syn::visit::Visit;
@@ -70,15 +70,41 @@ impl<'ast> Visit<'ast> for Uses {
 
 /// Reads every `.rs` file under `dir/src` (what the library and binaries compile; not tests,
 /// examples or benches).
-pub fn scan_dir(dir: &Path, uses: &mut Uses) {
+pub fn scan_dir(dir: &Path, skip: &[PathBuf], uses: &mut Uses) {
     let dir = dir.join("src");
     for rel in super::layout::files(&dir).unwrap_or_default() {
+        if skip.iter().any(|s| dir.join(&rel).starts_with(s)) {
+            continue;
+        }
         if rel.extension().is_some_and(|e| e == "rs") {
             if let Ok(text) = std::fs::read_to_string(dir.join(&rel)) {
                 uses.scan(&text);
             }
         }
     }
+}
+
+/// The sources of `m`'s other binaries (`src/bin/health.rs`, or the folder of
+/// `src/bin/health/main.rs`): they do not run in the merged binary, so what they serve and call
+/// is not the member's.
+pub fn other_bins(m: &merge_analyzer::members::Member) -> Vec<PathBuf> {
+    m.package
+        .targets
+        .iter()
+        .filter(|t| t.is_bin() && t.name != m.bin.name)
+        .map(|t| {
+            let path = t.src_path.as_std_path();
+            match path.parent() {
+                Some(folder)
+                    if path.file_name().is_some_and(|f| f == "main.rs")
+                        && folder.parent().is_some_and(|p| p.ends_with("src/bin")) =>
+                {
+                    folder.to_path_buf()
+                }
+                _ => path.to_path_buf(),
+            }
+        })
+        .collect()
 }
 
 /// Start steps, callees first; each step's members start together (sorted by name).

@@ -29,20 +29,35 @@ pub struct Rewritten {
     pub uses_shared: bool,
 }
 
-/// Rewrites one source file. `entry`: this file is the root of the binary that runs.
-/// `shared`: proto -> module of the protos this package takes from `merge_protos`.
-/// A file that does not parse is left as it is (cargo reports it if it is compiled at all).
+/// What a file's rewrite does besides what every file gets.
+#[derive(Debug, Clone, Copy)]
+pub struct How {
+    /// This file is the root of the binary that runs.
+    pub entry: bool,
+    /// Its generated code and `include_proto!`s get the in-process rewrite (not on a tonic
+    /// the rewrite does not know).
+    pub protos: bool,
+}
+
+/// Rewrites one source file. `shared`: proto -> module of the protos this package takes from
+/// `merge_protos`. A file that does not parse is left as it is (cargo reports it if it is
+/// compiled at all).
 pub fn rewrite(
     rel: &Path,
     text: &str,
-    entry: bool,
+    how: How,
     shared: &std::collections::BTreeMap<String, String>,
     mend: Option<&super::mitigate::Member>,
 ) -> Result<Rewritten, String> {
     let Ok(file) = syn::parse_file(text) else {
         return Ok(Rewritten::default());
     };
-    if is_generated(&file, text) {
+    let entry = how.entry;
+    let is_generated = is_generated(&file, text);
+    if is_generated && !how.protos {
+        return Ok(Rewritten::default());
+    }
+    if is_generated {
         let rel = rel.display().to_string();
         return Ok(match merge_rewrite::rewrite_text(&rel, text)? {
             Some(text) => Rewritten {
@@ -71,7 +86,7 @@ pub fn rewrite(
                 format!("pub use ::merge_protos::{module}::*"),
             ));
             out.uses_shared = true;
-        } else if *tonic {
+        } else if *tonic && how.protos {
             let (start, end) = (m.path.span().start(), m.path.span().end());
             edits.push((start, end, "::merge_runtime_shim::include_proto".to_owned()));
             out.uses_shim = true;
@@ -351,12 +366,36 @@ mod tests {
         BTreeMap::new()
     }
 
+    fn how(entry: bool) -> How {
+        How {
+            entry,
+            protos: true,
+        }
+    }
+
+    #[test]
+    fn a_member_on_an_unknown_tonic_keeps_its_generated_code() {
+        let text = "pub mod a {\n    tonic::include_proto!(\"x.a\");\n}\n";
+        let left = How {
+            entry: false,
+            protos: false,
+        };
+        let r = rewrite(Path::new("src/lib.rs"), text, left, &none(), None).expect("rewrites");
+        assert_eq!(r.text, None);
+        assert!(!r.uses_shim);
+        let generated =
+            include_str!("../../../inline-macros/rewrite/tests/generated/shop.pricing.rs");
+        let r = rewrite(Path::new("src/g.rs"), generated, left, &none(), None).expect("rewrites");
+        assert_eq!(r.text, None);
+    }
+
     #[test]
     fn a_shared_proto_becomes_a_reexport() {
         let text = "pub mod catalog {\n    merge_runtime_shim::include_proto!(\"shop.catalog\");\n}\n\
                     pub mod pricing {\n    merge_runtime_shim::include_proto!(\"shop.pricing\");\n}\n";
         let shared = BTreeMap::from([("shop.catalog".to_owned(), "shop_catalog".to_owned())]);
-        let r = rewrite(Path::new("src/lib.rs"), text, false, &shared, None).expect("rewrites");
+        let r =
+            rewrite(Path::new("src/lib.rs"), text, how(false), &shared, None).expect("rewrites");
         assert_eq!(
             r.text.as_deref(),
             Some(
@@ -371,7 +410,8 @@ mod tests {
     #[test]
     fn include_proto_is_redirected_and_nothing_else_moves() {
         let text = "pub mod a {\n    tonic::include_proto!(\"x.a\");\n}\n// é\nfn other() {}\n";
-        let r = rewrite(Path::new("src/lib.rs"), text, false, &none(), None).expect("rewrites");
+        let r =
+            rewrite(Path::new("src/lib.rs"), text, how(false), &none(), None).expect("rewrites");
         assert_eq!(
             r.text.as_deref(),
             Some(
@@ -384,7 +424,8 @@ mod tests {
     #[test]
     fn an_imported_include_proto_is_redirected_too() {
         let text = "use tonic::include_proto;\n// é\nmod a { include_proto!(\"x\"); }\n";
-        let r = rewrite(Path::new("src/lib.rs"), text, false, &none(), None).expect("rewrites");
+        let r =
+            rewrite(Path::new("src/lib.rs"), text, how(false), &none(), None).expect("rewrites");
         assert_eq!(
             r.text.as_deref(),
             Some(
@@ -393,7 +434,7 @@ mod tests {
         );
         let other = "mod a { include_proto!(\"x\"); }\n";
         assert!(
-            rewrite(Path::new("src/lib.rs"), other, false, &none(), None)
+            rewrite(Path::new("src/lib.rs"), other, how(false), &none(), None)
                 .expect("ok")
                 .text
                 .is_none()
@@ -404,7 +445,7 @@ mod tests {
     fn tokio_main_becomes_a_runtime_whose_threads_name_the_member() {
         let text = "#[tokio::main(flavor = \"multi_thread\", worker_threads = 2)]\n\
                     async fn main() -> Result<(), E> {\n    run().await\n}\n";
-        let out = rewrite(Path::new("main.rs"), text, true, &none(), None).expect("rewritten");
+        let out = rewrite(Path::new("main.rs"), text, how(true), &none(), None).expect("rewritten");
         let out = out.text.expect("changed");
         assert_eq!(
             out.lines().count(),
@@ -426,7 +467,8 @@ mod tests {
         syn::parse_file(&out).expect("parses");
         // An inner attribute of the body leaves main as it is (but public).
         let inner = "#[tokio::main]\nasync fn main() {\n    #![allow(unused)]\n}\n";
-        let out = rewrite(Path::new("main.rs"), inner, true, &none(), None).expect("rewritten");
+        let out =
+            rewrite(Path::new("main.rs"), inner, how(true), &none(), None).expect("rewritten");
         assert_eq!(
             out.text.as_deref(),
             Some("#[tokio::main]\npub async fn main() {\n    #![allow(unused)]\n}\n")
@@ -434,7 +476,8 @@ mod tests {
         // An argument the rewrite does not know leaves main as it is (but public).
         let unknown =
             "#[tokio::main(unhandled_panic = \"shutdown_runtime\")]\nasync fn main() {}\n";
-        let out = rewrite(Path::new("main.rs"), unknown, true, &none(), None).expect("rewritten");
+        let out =
+            rewrite(Path::new("main.rs"), unknown, how(true), &none(), None).expect("rewritten");
         assert_eq!(
             out.text.as_deref(),
             Some(
@@ -472,7 +515,8 @@ mod tests {
     fn the_entry_main_becomes_public() {
         let text =
             "use x::y;\n\n#[actix_web::main]\nasync fn main() -> Result<(), E> {\n    Ok(())\n}\n";
-        let r = rewrite(Path::new("src/main.rs"), text, true, &none(), None).expect("rewrites");
+        let r =
+            rewrite(Path::new("src/main.rs"), text, how(true), &none(), None).expect("rewrites");
         assert_eq!(
             r.text.as_deref(),
             Some(
@@ -482,16 +526,22 @@ mod tests {
         assert!(!r.uses_shim);
         let public = "pub fn main() {}\n";
         assert!(
-            rewrite(Path::new("m.rs"), public, true, &none(), None)
+            rewrite(Path::new("m.rs"), public, how(true), &none(), None)
                 .expect("ok")
                 .text
                 .is_none()
         );
         assert!(
-            rewrite(Path::new("m.rs"), "fn main() {}\n", false, &none(), None)
-                .expect("ok")
-                .text
-                .is_none()
+            rewrite(
+                Path::new("m.rs"),
+                "fn main() {}\n",
+                how(false),
+                &none(),
+                None
+            )
+            .expect("ok")
+            .text
+            .is_none()
         );
     }
 }

@@ -50,6 +50,7 @@ mod locks;
 mod manifest;
 mod patches;
 mod profiles;
+mod tonic;
 
 use super::Finding;
 use crate::members::Member;
@@ -63,6 +64,7 @@ pub(super) fn dependency_findings(
     isolation: Isolation,
     out: &mut Vec<Finding>,
 ) {
+    tonic::unsupported(group, members, out);
     locks::version_findings(group, members, isolation, out);
     features::feature_drift(group, members, isolation, out);
     let roots: Vec<Option<Manifest>> = members
