@@ -1,8 +1,10 @@
-//! The tonic version matrix (fixtures/versions): a member on a tonic the in-process rewrite
-//! does not know is refused by check and build with `unsupported-tonic`, naming the member and
-//! the version, before anything compiles; `--allow unsupported-tonic` builds it with its
-//! generated code as it is, the merged binary answers as the split relays do, and calls to and
-//! from that member stay on the network.
+//! The tonic version matrix (fixtures/versions): relay-v14 (tonic 0.14) calls relay-v13 (0.13),
+//! which calls relay-v12 (0.12), which calls relay-v14. A member on a tonic the in-process
+//! rewrite does not know (0.12) is refused by check and build with `unsupported-tonic`, naming
+//! the member and the version, before anything compiles; `--allow unsupported-tonic` builds it
+//! with its generated code as it is. The merged binary answers as the split relays do; the
+//! call from 0.14 to 0.13 goes in-process (converted at the framework-neutral boundary), calls
+//! to and from 0.12 stay on the network.
 
 mod support;
 
@@ -10,18 +12,20 @@ use std::process::Command;
 
 use support::*;
 
-fn env(v12: u16, v14: u16) -> Vec<(&'static str, String)> {
+fn env(v12: u16, v13: u16, v14: u16) -> Vec<(&'static str, String)> {
     vec![
         ("RELAY_V12_ADDR", format!("127.0.0.1:{v12}")),
         ("RELAY_V12_NEXT", format!("http://127.0.0.1:{v14}")),
+        ("RELAY_V13_ADDR", format!("127.0.0.1:{v13}")),
+        ("RELAY_V13_NEXT", format!("http://127.0.0.1:{v12}")),
         ("RELAY_V14_ADDR", format!("127.0.0.1:{v14}")),
-        ("RELAY_V14_NEXT", format!("http://127.0.0.1:{v12}")),
+        ("RELAY_V14_NEXT", format!("http://127.0.0.1:{v13}")),
     ]
 }
 
 fn answers(v14: u16) -> Vec<String> {
     let url = format!("http://127.0.0.1:{v14}");
-    [["hello", "3"], ["hi", "0"], ["fail", "2"]]
+    [["hello", "4"], ["hi", "0"], ["fail", "1"], ["fail", "2"]]
         .iter()
         .map(|[note, hops]| client(&bin("relay-call"), &[&url, note, hops]))
         .collect()
@@ -29,7 +33,11 @@ fn answers(v14: u16) -> Vec<String> {
 
 #[test]
 fn an_unknown_tonic_is_refused_and_allowed_it_stays_on_the_network() {
-    build_fixtures(&["versions/relay-v12", "versions/relay-v14"]);
+    build_fixtures(&[
+        "versions/relay-v12",
+        "versions/relay-v13",
+        "versions/relay-v14",
+    ]);
     let work = tempfile::tempdir().expect("tempdir");
     let plan = fixture_plan(work.path(), "versions");
     let out_dir = work.path().join("out");
@@ -43,7 +51,7 @@ fn an_unknown_tonic_is_refused_and_allowed_it_stays_on_the_network() {
     let said = text(&check.stdout);
     assert_eq!(check.status.code(), Some(1), "{said}");
     assert!(
-        said.contains("error[unsupported-tonic]: `relay-v12` uses tonic 0.12.3, which the in-process rewrite does not know (it knows 0.14)"),
+        said.contains("error[unsupported-tonic]: `relay-v12` uses tonic 0.12.3, which the in-process rewrite does not know (it knows 0.13, 0.14)"),
         "{said}"
     );
     assert!(
@@ -79,37 +87,44 @@ fn an_unknown_tonic_is_refused_and_allowed_it_stays_on_the_network() {
     );
 
     let mut running = Running::default();
-    let (a, b) = (free_port(), free_port());
-    running.start(&bin("relay-v12"), &env(a, b), &[a]);
-    running.start(&bin("relay-v14"), &env(a, b), &[b]);
-    let (ma, mb, mp) = (free_port(), free_port(), free_port());
-    let mut merged_env = env(ma, mb);
+    let (a, b, c) = (free_port(), free_port(), free_port());
+    running.start(&bin("relay-v12"), &env(a, b, c), &[a]);
+    running.start(&bin("relay-v13"), &env(a, b, c), &[b]);
+    running.start(&bin("relay-v14"), &env(a, b, c), &[c]);
+    let (ma, mb, mc, mp) = (free_port(), free_port(), free_port(), free_port());
+    let mut merged_env = env(ma, mb, mc);
     merged_env.push(("MERGE_METRICS_ADDR", format!("127.0.0.1:{mp}")));
-    running.start(&binary, &merged_env, &[ma, mb]);
+    running.start(&binary, &merged_env, &[ma, mb, mc]);
 
-    let split = answers(b);
+    let split = answers(c);
     assert_eq!(
         split[0],
-        "relay-v14@tonic-0.14 > relay-v12@tonic-0.12 > relay-v14@tonic-0.14 > relay-v12@tonic-0.12: hello\n"
+        "relay-v14@tonic-0.14 > relay-v13@tonic-0.13 > relay-v12@tonic-0.12 > relay-v14@tonic-0.14 > relay-v13@tonic-0.13: hello\n"
     );
+    assert_eq!(split[1], "relay-v14@tonic-0.14: hi\n");
     assert_eq!(
         split[2],
-        "error: InvalidArgument: relay-v14@tonic-0.14: asked to fail\n"
+        "error: InvalidArgument: relay-v13@tonic-0.13: asked to fail\n"
     );
-    assert_eq!(answers(mb), split);
-    // relay-v14's client (rewritten) finds no in-process relay-v12 and goes remote; relay-v12
-    // (left as it is) counts nothing.
+    assert_eq!(
+        split[3],
+        "error: InvalidArgument: relay-v12@tonic-0.12: asked to fail\n"
+    );
+    assert_eq!(answers(mc), split);
     let counters = metrics(mp);
-    let method = "/versions.relay.Relay/Pass";
+    // 0.14 to 0.13: in-process, both ways of the matrix's known versions.
+    assert_all_inline(&counters, &["/versions.relay.RelayV13/Pass"]);
+    // 0.13 to 0.12 (left as it is): over the network, counted by relay-v13's client.
+    let to_v12 = "/versions.relay.RelayV12/Pass";
     assert!(
         counters.contains(&format!(
-            "merge_calls_total{{method=\"{method}\",path=\"remote\""
+            "merge_calls_total{{method=\"{to_v12}\",path=\"remote\",caller=\"relay-v13\""
         )),
         "{counters}"
     );
     assert!(
         !counters.contains(&format!(
-            "merge_calls_total{{method=\"{method}\",path=\"inline\""
+            "merge_calls_total{{method=\"{to_v12}\",path=\"inline\""
         )),
         "{counters}"
     );

@@ -26,7 +26,7 @@ use syn::Item;
 
 /// The tonic versions (major, minor) whose generated code and APIs the rewrite emits code for.
 /// A member on another is refused by `cargo merge check` and `build` (`unsupported-tonic`).
-pub const KNOWN_TONIC: &[(u64, u64)] = &[(0, 14)];
+pub const KNOWN_TONIC: &[(u64, u64)] = &[(0, 13), (0, 14)];
 
 /// Whether the rewrite knows tonic `major.minor`.
 pub fn knows_tonic(major: u64, minor: u64) -> bool {

@@ -332,7 +332,7 @@ pub fn module() -> TokenStream {
                     })?,
                     None => {
                         let mut streaming = tonic::codec::Streaming::new_response(
-                            tonic_prost::ProstDecoder::<Resp>::default(),
+                            MessageDecoder::<Resp>::default(),
                             body,
                             parts.status,
                             None,
@@ -474,6 +474,26 @@ pub fn module() -> TokenStream {
                 }
             }
 
+            /// Decodes this member's prost messages from gRPC frames, as its tonic's prost codec
+            /// does (written here: the codec crate differs between tonic versions).
+            pub struct MessageDecoder<M>(::std::marker::PhantomData<fn() -> M>);
+
+            impl<M> Default for MessageDecoder<M> {
+                fn default() -> Self {
+                    MessageDecoder(::std::marker::PhantomData)
+                }
+            }
+
+            impl<M: ::prost::Message + Default> tonic::codec::Decoder for MessageDecoder<M> {
+                type Item = M;
+                type Error = tonic::Status;
+                fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<M>, tonic::Status> {
+                    <M as ::prost::Message>::decode(src)
+                        .map(Some)
+                        .map_err(|e| tonic::Status::internal(e.to_string()))
+                }
+            }
+
             /// Neutral messages as a stream tonic can frame.
             pub struct Messages(pub ::merge_runtime_shim::BoxMessageStream);
 
@@ -589,7 +609,7 @@ pub fn module() -> TokenStream {
                     None,
                 );
                 let streaming = tonic::codec::Streaming::new_response(
-                    tonic_prost::ProstDecoder::<Resp>::default(),
+                    MessageDecoder::<Resp>::default(),
                     body,
                     tonic::codegen::http::StatusCode::OK,
                     None,
@@ -618,7 +638,7 @@ pub fn module() -> TokenStream {
                 request: ::merge_runtime_shim::NeutralStreamingRequest,
             ) -> tonic::Request<tonic::Streaming<Req>> {
                 let body = tonic::codec::EncodeBody::new_client(RawEncoder::STREAM, Messages(request.messages), None, None);
-                let streaming = tonic::Streaming::new_request(tonic_prost::ProstDecoder::<Req>::default(), body, None, None);
+                let streaming = tonic::Streaming::new_request(MessageDecoder::<Req>::default(), body, None, None);
                 tonic::Request::from_parts(metadata_from_neutral(request.metadata), tonic::Extensions::default(), streaming)
             }
 

@@ -42,26 +42,26 @@ struct Edit {
     with: &'static str,
 }
 
-/// The edits for tonic 0.14 (`transport::Server`, `Router`, `serve_internal`).
+/// The edits for tonic 0.13 and 0.14 (`transport::Server`, `Router`, `serve_internal`).
 const TONIC_0_14: &[Edit] = &[
     Edit {
-        anchor: "    max_connection_age_grace: Option<Duration>,\n}\n",
+        anchor: "pub struct Server<L = Identity> {\n",
         count: 1,
-        with: "    max_connection_age_grace: Option<Duration>,\n    \
+        with: "pub struct Server<L = Identity> {\n    \
                __merge_routes: ::std::vec::Vec<(&'static str, ::std::any::TypeId)>,\n    \
-               __merge_layered: bool,\n}\n",
+               __merge_layered: bool,\n",
     },
     Edit {
-        anchor: "            max_connection_age_grace: None,\n",
+        anchor: "            service_builder: Default::default(),\n",
         count: 1,
-        with: "            max_connection_age_grace: None,\n            \
+        with: "            service_builder: Default::default(),\n            \
                __merge_routes: ::std::vec::Vec::new(),\n            \
                __merge_layered: false,\n",
     },
     Edit {
-        anchor: "            max_connection_age_grace: self.max_connection_age_grace,\n",
+        anchor: "            service_builder: self.service_builder.layer(new_layer),\n",
         count: 1,
-        with: "            max_connection_age_grace: self.max_connection_age_grace,\n            \
+        with: "            service_builder: self.service_builder.layer(new_layer),\n            \
                __merge_routes: self.__merge_routes,\n            \
                __merge_layered: true,\n",
     },
@@ -326,7 +326,21 @@ impl<L> Server<L> {
 
 /// Whether the hook knows how to patch this tonic.
 pub fn supports(version: &Version) -> bool {
-    version.major == 0 && version.minor == 14
+    version.major == 0 && (version.minor == 13 || version.minor == 14)
+}
+
+/// What the server module gets appended: tonic 0.13 has no load shedding.
+fn serving(version: &Version) -> String {
+    if version.minor == 13 {
+        TONIC_0_14_SERVING
+            .replace("\n            && !self.load_shed", "")
+            .replace(
+                "\n            .option_layer(self.load_shed.then_some(LoadShedLayer::new()))",
+                "",
+            )
+    } else {
+        TONIC_0_14_SERVING.to_owned()
+    }
 }
 
 /// The folder of the patched copy of the tonic the members share.
@@ -336,7 +350,7 @@ pub fn shared_dir(version: &Version) -> PathBuf {
 
 /// Applies the hook to tonic's server module.
 pub fn patch_server(version: &Version, source: &str) -> Result<String, String> {
-    apply(version, SERVER, source, TONIC_0_14, TONIC_0_14_SERVING)
+    apply(version, SERVER, source, TONIC_0_14, &serving(version))
 }
 
 /// Applies the in-process transport to tonic's channel module.
@@ -470,6 +484,7 @@ pub fn patch_shared(
         );
         return;
     };
+    let patched_by_member = crates_io.contains_key("tonic");
     for Shared {
         version,
         source,
@@ -482,7 +497,7 @@ pub fn patch_shared(
             warnings.push(unreachable_warning(&users, &unknown(&version)));
             continue;
         }
-        if crates_io.contains_key("tonic") {
+        if patched_by_member {
             warnings.push(unreachable_warning(
                 &users,
                 "a member patches tonic itself ([patch.crates-io])",
@@ -492,9 +507,17 @@ pub fn patch_shared(
         let dir = shared_dir(&version);
         match copy_patched(&source, &dir, &version, tools, files) {
             Ok(()) => {
+                // One entry per tonic the members link (0.13 and 0.14 side by side): the
+                // second one under another key, naming its package.
                 let mut entry = InlineTable::new();
                 entry.insert("path", slash(&dir).into());
-                crates_io.insert("tonic", Item::Value(Value::InlineTable(entry)));
+                let key = if crates_io.contains_key("tonic") {
+                    entry.insert("package", "tonic".into());
+                    format!("tonic-{}-{}", version.major, version.minor)
+                } else {
+                    "tonic".to_owned()
+                };
+                crates_io.insert(&key, Item::Value(Value::InlineTable(entry)));
             }
             Err(e) => warnings.push(unreachable_warning(&users, &e)),
         }
@@ -510,7 +533,7 @@ struct Shared {
 }
 
 fn unknown(version: &Version) -> String {
-    format!("cargo merge's serve hook does not know tonic {version} (it knows 0.14)")
+    format!("cargo merge's serve hook does not know tonic {version} (it knows 0.13 and 0.14)")
 }
 
 fn unreachable_warning(members: &str, why: &str) -> String {
@@ -595,6 +618,7 @@ mod tests {
 impl Default for Server<Identity> {
     fn default() -> Self {
         Self {
+            service_builder: Default::default(),
             max_connection_age_grace: None,
         }
     }
@@ -608,6 +632,7 @@ impl Default for Server<Identity> {
     }
     pub fn layer<NewLayer>(self, new_layer: NewLayer) -> Server<Stack<NewLayer, L>> {
         Server {
+            service_builder: self.service_builder.layer(new_layer),
             max_connection_age_grace: self.max_connection_age_grace,
         }
     }
@@ -644,6 +669,14 @@ impl Default for Server<Identity> {
             "a layer marks the server"
         );
         assert!(out.contains("fn __merge_serving<S, ResBody>(&self, svc: S, plain_io: bool)"));
+        assert!(out.contains("LoadShedLayer"));
+        // tonic 0.13: the same edits, and no load shedding to read.
+        let older = patch_server(&v("0.13.1"), SHAPE).expect("the 0.13 shape");
+        assert_eq!(older.matches("__merge_routes.push").count(), 4);
+        assert!(
+            !older.contains("load_shed") && !older.contains("LoadShedLayer"),
+            "{older}"
+        );
     }
 
     #[test]
