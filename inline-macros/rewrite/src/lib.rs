@@ -26,7 +26,7 @@ use syn::Item;
 
 /// The tonic versions (major, minor) whose generated code and APIs the rewrite emits code for.
 /// A member on another is refused by `cargo merge check` and `build` (`unsupported-tonic`).
-pub const KNOWN_TONIC: &[(u64, u64)] = &[(0, 13), (0, 14)];
+pub const KNOWN_TONIC: &[(u64, u64)] = &[(0, 12), (0, 13), (0, 14)];
 
 /// Whether the rewrite knows tonic `major.minor`.
 pub fn knows_tonic(major: u64, minor: u64) -> bool {
@@ -45,6 +45,10 @@ pub fn known_tonic() -> String {
 /// Applies the in-process rewrite to a tonic-generated file. Files without tonic services
 /// (plain prost messages) only gain the field-by-field conversions of their messages.
 pub fn rewrite(mut file: syn::File) -> Result<syn::File, String> {
+    // tonic 0.12's generated code names its body `BoxBody` (0.13 on: `Body`).
+    let boxed_body = quote::ToTokens::to_token_stream(&file)
+        .into_iter()
+        .any(|t| mentions(&t, "BoxBody"));
     convert::rewrite(&mut file);
     let mut touched = false;
     for item in file.items.iter_mut() {
@@ -58,9 +62,18 @@ pub fn rewrite(mut file: syn::File) -> Result<syn::File, String> {
     }
     if touched {
         file.items
-            .push(syn::parse2(support::module()).map_err(|e| e.to_string())?);
+            .push(syn::parse2(support::module(boxed_body)).map_err(|e| e.to_string())?);
     }
     Ok(file)
+}
+
+/// Whether `tree` holds the identifier `name`.
+fn mentions(tree: &proc_macro2::TokenTree, name: &str) -> bool {
+    match tree {
+        proc_macro2::TokenTree::Ident(i) => i == name,
+        proc_macro2::TokenTree::Group(g) => g.stream().into_iter().any(|t| mentions(&t, name)),
+        _ => false,
+    }
 }
 
 /// The header of a file the rewrite wrote; `rel` is the generated file's path in its package.

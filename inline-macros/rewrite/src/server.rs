@@ -160,7 +160,7 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
             inner: &Arc<T>,
             req: http::Request<B>,
         ) -> ::core::result::Result<
-            BoxFuture<http::Response<tonic::body::Body>, ::std::convert::Infallible>,
+            BoxFuture<http::Response<super::__merge_inline::HttpBody>, ::std::convert::Infallible>,
             http::Request<B>,
         > {
             if !super::__merge_inline::typed_request(&req) {

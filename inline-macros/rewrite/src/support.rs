@@ -4,7 +4,14 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-pub fn module() -> TokenStream {
+/// The module, for a tonic whose HTTP body is `tonic::body::Body` (0.13, 0.14) or, with
+/// `boxed_body`, `tonic::body::BoxBody` (0.12).
+pub fn module(boxed_body: bool) -> TokenStream {
+    let (body, new_body) = if boxed_body {
+        (quote!(tonic::body::BoxBody), quote!(tonic::body::boxed))
+    } else {
+        (quote!(tonic::body::Body), quote!(tonic::body::Body::new))
+    };
     quote! {
         #[doc(hidden)]
         #[allow(dead_code, clippy::all)]
@@ -13,6 +20,14 @@ pub fn module() -> TokenStream {
             use ::std::pin::Pin;
             use ::std::sync::Arc;
             use ::std::time::Duration;
+
+            /// This member's tonic's HTTP body.
+            pub type HttpBody = #body;
+
+            /// Framed messages as this member's tonic's HTTP body.
+            pub fn http_body(body: tonic::codec::EncodeBody<RawEncoder, Messages>) -> HttpBody {
+                #new_body(body)
+            }
 
             /// A registered server's unary future, before it is guarded.
             pub type BoxReply<'a, Resp> =
@@ -242,8 +257,8 @@ pub fn module() -> TokenStream {
             /// A served stack as this member's tonic registers it (the serve hook of a merged
             /// workspace's tonic): a callee on the same tonic is entered through it.
             pub type Stack = Arc<
-                dyn Fn(tonic::codegen::http::Request<tonic::body::Body>)
-                        -> tonic::codegen::BoxFuture<tonic::codegen::http::Response<tonic::body::Body>, tonic::codegen::StdError>
+                dyn Fn(tonic::codegen::http::Request<HttpBody>)
+                        -> tonic::codegen::BoxFuture<tonic::codegen::http::Response<HttpBody>, tonic::codegen::StdError>
                     + Send
                     + Sync,
             >;
@@ -283,7 +298,7 @@ pub fn module() -> TokenStream {
                     into,
                 ));
                 let body = tonic::codec::EncodeBody::new_client(RawEncoder::LAZY, Messages(exchange.lazy_request()), None, None);
-                let mut req = http::Request::new(tonic::body::Body::new(body));
+                let mut req = http::Request::new(http_body(body));
                 *req.method_mut() = http::Method::POST;
                 *req.uri_mut() = http::Uri::from_static(path);
                 *req.version_mut() = http::Version::HTTP_2;
@@ -313,7 +328,7 @@ pub fn module() -> TokenStream {
             /// The answer of a served stack to an in-process request: the callee's typed
             /// response, or its encoded one when a layer read the body, or its status.
             async fn stacked_answer<Resp>(
-                answer: impl Future<Output = Result<tonic::codegen::http::Response<tonic::body::Body>, tonic::codegen::StdError>>,
+                answer: impl Future<Output = Result<tonic::codegen::http::Response<HttpBody>, tonic::codegen::StdError>>,
                 exchange: &::merge_runtime_shim::Exchange,
                 from: fn(::merge_runtime_shim::NeutralMessage) -> Result<Resp, ::merge_runtime_shim::ConvertError>,
             ) -> Result<tonic::Response<Resp>, tonic::Status>
@@ -343,7 +358,7 @@ pub fn module() -> TokenStream {
                             .await?
                             .ok_or_else(|| tonic::Status::internal("Missing response message."))?;
                         if let Some(trailers) = streaming.trailers().await? {
-                            failed(trailers.as_ref())?;
+                            failed(&trailers.into_headers())?;
                         }
                         message
                     }
@@ -393,7 +408,7 @@ pub fn module() -> TokenStream {
                 req: tonic::codegen::http::Request<B>,
                 handler: F,
                 (from, into): (fn(::merge_runtime_shim::NeutralMessage) -> Result<Req, ::merge_runtime_shim::ConvertError>, fn(Resp) -> ::merge_runtime_shim::NeutralMessage),
-            ) -> tonic::codegen::BoxFuture<tonic::codegen::http::Response<tonic::body::Body>, ::std::convert::Infallible>
+            ) -> tonic::codegen::BoxFuture<tonic::codegen::http::Response<HttpBody>, ::std::convert::Infallible>
             where
                 Req: Send + 'static,
                 Resp: ::prost::Message + Send + 'static,
@@ -431,7 +446,7 @@ pub fn module() -> TokenStream {
                                 Default::default(),
                                 None,
                             );
-                            let mut response = http::Response::new(tonic::body::Body::new(body));
+                            let mut response = http::Response::new(http_body(body));
                             let mut headers = metadata.into_headers();
                             for reserved in ["te", "grpc-status", "grpc-message", "grpc-status-details-bin"] {
                                 headers.remove(reserved);

@@ -326,12 +326,12 @@ impl<L> Server<L> {
 
 /// Whether the hook knows how to patch this tonic.
 pub fn supports(version: &Version) -> bool {
-    version.major == 0 && (version.minor == 13 || version.minor == 14)
+    version.major == 0 && (12..=14).contains(&version.minor)
 }
 
-/// What the server module gets appended: tonic 0.13 has no load shedding.
+/// What the server module gets appended: tonic 0.12 and 0.13 have no load shedding.
 fn serving(version: &Version) -> String {
-    if version.minor == 13 {
+    if version.minor < 14 {
         TONIC_0_14_SERVING
             .replace("\n            && !self.load_shed", "")
             .replace(
@@ -341,6 +341,33 @@ fn serving(version: &Version) -> String {
     } else {
         TONIC_0_14_SERVING.to_owned()
     }
+}
+
+/// 0.14's text (an anchor, an edit, appended code) as `version` spells it. tonic 0.12 names
+/// its HTTP body `BoxBody` and its boxed error `crate::Error`, builds error recovery with
+/// `RecoverError::new`, gates TLS on feature `tls`, and types its channel's buffer by its
+/// service; 0.13 is spelled as 0.14.
+fn adapt(version: &Version, text: &str) -> String {
+    if version.minor != 12 {
+        return text.to_owned();
+    }
+    const FUTURE_0_14: &str =
+        "BufferResponseFuture<BoxFuture<'static, Result<Response<Body>, crate::BoxError>>>";
+    const FUTURE_0_12: &str =
+        "buffer::future::ResponseFuture<<Svc as Service<Request<BoxBody>>>::Future>";
+    text.replace(
+        "svc: Buffer<Request<Body>, BoxFuture<'static, Result<Response<Body>, crate::BoxError>>>,",
+        "svc: Buffer<Svc, Request<BoxBody>>,",
+    )
+    .replace(FUTURE_0_14, FUTURE_0_12)
+    .replace("Request<Body>", "Request<BoxBody>")
+    .replace("Response<Body>", "Response<BoxBody>")
+    .replace("crate::BoxError", "crate::Error")
+    .replace(
+        ".layer(RecoverErrorLayer::new())",
+        ".layer_fn(RecoverError::new)",
+    )
+    .replace("feature = \"_tls-any\"", "feature = \"tls\"")
 }
 
 /// The folder of the patched copy of the tonic the members share.
@@ -377,18 +404,19 @@ fn apply(
     }
     let mut out = source.to_owned();
     for edit in edits {
-        let found = out.matches(edit.anchor).count();
+        let (anchor, with) = (adapt(version, edit.anchor), adapt(version, edit.with));
+        let found = out.matches(&anchor).count();
         if found != edit.count {
             return Err(format!(
                 "tonic {version}'s {file} is not the shape cargo merge's serve hook edits \
                  (`{}` found {found} times, expected {})",
-                edit.anchor.trim(),
+                anchor.trim(),
                 edit.count
             ));
         }
-        out = out.replace(edit.anchor, edit.with);
+        out = out.replace(&anchor, &with);
     }
-    out.push_str(appended);
+    out.push_str(&adapt(version, appended));
     Ok(out)
 }
 
@@ -533,7 +561,7 @@ struct Shared {
 }
 
 fn unknown(version: &Version) -> String {
-    format!("cargo merge's serve hook does not know tonic {version} (it knows 0.13 and 0.14)")
+    format!("cargo merge's serve hook does not know tonic {version} (it knows 0.12 to 0.14)")
 }
 
 fn unreachable_warning(members: &str, why: &str) -> String {
@@ -684,8 +712,8 @@ impl Default for Server<Identity> {
         let moved = SHAPE.replace("let svc = self.service_builder.service(svc);", "");
         let e = patch_server(&v("0.14.10"), &moved).expect_err("an anchor is gone");
         assert!(e.contains("found 0 times"), "{e}");
-        let e = patch_server(&v("0.12.3"), SHAPE).expect_err("not 0.14");
-        assert!(e.contains("does not know tonic 0.12.3"), "{e}");
+        let e = patch_server(&v("0.11.0"), SHAPE).expect_err("not 0.12 to 0.14");
+        assert!(e.contains("does not know tonic 0.11.0"), "{e}");
     }
 
     #[test]
