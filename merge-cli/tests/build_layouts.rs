@@ -1,8 +1,8 @@
 //! `cargo merge build` on the layouts a real company has (fixtures/layouts): a main-only binary
 //! with plain `tonic::include_proto!` (ledger), tonic code committed into src/ (audit), a
-//! package with several binaries (toolbox, `bin = "toolbox-server"`), and two members pinning
+//! package with several binaries (toolbox, `bin = "toolbox-server"`), two members pinning
 //! different semver-compatible versions of `hex` with `=x.y.z`, which one Cargo workspace
-//! cannot resolve.
+//! cannot resolve, and a pin deep under tonic (ledger's `h2`), which gives ledger its own tonic.
 //!
 //! With `exact` isolation the merged binary answers as the split deployment does, its calls
 //! between members go in-process, and every member's resolved (name, version) set equals its
@@ -191,6 +191,15 @@ fn layouts_merge_with_exact_isolation_and_strict_refuses_them() {
         lock.contains("\"vendored hex 0.4.2 as hex-ns-ledger\""),
         "{lock}"
     );
+    // ledger's deep pin (h2 =0.4.12) cascades up to tonic: its own h2, hyper and tonic, and
+    // its generated code (identical to audit's and toolbox's) is not shared with theirs.
+    for vendored in [
+        "vendored h2 0.4.12 as h2-ns-ledger",
+        "vendored hyper 1.9.0 as hyper-ns-ledger",
+        "vendored tonic 0.14.8 as tonic-ns-ledger",
+    ] {
+        assert!(lock.contains(vendored), "{vendored}: {lock}");
+    }
 
     // Split and merged, side by side.
     let mut running = Running::default();

@@ -95,6 +95,16 @@ pub fn group(
         &mut decisions,
     );
     std::mem::take(&mut problems).finish(())?;
+    // A member whose tonic or prost is vendored (a deep pin under `exact`) links its own
+    // copies: its generated code is never shared with members on the shared ones.
+    let own_framework: BTreeSet<String> = vendoring
+        .vendored
+        .iter()
+        .filter(|v| ["tonic", "tonic-prost", "prost"].contains(&v.name.as_str()))
+        .flat_map(|v| members.iter().filter(move |m| m.name == v.member))
+        .flat_map(|m| m.local_packages().map(|p| p.name.to_string()))
+        .collect();
+    let decision = &decision.without(&own_framework);
 
     // One workspace cannot hold two packages of one name.
     let mut names: BTreeMap<&str, BTreeSet<PathBuf>> = BTreeMap::new();
@@ -431,6 +441,7 @@ pub fn group(
         PathBuf::from("src/main.rs"),
         main_rs::render(name, &steps, &mitigations.env_fallbacks, &by_address).into_bytes(),
     );
+    includes.retain(|package, _| !own_framework.contains(package));
     let mut notes = mitigations.notes.clone();
     // Build-only crates at several versions: one version in the merged graph, said.
     let picks = lock::build_only(members);

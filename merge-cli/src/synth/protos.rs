@@ -50,6 +50,16 @@ impl Decision {
             .collect()
     }
 
+    /// This decision without `packages` (which keep their own generated code).
+    pub fn without(&self, packages: &BTreeSet<String>) -> Decision {
+        let mut out = self.clone();
+        for s in &mut out.shared {
+            s.packages.retain(|p| !packages.contains(p));
+        }
+        out.shared.retain(|s| !s.packages.is_empty());
+        out
+    }
+
     /// The decision an earlier build left in `group_dir`.
     pub fn load(group_dir: &Path) -> Decision {
         let dir = group_dir.join(DIR);

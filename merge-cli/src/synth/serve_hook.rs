@@ -603,7 +603,14 @@ fn copy_patched(
 /// dev-dependencies (they would be resolved for a package inside the workspace).
 fn plain_manifest(text: &str) -> Result<String, String> {
     let mut doc: DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
-    for key in ["dev-dependencies", "workspace", "bench", "test", "example"] {
+    for key in [
+        "dev-dependencies",
+        "workspace",
+        "bench",
+        "test",
+        "example",
+        "profile",
+    ] {
         doc.remove(key);
     }
     if let Some(p) = doc.get_mut("package").and_then(Item::as_table_like_mut) {

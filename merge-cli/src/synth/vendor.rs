@@ -172,7 +172,8 @@ pub fn manifest(
         .as_table_like_mut()
         .ok_or("[lib] is not a table")?;
     lib.insert("name", toml_edit::value(v.lib.as_str()));
-    for key in ["dev-dependencies", "workspace"] {
+    // A workspace member's `[profile]` is ignored (cargo warns): the root's rules.
+    for key in ["dev-dependencies", "workspace", "profile"] {
         doc.remove(key);
     }
     redirect(&mut doc, package, redirects, &v.dir)?;

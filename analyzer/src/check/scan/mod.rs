@@ -78,7 +78,7 @@ pub enum Event {
 pub enum Set {
     /// Written in the code (`bind("0.0.0.0:9100")`, `let addr = "[::1]:50051".parse()?`).
     InCode,
-    /// The default of a flag without an environment key: members share the command line.
+    /// The default of a flag without an environment key (each member's own: `--member-args`).
     FlagDefault,
     /// The default of an environment read (or of a flag with an `env` key): each member's own
     /// `<MEMBER>_<KEY>` can set it.

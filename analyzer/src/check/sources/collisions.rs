@@ -70,8 +70,8 @@ pub(super) fn environment(
 }
 
 /// `listen-addr-collision`: two members that bind the same port on overlapping interfaces. Both
-/// hard-coded: an error (the second bind fails); a default (of a flag or environment key) can be
-/// set apart, so a warning.
+/// hard-coded: an error (the second bind fails); a default (of a flag, which `--member-args`
+/// gives each member its own of, or of an environment key) can be set apart, so a warning.
 pub(super) fn listeners(
     sites: &[Site],
     owners: &Owners<'_>,
@@ -87,7 +87,12 @@ pub(super) fn listeners(
                 let shared = owners
                     .get(s.package_dir.as_path())
                     .is_some_and(|o| o.len() > 1);
-                let apart = *how == Set::EnvDefault && !shared;
+                let apart = match how {
+                    Set::EnvDefault => !shared,
+                    // Each member reads its own command line (`--member-args`).
+                    Set::FlagDefault => true,
+                    Set::InCode => false,
+                };
                 Some((s, host.as_str(), *port, *how, apart))
             }
             _ => None,
@@ -102,8 +107,7 @@ pub(super) fn listeners(
         if clashes.is_empty() {
             continue;
         }
-        // Neither side can be set apart: the code says it, a flag every member shares, or a key
-        // a shared crate reads.
+        // Neither side can be set apart: the code says it, or a key a shared crate reads.
         let stuck = !apart && clashes.iter().any(|c| !c.4);
         let who: BTreeSet<&str> = clashes
             .iter()
@@ -117,7 +121,7 @@ pub(super) fn listeners(
         };
         let given = match how {
             Set::InCode => "written in the code",
-            Set::FlagDefault => "a flag's default, and members share the command line",
+            Set::FlagDefault => "a flag's default",
             Set::EnvDefault if !apart => {
                 "the default of an environment read in a crate the members share: one key for all"
             }
@@ -131,7 +135,7 @@ pub(super) fn listeners(
         } else {
             (
                 Severity::Warning,
-                "give the members different addresses when the merged binary runs, through their environment keys (a key several members read becomes `<MEMBER>_<KEY>`)",
+                "give the members different addresses when the merged binary runs: through their environment keys (a key several members read becomes `<MEMBER>_<KEY>`) or their flags (`--member-args NAME=\"--addr ...\"`)",
             )
         };
         out.push(finding(
