@@ -60,36 +60,99 @@ fn external(
 }
 
 /// Every crate whose versions differ within one compatibility bucket across what `members`'
-/// binaries link.
+/// binaries link, or that one member's build uses at a version another member's binary cannot
+/// link (its build requirements exclude it): each version is then kept, by policy.
 pub fn conflicts(members: &[Member]) -> Vec<Conflict> {
-    differing(members, false)
+    classify(members).0
 }
 
 /// Crates whose versions differ within one compatibility bucket only where the members' binaries
-/// do not link them: build-dependencies (prettyplease under tonic-build). Never vendored, never
-/// refused; the merged graph holds one version of each, [`BuildOnly::picked`].
+/// do not link them, or where the one version a binary links satisfies every build requirement:
+/// build-dependencies (prettyplease under tonic-build). Never vendored, never refused; the
+/// merged graph holds one version of each, [`BuildOnly::picked`].
 pub fn build_only(members: &[Member]) -> Vec<BuildOnly> {
-    let linked: BTreeSet<String> = conflicts(members).into_iter().map(|c| c.name).collect();
-    differing(members, true)
-        .into_iter()
-        .filter(|c| !linked.contains(&c.name))
-        .map(|c| {
-            // A member whose binary links the crate keeps its version; else the newest.
-            let runtime = members.iter().find_map(|m| {
-                m.linked_packages()
-                    .into_iter()
-                    .find(|p| p.name == c.name && c.versions.contains_key(&p.version))
-                    .map(|p| p.version.clone())
-            });
-            let picked = runtime
-                .or_else(|| c.versions.keys().max().cloned())
-                .unwrap_or_else(|| Version::new(0, 0, 0));
-            BuildOnly {
+    classify(members).1
+}
+
+/// [`conflicts`] and [`build_only`].
+fn classify(members: &[Member]) -> (Vec<Conflict>, Vec<BuildOnly>) {
+    let linked = differing(members, false);
+    let keys: BTreeSet<&Key> = linked.iter().map(|(k, _)| k).collect();
+    let mut picks = Vec::new();
+    let mut moved = Vec::new();
+    for (key, c) in differing(members, true) {
+        if keys.contains(&key) {
+            continue;
+        }
+        // The versions members' binaries link (one at most: else `linked` has it).
+        let runtime: BTreeSet<Version> = members
+            .iter()
+            .flat_map(|m| m.linked_packages())
+            .filter(|p| same_key(p, &key))
+            .map(|p| p.version.clone())
+            .collect();
+        let picked = match runtime.iter().next() {
+            None => c.versions.keys().max().cloned(),
+            Some(r)
+                if requirements(members, &c, true, &BTreeSet::new())
+                    .iter()
+                    .all(|req| req.matches(r)) =>
+            {
+                Some(r.clone())
+            }
+            Some(_) => None,
+        };
+        match picked {
+            Some(picked) => picks.push(BuildOnly {
                 conflict: c,
                 picked,
+            }),
+            None => moved.push(c),
+        }
+    }
+    let mut conflicts: Vec<Conflict> = linked.into_iter().map(|(_, c)| c).collect();
+    conflicts.extend(moved);
+    (conflicts, picks)
+}
+
+/// Whether `p` is the crate of `key` (name, source, bucket).
+fn same_key(p: &Package, key: &Key) -> bool {
+    p.name == key.0
+        && p.source.as_ref().is_some_and(|s| s.repr == key.1)
+        && bucket(&p.version) == key.2
+}
+
+/// The requirements the members' graphs (what their binaries link, or with `build` all they
+/// compile) make on `c` within its bucket, but those made by crates in `moving` (which move
+/// with it: serde's `serde_core = "=1.0.228"`) and by dev-dependencies.
+fn requirements<'a>(
+    members: &'a [Member],
+    c: &Conflict,
+    build: bool,
+    moving: &BTreeSet<String>,
+) -> Vec<&'a cargo_metadata::semver::VersionReq> {
+    let mut out = Vec::new();
+    for m in members {
+        let packages = if build {
+            m.built_packages()
+        } else {
+            m.linked_packages()
+        };
+        for p in packages {
+            if moving.contains(p.name.as_str()) {
+                continue;
             }
-        })
-        .collect()
+            for d in &p.dependencies {
+                if d.name == c.name
+                    && d.kind != cargo_metadata::DependencyKind::Development
+                    && c.versions.keys().any(|v| d.req.matches(v))
+                {
+                    out.push(&d.req);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// A crate members' build scripts use at different compatible versions (see [`build_only`]).
@@ -118,52 +181,44 @@ impl BuildOnly {
     }
 }
 
-/// Where a package of `member`'s graph requires `name` exactly (`=x.y.z`): that package's name.
-/// One workspace cannot hold two different exact pins of one crate.
-pub fn pinned_by<'a>(member: &'a Member, name: &str) -> Option<&'a str> {
-    member
-        .linked_packages()
-        .into_iter()
-        .find(|p| {
-            p.dependencies
-                .iter()
-                .any(|d| d.name == name && d.req.to_string().starts_with('='))
-        })
-        .map(|p| p.name.as_str())
-}
-
-/// Whether one of the versions `c` names satisfies every requirement the members' graphs
-/// make on that crate within its bucket: whether Cargo can unify it (`=0.4.2` beside `0.4`
-/// can, `=0.4.2` beside `=0.4.3` or `0.4.3` cannot).
-pub fn unifiable(members: &[Member], c: &Conflict) -> bool {
-    let requirements: Vec<&cargo_metadata::semver::VersionReq> = members
-        .iter()
-        .flat_map(|m| {
-            let locked: Vec<&Version> = c
-                .versions
-                .iter()
-                .filter(|(_, users)| users.contains(&m.name))
-                .map(|(v, _)| v)
-                .collect();
-            m.linked_packages()
-                .into_iter()
-                .flat_map(|p| p.dependencies.iter())
-                .filter(move |d| {
-                    d.name == c.name
-                        && d.kind != cargo_metadata::DependencyKind::Development
-                        && locked.iter().any(|v| d.req.matches(v))
-                })
-                .map(|d| &d.req)
-                .collect::<Vec<_>>()
-        })
-        .collect();
+/// Whether one of the versions `c` names satisfies every requirement the members' graphs make
+/// on that crate within its bucket: whether Cargo can unify it (`=0.4.2` beside `0.4` can,
+/// `=0.4.2` beside `=0.4.3` or `0.4.3` cannot). Requirements of crates that themselves differ
+/// between the members (`conflicts`) do not count: they move with it.
+pub fn unifiable(members: &[Member], c: &Conflict, conflicts: &[Conflict]) -> bool {
+    let moving: BTreeSet<String> = conflicts.iter().map(|c| c.name.clone()).collect();
+    let requirements = requirements(members, c, false, &moving);
     c.versions
         .keys()
         .any(|v| requirements.iter().all(|r| r.matches(v)))
 }
 
-fn differing(members: &[Member], build: bool) -> Vec<Conflict> {
-    type Key = (String, String, (u64, u64, u64));
+/// Where a package of `member`'s graph requires `name` exactly (`=x.y.z`, for a version of
+/// `c`'s): that package's name; not a crate in `moving` (serde pins its own serde_core and
+/// moves with it), nor a dev-dependency.
+pub fn pinned_by<'a>(
+    member: &'a Member,
+    c: &Conflict,
+    moving: &BTreeSet<String>,
+) -> Option<&'a str> {
+    member
+        .linked_packages()
+        .into_iter()
+        .filter(|p| !moving.contains(p.name.as_str()))
+        .find(|p| {
+            p.dependencies.iter().any(|d| {
+                d.name == c.name
+                    && d.kind != cargo_metadata::DependencyKind::Development
+                    && d.req.to_string().starts_with('=')
+                    && c.versions.keys().any(|v| d.req.matches(v))
+            })
+        })
+        .map(|p| p.name.as_str())
+}
+
+type Key = (String, String, (u64, u64, u64));
+
+fn differing(members: &[Member], build: bool) -> Vec<(Key, Conflict)> {
     let mut seen: BTreeMap<Key, BTreeMap<Version, BTreeSet<String>>> = BTreeMap::new();
     // Per crate and bucket: `prettyplease` 0.2 and 0.3 declare different `links`.
     let mut links: BTreeMap<Key, String> = BTreeMap::new();
@@ -182,13 +237,16 @@ fn differing(members: &[Member], build: bool) -> Vec<Conflict> {
     }
     seen.into_iter()
         .filter(|(_, versions)| versions.len() > 1)
-        .map(|(key, versions)| Conflict {
-            links: links.get(&key).cloned(),
-            name: key.0,
-            versions: versions
-                .into_iter()
-                .map(|(v, ms)| (v, ms.into_iter().collect()))
-                .collect(),
+        .map(|(key, versions)| {
+            let c = Conflict {
+                links: links.get(&key).cloned(),
+                name: key.0.clone(),
+                versions: versions
+                    .into_iter()
+                    .map(|(v, ms)| (v, ms.into_iter().collect()))
+                    .collect(),
+            };
+            (key, c)
         })
         .collect()
 }

@@ -294,16 +294,7 @@ fn a_workspace_of_services_and_one_package_of_two_services_merge_as_they_are() {
         "generated code is not the member's: {said}"
     );
 
-    let build = merge_build(&[
-        "--plan",
-        plan.to_str().expect("utf-8"),
-        "--out",
-        out_dir.to_str().expect("utf-8"),
-        "--group",
-        "fleet",
-        "--message-format",
-        "json",
-    ]);
+    let build = build_json_output(&plan, &out_dir, &["--group", "fleet"]);
     let err = text(&build.stderr);
     assert!(build.status.success(), "{err}");
     assert!(

@@ -45,10 +45,10 @@ pub fn known_tonic() -> String {
 /// Applies the in-process rewrite to a tonic-generated file. Files without tonic services
 /// (plain prost messages) only gain the field-by-field conversions of their messages.
 pub fn rewrite(mut file: syn::File) -> Result<syn::File, String> {
-    // tonic 0.12's generated code names its body `BoxBody` (0.13 on: `Body`).
+    // tonic 0.12's generated code names its body `tonic::body::BoxBody` (0.13 on: `Body`).
     let boxed_body = quote::ToTokens::to_token_stream(&file)
-        .into_iter()
-        .any(|t| mentions(&t, "BoxBody"));
+        .to_string()
+        .contains("body :: BoxBody");
     convert::rewrite(&mut file);
     let mut touched = false;
     for item in file.items.iter_mut() {
@@ -65,15 +65,6 @@ pub fn rewrite(mut file: syn::File) -> Result<syn::File, String> {
             .push(syn::parse2(support::module(boxed_body)).map_err(|e| e.to_string())?);
     }
     Ok(file)
-}
-
-/// Whether `tree` holds the identifier `name`.
-fn mentions(tree: &proc_macro2::TokenTree, name: &str) -> bool {
-    match tree {
-        proc_macro2::TokenTree::Ident(i) => i == name,
-        proc_macro2::TokenTree::Group(g) => g.stream().into_iter().any(|t| mentions(&t, name)),
-        _ => false,
-    }
 }
 
 /// The header of a file the rewrite wrote; `rel` is the generated file's path in its package.

@@ -16,6 +16,7 @@ const OWN_ARGS: &str = "::merge_runtime_shim::args::args_os()";
 pub fn edits(file: &syn::File) -> Vec<(LineColumn, LineColumn, String)> {
     let mut v = Reads {
         bare: imported_args(file),
+        parser: imports_parser(file),
         out: Vec::new(),
     };
     v.visit_file(file);
@@ -25,6 +26,9 @@ pub fn edits(file: &syn::File) -> Vec<(LineColumn, LineColumn, String)> {
 struct Reads {
     /// Local names of `std::env::args` / `args_os` imported by `use` (name -> which).
     bare: Vec<(String, &'static str)>,
+    /// The file brings clap's `Parser` (or structopt's `StructOpt`) into scope, so a bare
+    /// `X::parse()` is that trait's (elsewhere it may be anything's).
+    parser: bool,
     out: Vec<(LineColumn, LineColumn, String)>,
 }
 
@@ -55,14 +59,18 @@ impl<'ast> Visit<'ast> for Reads {
         let syn::Expr::Path(p) = &*call.func else {
             return;
         };
-        let segments: Vec<String> = p
-            .path
-            .segments
-            .iter()
-            .map(|s| s.ident.to_string())
-            .collect();
+        let segments = super::source::idents(&p.path);
         let names: Vec<&str> = segments.iter().map(String::as_str).collect();
-        if !call.args.is_empty() || p.qself.is_some() {
+        if !call.args.is_empty() {
+            return;
+        }
+        // `<Args as Parser>::parse()`: the trait is named.
+        let named_trait = p.qself.as_ref().is_some_and(|q| {
+            names
+                .get(q.position.saturating_sub(1))
+                .is_some_and(|t| *t == "Parser" || *t == "StructOpt")
+        });
+        if p.qself.is_some() && !named_trait {
             return;
         }
         match names.as_slice() {
@@ -76,7 +84,8 @@ impl<'ast> Visit<'ast> for Reads {
                 }
             }
             [.., ty, method @ ("parse" | "try_parse" | "from_args")]
-                if ty.starts_with(|c: char| c.is_ascii_uppercase()) =>
+                if named_trait
+                    || (self.parser && ty.starts_with(|c: char| c.is_ascii_uppercase())) =>
             {
                 let new = match *method {
                     "parse" => "parse_from",
@@ -105,7 +114,22 @@ impl<'ast> Visit<'ast> for Reads {
     }
 }
 
-/// `use std::env::args;` (or `args_os`, renamed or in a group): local name -> which.
+/// Whether a `use` of the file names clap's `Parser` (or structopt's `StructOpt`), or
+/// imports all of clap (`use clap::*`).
+fn imports_parser(file: &syn::File) -> bool {
+    file.items.iter().any(|item| {
+        let syn::Item::Use(u) = item else {
+            return false;
+        };
+        let text = quote::ToTokens::to_token_stream(&u.tree).to_string();
+        ["Parser", "StructOpt", "clap :: *"]
+            .iter()
+            .any(|name| text.contains(name))
+    })
+}
+
+/// `use std::env::args;` (or `args_os`, renamed, in a group, or `std::env::*`): local name ->
+/// which.
 fn imported_args(file: &syn::File) -> Vec<(String, &'static str)> {
     fn walk(tree: &syn::UseTree, path: &mut Vec<String>, out: &mut Vec<(String, &'static str)>) {
         match tree {
@@ -121,8 +145,16 @@ fn imported_args(file: &syn::File) -> Vec<(String, &'static str)> {
             }
             syn::UseTree::Name(n) => push(path, &n.ident, &n.ident, out),
             syn::UseTree::Rename(r) => push(path, &r.ident, &r.rename, out),
+            syn::UseTree::Glob(_) if in_env(path) => {
+                out.push(("args".to_owned(), "args"));
+                out.push(("args_os".to_owned(), "args_os"));
+            }
             syn::UseTree::Glob(_) => {}
         }
+    }
+    fn in_env(path: &[String]) -> bool {
+        path.last().is_some_and(|l| l == "env")
+            && path.first().is_some_and(|f| f == "std" || f == "env")
     }
     fn push(
         path: &[String],
@@ -130,8 +162,7 @@ fn imported_args(file: &syn::File) -> Vec<(String, &'static str)> {
         local: &syn::Ident,
         out: &mut Vec<(String, &'static str)>,
     ) {
-        let in_env = path.last().is_some_and(|l| l == "env")
-            && path.first().is_some_and(|f| f == "std" || f == "env");
+        let in_env = in_env(path);
         let which = match ident.to_string().as_str() {
             "args" => "args",
             "args_os" => "args_os",
@@ -180,7 +211,21 @@ mod tests {
     #[test]
     fn what_reads_no_argv_is_left_alone() {
         let text = "fn f(s: &str) {\n    let a = Args::parse_from([\"x\"]);\n    let u = Url::parse(s);\n    \
-                    let h = matches.get_matches_for(1);\n    let v = args();\n}\n";
-        assert_eq!(rewritten(text), text);
+                    let h = matches.get_matches_for(1);\n    let v = args();\n    let c = Config::parse();\n}\n";
+        assert_eq!(
+            rewritten(text),
+            text,
+            "no Parser in scope: Config::parse is not clap's"
+        );
+    }
+
+    #[test]
+    fn a_named_trait_and_a_glob_of_env_are_read_too() {
+        let text = "use std::env::*;\nfn f() {\n    let a = <Args as clap::Parser>::parse();\n    let n = args().count();\n}\n";
+        assert_eq!(
+            rewritten(text),
+            "use std::env::*;\nfn f() {\n    let a = <Args as clap::Parser>::parse_from(::merge_runtime_shim::args::args_os());\n    \
+             let n = ::merge_runtime_shim::args::args().count();\n}\n"
+        );
     }
 }

@@ -76,11 +76,14 @@ pub(super) fn copy_package(
             continue;
         }
         let mut out = bytes;
-        if Some(&rel) == build_script.as_ref() && protos.rewrite {
-            if let Some(wrapped) = std::str::from_utf8(&out)
+        if Some(&rel) == build_script.as_ref() {
+            // A build script runs on the host, not in the merged binary: never rewritten as
+            // member code, only wrapped when it writes generated code into the package.
+            let wrapped = std::str::from_utf8(&out)
                 .ok()
-                .and_then(source::wrap_build_script)
-            {
+                .filter(|_| protos.rewrite)
+                .and_then(source::wrap_build_script);
+            if let Some(wrapped) = wrapped {
                 out = wrapped.into_bytes();
                 wraps_build = true;
             }
@@ -142,9 +145,16 @@ pub(super) fn copy_package(
 fn build_script(dir: &Path) -> Option<PathBuf> {
     let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
     let doc: toml_edit::DocumentMut = text.parse().ok()?;
+    let default = || Some(PathBuf::from("build.rs")).filter(|p| dir.join(p).is_file());
     match doc.get("package").and_then(|p| p.get("build")) {
-        Some(b) => b.as_str().map(PathBuf::from),
-        None => Some(PathBuf::from("build.rs")).filter(|p| dir.join(p).is_file()),
+        Some(b) if b.as_bool() == Some(true) => default(),
+        Some(b) => b.as_str().map(|s| {
+            Path::new(s)
+                .components()
+                .filter(|c| !matches!(c, std::path::Component::CurDir))
+                .collect()
+        }),
+        None => default(),
     }
 }
 

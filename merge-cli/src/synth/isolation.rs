@@ -59,12 +59,14 @@ pub(super) fn isolate(
             .code(InputCode::LinksConflict),
         );
     }
-    for c in lock::conflicts(members) {
+    let conflicts = lock::conflicts(members);
+    let moving: BTreeSet<String> = conflicts.iter().map(|c| c.name.clone()).collect();
+    for c in conflicts.iter().cloned() {
         if c.links.is_some() {
             continue; // reported above
         }
         // Refused under check's own code: `exact-pin-conflict` where a member pins it.
-        let pinned: Vec<String> = pins(members, &c);
+        let pinned: Vec<String> = pins(members, &c, &moving);
         let code = InputCode::Check(if pinned.is_empty() {
             "version-drift"
         } else {
@@ -91,7 +93,7 @@ pub(super) fn isolate(
                 );
             }
             Isolation::Exact => to_vendor.push(c),
-            Isolation::Unify if !merge_analyzer::versions::unifiable(members, &c) => {
+            Isolation::Unify if !merge_analyzer::versions::unifiable(members, &c, &conflicts) => {
                 problems.push(
                     InputError::new(
                         plan,
@@ -148,16 +150,19 @@ pub(super) fn isolate(
     }
 }
 
-/// Who pins a version of `c` exactly: "`ledger` pins =0.4.2 (member `ledger`)", one per
-/// pinned version.
-fn pins(members: &[Member], c: &lock::Conflict) -> Vec<String> {
+/// Who pins a version of `c` exactly (the member locking it): "`ledger` pins `hex` (member
+/// `ledger`, which locks 0.4.2)", one per pinned version.
+fn pins(members: &[Member], c: &lock::Conflict, moving: &BTreeSet<String>) -> Vec<String> {
     c.versions
         .iter()
         .filter_map(|(version, users)| {
             users.iter().find_map(|u| {
                 let m = members.iter().find(|m| &m.name == u)?;
-                let by = merge_analyzer::versions::pinned_by(m, &c.name)?;
-                Some(format!("`{by}` pins ={version} (member `{u}`)"))
+                let by = merge_analyzer::versions::pinned_by(m, c, moving)?;
+                Some(format!(
+                    "`{by}` pins `{}` (member `{u}`, which locks {version})",
+                    c.name
+                ))
             })
         })
         .collect()

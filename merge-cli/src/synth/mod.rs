@@ -151,6 +151,12 @@ pub fn group(
                 }),
         );
     }
+    // Members on a tonic the rewrite does not know (let through by `--allow unsupported-tonic`).
+    let unknown_members: BTreeSet<&str> = findings
+        .iter()
+        .filter(|f| f.code == "unsupported-tonic")
+        .map(|f| f.member.as_str())
+        .collect();
     let mitigations = mitigate::plan(&findings, places);
     warnings.extend(mitigations.warnings.iter().cloned());
     for e in refuse::refusals(&findings, members, &mitigations, allow) {
@@ -244,9 +250,7 @@ pub fn group(
                         mend: mitigations.members.get(&m.name),
                         decision,
                         includes: &mut includes,
-                        rewrite: !findings
-                            .iter()
-                            .any(|f| f.code == "unsupported-tonic" && f.member == m.name),
+                        rewrite: !unknown_members.contains(m.name.as_str()),
                     },
                 );
                 workspace_members.insert(entry_dir.clone());
@@ -275,11 +279,7 @@ pub fn group(
     // unsupported-tonic`): their packages' generated code is left as it is.
     let unknown_tonic: BTreeSet<PathBuf> = members
         .iter()
-        .filter(|m| {
-            findings
-                .iter()
-                .any(|f| f.code == "unsupported-tonic" && f.member == m.name)
-        })
+        .filter(|m| unknown_members.contains(m.name.as_str()))
         .flat_map(|m| m.local_packages())
         .filter_map(|p| p.manifest_path.parent())
         .map(|d| layout::normalize(d.as_std_path()))
@@ -394,25 +394,15 @@ pub fn group(
         .iter()
         .map(|(k, (u, _))| (k.clone(), u.clone()))
         .collect();
-    // Services that only an address tells apart: served by several members, or by a member
-    // whose generated code is left as it is (an unknown tonic).
-    let mut servers: BTreeMap<&str, usize> = BTreeMap::new();
-    for (m, u) in &uses {
-        let left = !members.iter().filter(|x| &x.name == m).all(|x| {
-            x.local_packages().all(|p| {
-                p.manifest_path
-                    .parent()
-                    .is_none_or(|d| !unknown_tonic.contains(&layout::normalize(d.as_std_path())))
-            })
-        });
-        for service in &u.serves {
-            *servers.entry(service).or_default() += if left { 2 } else { 1 };
-        }
-    }
-    let by_address: Vec<String> = servers
+    // Services a member serves whose generated code is left as it is (an unknown tonic): it
+    // never registers, so only the address tells its service from another member's of the
+    // same name (two members that register one service are told apart at run time).
+    let by_address: Vec<String> = uses
+        .iter()
+        .filter(|(m, _)| unknown_members.contains(m.as_str()))
+        .flat_map(|(_, u)| u.serves.iter().cloned())
+        .collect::<BTreeSet<String>>()
         .into_iter()
-        .filter(|(_, n)| *n > 1)
-        .map(|(s, _)| s.to_owned())
         .collect();
     let steps: Vec<Vec<main_rs::Start>> = order::steps(&uses)
         .into_iter()

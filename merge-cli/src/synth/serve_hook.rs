@@ -324,9 +324,10 @@ impl<L> Server<L> {
 }
 "#;
 
-/// Whether the hook knows how to patch this tonic.
+/// Whether the hook knows how to patch this tonic: the versions the rewrite knows
+/// (`merge_rewrite::KNOWN_TONIC`), for which [`adapt`] spells 0.14's edits.
 pub fn supports(version: &Version) -> bool {
-    version.major == 0 && (12..=14).contains(&version.minor)
+    merge_rewrite::knows_tonic(version.major, version.minor)
 }
 
 /// What the server module gets appended: tonic 0.12 and 0.13 have no load shedding.
@@ -561,7 +562,10 @@ struct Shared {
 }
 
 fn unknown(version: &Version) -> String {
-    format!("cargo merge's serve hook does not know tonic {version} (it knows 0.12 to 0.14)")
+    format!(
+        "cargo merge's serve hook does not know tonic {version} (it knows {})",
+        merge_rewrite::known_tonic()
+    )
 }
 
 fn unreachable_warning(members: &str, why: &str) -> String {

@@ -159,6 +159,11 @@ pub fn wrap_build_script(text: &str) -> Option<String> {
     Some(out)
 }
 
+/// The identifiers of `path`'s segments: `["tonic", "include_proto"]`.
+pub(super) fn idents(path: &syn::Path) -> Vec<String> {
+    path.segments.iter().map(|s| s.ident.to_string()).collect()
+}
+
 /// `include_proto!` invocations: tonic's (`true`; and a bare one when the file imports
 /// tonic's) and cargo-merge's (`false`).
 #[derive(Default)]
@@ -169,12 +174,7 @@ struct IncludeProto {
 
 impl<'ast> Visit<'ast> for IncludeProto {
     fn visit_macro(&mut self, m: &'ast syn::Macro) {
-        let segments: Vec<String> = m
-            .path
-            .segments
-            .iter()
-            .map(|s| s.ident.to_string())
-            .collect();
+        let segments = idents(&m.path);
         let names: Vec<&str> = segments.iter().map(String::as_str).collect();
         match names.as_slice() {
             ["tonic", "include_proto"] => self.found.push((m.clone(), true)),

@@ -116,6 +116,17 @@ pub fn build_json(plan: &Path, out: &Path) -> PathBuf {
 
 /// [`build_json`] with more arguments (`--allow CODE`).
 pub fn build_json_with(plan: &Path, out: &Path, extra: &[&str]) -> PathBuf {
+    let build = build_json_output(plan, out, extra);
+    assert!(
+        build.status.success(),
+        "build failed:\n{}",
+        text(&build.stderr)
+    );
+    merged_binary(&build)
+}
+
+/// A JSON-mode build of `plan` into `out` with more arguments, whatever its outcome.
+pub fn build_json_output(plan: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "--plan",
         plan.to_str().expect("utf-8"),
@@ -125,13 +136,7 @@ pub fn build_json_with(plan: &Path, out: &Path, extra: &[&str]) -> PathBuf {
         "json",
     ];
     args.extend_from_slice(extra);
-    let build = merge_build(&args);
-    assert!(
-        build.status.success(),
-        "build failed:\n{}",
-        text(&build.stderr)
-    );
-    merged_binary(&build)
+    merge_build(&args)
 }
 
 /// Every method of `methods` was called in-process, and none over the network.

@@ -51,19 +51,22 @@ pub(super) fn version_findings(
             }
         }
     }
-    for c in versions::conflicts(members) {
+    let conflicts = versions::conflicts(members);
+    let moving: std::collections::BTreeSet<String> =
+        conflicts.iter().map(|c| c.name.clone()).collect();
+    for c in &conflicts {
         if c.links.is_some() {
             continue;
         }
         // Under `unify`, Cargo either finds one version for all (the others drift to it) or
         // fails: build refuses that before cargo runs.
-        let unifiable = versions::unifiable(members, &c);
+        let unifiable = versions::unifiable(members, c, &conflicts);
         for (version, users) in &c.versions {
             for member in users {
                 let Some(m) = members.iter().find(|m| &m.name == member) else {
                     continue;
                 };
-                let pinned = pins_exactly(m, &c.name);
+                let pinned = versions::pinned_by(m, c, &moving).is_some();
                 let (code, severity, help) = match (pinned, isolation) {
                     (_, Isolation::Exact) => (
                         if pinned {
@@ -121,9 +124,4 @@ pub(super) fn version_findings(
             }
         }
     }
-}
-
-/// Whether the member's graph requires `name` with `=x.y.z` (its own manifest or deeper).
-fn pins_exactly(m: &Member, name: &str) -> bool {
-    versions::pinned_by(m, name).is_some()
 }
