@@ -218,6 +218,109 @@ pub fn pinned_by<'a>(
 
 type Key = (String, String, (u64, u64, u64));
 
+/// What `exact` isolation vendors for `m` (crate::versions' `conflicts`): every version it locks
+/// that is not the highest of its conflict, and every registry crate of its graph that
+/// depends on one of those, up to its own packages.
+pub fn vendored<'a>(
+    m: &'a Member,
+    conflicts: &[Conflict],
+) -> BTreeSet<&'a cargo_metadata::PackageId> {
+    let mut wanted = BTreeSet::new();
+    for c in conflicts {
+        let Some(shared) = c.versions.keys().max() else {
+            continue;
+        };
+        for (v, ms) in &c.versions {
+            if v == shared || !ms.contains(&m.name) {
+                continue;
+            }
+            if let Some(p) = m
+                .metadata
+                .packages
+                .iter()
+                .find(|p| p.name == c.name && &p.version == v && p.source.is_some())
+            {
+                wanted.insert(&p.id);
+            }
+        }
+    }
+    // Up the graph: a registry crate depending on a vendored one is vendored too.
+    let reverse = reverse_edges(m);
+    let mut queue: Vec<&cargo_metadata::PackageId> = wanted.iter().copied().collect();
+    while let Some(id) = queue.pop() {
+        for parent in reverse.get(id).into_iter().flatten() {
+            let Some(p) = m.metadata.packages.iter().find(|p| &p.id == *parent) else {
+                continue;
+            };
+            if p.source.is_some() && wanted.insert(&p.id) {
+                queue.push(&p.id);
+            }
+        }
+    }
+    wanted
+}
+
+/// The local packages several members share that would need a vendored version for one of
+/// them alone (one copy cannot depend on two versions): (package, member, the crates).
+pub fn shared_but_vendored(
+    members: &[Member],
+    conflicts: &[Conflict],
+) -> Vec<(String, String, Vec<String>)> {
+    let mut out = Vec::new();
+    for m in members {
+        let wanted = vendored(m, conflicts);
+        if wanted.is_empty() {
+            continue;
+        }
+        let names: Vec<(&str, &Version)> = m
+            .metadata
+            .packages
+            .iter()
+            .filter(|p| wanted.contains(&p.id))
+            .map(|p| (p.name.as_str(), &p.version))
+            .collect();
+        for p in m.local_packages() {
+            let shared = members.iter().any(|o| {
+                o.name != m.name
+                    && o.local_packages()
+                        .any(|q| q.manifest_path == p.manifest_path)
+            });
+            let needs: Vec<String> = p
+                .dependencies
+                .iter()
+                .filter(|d| d.kind != cargo_metadata::DependencyKind::Development)
+                .filter(|d| names.iter().any(|(n, v)| *n == d.name && d.req.matches(v)))
+                .map(|d| d.name.clone())
+                .collect();
+            if shared && !needs.is_empty() {
+                out.push((p.name.to_string(), m.name.clone(), needs));
+            }
+        }
+    }
+    out
+}
+
+fn reverse_edges(
+    m: &Member,
+) -> BTreeMap<&cargo_metadata::PackageId, Vec<&cargo_metadata::PackageId>> {
+    let mut out: BTreeMap<&cargo_metadata::PackageId, Vec<&cargo_metadata::PackageId>> =
+        BTreeMap::new();
+    if let Some(resolve) = &m.metadata.resolve {
+        for node in &resolve.nodes {
+            for dep in &node.deps {
+                let real = dep
+                    .dep_kinds
+                    .iter()
+                    .any(|k| k.kind != cargo_metadata::DependencyKind::Development);
+                if real {
+                    out.entry(&dep.pkg).or_default().push(&node.id);
+                }
+            }
+        }
+    }
+    out
+}
+
 fn differing(members: &[Member], build: bool) -> Vec<(Key, Conflict)> {
     let mut seen: BTreeMap<Key, BTreeMap<Version, BTreeSet<String>>> = BTreeMap::new();
     // Per crate and bucket: `prettyplease` 0.2 and 0.3 declare different `links`.

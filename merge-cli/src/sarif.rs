@@ -57,6 +57,13 @@ const RULES: &[RuleText] = &[
         help: "Move the member to a known tonic, or build with `--allow unsupported-tonic`: its generated code is left as it is and its calls stay on the network.",
     },
     RuleText {
+        code: "version-conflict",
+        level: Severity::Error,
+        short: "A shared package would need a vendored version for one member",
+        full: "Under isolation `exact`, a local package several members share depends on a crate that one of them locks at a version vendored for it alone; one copy of the package cannot depend on two versions.",
+        help: "Align the members' Cargo.lock files on the crate, or give each member its own copy of the package.",
+    },
+    RuleText {
         code: "exact-pin-conflict",
         level: Severity::Note,
         short: "Members pin different versions of a crate",

@@ -199,6 +199,7 @@ fn the_hazards_log_is_valid_sarif() {
         "exact-pin-conflict",
         "version-drift",
         "unsupported-tonic",
+        "version-conflict",
         "feature-drift",
         "profile-conflict",
         "patch-conflict",

@@ -7,11 +7,11 @@
 //!
 //! The sources come from where `cargo metadata` unpacked them (Cargo's registry source folder).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use cargo_metadata::semver::Version;
-use cargo_metadata::{DependencyKind, Package, PackageId};
+use cargo_metadata::{DependencyKind, Package};
 use merge_analyzer::members::Member;
 use toml_edit::{DocumentMut, Item, Value};
 
@@ -48,35 +48,9 @@ pub struct Plan {
 pub fn plan(members: &[Member], conflicts: &[Conflict]) -> Result<Plan, String> {
     let mut out = Plan::default();
     for m in members {
-        let mut wanted: BTreeSet<&PackageId> = BTreeSet::new();
-        for c in conflicts {
-            let Some(shared) = c.versions.keys().max() else {
-                continue;
-            };
-            for (v, ms) in &c.versions {
-                if v == shared || !ms.contains(&m.name) {
-                    continue;
-                }
-                if let Some(p) = package(m, &c.name, v) {
-                    wanted.insert(&p.id);
-                }
-            }
-        }
+        let wanted = merge_analyzer::versions::vendored(m, conflicts);
         if wanted.is_empty() {
             continue;
-        }
-        // Up the graph: a registry crate depending on a vendored one is vendored too.
-        let reverse = reverse_edges(m);
-        let mut queue: Vec<&PackageId> = wanted.iter().copied().collect();
-        while let Some(id) = queue.pop() {
-            for parent in reverse.get(id).into_iter().flatten() {
-                let Some(p) = m.metadata.packages.iter().find(|p| &p.id == *parent) else {
-                    continue;
-                };
-                if p.source.is_some() && wanted.insert(&p.id) {
-                    queue.push(&p.id);
-                }
-            }
         }
         let mut redirects = Redirects::new();
         for id in wanted {
@@ -123,31 +97,6 @@ pub fn plan(members: &[Member], conflicts: &[Conflict]) -> Result<Plan, String> 
         out.redirects.insert(m.name.clone(), redirects);
     }
     Ok(out)
-}
-
-fn package<'a>(m: &'a Member, name: &str, version: &Version) -> Option<&'a Package> {
-    m.metadata
-        .packages
-        .iter()
-        .find(|p| p.name == name && &p.version == version && p.source.is_some())
-}
-
-fn reverse_edges(m: &Member) -> BTreeMap<&PackageId, Vec<&PackageId>> {
-    let mut out: BTreeMap<&PackageId, Vec<&PackageId>> = BTreeMap::new();
-    if let Some(resolve) = &m.metadata.resolve {
-        for node in &resolve.nodes {
-            for dep in &node.deps {
-                let real = dep
-                    .dep_kinds
-                    .iter()
-                    .any(|k| k.kind != DependencyKind::Development);
-                if real {
-                    out.entry(&dep.pkg).or_default().push(&node.id);
-                }
-            }
-        }
-    }
-    out
 }
 
 /// The manifest of a vendored package: renamed, its library name kept, its dependencies on

@@ -1,4 +1,4 @@
-//! `links-conflict`, `exact-pin-conflict` and `version-drift`: what the members' lockfiles
+//! `links-conflict`, `exact-pin-conflict`, `version-drift` and `version-conflict`: what the members' lockfiles
 //! disagree on (found by crate::versions), at the member's manifest line naming the crate.
 //! Build-only dependencies at different versions are a note: the merged build picks one.
 
@@ -52,6 +52,25 @@ pub(super) fn version_findings(
         }
     }
     let conflicts = versions::conflicts(members);
+    if isolation == Isolation::Exact {
+        for (package, member, crates) in versions::shared_but_vendored(members, &conflicts) {
+            let Some(m) = members.iter().find(|m| m.name == member) else {
+                continue;
+            };
+            out.push(finding_at(
+                group,
+                Some(m),
+                "version-conflict",
+                Severity::Error,
+                manifest_line(m, &package),
+                format!(
+                    "`{package}`, which several members share, would need its own {} for `{member}` alone (isolation `exact`): one copy cannot depend on two versions",
+                    crates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                ),
+                "align the members' Cargo.lock files on those crates, or give each member its own copy of the package",
+            ));
+        }
+    }
     let moving: std::collections::BTreeSet<String> =
         conflicts.iter().map(|c| c.name.clone()).collect();
     for c in &conflicts {
