@@ -99,6 +99,9 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
         for n in &g.notes {
             status::status("Mended", &format!("group `{}`: {n}", g.name));
         }
+        for p in &g.picks {
+            status::status("Picked", &format!("group `{}`: {p}", g.name));
+        }
         if write_group(&out.join(&g.name), g)? {
             reseeded.insert(g.name.clone());
         }

@@ -63,6 +63,9 @@ pub struct Group {
     pub warnings: Vec<String>,
     /// What build mended in the copies (check's findings it made harmless).
     pub notes: Vec<String>,
+    /// The one version the merged graph holds of each crate members' builds use at several
+    /// (build-only), said as check says it.
+    pub picks: Vec<String>,
     /// Per member, the isolation decisions taken (for merge.lock).
     pub decisions: BTreeMap<String, Vec<String>>,
     /// Packages whose compilation is a member's (package name -> member), for progress.
@@ -432,11 +435,10 @@ pub fn group(
         main_rs::render(name, &steps, &mitigations.env_fallbacks, &by_address).into_bytes(),
     );
     includes.retain(|package, _| !own_framework.contains(package));
-    let mut notes = mitigations.notes.clone();
+    let notes = mitigations.notes.clone();
     // Build-only crates at several versions: one version in the merged graph, said.
     let picks = lock::build_only(members);
     for b in &picks {
-        notes.push(b.describe());
         for m in b.conflict.versions.values().flatten() {
             decisions
                 .entry(m.clone())
@@ -448,6 +450,7 @@ pub fn group(
         name: name.to_owned(),
         files,
         seed: lock::seed(members, &picks),
+        picks: picks.iter().map(lock::BuildOnly::describe).collect(),
         warnings,
         notes,
         decisions,
