@@ -31,9 +31,6 @@ pub enum InputCode {
     AmbiguousBinary,
     /// Two members need different versions of a crate that sets `links`.
     LinksConflict,
-    /// Under `exact`, a local package several members share would need a vendored version of
-    /// a crate for one of them alone.
-    VersionConflict,
     /// A `cargo merge check` finding of error level that `build` cannot mend: the build is
     /// refused unless `--allow CODE`. It carries the finding's own code, as `check` prints it.
     Check(&'static str),
@@ -54,7 +51,6 @@ impl InputCode {
             InputCode::NotAService => "not-a-service",
             InputCode::AmbiguousBinary => "ambiguous-binary",
             InputCode::LinksConflict => "links-conflict",
-            InputCode::VersionConflict => "version-conflict",
             InputCode::Check(code) => code,
         }
     }
@@ -87,9 +83,6 @@ impl InputCode {
             }
             InputCode::LinksConflict => {
                 "align the two members on one version of the crate; a native library cannot be linked twice"
-            }
-            InputCode::VersionConflict => {
-                "align the members' Cargo.lock files on the crate, or copy the shared package into each member"
             }
             InputCode::Check(_) => {
                 "run `cargo merge check` for what to change, or pass `--allow` with this code to build anyway"

@@ -260,8 +260,8 @@ pub fn vendored<'a>(
     wanted
 }
 
-/// The local packages several members share that would need a vendored version for one of
-/// them alone (one copy cannot depend on two versions): (package, member, the crates).
+/// The local packages several members share that need a vendored version for one of them
+/// (build gives that member a copy of its own): (package, member, the crates).
 pub fn shared_but_vendored(
     members: &[Member],
     conflicts: &[Conflict],

@@ -58,10 +58,10 @@ const RULES: &[RuleText] = &[
     },
     RuleText {
         code: "version-conflict",
-        level: Severity::Error,
-        short: "A shared package would need a vendored version for one member",
-        full: "Under isolation `exact`, a local package several members share depends on a crate that one of them locks at a version vendored for it alone; one copy of the package cannot depend on two versions.",
-        help: "Align the members' Cargo.lock files on the crate, or give each member its own copy of the package.",
+        level: Severity::Note,
+        short: "A shared package needs a vendored version for one member",
+        full: "Under isolation `exact`, a local package several members share depends on a crate that one of them locks at a version vendored for it alone; build gives that member a copy of the package of its own.",
+        help: "Nothing to do; align the members' Cargo.lock files on the crate to share one copy.",
     },
     RuleText {
         code: "exact-pin-conflict",

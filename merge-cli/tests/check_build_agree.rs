@@ -141,3 +141,38 @@ fn shop() {
         &out("shop"),
     );
 }
+
+/// Group `vendored` of the hazard fixture: epsilon (hex `=0.4.2`) and zeta (hex 0.4.3) share a
+/// library over hex. Under `exact`, epsilon gets a copy of the library of its own, over its own
+/// hex, and the merged binary prints what the two print split.
+#[test]
+fn a_shared_library_gets_a_copy_of_its_own_for_the_member_that_vendors() {
+    build_fixtures(&["hazards/shared/epsilon", "hazards/shared/zeta"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = fixture_plan(dir.path(), "hazards");
+    let out = dir.path().join("out");
+    let binary = build_json_with(&plan, &out, &["--group", "vendored"]);
+    let manifest = text(
+        &std::fs::read(out.join("vendored/members/epsilon/Cargo.toml")).expect("epsilon's copy"),
+    );
+    assert!(
+        manifest.contains(
+            "hazard-common = { path = \"../hazard-common-ns-epsilon\", package = \"hazard-common-ns-epsilon\" }"
+        ),
+        "{manifest}"
+    );
+    let run = |program: &Path| {
+        let out = Command::new(program).output().expect("runs");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let split = run(&bin("epsilon")) + &run(&bin("zeta"));
+    assert_eq!(split, "657073696c6f6e 657073696c6f6e\n7a657461 7a657461\n");
+    let merged = run(&binary);
+    let mut lines: Vec<&str> = merged.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        ["657073696c6f6e 657073696c6f6e", "7a657461 7a657461"]
+    );
+}

@@ -169,8 +169,11 @@ fn pins(members: &[Member], c: &lock::Conflict, moving: &BTreeSet<String>) -> Ve
 }
 
 /// Points the copies at their members' vendored versions: the copy of each local package in
-/// `locals` (original folders) whose dependencies `vendoring` redirects for its member (refused
-/// for a package several members share), and each entry copy (member, copy).
+/// `locals` (original folders) whose dependencies `vendoring` redirects for its member, and each
+/// entry copy (member, copy). A package several members share that needs a vendored version for
+/// one of them (a proto crate over that member's own tonic) gets a copy of its own for that
+/// member, `<package>-ns-<member>` (library name kept), and that member's copies depend on it.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn redirect_copies<'a>(
     vendoring: &vendor::Plan,
     members: &[Member],
@@ -179,65 +182,238 @@ pub(super) fn redirect_copies<'a>(
     entry_copies: &[(String, PathBuf)],
     files: &mut BTreeMap<PathBuf, Vec<u8>>,
     problems: &mut Problems,
+    workspace_members: &mut BTreeSet<PathBuf>,
 ) {
-    // Members' local packages depend on their vendored versions.
-    for dir in locals {
+    let locals: Vec<&PathBuf> = locals.into_iter().collect();
+    let users_of = |dir: &Path| -> Vec<&Member> {
+        members
+            .iter()
+            .filter(|m| m.local_packages().any(|p| same_dir(p, dir)))
+            .collect()
+    };
+    // Per member: shared copy -> (its own copy, its package name).
+    let mut own: BTreeMap<&str, BTreeMap<PathBuf, (PathBuf, String)>> = BTreeMap::new();
+    for m in members {
+        let Some(redirects) = vendoring.redirects.get(&m.name) else {
+            continue;
+        };
+        let shared: Vec<(&PathBuf, &cargo_metadata::Package)> = locals
+            .iter()
+            .filter(|dir| users_of(dir).len() > 1)
+            .filter_map(|dir| Some((*dir, m.local_packages().find(|p| same_dir(p, dir))?)))
+            .collect();
+        // The shared packages that reach one of its vendored versions, directly or through
+        // another such package.
+        let mut needs: BTreeSet<&PathBuf> = BTreeSet::new();
+        loop {
+            let before = needs.len();
+            for (dir, p) in &shared {
+                if !needs.contains(dir) && (touches(p, redirects) || reaches(p, &needs)) {
+                    needs.insert(dir);
+                }
+            }
+            if needs.len() == before {
+                break;
+            }
+        }
+        let map = own.entry(m.name.as_str()).or_default();
+        for dir in &needs {
+            let Some(shared_copy) = layout.copy_of(dir) else {
+                continue;
+            };
+            let Some((_, p)) = shared.iter().find(|(d, _)| d == dir) else {
+                continue;
+            };
+            let name = format!("{}-ns-{}", p.name, m.name);
+            let copy = Path::new("members").join(&name);
+            map.insert(shared_copy, (copy, name));
+        }
+        for (shared_copy, (copy, name)) in map.clone() {
+            let Some((_, p)) = shared
+                .iter()
+                .find(|(d, _)| layout.copy_of(d).as_ref() == Some(&shared_copy))
+            else {
+                continue;
+            };
+            let moved: Vec<(PathBuf, Vec<u8>)> = files
+                .iter()
+                .filter_map(|(k, v)| {
+                    let rest = k.strip_prefix(&shared_copy).ok()?;
+                    Some((copy.join(rest), v.clone()))
+                })
+                .collect();
+            files.extend(moved);
+            rename_copy(files, &copy, p, &name);
+            redirect_copy(
+                files,
+                &copy,
+                p,
+                redirects,
+                &p.manifest_path.clone().into_std_path_buf(),
+                problems,
+            );
+            repoint_copy(files, &copy, map, problems);
+            workspace_members.insert(copy);
+        }
+    }
+    // Members' own local packages depend on their vendored versions (and own copies).
+    for dir in &locals {
         let Some(copy) = layout.copy_of(dir) else {
             continue;
         };
-        let users: Vec<&Member> = members
-            .iter()
-            .filter(|m| m.local_packages().any(|p| same_dir(p, dir)))
-            .collect();
+        let users = users_of(dir);
+        if users.len() > 1 {
+            continue; // shared: given an own copy above where a member needs one
+        }
         for m in &users {
-            let Some(redirects) = vendoring.redirects.get(&m.name) else {
-                continue;
-            };
             let Some(package) = m.local_packages().find(|p| same_dir(p, dir)) else {
                 continue;
             };
-            let touched = package
-                .dependencies
-                .iter()
-                .filter(|d| d.kind != cargo_metadata::DependencyKind::Development)
-                .any(|d| {
-                    redirects
-                        .keys()
-                        .any(|(n, v)| *n == d.name && d.req.matches(v))
-                });
-            if !touched {
-                continue;
+            if let Some(redirects) = vendoring.redirects.get(&m.name) {
+                if touches(package, redirects) {
+                    let manifest = dir.join("Cargo.toml");
+                    redirect_copy(files, &copy, package, redirects, &manifest, problems);
+                }
             }
-            if users.len() > 1 {
-                problems.push(
-                    InputError::new(
-                        &dir.join("Cargo.toml"),
-                        None,
-                        format!(
-                            "`{}` is shared by members {} but would need a vendored version for `{}` alone",
-                            package.name,
-                            users.iter().map(|u| format!("`{}`", u.name)).collect::<Vec<_>>().join(", "),
-                            m.name
-                        ),
-                    )
-                    .code(InputCode::VersionConflict),
-                );
-                continue;
+            if let Some(map) = own.get(m.name.as_str()) {
+                repoint_copy(files, &copy, map, problems);
             }
-            let manifest = dir.join("Cargo.toml");
-            redirect_copy(files, &copy, package, redirects, &manifest, problems);
         }
     }
     // Entry copies carry their member's dependencies too.
     for (member, dir) in entry_copies {
-        let (Some(m), Some(redirects)) = (
-            members.iter().find(|m| &m.name == member),
-            vendoring.redirects.get(member),
-        ) else {
+        let Some(m) = members.iter().find(|m| &m.name == member) else {
             continue;
         };
-        redirect_copy(files, dir, &m.package, redirects, &m.manifest, problems);
+        if let Some(redirects) = vendoring.redirects.get(member) {
+            redirect_copy(files, dir, &m.package, redirects, &m.manifest, problems);
+        }
+        if let Some(map) = own.get(member.as_str()) {
+            repoint_copy(files, dir, map, problems);
+        }
     }
+}
+
+/// Whether `package` depends on a version `redirects` vendors.
+fn touches(package: &cargo_metadata::Package, redirects: &vendor::Redirects) -> bool {
+    package
+        .dependencies
+        .iter()
+        .filter(|d| d.kind != cargo_metadata::DependencyKind::Development)
+        .any(|d| {
+            redirects
+                .keys()
+                .any(|(n, v)| *n == d.name && d.req.matches(v))
+        })
+}
+
+/// Whether `package` has a path dependency on one of `dirs`.
+fn reaches(package: &cargo_metadata::Package, dirs: &BTreeSet<&PathBuf>) -> bool {
+    package
+        .dependencies
+        .iter()
+        .filter(|d| d.kind != cargo_metadata::DependencyKind::Development)
+        .filter_map(|d| d.path.as_ref())
+        .any(|path| dirs.contains(&layout::normalize(path.as_std_path())))
+}
+
+/// The own copy of a shared package: renamed, its library name kept.
+fn rename_copy(
+    files: &mut BTreeMap<PathBuf, Vec<u8>>,
+    copy: &Path,
+    package: &cargo_metadata::Package,
+    name: &str,
+) {
+    let key = copy.join("Cargo.toml");
+    let Some(Ok(mut doc)) = files
+        .get(&key)
+        .map(|b| String::from_utf8_lossy(b).parse::<toml_edit::DocumentMut>())
+    else {
+        return;
+    };
+    if let Some(p) = doc
+        .get_mut("package")
+        .and_then(toml_edit::Item::as_table_like_mut)
+    {
+        p.insert("name", toml_edit::value(name));
+    }
+    if let Some(lib) = package.targets.iter().find(|t| t.is_lib()) {
+        if let Some(table) = doc
+            .entry("lib")
+            .or_insert_with(toml_edit::table)
+            .as_table_like_mut()
+        {
+            table.insert("name", toml_edit::value(lib.name.as_str()));
+        }
+    }
+    files.insert(key, doc.to_string().into_bytes());
+}
+
+/// Points a copy's path dependencies on shared copies in `map` at the member's own copies
+/// (renamed: `package = "<package>-ns-<member>"`, the dependency's key kept).
+fn repoint_copy(
+    files: &mut BTreeMap<PathBuf, Vec<u8>>,
+    copy: &Path,
+    map: &BTreeMap<PathBuf, (PathBuf, String)>,
+    problems: &mut Problems,
+) {
+    let key = copy.join("Cargo.toml");
+    let Some(text) = files
+        .get(&key)
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+    else {
+        return;
+    };
+    let mut doc = match text.parse::<toml_edit::DocumentMut>() {
+        Ok(d) => d,
+        Err(e) => {
+            problems.push(InputError::new(&key, None, format!("{e}")));
+            return;
+        }
+    };
+    let mut tables: Vec<&mut dyn toml_edit::TableLike> = Vec::new();
+    let (root, targets): (Vec<_>, Vec<_>) = doc.iter_mut().partition(|(k, _)| k.get() != "target");
+    for (k, item) in root {
+        if k.get() == "dependencies" || k.get() == "build-dependencies" {
+            if let Some(t) = item.as_table_like_mut() {
+                tables.push(t);
+            }
+        }
+    }
+    for (_, item) in targets {
+        let Some(t) = item.as_table_like_mut() else {
+            continue;
+        };
+        for (_, platform) in t.iter_mut() {
+            let Some(platform) = platform.as_table_like_mut() else {
+                continue;
+            };
+            for (k, item) in platform.iter_mut() {
+                if k.get() == "dependencies" || k.get() == "build-dependencies" {
+                    if let Some(t) = item.as_table_like_mut() {
+                        tables.push(t);
+                    }
+                }
+            }
+        }
+    }
+    for table in tables {
+        for (_, dep) in table.iter_mut() {
+            let Some(dep) = dep.as_table_like_mut() else {
+                continue;
+            };
+            let Some(path) = dep.get("path").and_then(toml_edit::Item::as_str) else {
+                continue;
+            };
+            let target = layout::normalize(&copy.join(path));
+            if let Some((own, name)) = map.get(&target) {
+                let path = super::manifest::slash(&layout::relative(copy, own));
+                dep.insert("path", toml_edit::value(path));
+                dep.insert("package", toml_edit::value(name.as_str()));
+            }
+        }
+    }
+    files.insert(key, doc.to_string().into_bytes());
 }
 
 /// Copies the vendored crates of `vendoring` (their manifests rewritten) into `files`, each a

@@ -336,6 +336,7 @@ pub fn group(
         &entry_copies,
         &mut files,
         &mut problems,
+        &mut workspace_members,
     );
     isolation::copy_vendored(
         &vendoring,

@@ -18,12 +18,7 @@ pub(super) fn refusals(
     mitigations: &mitigate::Plan,
     allow: &BTreeSet<String>,
 ) -> Vec<InputError> {
-    const BY_ISOLATION: [&str; 4] = [
-        "links-conflict",
-        "exact-pin-conflict",
-        "version-drift",
-        "version-conflict",
-    ];
+    const BY_ISOLATION: [&str; 3] = ["links-conflict", "exact-pin-conflict", "version-drift"];
     findings
         .iter()
         .filter(|f| {

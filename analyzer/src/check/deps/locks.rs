@@ -61,13 +61,13 @@ pub(super) fn version_findings(
                 group,
                 Some(m),
                 "version-conflict",
-                Severity::Error,
+                Severity::Note,
                 manifest_line(m, &package),
                 format!(
-                    "`{package}`, which several members share, would need its own {} for `{member}` alone (isolation `exact`): one copy cannot depend on two versions",
+                    "`{package}`, which several members share, needs its own {} for `{member}` (isolation `exact`): build gives `{member}` a copy of its own, `{package}-ns-{member}`",
                     crates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
                 ),
-                "align the members' Cargo.lock files on those crates, or give each member its own copy of the package",
+                "nothing to do; align the members' Cargo.lock files on those crates to share one copy",
             ));
         }
     }
