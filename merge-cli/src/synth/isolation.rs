@@ -243,7 +243,7 @@ pub(super) fn redirect_copies<'a>(
                 })
                 .collect();
             files.extend(moved);
-            rename_copy(files, &copy, p, &name);
+            rename_copy(files, &copy, p, &name, problems);
             redirect_copy(
                 files,
                 &copy,
@@ -317,36 +317,55 @@ fn reaches(package: &cargo_metadata::Package, dirs: &BTreeSet<&PathBuf>) -> bool
         .any(|path| dirs.contains(&layout::normalize(path.as_std_path())))
 }
 
+/// Edits the manifest of the copy at `copy` (in `files`) with `edit`; a manifest that does not
+/// parse is a problem.
+fn edit_manifest(
+    files: &mut BTreeMap<PathBuf, Vec<u8>>,
+    copy: &Path,
+    problems: &mut Problems,
+    edit: impl FnOnce(&mut toml_edit::DocumentMut),
+) {
+    let key = copy.join("Cargo.toml");
+    let Some(text) = files
+        .get(&key)
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+    else {
+        return;
+    };
+    match text.parse::<toml_edit::DocumentMut>() {
+        Ok(mut doc) => {
+            edit(&mut doc);
+            files.insert(key, doc.to_string().into_bytes());
+        }
+        Err(e) => problems.push(InputError::new(&key, None, format!("{e}"))),
+    }
+}
+
 /// The own copy of a shared package: renamed, its library name kept.
 fn rename_copy(
     files: &mut BTreeMap<PathBuf, Vec<u8>>,
     copy: &Path,
     package: &cargo_metadata::Package,
     name: &str,
+    problems: &mut Problems,
 ) {
-    let key = copy.join("Cargo.toml");
-    let Some(Ok(mut doc)) = files
-        .get(&key)
-        .map(|b| String::from_utf8_lossy(b).parse::<toml_edit::DocumentMut>())
-    else {
-        return;
-    };
-    if let Some(p) = doc
-        .get_mut("package")
-        .and_then(toml_edit::Item::as_table_like_mut)
-    {
-        p.insert("name", toml_edit::value(name));
-    }
-    if let Some(lib) = package.targets.iter().find(|t| t.is_lib()) {
-        if let Some(table) = doc
-            .entry("lib")
-            .or_insert_with(toml_edit::table)
-            .as_table_like_mut()
+    edit_manifest(files, copy, problems, |doc| {
+        if let Some(p) = doc
+            .get_mut("package")
+            .and_then(toml_edit::Item::as_table_like_mut)
         {
-            table.insert("name", toml_edit::value(lib.name.as_str()));
+            p.insert("name", toml_edit::value(name));
         }
-    }
-    files.insert(key, doc.to_string().into_bytes());
+        if let Some(lib) = package.targets.iter().find(|t| t.is_lib()) {
+            if let Some(table) = doc
+                .entry("lib")
+                .or_insert_with(toml_edit::table)
+                .as_table_like_mut()
+            {
+                table.insert("name", toml_edit::value(lib.name.as_str()));
+            }
+        }
+    });
 }
 
 /// Points a copy's path dependencies on shared copies in `map` at the member's own copies
@@ -357,63 +376,48 @@ fn repoint_copy(
     map: &BTreeMap<PathBuf, (PathBuf, String)>,
     problems: &mut Problems,
 ) {
-    let key = copy.join("Cargo.toml");
-    let Some(text) = files
-        .get(&key)
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-    else {
-        return;
-    };
-    let mut doc = match text.parse::<toml_edit::DocumentMut>() {
-        Ok(d) => d,
-        Err(e) => {
-            problems.push(InputError::new(&key, None, format!("{e}")));
-            return;
-        }
-    };
-    let mut tables: Vec<&mut dyn toml_edit::TableLike> = Vec::new();
-    let (root, targets): (Vec<_>, Vec<_>) = doc.iter_mut().partition(|(k, _)| k.get() != "target");
-    for (k, item) in root {
-        if k.get() == "dependencies" || k.get() == "build-dependencies" {
-            if let Some(t) = item.as_table_like_mut() {
+    edit_manifest(files, copy, problems, |doc| {
+        let mut tables: Vec<&mut dyn toml_edit::TableLike> = Vec::new();
+        let (root, targets): (Vec<_>, Vec<_>) =
+            doc.iter_mut().partition(|(k, _)| k.get() != "target");
+        let is_deps = |k: &str| k == "dependencies" || k == "build-dependencies";
+        for (k, item) in root {
+            if let Some(t) = item.as_table_like_mut().filter(|_| is_deps(k.get())) {
                 tables.push(t);
             }
         }
-    }
-    for (_, item) in targets {
-        let Some(t) = item.as_table_like_mut() else {
-            continue;
-        };
-        for (_, platform) in t.iter_mut() {
-            let Some(platform) = platform.as_table_like_mut() else {
+        for (_, item) in targets {
+            let Some(t) = item.as_table_like_mut() else {
                 continue;
             };
-            for (k, item) in platform.iter_mut() {
-                if k.get() == "dependencies" || k.get() == "build-dependencies" {
-                    if let Some(t) = item.as_table_like_mut() {
+            for (_, platform) in t.iter_mut() {
+                let Some(platform) = platform.as_table_like_mut() else {
+                    continue;
+                };
+                for (k, item) in platform.iter_mut() {
+                    if let Some(t) = item.as_table_like_mut().filter(|_| is_deps(k.get())) {
                         tables.push(t);
                     }
                 }
             }
         }
-    }
-    for table in tables {
-        for (_, dep) in table.iter_mut() {
-            let Some(dep) = dep.as_table_like_mut() else {
-                continue;
-            };
-            let Some(path) = dep.get("path").and_then(toml_edit::Item::as_str) else {
-                continue;
-            };
-            let target = layout::normalize(&copy.join(path));
-            if let Some((own, name)) = map.get(&target) {
-                let path = super::manifest::slash(&layout::relative(copy, own));
-                dep.insert("path", toml_edit::value(path));
-                dep.insert("package", toml_edit::value(name.as_str()));
+        for table in tables {
+            for (_, dep) in table.iter_mut() {
+                let Some(dep) = dep.as_table_like_mut() else {
+                    continue;
+                };
+                let Some(path) = dep.get("path").and_then(toml_edit::Item::as_str) else {
+                    continue;
+                };
+                let target = layout::normalize(&copy.join(path));
+                if let Some((own, name)) = map.get(&target) {
+                    let path = super::manifest::slash(&layout::relative(copy, own));
+                    dep.insert("path", toml_edit::value(path));
+                    dep.insert("package", toml_edit::value(name.as_str()));
+                }
             }
         }
-    }
-    files.insert(key, doc.to_string().into_bytes());
+    });
 }
 
 /// Copies the vendored crates of `vendoring` (their manifests rewritten) into `files`, each a
@@ -489,21 +493,12 @@ fn redirect_copy(
     manifest: &Path,
     problems: &mut Problems,
 ) {
-    let key = copy.join("Cargo.toml");
-    let Some(text) = files
-        .get(&key)
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-    else {
-        return;
-    };
-    match text.parse::<toml_edit::DocumentMut>() {
-        Ok(mut doc) => {
-            if let Err(e) = vendor::redirect(&mut doc, package, redirects, copy) {
-                problems.push(InputError::new(manifest, None, e));
-            }
-            files.insert(key, doc.to_string().into_bytes());
-        }
-        Err(e) => problems.push(InputError::new(&key, None, format!("{e}"))),
+    let mut failed = None;
+    edit_manifest(files, copy, problems, |doc| {
+        failed = vendor::redirect(doc, package, redirects, copy).err();
+    });
+    if let Some(e) = failed {
+        problems.push(InputError::new(manifest, None, e));
     }
 }
 
