@@ -33,7 +33,7 @@ pub fn knows_tonic(major: u64, minor: u64) -> bool {
     KNOWN_TONIC.contains(&(major, minor))
 }
 
-/// The known versions, for messages: `0.14`.
+/// The known versions, for messages: `0.12, 0.13, 0.14`.
 pub fn known_tonic() -> String {
     KNOWN_TONIC
         .iter()
@@ -76,13 +76,15 @@ fn header(rel: &str) -> String {
 /// `None` when it is not prost/tonic output, already rewritten, or the rewrite changes nothing.
 /// One text for one input, whether the copy or its build script rewrites it.
 pub fn rewrite_text(rel: &str, text: &str) -> Result<Option<String>, String> {
-    if text.starts_with(header(rel).as_str()) {
-        return Ok(None);
+    match syn::parse_file(text) {
+        Ok(file) => rewrite_parsed(rel, file, text),
+        Err(_) => Ok(None),
     }
-    let Ok(file) = syn::parse_file(text) else {
-        return Ok(None);
-    };
-    if !is_generated(&file, text) {
+}
+
+/// [`rewrite_text`] of a file already parsed (`file` is `text`'s).
+pub fn rewrite_parsed(rel: &str, file: syn::File, text: &str) -> Result<Option<String>, String> {
+    if text.starts_with(header(rel).as_str()) || !is_generated(&file, text) {
         return Ok(None);
     }
     let before = quote::ToTokens::to_token_stream(&file).to_string();

@@ -42,7 +42,8 @@ struct Edit {
     with: &'static str,
 }
 
-/// The edits for tonic 0.13 and 0.14 (`transport::Server`, `Router`, `serve_internal`).
+/// The edits for tonic 0.12 to 0.14 (`transport::Server`, `Router`, `serve_internal`; 0.12's
+/// spelling through [`adapt`]).
 const TONIC_0_14: &[Edit] = &[
     Edit {
         anchor: "pub struct Server<L = Identity> {\n",
@@ -98,9 +99,10 @@ const TONIC_0_14: &[Edit] = &[
     },
 ];
 
-/// The edits for tonic 0.14's `transport::Channel`: it keeps its endpoint's timeout and
-/// whether it is plain, and a request whose service a server of this process serves enters
-/// that server's stack in-process, under the channel's timeout, instead of the network.
+/// The edits for tonic 0.14's `transport::Channel` (0.12's and 0.13's through [`adapt`]): it
+/// keeps its endpoint's timeout and whether it is plain, and a request whose service a server
+/// of this process serves enters that server's stack in-process, under the channel's timeout,
+/// instead of the network.
 const TONIC_0_14_CHANNEL: &[Edit] = &[
     Edit {
         anchor: "pub struct Channel {\n    \
@@ -536,7 +538,7 @@ pub fn patch_shared(
         let dir = shared_dir(&version);
         match copy_patched(&source, &dir, &version, tools, files) {
             Ok(()) => {
-                // One entry per tonic the members link (0.13 and 0.14 side by side): the
+                // One entry per tonic the members link (0.13 and 0.14 side by side, say): the
                 // second one under another key, naming its package.
                 let mut entry = InlineTable::new();
                 entry.insert("path", slash(&dir).into());

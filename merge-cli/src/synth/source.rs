@@ -53,13 +53,12 @@ pub fn rewrite(
         return Ok(Rewritten::default());
     };
     let entry = how.entry;
-    let is_generated = is_generated(&file, text);
-    if is_generated && !how.protos {
-        return Ok(Rewritten::default());
-    }
-    if is_generated {
+    if is_generated(&file, text) {
+        if !how.protos {
+            return Ok(Rewritten::default());
+        }
         let rel = rel.display().to_string();
-        return Ok(match merge_rewrite::rewrite_text(&rel, text)? {
+        return Ok(match merge_rewrite::rewrite_parsed(&rel, file, text)? {
             Some(text) => Rewritten {
                 text: Some(text),
                 uses_shim: true,
