@@ -9,11 +9,11 @@
 //! binaries and no `bin` (`ambiguous-binary`). Every problem is found before anything is
 //! written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cargo_metadata::{Metadata, Package, Target, TargetKind};
+use cargo_metadata::{Metadata, Package, PackageId, Target, TargetKind};
 
 use crate::error::{ImportError, InputCode, InputError, Lines, Problems};
 use crate::plan::Plan;
@@ -44,6 +44,10 @@ pub struct Member {
     pub lib: Option<Target>,
     /// The member's own resolve (its lockfile's versions), all its dependencies.
     pub metadata: Metadata,
+    /// What its binary links ([`Member::linked_packages`]) and what building it compiles
+    /// ([`Member::built_packages`]), walked once when it is loaded.
+    linked: BTreeSet<PackageId>,
+    built: BTreeSet<PackageId>,
 }
 
 impl Member {
@@ -61,51 +65,101 @@ impl Member {
     /// dependencies, for any platform. Not build-dependencies, which run when it is built and
     /// are not in the binary, nor dev-dependencies, which the merged binary does not have.
     pub fn linked_packages(&self) -> Vec<&Package> {
-        self.reachable(None, false)
+        self.packages_in(&self.linked)
     }
 
     /// [`Member::linked_packages`] built on `host` only: a dependency for another platform
     /// (`[target.'cfg(windows)'.dependencies]`) and what only it brings are left out.
     pub fn linked_packages_on(&self, host: Option<&crate::host::Host>) -> Vec<&Package> {
-        self.reachable(host, false)
+        match host {
+            None => self.linked_packages(),
+            Some(_) => self.packages_in(&reachable(&self.metadata, &self.package, host, false)),
+        }
     }
 
     /// The packages building the member's binary compiles: [`Member::linked_packages`] and its
     /// build-dependencies (build scripts and what they use), for any platform.
     pub fn built_packages(&self) -> Vec<&Package> {
-        self.reachable(None, true)
+        self.packages_in(&self.built)
     }
 
-    /// What the member's package reaches through normal dependencies (and build ones with
-    /// `build`), on `host` only if given.
-    fn reachable(&self, host: Option<&crate::host::Host>, build: bool) -> Vec<&Package> {
-        let Some(resolve) = &self.metadata.resolve else {
-            return self.metadata.packages.iter().collect();
-        };
-        let nodes: BTreeMap<_, _> = resolve.nodes.iter().map(|n| (&n.id, n)).collect();
-        let mut seen = std::collections::BTreeSet::from([&self.package.id]);
-        let mut queue = vec![&self.package.id];
-        while let Some(id) = queue.pop() {
-            for dep in nodes.get(id).map(|n| n.deps.as_slice()).unwrap_or_default() {
-                let followed = dep.dep_kinds.iter().any(|k| {
-                    let kind = match k.kind {
-                        cargo_metadata::DependencyKind::Normal => true,
-                        cargo_metadata::DependencyKind::Build => build,
-                        _ => false,
-                    };
-                    kind && host.is_none_or(|h| h.builds(k.target.as_ref()))
-                });
-                if followed && seen.insert(&dep.pkg) {
-                    queue.push(&dep.pkg);
-                }
-            }
+    /// [`Member::linked_packages`] or, with `build`, [`Member::built_packages`].
+    pub fn packages(&self, build: bool) -> Vec<&Package> {
+        if build {
+            self.built_packages()
+        } else {
+            self.linked_packages()
         }
+    }
+
+    /// The sources of its package's other binaries (`src/bin/migrate.rs`, or the folder of
+    /// `src/bin/migrate/main.rs`): they do not run in the merged binary, so what they do is not
+    /// the member's.
+    pub fn other_bins(&self) -> Vec<PathBuf> {
+        self.package
+            .targets
+            .iter()
+            .filter(|t| t.is_bin() && t.name != self.bin.name)
+            .map(|t| bin_root(t.src_path.as_std_path()))
+            .collect()
+    }
+
+    /// The packages of its graph in `ids`, in metadata order.
+    fn packages_in(&self, ids: &BTreeSet<PackageId>) -> Vec<&Package> {
         self.metadata
             .packages
             .iter()
-            .filter(|p| seen.contains(&p.id))
+            .filter(|p| ids.contains(&p.id))
             .collect()
     }
+}
+
+/// What a binary target's sources are: its folder for `src/bin/<name>/main.rs`, else its file.
+fn bin_root(src_path: &Path) -> PathBuf {
+    match src_path.file_name() {
+        Some(f)
+            if f == "main.rs"
+                && src_path
+                    .parent()
+                    .and_then(Path::file_name)
+                    .is_some_and(|d| d != "src") =>
+        {
+            src_path.parent().map(Path::to_path_buf).unwrap_or_default()
+        }
+        _ => src_path.to_path_buf(),
+    }
+}
+
+/// What `package` reaches in `metadata` through normal dependencies (and build ones with
+/// `build`), on `host` only if given; every package when cargo gave no resolve.
+fn reachable(
+    metadata: &Metadata,
+    package: &Package,
+    host: Option<&crate::host::Host>,
+    build: bool,
+) -> BTreeSet<PackageId> {
+    let Some(resolve) = &metadata.resolve else {
+        return metadata.packages.iter().map(|p| p.id.clone()).collect();
+    };
+    let nodes: BTreeMap<_, _> = resolve.nodes.iter().map(|n| (&n.id, n)).collect();
+    let mut seen = BTreeSet::from([&package.id]);
+    let mut queue = vec![&package.id];
+    while let Some(id) = queue.pop() {
+        for dep in nodes.get(id).map(|n| n.deps.as_slice()).unwrap_or_default() {
+            let followed = dep.dep_kinds.iter().any(|k| {
+                let kind = match k.kind {
+                    cargo_metadata::DependencyKind::Normal => true,
+                    cargo_metadata::DependencyKind::Build => build,
+                    _ => false,
+                };
+                kind && host.is_none_or(|h| h.builds(k.target.as_ref()))
+            });
+            if followed && seen.insert(&dep.pkg) {
+                queue.push(&dep.pkg);
+            }
+        }
+    }
+    seen.into_iter().cloned().collect()
 }
 
 /// Options passed to every cargo the members are read with.
@@ -394,6 +448,8 @@ fn load_member(
         })
         .cloned();
     let root = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let linked = reachable(&metadata, &package, None, false);
+    let built = reachable(&metadata, &package, None, true);
     Ok(Member {
         name: name.to_owned(),
         manifest: path,
@@ -402,6 +458,8 @@ fn load_member(
         bin,
         lib,
         metadata,
+        linked,
+        built,
     })
 }
 

@@ -48,12 +48,7 @@ fn external(
     member: &Member,
     build: bool,
 ) -> impl Iterator<Item = (&str, String, &Version, Option<&str>)> {
-    let packages = if build {
-        member.built_packages()
-    } else {
-        member.linked_packages()
-    };
-    packages.into_iter().filter_map(|p| {
+    member.packages(build).into_iter().filter_map(|p| {
         let source = p.source.as_ref()?.repr.clone();
         Some((p.name.as_str(), source, &p.version, p.links.as_deref()))
     })
@@ -133,12 +128,7 @@ fn requirements<'a>(
 ) -> Vec<&'a cargo_metadata::semver::VersionReq> {
     let mut out = Vec::new();
     for m in members {
-        let packages = if build {
-            m.built_packages()
-        } else {
-            m.linked_packages()
-        };
-        for p in packages {
+        for p in m.packages(build) {
             if moving.contains(p.name.as_str()) {
                 continue;
             }
@@ -260,42 +250,82 @@ pub fn vendored<'a>(
     wanted
 }
 
-/// The local packages several members share that need a vendored version for one of them
-/// (build gives that member a copy of its own): (package, member, the crates).
-pub fn shared_but_vendored(
-    members: &[Member],
-    conflicts: &[Conflict],
-) -> Vec<(String, String, Vec<String>)> {
+/// A local package several members share that one of them needs a copy of its own of under
+/// `exact`: it depends on a version vendored for that member, or on another such package.
+#[derive(Debug, Clone)]
+pub struct OwnCopy<'a> {
+    pub member: &'a str,
+    pub package: &'a Package,
+    /// Why: the vendored crates and own-copied packages it depends on.
+    pub needs: Vec<String>,
+}
+
+/// Every [`OwnCopy`] of `members` under `conflicts` (what `exact` vendors: [`vendored`]).
+pub fn own_copies<'a>(members: &'a [Member], conflicts: &[Conflict]) -> Vec<OwnCopy<'a>> {
+    let dir = |p: &Package| {
+        p.manifest_path
+            .parent()
+            .map(|d| crate::paths::normalize(d.as_std_path()))
+    };
     let mut out = Vec::new();
     for m in members {
         let wanted = vendored(m, conflicts);
         if wanted.is_empty() {
             continue;
         }
-        let names: Vec<(&str, &Version)> = m
+        let vendored: Vec<(&str, &Version)> = m
             .metadata
             .packages
             .iter()
             .filter(|p| wanted.contains(&p.id))
             .map(|p| (p.name.as_str(), &p.version))
             .collect();
-        for p in m.local_packages() {
-            let shared = members.iter().any(|o| {
-                o.name != m.name
-                    && o.local_packages()
-                        .any(|q| q.manifest_path == p.manifest_path)
-            });
-            let needs: Vec<String> = p
-                .dependencies
-                .iter()
-                .filter(|d| d.kind != cargo_metadata::DependencyKind::Development)
-                .filter(|d| names.iter().any(|(n, v)| *n == d.name && d.req.matches(v)))
-                .map(|d| d.name.clone())
-                .collect();
-            if shared && !needs.is_empty() {
-                out.push((p.name.to_string(), m.name.clone(), needs));
+        let shared: Vec<&Package> = m
+            .local_packages()
+            .filter(|p| {
+                members.iter().any(|o| {
+                    o.name != m.name
+                        && o.local_packages()
+                            .any(|q| q.manifest_path == p.manifest_path)
+                })
+            })
+            .collect();
+        // Up from the packages that depend on a vendored version, through path dependencies.
+        let mut own: Vec<OwnCopy<'a>> = Vec::new();
+        loop {
+            let before = own.len();
+            for p in &shared {
+                if own.iter().any(|o| o.package.id == p.id) {
+                    continue;
+                }
+                let needs: Vec<String> = p
+                    .dependencies
+                    .iter()
+                    .filter(|d| d.kind != cargo_metadata::DependencyKind::Development)
+                    .filter(|d| {
+                        vendored
+                            .iter()
+                            .any(|(n, v)| *n == d.name && d.req.matches(v))
+                            || d.path.as_ref().is_some_and(|path| {
+                                let path = crate::paths::normalize(path.as_std_path());
+                                own.iter().any(|o| dir(o.package).as_ref() == Some(&path))
+                            })
+                    })
+                    .map(|d| d.name.clone())
+                    .collect();
+                if !needs.is_empty() {
+                    own.push(OwnCopy {
+                        member: &m.name,
+                        package: p,
+                        needs,
+                    });
+                }
+            }
+            if own.len() == before {
+                break;
             }
         }
+        out.extend(own);
     }
     out
 }

@@ -194,45 +194,27 @@ pub(super) fn redirect_copies<'a>(
     // Per member: shared copy -> (its own copy, its package name).
     let mut own: BTreeMap<&str, BTreeMap<PathBuf, (PathBuf, String)>> = BTreeMap::new();
     for m in members {
-        let Some(redirects) = vendoring.redirects.get(&m.name) else {
+        let (Some(redirects), Some(dirs)) = (
+            vendoring.redirects.get(&m.name),
+            vendoring.own_copies.get(&m.name),
+        ) else {
             continue;
         };
-        let shared: Vec<(&PathBuf, &cargo_metadata::Package)> = locals
+        let packages: Vec<(PathBuf, &cargo_metadata::Package)> = dirs
             .iter()
-            .filter(|dir| users_of(dir).len() > 1)
-            .filter_map(|dir| Some((*dir, m.local_packages().find(|p| same_dir(p, dir))?)))
+            .filter_map(|dir| {
+                let p = m.local_packages().find(|p| same_dir(p, dir))?;
+                Some((layout.copy_of(dir)?, p))
+            })
             .collect();
-        // The shared packages that reach one of its vendored versions, directly or through
-        // another such package.
-        let mut needs: BTreeSet<&PathBuf> = BTreeSet::new();
-        loop {
-            let before = needs.len();
-            for (dir, p) in &shared {
-                if !needs.contains(dir) && (touches(p, redirects) || reaches(p, &needs)) {
-                    needs.insert(dir);
-                }
-            }
-            if needs.len() == before {
-                break;
-            }
-        }
         let map = own.entry(m.name.as_str()).or_default();
-        for dir in &needs {
-            let Some(shared_copy) = layout.copy_of(dir) else {
-                continue;
-            };
-            let Some((_, p)) = shared.iter().find(|(d, _)| d == dir) else {
-                continue;
-            };
+        for (shared_copy, p) in &packages {
             let name = format!("{}-ns-{}", p.name, m.name);
             let copy = Path::new("members").join(&name);
-            map.insert(shared_copy, (copy, name));
+            map.insert(shared_copy.clone(), (copy, name));
         }
-        for (shared_copy, (copy, name)) in map.clone() {
-            let Some((_, p)) = shared
-                .iter()
-                .find(|(d, _)| layout.copy_of(d).as_ref() == Some(&shared_copy))
-            else {
+        for (shared_copy, p) in packages {
+            let Some((copy, name)) = map.get(&shared_copy).cloned() else {
                 continue;
             };
             let moved: Vec<(PathBuf, Vec<u8>)> = files
@@ -305,16 +287,6 @@ fn touches(package: &cargo_metadata::Package, redirects: &vendor::Redirects) -> 
                 .keys()
                 .any(|(n, v)| *n == d.name && d.req.matches(v))
         })
-}
-
-/// Whether `package` has a path dependency on one of `dirs`.
-fn reaches(package: &cargo_metadata::Package, dirs: &BTreeSet<&PathBuf>) -> bool {
-    package
-        .dependencies
-        .iter()
-        .filter(|d| d.kind != cargo_metadata::DependencyKind::Development)
-        .filter_map(|d| d.path.as_ref())
-        .any(|path| dirs.contains(&layout::normalize(path.as_std_path())))
 }
 
 /// Edits the manifest of the copy at `copy` (in `files`) with `edit`; a manifest that does not

@@ -5,7 +5,7 @@
 //! are never copied: every member uses the tool's one runtime-shim.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use merge_analyzer::members::Member;
 
@@ -55,20 +55,7 @@ impl Layout {
     }
 }
 
-/// `path` with `.` and `..` resolved lexically (no file system access).
-pub fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
+pub use merge_analyzer::paths::normalize;
 
 /// `to`, relative to the folder `from` (both relative to one base, or both absolute).
 pub fn relative(from: &Path, to: &Path) -> PathBuf {

@@ -264,7 +264,7 @@ pub fn group(
             }
         }
         let mut uses = order::Uses::default();
-        let other_bins = order::other_bins(m);
+        let other_bins = m.other_bins();
         for (dir, _) in m
             .local_packages()
             .filter(|p| !layout::TOOL_CRATES.contains(&p.name.as_str()))

@@ -84,29 +84,6 @@ pub fn scan_dir(dir: &Path, skip: &[PathBuf], uses: &mut Uses) {
     }
 }
 
-/// The sources of `m`'s other binaries (`src/bin/health.rs`, or the folder of
-/// `src/bin/health/main.rs`): they do not run in the merged binary, so what they serve and call
-/// is not the member's.
-pub fn other_bins(m: &merge_analyzer::members::Member) -> Vec<PathBuf> {
-    m.package
-        .targets
-        .iter()
-        .filter(|t| t.is_bin() && t.name != m.bin.name)
-        .map(|t| {
-            let path = t.src_path.as_std_path();
-            match path.parent() {
-                Some(folder)
-                    if path.file_name().is_some_and(|f| f == "main.rs")
-                        && folder.parent().is_some_and(|p| p.ends_with("src/bin")) =>
-                {
-                    folder.to_path_buf()
-                }
-                _ => path.to_path_buf(),
-            }
-        })
-        .collect()
-}
-
 /// Start steps, callees first; each step's members start together (sorted by name).
 pub fn steps(uses: &BTreeMap<String, Uses>) -> Vec<Vec<String>> {
     let mut graph: DiGraphMap<&str, ()> = DiGraphMap::new();

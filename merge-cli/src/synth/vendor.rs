@@ -42,11 +42,22 @@ pub struct Plan {
     pub vendored: Vec<Vendored>,
     /// Per member, its redirects (used for its local packages and its vendored ones).
     pub redirects: BTreeMap<String, Redirects>,
+    /// Per member, the folders of the local packages it shares with others that it needs a
+    /// copy of its own of (`merge_analyzer::versions::own_copies`).
+    pub own_copies: BTreeMap<String, Vec<PathBuf>>,
 }
 
 /// Decides what to vendor for `conflicts`.
 pub fn plan(members: &[Member], conflicts: &[Conflict]) -> Result<Plan, String> {
     let mut out = Plan::default();
+    for own in merge_analyzer::versions::own_copies(members, conflicts) {
+        if let Some(dir) = own.package.manifest_path.parent() {
+            out.own_copies
+                .entry(own.member.to_owned())
+                .or_default()
+                .push(super::layout::normalize(dir.as_std_path()));
+        }
+    }
     for m in members {
         let wanted = merge_analyzer::versions::vendored(m, conflicts);
         if wanted.is_empty() {

@@ -53,7 +53,8 @@ pub(super) fn version_findings(
     }
     let conflicts = versions::conflicts(members);
     if isolation == Isolation::Exact {
-        for (package, member, crates) in versions::shared_but_vendored(members, &conflicts) {
+        for own in versions::own_copies(members, &conflicts) {
+            let (package, member) = (own.package.name.as_str(), own.member);
             let Some(m) = members.iter().find(|m| m.name == member) else {
                 continue;
             };
@@ -62,10 +63,10 @@ pub(super) fn version_findings(
                 Some(m),
                 "version-conflict",
                 Severity::Note,
-                manifest_line(m, &package),
+                manifest_line(m, package),
                 format!(
                     "`{package}`, which several members share, needs its own {} for `{member}` (isolation `exact`): build gives `{member}` a copy of its own, `{package}-ns-{member}`",
-                    crates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                    own.needs.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
                 ),
                 "nothing to do; align the members' Cargo.lock files on those crates to share one copy",
             ));

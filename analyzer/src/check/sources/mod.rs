@@ -163,11 +163,7 @@ fn sites_of(m: &Member) -> Vec<Site> {
         let src = dir.as_std_path().join("src");
         // The member's other binaries (`src/bin/migrate.rs`) do not run in the merged binary.
         let other_bins: Vec<PathBuf> = if p.id == m.package.id {
-            p.targets
-                .iter()
-                .filter(|t| t.is_bin() && t.name != m.bin.name)
-                .map(|t| bin_root(t.src_path.as_std_path()))
-                .collect()
+            m.other_bins()
         } else {
             Vec::new()
         };
@@ -232,22 +228,6 @@ fn module_files(file: &Path, root: bool, module: &[String]) -> Vec<PathBuf> {
     };
     at.extend(module.iter().map(|m| m.trim_start_matches("r#")));
     vec![at.with_extension("rs"), at]
-}
-
-/// What a binary target's sources are: its folder for `src/bin/<name>/main.rs`, else its file.
-fn bin_root(src_path: &Path) -> PathBuf {
-    match src_path.file_name() {
-        Some(f)
-            if f == "main.rs"
-                && src_path
-                    .parent()
-                    .and_then(Path::file_name)
-                    .is_some_and(|d| d != "src") =>
-        {
-            src_path.parent().map(Path::to_path_buf).unwrap_or_default()
-        }
-        _ => src_path.to_path_buf(),
-    }
 }
 
 #[cfg(test)]
