@@ -387,6 +387,7 @@ fn share_protos(g: &Group, out_dirs: &BTreeMap<String, PathBuf>) -> synth::proto
                 out_dir: out_dirs.get(package)?.clone(),
                 protos: protos.clone(),
                 sources,
+                framework: g.frameworks.get(package).cloned().unwrap_or_default(),
             })
         })
         .collect();

@@ -32,6 +32,10 @@ mod value;
 pub use channel::{ChannelProbe, Dispatched, channel_plain, register_channel_probe};
 pub use enter::{Callee, Enter, Entered, within};
 pub use exchange::{Crossing, Exchange};
+/// The stream trait every tonic's streams implement (tokio-stream and tonic 0.9's codegen
+/// re-export it): generated code names it here, whatever its tonic re-exports.
+#[doc(hidden)]
+pub use futures_core::Stream;
 pub use hook::{Hook, as_member, current_member, intern, set_current_member};
 pub use merge_inline_macros::include_proto;
 pub use neutral::{

@@ -18,6 +18,7 @@
 pub mod build_script;
 mod client;
 mod convert;
+mod flavor;
 mod server;
 mod support;
 mod types;
@@ -26,14 +27,14 @@ use syn::Item;
 
 /// The tonic versions (major, minor) whose generated code and APIs the rewrite emits code for.
 /// A member on another is refused by `cargo merge check` and `build` (`unsupported-tonic`).
-pub const KNOWN_TONIC: &[(u64, u64)] = &[(0, 12), (0, 13), (0, 14)];
+pub const KNOWN_TONIC: &[(u64, u64)] = &[(0, 9), (0, 10), (0, 11), (0, 12), (0, 13), (0, 14)];
 
 /// Whether the rewrite knows tonic `major.minor`.
 pub fn knows_tonic(major: u64, minor: u64) -> bool {
     KNOWN_TONIC.contains(&(major, minor))
 }
 
-/// The known versions, for messages: `0.12, 0.13, 0.14`.
+/// The known versions, for messages: `0.9, 0.10, .., 0.14`.
 pub fn known_tonic() -> String {
     KNOWN_TONIC
         .iter()
@@ -45,10 +46,7 @@ pub fn known_tonic() -> String {
 /// Applies the in-process rewrite to a tonic-generated file. Files without tonic services
 /// (plain prost messages) only gain the field-by-field conversions of their messages.
 pub fn rewrite(mut file: syn::File) -> Result<syn::File, String> {
-    // tonic 0.12's generated code names its body `tonic::body::BoxBody` (0.13 on: `Body`).
-    let boxed_body = quote::ToTokens::to_token_stream(&file)
-        .to_string()
-        .contains("body :: BoxBody");
+    let flavor = flavor::Flavor::of(&file);
     convert::rewrite(&mut file);
     let mut touched = false;
     for item in file.items.iter_mut() {
@@ -62,7 +60,7 @@ pub fn rewrite(mut file: syn::File) -> Result<syn::File, String> {
     }
     if touched {
         file.items
-            .push(syn::parse2(support::module(boxed_body)).map_err(|e| e.to_string())?);
+            .push(syn::parse2(support::module(flavor)).map_err(|e| e.to_string())?);
     }
     Ok(file)
 }

@@ -58,6 +58,16 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
         return Ok(false);
     }
 
+    // tonic-build 0.9 to 0.11 wrap the service in a private `_Inner<T>(Arc<T>)`.
+    let wrapped = items.iter().any(|i| matches!(i, Item::Struct(s) if s.ident == server && s.fields.iter().any(|f| {
+        f.ident.as_ref().is_some_and(|n| n == "inner")
+            && matches!(&f.ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "_Inner"))
+    })));
+    let arc = if wrapped {
+        quote!(inner.0)
+    } else {
+        quote!(inner)
+    };
     let methods = trait_methods(items, &service);
     let paths = method_paths(items, &service);
     let registered: Vec<(String, &Method)> = methods
@@ -81,7 +91,7 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
                 .visit_item_impl_mut(imp);
             }
             Item::Impl(imp) if implements(imp, &server, "Service") => {
-                enter_stacked(imp);
+                enter_stacked(imp, &arc);
             }
             Item::Impl(imp) if is_inherent(imp, &server) => {
                 AddField {
@@ -127,7 +137,7 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
             pub fn from_arc(inner: Arc<T>) -> Self {
                 let mut server = Self::__merge_unregistered(inner);
                 server.__merge_registration = Some(__merge_register(
-                    &server.inner,
+                    &server.#arc,
                     None::<fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>>,
                     ::std::any::TypeId::of::<Self>(),
                 ));
@@ -139,7 +149,7 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
             {
                 let mut server = Self::__merge_unregistered(Arc::new(inner));
                 server.__merge_registration = Some(__merge_register(
-                    &server.inner,
+                    &server.#arc,
                     Some(interceptor.clone()),
                     ::std::any::TypeId::of::<InterceptedService<Self, F>>(),
                 ));
@@ -196,8 +206,8 @@ fn stacked_arm(path: &str, u: &Method, service: &Ident) -> TokenStream {
 }
 
 /// `XServer`'s `Service::call` first hands a typed in-process request to
-/// `__merge_serve_stacked`.
-fn enter_stacked(imp: &mut ItemImpl) {
+/// `__merge_serve_stacked`; `arc` is where the server keeps its `Arc<T>`.
+fn enter_stacked(imp: &mut ItemImpl, arc: &TokenStream) {
     for item in imp.items.iter_mut() {
         let ImplItem::Fn(f) = item else { continue };
         if f.sig.ident != "call" {
@@ -213,7 +223,7 @@ fn enter_stacked(imp: &mut ItemImpl) {
         f.block.stmts.insert(
             0,
             syn::parse_quote! {
-                let #req = match __merge_serve_stacked(&self.inner, #req) {
+                let #req = match __merge_serve_stacked(&self.#arc, #req) {
                     Ok(served) => return served,
                     Err(#req) => #req,
                 };
@@ -386,7 +396,7 @@ fn trait_methods(items: &[Item], service: &Ident) -> Vec<Method> {
 }
 
 /// Method name -> `/pkg.Service/Method`, from the arms of the server's `call` match: the arm's
-/// literal and the `<T as Service>::method` it calls.
+/// literal and the `<T as Service>::method` it calls (tonic-build 0.9: `(*inner).method(..)`).
 fn method_paths(items: &[Item], service: &Ident) -> BTreeMap<String, String> {
     struct Arms<'a> {
         service: &'a Ident,
@@ -426,6 +436,18 @@ fn method_paths(items: &[Item], service: &Ident) -> BTreeMap<String, String> {
                 }
             }
             syn::visit::visit_expr_path(self, e);
+        }
+        fn visit_expr_method_call(&mut self, e: &'ast syn::ExprMethodCall) {
+            let deref_inner = |r: &syn::Expr| match r {
+                syn::Expr::Paren(p) => matches!(&*p.expr, syn::Expr::Unary(u)
+                    if matches!(u.op, syn::UnOp::Deref(_))
+                        && matches!(&*u.expr, syn::Expr::Path(p) if p.path.is_ident("inner"))),
+                _ => false,
+            };
+            if deref_inner(&e.receiver) {
+                self.found = Some(e.method.to_string());
+            }
+            syn::visit::visit_expr_method_call(self, e);
         }
     }
     let mut arms = Arms {

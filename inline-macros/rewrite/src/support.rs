@@ -4,13 +4,14 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-/// The module, for a tonic whose HTTP body is `tonic::body::Body` (0.13, 0.14) or, with
-/// `boxed_body`, `tonic::body::BoxBody` (0.12).
-pub fn module(boxed_body: bool) -> TokenStream {
-    let (body, new_body) = if boxed_body {
-        (quote!(tonic::body::BoxBody), quote!(tonic::body::boxed))
-    } else {
-        (quote!(tonic::body::Body), quote!(tonic::body::Body::new))
+use crate::flavor::Flavor;
+
+/// The module, for the tonic `flavor` names.
+pub fn module(flavor: Flavor) -> TokenStream {
+    let bodies = match flavor {
+        Flavor::Legacy => legacy_bodies(),
+        Flavor::Boxed => bodies(quote!(tonic::body::BoxBody), quote!(tonic::body::boxed)),
+        Flavor::Body => bodies(quote!(tonic::body::Body), quote!(tonic::body::Body::new)),
     };
     quote! {
         #[doc(hidden)]
@@ -21,13 +22,9 @@ pub fn module(boxed_body: bool) -> TokenStream {
             use ::std::sync::Arc;
             use ::std::time::Duration;
 
-            /// This member's tonic's HTTP body.
-            pub type HttpBody = #body;
+            use tonic::codegen::http;
 
-            /// Framed messages as this member's tonic's HTTP body.
-            pub fn http_body(body: tonic::codec::EncodeBody<RawEncoder, Messages>) -> HttpBody {
-                #new_body(body)
-            }
+            #bodies
 
             /// A registered server's unary future, before it is guarded.
             pub type BoxReply<'a, Resp> =
@@ -178,7 +175,6 @@ pub fn module(boxed_body: bool) -> TokenStream {
             }
 
             pub fn metadata_from_neutral(v: ::merge_runtime_shim::Metadata) -> tonic::metadata::MetadataMap {
-                use tonic::codegen::http;
                 let mut headers = http::HeaderMap::with_capacity(v.len());
                 for (k, v) in v {
                     if let (Ok(k), Ok(v)) = (
@@ -286,7 +282,6 @@ pub fn module(boxed_body: bool) -> TokenStream {
                 Req: ::prost::Message + Send + 'static,
                 Resp: ::prost::Message + Default + Send + 'static,
             {
-                use tonic::codegen::http;
                 let request = match &hook.0 {
                     Some(hook) => intercept(|r| hook(r), request)?,
                     None => request,
@@ -297,8 +292,7 @@ pub fn module(boxed_body: bool) -> TokenStream {
                     <Req as ::prost::Message>::encode_to_vec,
                     into,
                 ));
-                let body = tonic::codec::EncodeBody::new_client(RawEncoder::LAZY, Messages(exchange.lazy_request()), None, None);
-                let mut req = http::Request::new(http_body(body));
+                let mut req = http::Request::new(request_body(Messages(exchange.lazy_request()), true));
                 *req.method_mut() = http::Method::POST;
                 *req.uri_mut() = http::Uri::from_static(path);
                 *req.version_mut() = http::Version::HTTP_2;
@@ -310,7 +304,7 @@ pub fn module(boxed_body: bool) -> TokenStream {
                 headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
                 headers.insert(http::header::TE, http::HeaderValue::from_static("trailers"));
                 *req.headers_mut() = headers;
-                *req.extensions_mut() = extensions;
+                *req.extensions_mut() = extensions_to_http(extensions);
                 req.extensions_mut().insert(exchange.clone());
                 // The callee's layers are built and polled as its code.
                 let callee = &found.entry.callee;
@@ -346,27 +340,19 @@ pub fn module(boxed_body: bool) -> TokenStream {
                         tonic::Status::internal(format!("in-process response conversion failed: {e}"))
                     })?,
                     None => {
-                        let mut streaming = tonic::codec::Streaming::new_response(
-                            MessageDecoder::<Resp>::default(),
-                            body,
-                            parts.status,
-                            None,
-                            None,
-                        );
-                        let message = streaming
-                            .message()
-                            .await?
-                            .ok_or_else(|| tonic::Status::internal("Missing response message."))?;
+                        let mut streaming = answer_stream::<Resp>(body, parts.status);
+                        let message = streaming.message().await?;
+                        // Before a missing message is said: a status in the trailers wins.
                         if let Some(trailers) = streaming.trailers().await? {
                             failed(&trailers.into_headers())?;
                         }
-                        message
+                        message.ok_or_else(|| tonic::Status::internal("Missing response message."))?
                     }
                 };
                 Ok(tonic::Response::from_parts(
                     tonic::metadata::MetadataMap::from_headers(parts.headers),
                     message,
-                    parts.extensions,
+                    extensions_from_http(parts.extensions),
                 ))
             }
 
@@ -415,18 +401,17 @@ pub fn module(boxed_body: bool) -> TokenStream {
                 F: FnOnce(tonic::Request<Req>) -> Fut,
                 Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>> + Send + 'static,
             {
-                use tonic::codegen::http;
                 let (parts, _body) = req.into_parts();
                 let exchange = parts.extensions.get::<::merge_runtime_shim::Exchange>().cloned();
                 let Some((exchange, crossing)) = exchange.and_then(|e| Some((e.clone(), e.take_request()?))) else {
                     let status = tonic::Status::internal("the in-process request was taken");
-                    return Box::pin(async move { Ok(status.into_http()) });
+                    return Box::pin(async move { Ok(status_http(status)) });
                 };
                 let message = match crossing.take::<Req>(from) {
                     Ok(message) => message,
                     Err(e) => {
                         let status = tonic::Status::internal(format!("in-process request conversion failed: {e}"));
-                        return Box::pin(async move { Ok(status.into_http()) });
+                        return Box::pin(async move { Ok(status_http(status)) });
                     }
                 };
                 let fut = handler(tonic::Request::from_http(http::Request::from_parts(parts, message)));
@@ -439,70 +424,47 @@ pub fn module(boxed_body: bool) -> TokenStream {
                                 <Resp as ::prost::Message>::encode_to_vec,
                                 into,
                             ));
-                            let body = tonic::codec::EncodeBody::new_server(
-                                RawEncoder::LAZY,
-                                Messages(exchange.lazy_response()),
-                                None,
-                                Default::default(),
-                                None,
-                            );
-                            let mut response = http::Response::new(http_body(body));
+                            let mut response = http::Response::new(response_body(Messages(exchange.lazy_response()), true));
                             let mut headers = metadata.into_headers();
                             for reserved in ["te", "grpc-status", "grpc-message", "grpc-status-details-bin"] {
                                 headers.remove(reserved);
                             }
                             headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
                             *response.headers_mut() = headers;
-                            *response.extensions_mut() = extensions;
+                            *response.extensions_mut() = extensions_to_http(extensions);
                             response
                         }
-                        Err(status) => status.into_http(),
+                        Err(status) => status_http(status),
                     })
                 })
             }
 
             // ---- streaming: messages cross encoded one by one, no HTTP/2, no socket ----
 
-            use tonic::codegen::tokio_stream::Stream;
-
-            /// Frames already-encoded messages as gRPC frames (the caller's decoder reads them),
-            /// from a buffer of the given starting size.
-            pub struct RawEncoder(usize);
-
-            impl RawEncoder {
-                /// For streams of messages: tonic's own starting buffer (8 KiB).
-                pub const STREAM: RawEncoder = RawEncoder(8 * 1024);
-                /// For a body that is usually never read (a message riding past a served
-                /// stack): no buffer until a layer reads it.
-                pub const LAZY: RawEncoder = RawEncoder(0);
-            }
-
-            impl tonic::codec::Encoder for RawEncoder {
-                type Item = Vec<u8>;
-                type Error = tonic::Status;
-                fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
-                    ::prost::bytes::BufMut::put_slice(dst, &item);
-                    Ok(())
-                }
-                fn buffer_settings(&self) -> tonic::codec::BufferSettings {
-                    tonic::codec::BufferSettings::new(self.0, 32 * 1024)
-                }
-            }
+            use ::merge_runtime_shim::Stream;
 
             /// Decodes this member's prost messages from gRPC frames, as its tonic's prost codec
-            /// does (written here: the codec crate differs between tonic versions).
-            pub struct MessageDecoder<M>(::std::marker::PhantomData<fn() -> M>);
+            /// does (written here: the codec crate differs between tonic versions). A stream
+            /// framed by this module may hand it the status it ended with ([`Failed`]).
+            pub struct MessageDecoder<M>(::std::marker::PhantomData<fn() -> M>, Option<Failed>);
 
             impl<M> Default for MessageDecoder<M> {
                 fn default() -> Self {
-                    MessageDecoder(::std::marker::PhantomData)
+                    MessageDecoder(::std::marker::PhantomData, None)
                 }
             }
+
+            /// Where a stream of messages framed here leaves the status it ended with, for the
+            /// decoder to give back as the stream's error.
+            pub type Failed = Arc<::std::sync::Mutex<Option<tonic::Status>>>;
 
             impl<M: ::prost::Message + Default> tonic::codec::Decoder for MessageDecoder<M> {
                 type Item = M;
                 type Error = tonic::Status;
                 fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<M>, tonic::Status> {
+                    if let Some(status) = self.1.as_ref().and_then(|f| f.lock().unwrap_or_else(|p| p.into_inner()).take()) {
+                        return Err(status);
+                    }
                     <M as ::prost::Message>::decode(src)
                         .map(Some)
                         .map_err(|e| tonic::Status::internal(e.to_string()))
@@ -616,20 +578,7 @@ pub fn module(boxed_body: bool) -> TokenStream {
             pub fn response_many<Resp: ::prost::Message + Default + Send + 'static>(
                 reply: ::merge_runtime_shim::NeutralStreamingResponse,
             ) -> tonic::Response<tonic::codec::Streaming<Resp>> {
-                let body = tonic::codec::EncodeBody::new_server(
-                    RawEncoder::STREAM,
-                    Messages(reply.messages),
-                    None,
-                    Default::default(),
-                    None,
-                );
-                let streaming = tonic::codec::Streaming::new_response(
-                    MessageDecoder::<Resp>::default(),
-                    body,
-                    tonic::codegen::http::StatusCode::OK,
-                    None,
-                    None,
-                );
+                let streaming = response_stream::<Resp>(Messages(reply.messages));
                 tonic::Response::from_parts(metadata_from_neutral(reply.metadata), streaming, tonic::Extensions::default())
             }
 
@@ -652,8 +601,7 @@ pub fn module(boxed_body: bool) -> TokenStream {
             pub fn take_many<Req: ::prost::Message + Default + Send + 'static>(
                 request: ::merge_runtime_shim::NeutralStreamingRequest,
             ) -> tonic::Request<tonic::Streaming<Req>> {
-                let body = tonic::codec::EncodeBody::new_client(RawEncoder::STREAM, Messages(request.messages), None, None);
-                let streaming = tonic::Streaming::new_request(MessageDecoder::<Req>::default(), body, None, None);
+                let streaming = request_stream::<Req>(Messages(request.messages));
                 tonic::Request::from_parts(metadata_from_neutral(request.metadata), tonic::Extensions::default(), streaming)
             }
 
@@ -725,6 +673,220 @@ pub fn module(boxed_body: bool) -> TokenStream {
                 };
                 let callee = &entry.callee;
                 Ok(Reply::Neutral(callee.run(|| neutral(req)), from, callee))
+            }
+        }
+    }
+}
+
+/// How tonic 0.12 to 0.14 frame and unframe messages: their own `EncodeBody` and `Streaming`,
+/// the body named `body` and boxed by `new_body`.
+fn bodies(body: TokenStream, new_body: TokenStream) -> TokenStream {
+    quote! {
+        /// This member's tonic's HTTP body.
+        pub type HttpBody = #body;
+
+        /// Messages framed as a request body (`lazy`: no buffer until a layer reads it).
+        pub fn request_body(messages: Messages, lazy: bool) -> HttpBody {
+            #new_body(tonic::codec::EncodeBody::new_client(RawEncoder::sized(lazy), messages, None, None))
+        }
+
+        /// Messages framed as a response body, ended by `grpc-status` trailers.
+        pub fn response_body(messages: Messages, lazy: bool) -> HttpBody {
+            #new_body(tonic::codec::EncodeBody::new_server(RawEncoder::sized(lazy), messages, None, Default::default(), None))
+        }
+
+        /// Messages decoded by this member's tonic as a network response stream is.
+        pub fn response_stream<M: ::prost::Message + Default + Send + 'static>(messages: Messages) -> tonic::codec::Streaming<M> {
+            let body = tonic::codec::EncodeBody::new_server(RawEncoder::STREAM, messages, None, Default::default(), None);
+            tonic::codec::Streaming::new_response(MessageDecoder::<M>::default(), body, http::StatusCode::OK, None, None)
+        }
+
+        /// Messages decoded by this member's tonic as a network request stream is.
+        pub fn request_stream<M: ::prost::Message + Default + Send + 'static>(messages: Messages) -> tonic::Streaming<M> {
+            let body = tonic::codec::EncodeBody::new_client(RawEncoder::STREAM, messages, None, None);
+            tonic::Streaming::new_request(MessageDecoder::<M>::default(), body, None, None)
+        }
+
+        /// A served stack's answer body, decoded.
+        fn answer_stream<M: ::prost::Message + Default + Send + 'static>(body: HttpBody, status: http::StatusCode) -> tonic::codec::Streaming<M> {
+            tonic::codec::Streaming::new_response(MessageDecoder::<M>::default(), body, status, None, None)
+        }
+
+        fn status_http(status: tonic::Status) -> http::Response<HttpBody> {
+            status.into_http()
+        }
+
+        fn extensions_to_http(extensions: tonic::Extensions) -> http::Extensions {
+            extensions
+        }
+
+        fn extensions_from_http(extensions: http::Extensions) -> tonic::Extensions {
+            extensions
+        }
+
+        /// Frames already-encoded messages as gRPC frames (the caller's decoder reads them),
+        /// from a buffer of the given starting size.
+        pub struct RawEncoder(usize);
+
+        impl RawEncoder {
+            /// For streams of messages: tonic's own starting buffer (8 KiB).
+            pub const STREAM: RawEncoder = RawEncoder(8 * 1024);
+            /// For a body that is usually never read (a message riding past a served
+            /// stack): no buffer until a layer reads it.
+            pub const LAZY: RawEncoder = RawEncoder(0);
+
+            fn sized(lazy: bool) -> RawEncoder {
+                if lazy { RawEncoder::LAZY } else { RawEncoder::STREAM }
+            }
+        }
+
+        impl tonic::codec::Encoder for RawEncoder {
+            type Item = Vec<u8>;
+            type Error = tonic::Status;
+            fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+                ::prost::bytes::BufMut::put_slice(dst, &item);
+                Ok(())
+            }
+            fn buffer_settings(&self) -> tonic::codec::BufferSettings {
+                tonic::codec::BufferSettings::new(self.0, 32 * 1024)
+            }
+        }
+    }
+}
+
+/// How tonic 0.9 to 0.11 frame and unframe messages. Their framing body and
+/// `Streaming::new_response` are private, so messages are framed here ([`Framed`], an
+/// http-body 0.4 body) and every stream is decoded with the public `Streaming::new_request`.
+/// That one ignores trailers and takes a `Cancelled` body error for the end of the stream, so
+/// a stream framed here hands the status it ends with to its decoder ([`Failed`]) instead.
+fn legacy_bodies() -> TokenStream {
+    quote! {
+        /// This member's tonic's HTTP body.
+        pub type HttpBody = tonic::body::BoxBody;
+
+        /// Messages framed as a request body (framed only when read, whatever `lazy` says).
+        pub fn request_body(messages: Messages, _lazy: bool) -> HttpBody {
+            tonic::codegen::Body::boxed_unsync(Framed::new(messages, false, None))
+        }
+
+        /// Messages framed as a response body, ended by `grpc-status` trailers.
+        pub fn response_body(messages: Messages, _lazy: bool) -> HttpBody {
+            tonic::codegen::Body::boxed_unsync(Framed::new(messages, true, None))
+        }
+
+        /// Messages decoded by this member's tonic, the status they end with kept.
+        fn stream_of<M: ::prost::Message + Default + Send + 'static>(messages: Messages) -> tonic::Streaming<M> {
+            let failed = Failed::default();
+            let body = Framed::new(messages, false, Some(failed.clone()));
+            tonic::Streaming::new_request(MessageDecoder::<M>(::std::marker::PhantomData, Some(failed)), body, None, None)
+        }
+
+        /// Messages decoded by this member's tonic as a network response stream is.
+        pub fn response_stream<M: ::prost::Message + Default + Send + 'static>(messages: Messages) -> tonic::codec::Streaming<M> {
+            stream_of(messages)
+        }
+
+        /// Messages decoded by this member's tonic as a network request stream is.
+        pub fn request_stream<M: ::prost::Message + Default + Send + 'static>(messages: Messages) -> tonic::Streaming<M> {
+            stream_of(messages)
+        }
+
+        /// A served stack's answer body, decoded (its trailers read by the caller).
+        fn answer_stream<M: ::prost::Message + Default + Send + 'static>(body: HttpBody, _status: http::StatusCode) -> tonic::codec::Streaming<M> {
+            tonic::Streaming::new_request(MessageDecoder::<M>::default(), body, None, None)
+        }
+
+        fn status_http(status: tonic::Status) -> http::Response<HttpBody> {
+            status.to_http()
+        }
+
+        fn extensions_to_http(extensions: tonic::Extensions) -> http::Extensions {
+            extensions.into_http()
+        }
+
+        fn extensions_from_http(extensions: http::Extensions) -> tonic::Extensions {
+            // `Extensions::from_http` is private to tonic 0.9 to 0.11; `Request::from_http` is not.
+            let mut carrier = http::Request::new(());
+            *carrier.extensions_mut() = extensions;
+            tonic::Request::from_http(carrier).into_parts().1
+        }
+
+        /// Already-encoded messages as gRPC frames (one frame per chunk), read only when the
+        /// body is. A request body ends with an error of the stream; a response body with
+        /// `grpc-status` trailers; a body whose decoder watches [`Failed`] with an empty frame
+        /// after which the decoder gives the status back.
+        pub struct Framed {
+            messages: Messages,
+            response: bool,
+            failed: Option<Failed>,
+            ended: bool,
+            status: Option<tonic::Status>,
+        }
+
+        impl Framed {
+            fn new(messages: Messages, response: bool, failed: Option<Failed>) -> Framed {
+                Framed { messages, response, failed, ended: false, status: None }
+            }
+        }
+
+        fn frame(message: &[u8]) -> tonic::codegen::Bytes {
+            let mut frame = Vec::with_capacity(5 + message.len());
+            frame.push(0);
+            frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+            frame.extend_from_slice(message);
+            tonic::codegen::Bytes::from(frame)
+        }
+
+        impl tonic::codegen::Body for Framed {
+            type Data = tonic::codegen::Bytes;
+            type Error = tonic::Status;
+
+            fn poll_data(self: Pin<&mut Self>, cx: &mut ::std::task::Context<'_>) -> ::std::task::Poll<Option<Result<tonic::codegen::Bytes, tonic::Status>>> {
+                use ::std::task::Poll;
+                let this = self.get_mut();
+                if this.ended {
+                    return Poll::Ready(None);
+                }
+                match ::merge_runtime_shim::MessageStream::poll_next(this.messages.0.as_mut(), cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(Some(Ok(message))) => Poll::Ready(Some(Ok(frame(&message)))),
+                    Poll::Ready(Some(Err(status))) => {
+                        this.ended = true;
+                        let status = status_from_neutral(status);
+                        if let Some(failed) = &this.failed {
+                            *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(status);
+                            Poll::Ready(Some(Ok(frame(&[]))))
+                        } else if this.response {
+                            this.status = Some(status);
+                            Poll::Ready(None)
+                        } else {
+                            Poll::Ready(Some(Err(status)))
+                        }
+                    }
+                    Poll::Ready(None) => {
+                        this.ended = true;
+                        Poll::Ready(None)
+                    }
+                }
+            }
+
+            fn poll_trailers(self: Pin<&mut Self>, _cx: &mut ::std::task::Context<'_>) -> ::std::task::Poll<Result<Option<http::HeaderMap>, tonic::Status>> {
+                let this = self.get_mut();
+                if !this.response {
+                    return ::std::task::Poll::Ready(Ok(None));
+                }
+                let mut trailers = http::HeaderMap::new();
+                match this.status.take() {
+                    Some(status) => {
+                        if let Err(status) = status.add_header(&mut trailers) {
+                            return ::std::task::Poll::Ready(Err(status));
+                        }
+                    }
+                    None => {
+                        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+                    }
+                }
+                ::std::task::Poll::Ready(Ok(Some(trailers)))
             }
         }
     }

@@ -72,6 +72,8 @@ pub struct Group {
     pub packages: BTreeMap<String, String>,
     /// Packages that include generated proto code: package -> (its copy, the protos).
     pub includes: BTreeMap<String, (PathBuf, BTreeSet<String>)>,
+    /// Local package -> the tonic and prost its member links (`tonic 0.11, prost 0.12`).
+    pub frameworks: BTreeMap<String, String>,
     /// The proto sharing this workspace was made with.
     pub protos: protos::Decision,
 }
@@ -457,8 +459,39 @@ pub fn group(
         decisions,
         packages,
         includes,
+        frameworks: frameworks(members),
         protos: decision.clone(),
     })
+}
+
+/// Per local package, the tonic and prost (compatibility buckets) its member links: generated
+/// code is shared only between packages on the same ones.
+fn frameworks(members: &[Member]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for m in members {
+        let mut linked: Vec<String> = m
+            .linked_packages()
+            .into_iter()
+            .filter(|p| ["tonic", "prost", "tonic-prost"].contains(&p.name.as_str()))
+            .map(|p| {
+                let (major, minor, patch) = merge_analyzer::versions::bucket(&p.version);
+                let version = match (major, minor) {
+                    (0, 0) => format!("0.0.{patch}"),
+                    (0, _) => format!("0.{minor}"),
+                    _ => major.to_string(),
+                };
+                format!("{} {version}", p.name)
+            })
+            .collect();
+        linked.sort();
+        linked.dedup();
+        let framework = linked.join(", ");
+        for p in m.local_packages() {
+            out.entry(p.name.to_string())
+                .or_insert_with(|| framework.clone());
+        }
+    }
+    out
 }
 
 /// The `[dependencies]` of `merge-protos`: what the first package using each shared proto

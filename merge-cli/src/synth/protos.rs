@@ -197,12 +197,16 @@ pub struct Candidate {
     pub protos: BTreeSet<String>,
     /// Its sources (relative path -> text), for the orphan-rule check.
     pub sources: Vec<String>,
+    /// The tonic and prost it links (`tonic 0.11, prost 0.12`): identical code compiled
+    /// against another tonic is other code.
+    pub framework: String,
 }
 
-/// Which protos to share, from the packages' generated files.
+/// Which protos to share, from the packages' generated files. `merge-protos` compiles against
+/// one tonic and prost: of packages on several, those of the framework most of them link.
 pub fn decide(candidates: &[Candidate]) -> Decision {
-    // (proto, hash) -> packages, and the text.
-    let mut found: BTreeMap<(String, String), (BTreeSet<String>, String)> = BTreeMap::new();
+    // (framework, proto, hash) -> packages, and the text.
+    let mut found: BTreeMap<(String, String, String), (BTreeSet<String>, String)> = BTreeMap::new();
     for c in candidates {
         for proto in &c.protos {
             let Ok(source) = std::fs::read_to_string(c.out_dir.join(format!("{proto}.rs"))) else {
@@ -219,14 +223,28 @@ pub fn decide(candidates: &[Candidate]) -> Decision {
                 continue;
             }
             let entry = found
-                .entry((proto.clone(), sha256(source.as_bytes())))
+                .entry((
+                    c.framework.clone(),
+                    proto.clone(),
+                    sha256(source.as_bytes()),
+                ))
                 .or_insert_with(|| (BTreeSet::new(), source));
             entry.0.insert(c.package.clone());
         }
     }
+    found.retain(|_, (packages, _)| packages.len() > 1);
+    let mut users: BTreeMap<&str, usize> = BTreeMap::new();
+    for ((framework, _, _), (packages, _)) in &found {
+        *users.entry(framework.as_str()).or_default() += packages.len();
+    }
+    let framework = users
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map(|(f, _)| (*f).to_owned());
     let kept: Vec<_> = found
         .into_iter()
-        .filter(|(_, (packages, _))| packages.len() > 1)
+        .filter(|((f, _, _), _)| Some(f) == framework.as_ref())
+        .map(|((_, proto, hash), v)| ((proto, hash), v))
         .collect();
     let shared = kept
         .iter()
@@ -305,15 +323,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let code = "#[derive(Clone, PartialEq, ::prost::Message)]\npub struct Product {}\n";
         let mk = |name: &str, text: &str, sources: &[&str]| {
-            let out = dir.path().join(name);
-            std::fs::create_dir_all(&out).expect("mkdir");
-            std::fs::write(out.join("shop.catalog.rs"), text).expect("write");
-            Candidate {
-                package: name.to_owned(),
-                out_dir: out,
-                protos: BTreeSet::from(["shop.catalog".to_owned()]),
-                sources: sources.iter().map(|s| s.to_string()).collect(),
-            }
+            mk_on(&dir, name, text, sources, "tonic 0.14")
         };
         let a = mk("a", code, &["fn f() {}"]);
         let b = mk("b", code, &["impl From<u8> for Local { }"]);
@@ -332,5 +342,50 @@ mod tests {
             Some("shop_catalog")
         );
         assert!(decision.for_package("c").is_empty());
+    }
+
+    fn mk_on(
+        dir: &tempfile::TempDir,
+        name: &str,
+        text: &str,
+        sources: &[&str],
+        framework: &str,
+    ) -> Candidate {
+        let out = dir.path().join(name);
+        std::fs::create_dir_all(&out).expect("mkdir");
+        std::fs::write(out.join("shop.catalog.rs"), text).expect("write");
+        Candidate {
+            package: name.to_owned(),
+            out_dir: out,
+            protos: BTreeSet::from(["shop.catalog".to_owned()]),
+            sources: sources.iter().map(|s| s.to_string()).collect(),
+            framework: framework.to_owned(),
+        }
+    }
+
+    #[test]
+    fn identical_code_on_another_tonic_is_not_shared_with_it() {
+        // tonic-build 0.10 and 0.11 write the same code; compiled against each's own tonic.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let code = "#[derive(Clone, PartialEq, ::prost::Message)]\npub struct Product {}\n";
+        let on = |name: &str, framework: &str| mk_on(&dir, name, code, &[], framework);
+        let decision = decide(&[
+            on("v10", "tonic 0.10, prost 0.12"),
+            on("v11", "tonic 0.11, prost 0.12"),
+        ]);
+        assert!(decision.shared.is_empty(), "{decision:?}");
+        // Of two frameworks each shared by several, the one more packages link.
+        let decision = decide(&[
+            on("a", "tonic 0.11, prost 0.12"),
+            on("b", "tonic 0.11, prost 0.12"),
+            on("c", "tonic 0.14, prost 0.14"),
+            on("d", "tonic 0.14, prost 0.14"),
+            on("e", "tonic 0.14, prost 0.14"),
+        ]);
+        assert_eq!(decision.shared.len(), 1);
+        assert_eq!(
+            decision.shared[0].packages,
+            BTreeSet::from(["c".to_owned(), "d".to_owned(), "e".to_owned()])
+        );
     }
 }

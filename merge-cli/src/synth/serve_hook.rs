@@ -326,6 +326,173 @@ impl<L> Server<L> {
 }
 "#;
 
+/// tonic 0.9 to 0.11 (hyper 0.14): besides [`TONIC_0_14`]'s edits, a connection's `Svc` must
+/// be cloneable for the registered stack to be one.
+const TONIC_0_11_SVC: Edit = Edit {
+    anchor: "struct Svc<S> {\n",
+    count: 1,
+    with: "#[derive(Clone)]\nstruct Svc<S> {\n",
+};
+
+/// Appended to tonic 0.9 to 0.11's server module: [`TONIC_0_14_SERVING`] for hyper 0.14. A
+/// connection hands the stack hyper's `Body` and gets http-body 0.4 bodies back; the registered
+/// stack speaks tonic's `BoxBody` both ways, as the generated code of these versions does.
+const TONIC_0_11_SERVING: &str = r#"
+// cargo-merge's serve hook, added to this copy of tonic by `cargo merge build`.
+
+/// Whether connections of type `IO` are plain TCP or Unix sockets (no handshake of their own
+/// that an in-process call would skip); `serve` accepts hyper's `AddrStream`.
+fn __merge_plain_io<IO: 'static>() -> bool {
+    let io = std::any::TypeId::of::<IO>();
+    #[cfg(unix)]
+    {
+        if io == std::any::TypeId::of::<tokio::net::UnixStream>() {
+            return true;
+        }
+    }
+    io == std::any::TypeId::of::<tokio::net::TcpStream>()
+        || io == std::any::TypeId::of::<hyper::server::conn::AddrStream>()
+}
+
+type __MergeStack = Arc<
+    dyn Fn(Request<BoxBody>) -> Pin<Box<dyn Future<Output = Result<Response<BoxBody>, crate::Error>> + Send + 'static>>
+        + Send
+        + Sync,
+>;
+
+/// An in-process request's body as the data stream hyper's `Body` wraps.
+struct __MergeData(BoxBody);
+
+impl tokio_stream::Stream for __MergeData {
+    type Item = Result<Bytes, crate::Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.0).poll_data(cx)
+    }
+}
+
+impl<L> Server<L> {
+    /// Tells the process's in-process registry which services this server routes, whether
+    /// anything runs around them, and the stack a request enters; they are reachable
+    /// in-process while the guard lives.
+    fn __merge_serving<S, ResBody>(&self, svc: S, plain_io: bool) -> ::merge_runtime_shim::Serving
+    where
+        S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<crate::Error> + Send,
+        ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+        ResBody::Error: Into<crate::Error>,
+    {
+        // A server whose connections authenticate (tonic's TLS, or connections that are not
+        // plain TCP or Unix sockets) cannot be entered in-process at all.
+        #[allow(unused_mut)]
+        let mut reachable = plain_io;
+        #[cfg(feature = "tls")]
+        {
+            reachable &= self.tls.is_none();
+        }
+        let routes: Vec<(String, ::std::any::TypeId)> = self
+            .__merge_routes
+            .iter()
+            .map(|(name, ty)| ((*name).to_owned(), *ty))
+            .collect();
+        if !reachable {
+            return ::merge_runtime_shim::Registry::current().serve(::merge_runtime_shim::Served {
+                routes,
+                ..Default::default()
+            });
+        }
+        let plain = !self.__merge_layered
+            && self.timeout.is_none()
+            && self.concurrency_limit.is_none()
+            && self.trace_interceptor.is_none();
+        let timeout = self.timeout;
+        // As `MakeSvc` builds a connection's stack.
+        let stack = ServiceBuilder::new()
+            .layer_fn(RecoverError::new)
+            .option_layer(self.concurrency_limit.map(ConcurrencyLimitLayer::new))
+            .layer_fn(|s| GrpcTimeout::new(s, timeout))
+            .service(svc);
+        let stack: tower::util::BoxCloneService<Request<Body>, Response<BoxHttpBody>, crate::Error> =
+            tower::util::BoxCloneService::new(Svc {
+                inner: stack,
+                trace_interceptor: self.trace_interceptor.clone(),
+            });
+        let stack = ::std::sync::Mutex::new(stack);
+        let call: __MergeStack = Arc::new(move |request: Request<BoxBody>| {
+            let svc = stack.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let request = request.map(|body| Body::wrap_stream(__MergeData(body)));
+            Box::pin(async move {
+                let response = tower::ServiceExt::oneshot(svc, request).await?;
+                Ok(response.map(|body| body.map_err(crate::Status::from_error).boxed_unsync()))
+            })
+        });
+        let enter = tokio::runtime::Handle::try_current().ok().map(|handle| {
+            Arc::new(move |f: &mut dyn FnMut()| {
+                let _entered = handle.enter();
+                f()
+            }) as ::merge_runtime_shim::Enter
+        });
+        ::merge_runtime_shim::Registry::current().serve(::merge_runtime_shim::Served {
+            routes,
+            plain,
+            stack: Some(Arc::new(call)),
+            enter,
+        })
+    }
+}
+"#;
+
+/// The edits for tonic 0.9 to 0.11's `transport::Channel`: it keeps whether its endpoint is
+/// plain (no timeout, concurrency or rate limit), so that a generated client on it calls a
+/// callee of this process directly only then. There is no in-process transport under a
+/// client's own stack for these versions: a client with layers of its own, or on a channel
+/// that is not plain, calls over the network, which runs them all.
+const TONIC_0_11_CHANNEL: &[Edit] = &[
+    Edit {
+        anchor: "pub struct Channel {\n    svc: Buffer<Svc, Request<BoxBody>>,\n}",
+        count: 1,
+        with: "pub struct Channel {\n    svc: Buffer<Svc, Request<BoxBody>>,\n    \
+               __merge_plain: bool,\n}",
+    },
+    Edit {
+        anchor: "        let buffer_size = endpoint.buffer_size.unwrap_or(DEFAULT_BUFFER_SIZE);\n",
+        count: 2,
+        with: "        ::merge_runtime_shim::register_channel_probe(__merge_channel_plain);\n        \
+               let __merge_plain = endpoint.timeout.is_none()\n            \
+               && endpoint.concurrency_limit.is_none()\n            \
+               && endpoint.rate_limit.is_none();\n        \
+               let buffer_size = endpoint.buffer_size.unwrap_or(DEFAULT_BUFFER_SIZE);\n",
+    },
+    Edit {
+        anchor: "        let svc = Balance::new(discover);\n",
+        count: 1,
+        with: "        ::merge_runtime_shim::register_channel_probe(__merge_channel_plain);\n        \
+               let __merge_plain = false;\n        \
+               let svc = Balance::new(discover);\n",
+    },
+    Edit {
+        anchor: "Channel { svc }",
+        count: 3,
+        with: "Channel { svc, __merge_plain }",
+    },
+];
+
+/// Appended to tonic 0.9 to 0.11's channel module.
+const TONIC_0_11_PROBE: &str = r#"
+// cargo-merge's channel probe, added to this copy of tonic by `cargo merge build`.
+
+/// Whether `stack` is a plain channel of this tonic (see `merge_runtime_shim::channel_plain`).
+fn __merge_channel_plain(stack: &dyn std::any::Any) -> Option<bool> {
+    stack.downcast_ref::<Channel>().map(|c| c.__merge_plain)
+}
+"#;
+
+/// tonic 0.9 to 0.11: hyper 0.14, its own serving code ([`TONIC_0_11_SERVING`]).
+fn hyper_0_14(version: &Version) -> bool {
+    version.major == 0 && version.minor <= 11
+}
+
 /// Whether the hook knows how to patch this tonic: the versions the rewrite knows
 /// (`merge_rewrite::KNOWN_TONIC`), for which [`adapt`] spells 0.14's edits.
 pub fn supports(version: &Version) -> bool {
@@ -380,18 +547,24 @@ pub fn shared_dir(version: &Version) -> PathBuf {
 
 /// Applies the hook to tonic's server module.
 pub fn patch_server(version: &Version, source: &str) -> Result<String, String> {
-    apply(version, SERVER, source, TONIC_0_14, &serving(version))
+    if hyper_0_14(version) {
+        let edits: Vec<&Edit> = TONIC_0_14.iter().chain([&TONIC_0_11_SVC]).collect();
+        return apply(version, SERVER, source, &edits, TONIC_0_11_SERVING);
+    }
+    let edits: Vec<&Edit> = TONIC_0_14.iter().collect();
+    apply(version, SERVER, source, &edits, &serving(version))
 }
 
-/// Applies the in-process transport to tonic's channel module.
+/// Applies the in-process transport to tonic's channel module (0.9 to 0.11: the plain-channel
+/// probe alone).
 pub fn patch_channel(version: &Version, source: &str) -> Result<String, String> {
-    apply(
-        version,
-        CHANNEL,
-        source,
-        TONIC_0_14_CHANNEL,
-        TONIC_0_14_IN_PROCESS,
-    )
+    let (edits, appended) = if hyper_0_14(version) {
+        (TONIC_0_11_CHANNEL, TONIC_0_11_PROBE)
+    } else {
+        (TONIC_0_14_CHANNEL, TONIC_0_14_IN_PROCESS)
+    };
+    let edits: Vec<&Edit> = edits.iter().collect();
+    apply(version, CHANNEL, source, &edits, appended)
 }
 
 /// `edits` applied to `source` (tonic's `file`), then `appended`.
@@ -399,7 +572,7 @@ fn apply(
     version: &Version,
     file: &str,
     source: &str,
-    edits: &[Edit],
+    edits: &[&Edit],
     appended: &str,
 ) -> Result<String, String> {
     if !supports(version) {
