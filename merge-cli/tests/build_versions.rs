@@ -1,10 +1,12 @@
 //! The tonic version matrix (fixtures/versions): relay-v14 (tonic 0.14) calls relay-v13 (0.13),
-//! which calls relay-v12 (0.12), which calls relay-v11 (0.11), which calls relay-v14. A member
-//! on a tonic the in-process rewrite does not know (0.11) is refused by check and build with
-//! `unsupported-tonic`, naming the member and the version, before anything compiles; `--allow
-//! unsupported-tonic` builds it with its generated code as it is. The merged binary answers as
-//! the split relays do; the calls from 0.14 to 0.13 and from 0.13 to 0.12 go in-process
-//! (converted at the framework-neutral boundary), calls to and from 0.11 stay on the network.
+//! then relay-v12, relay-v11, relay-v10 and relay-v09 (0.9, its generated code committed), which
+//! calls relay-v14 again; relay-v10 also calls relay-v09's server-streaming `Walk`. Merged as one
+//! group, every call crosses from one tonic to another in-process (converted at the
+//! framework-neutral boundary) and the answers are split mode's.
+//!
+//! relay-v08 is on tonic 0.8, which the in-process rewrite does not know: check and build
+//! refuse its group with `unsupported-tonic`, naming the member and the version, before
+//! anything compiles; `--allow unsupported-tonic` builds it with its generated code as it is.
 
 mod support;
 
@@ -12,37 +14,129 @@ use std::process::Command;
 
 use support::*;
 
-fn env([v11, v12, v13, v14]: [u16; 4]) -> Vec<(&'static str, String)> {
-    vec![
-        ("RELAY_V11_ADDR", format!("127.0.0.1:{v11}")),
-        ("RELAY_V11_NEXT", format!("http://127.0.0.1:{v14}")),
-        ("RELAY_V12_ADDR", format!("127.0.0.1:{v12}")),
-        ("RELAY_V12_NEXT", format!("http://127.0.0.1:{v11}")),
-        ("RELAY_V13_ADDR", format!("127.0.0.1:{v13}")),
-        ("RELAY_V13_NEXT", format!("http://127.0.0.1:{v12}")),
-        ("RELAY_V14_ADDR", format!("127.0.0.1:{v14}")),
-        ("RELAY_V14_NEXT", format!("http://127.0.0.1:{v13}")),
-    ]
+const RELAYS: [&str; 6] = [
+    "relay-v09",
+    "relay-v10",
+    "relay-v11",
+    "relay-v12",
+    "relay-v13",
+    "relay-v14",
+];
+
+/// Each relay's address and the next one's URL, for ports in [`RELAYS`]' order.
+fn env(ports: [u16; 6]) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    for (i, relay) in RELAYS.iter().enumerate() {
+        let key = relay.replace('-', "_").to_uppercase();
+        // relay-v14 calls relay-v13, ..., relay-v10 calls relay-v09, relay-v09 calls relay-v14.
+        let next = ports[(i + 5) % 6];
+        env.push((format!("{key}_ADDR"), format!("127.0.0.1:{}", ports[i])));
+        env.push((format!("{key}_NEXT"), format!("http://127.0.0.1:{next}")));
+    }
+    env
 }
 
 fn answers(v14: u16) -> Vec<String> {
     let url = format!("http://127.0.0.1:{v14}");
-    [["hello", "5"], ["hi", "0"], ["fail", "1"], ["fail", "3"]]
-        .iter()
-        .map(|[note, hops]| client(&bin("relay-call"), &[&url, note, hops]))
-        .collect()
+    [
+        ["hello", "7"],
+        ["hi", "0"],
+        ["fail", "1"],
+        ["fail", "5"],
+        ["walk", "5"],
+        ["walk", "9"],
+        ["walk-fail", "5"],
+    ]
+    .iter()
+    .map(|[note, hops]| client(&bin("relay-call"), &[&url, note, hops]))
+    .collect()
+}
+
+fn start(
+    running: &mut Running,
+    program: &std::path::Path,
+    env: &[(String, String)],
+    ports: &[u16],
+) {
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    running.start(program, &env, ports);
+}
+
+#[test]
+fn six_tonic_versions_call_each_other_in_process() {
+    let fixtures = RELAYS.map(|r| format!("versions/{r}"));
+    build_fixtures(&fixtures.each_ref().map(String::as_str));
+    let work = tempfile::tempdir().expect("tempdir");
+    let plan = fixture_plan(work.path(), "versions");
+    let binary = build_json_with(&plan, &work.path().join("out"), &[]);
+
+    let mut running = Running::default();
+    let split_ports = [0; 6].map(|_| free_port());
+    for (i, relay) in RELAYS.iter().enumerate() {
+        start(
+            &mut running,
+            &bin(relay),
+            &env(split_ports),
+            &[split_ports[i]],
+        );
+    }
+    let merged_ports = [0; 6].map(|_| free_port());
+    let mp = free_port();
+    let mut merged_env = env(merged_ports);
+    merged_env.push(("MERGE_METRICS_ADDR".to_owned(), format!("127.0.0.1:{mp}")));
+    start(&mut running, &binary, &merged_env, &merged_ports);
+
+    let split = answers(split_ports[5]);
+    let all = "relay-v14@tonic-0.14 > relay-v13@tonic-0.13 > relay-v12@tonic-0.12 > \
+               relay-v11@tonic-0.11 > relay-v10@tonic-0.10 > relay-v09@tonic-0.9";
+    assert_eq!(
+        split[0],
+        format!("{all} > relay-v14@tonic-0.14 > relay-v13@tonic-0.13: hello\n")
+    );
+    assert_eq!(split[1], "relay-v14@tonic-0.14: hi\n");
+    assert_eq!(
+        split[2],
+        "error: InvalidArgument: relay-v13@tonic-0.13: asked to fail\n"
+    );
+    assert_eq!(
+        split[3],
+        "error: InvalidArgument: relay-v09@tonic-0.9: asked to fail\n"
+    );
+    // relay-v10 joins relay-v09's stream: its name, then the rest of the trail.
+    assert_eq!(split[4], format!("{all}: walk\n"));
+    assert_eq!(
+        split[5],
+        format!(
+            "{all} > relay-v14@tonic-0.14 > relay-v13@tonic-0.13 > relay-v12@tonic-0.12 > \
+             relay-v11@tonic-0.11: walk\n"
+        )
+    );
+    assert_eq!(
+        split[6],
+        "error: InvalidArgument: relay-v09@tonic-0.9: asked to fail mid-stream\n"
+    );
+    assert_eq!(answers(merged_ports[5]), split);
+    let counters = metrics(mp);
+    // Every hop, each between two tonics, and the stream from 0.9 to 0.10.
+    assert_all_inline(
+        &counters,
+        &[
+            "/versions.relay.RelayV13/Pass",
+            "/versions.relay.RelayV12/Pass",
+            "/versions.relay.RelayV11/Pass",
+            "/versions.relay.RelayV10/Pass",
+            "/versions.relay.RelayV09/Pass",
+            "/versions.relay.RelayV09/Walk",
+            "/versions.relay.RelayV14/Pass",
+        ],
+    );
 }
 
 #[test]
 fn an_unknown_tonic_is_refused_and_allowed_it_stays_on_the_network() {
-    build_fixtures(&[
-        "versions/relay-v11",
-        "versions/relay-v12",
-        "versions/relay-v13",
-        "versions/relay-v14",
-    ]);
+    build_fixtures(&["versions/relay-v08", "versions/relay-v14"]);
     let work = tempfile::tempdir().expect("tempdir");
-    let plan = fixture_plan(work.path(), "versions");
+    let plan = fixture_plan(work.path(), "versions/outdated");
     let out_dir = work.path().join("out");
 
     let check = Command::new(env!("CARGO_BIN_EXE_cargo-merge"))
@@ -54,11 +148,14 @@ fn an_unknown_tonic_is_refused_and_allowed_it_stays_on_the_network() {
     let said = text(&check.stdout);
     assert_eq!(check.status.code(), Some(1), "{said}");
     assert!(
-        said.contains("error[unsupported-tonic]: `relay-v11` uses tonic 0.11.0, which the in-process rewrite does not know (it knows 0.12, 0.13, 0.14)"),
+        said.contains(
+            "error[unsupported-tonic]: `relay-v08` uses tonic 0.8.3, which the in-process \
+             rewrite does not know (it knows 0.9, 0.10, 0.11, 0.12, 0.13, 0.14)"
+        ),
         "{said}"
     );
     assert!(
-        said.contains("member `relay-v11`: Cargo.toml:15:1\n   |\n15 | tonic = \"0.11\""),
+        said.contains("member `relay-v08`: Cargo.toml:16:1\n   |\n16 | tonic = \"0.8\""),
         "at the manifest's tonic line: {said}"
     );
     assert_eq!(said.matches("unsupported-tonic]").count(), 1, "{said}");
@@ -80,65 +177,67 @@ fn an_unknown_tonic_is_refused_and_allowed_it_stays_on_the_network() {
     assert!(!out_dir.exists(), "nothing written before the refusal");
 
     let binary = build_json_with(&plan, &out_dir, &["--allow", "unsupported-tonic"]);
-    // relay-v11's copy kept tonic's own include_proto!; relay-v14's was rewritten.
+    // relay-v08's copy kept tonic's own include_proto!; relay-v14's was rewritten.
     let copy =
-        |p: &str| text(&std::fs::read(out_dir.join("relays/members").join(p)).expect("copy"));
-    assert!(copy("relay-v11/src/main.rs").contains("tonic::include_proto!(\"versions.relay\")"));
+        |p: &str| text(&std::fs::read(out_dir.join("outdated/members").join(p)).expect("copy"));
+    assert!(copy("relay-v08/src/main.rs").contains("tonic::include_proto!(\"versions.relay\")"));
     assert!(
         copy("relay-v14/src/main.rs")
             .contains("::merge_runtime_shim::include_proto!(\"versions.relay\")")
     );
 
+    // relay-v08 calls relay-v14, the end of the trail.
+    let env = |[v08, v14]: [u16; 2]| {
+        vec![
+            ("RELAY_V08_ADDR".to_owned(), format!("127.0.0.1:{v08}")),
+            (
+                "RELAY_V08_NEXT".to_owned(),
+                format!("http://127.0.0.1:{v14}"),
+            ),
+            ("RELAY_V14_ADDR".to_owned(), format!("127.0.0.1:{v14}")),
+        ]
+    };
     let mut running = Running::default();
-    let split_ports = [free_port(), free_port(), free_port(), free_port()];
-    for (i, v) in ["relay-v11", "relay-v12", "relay-v13", "relay-v14"]
-        .iter()
-        .enumerate()
-    {
-        running.start(&bin(v), &env(split_ports), &[split_ports[i]]);
-    }
-    let merged_ports = [free_port(), free_port(), free_port(), free_port()];
+    let split_ports = [free_port(), free_port()];
+    start(
+        &mut running,
+        &bin("relay-v08"),
+        &env(split_ports),
+        &split_ports[..1],
+    );
+    start(
+        &mut running,
+        &bin("relay-v14"),
+        &env(split_ports),
+        &split_ports[1..],
+    );
+    let merged_ports = [free_port(), free_port()];
     let mp = free_port();
     let mut merged_env = env(merged_ports);
-    merged_env.push(("MERGE_METRICS_ADDR", format!("127.0.0.1:{mp}")));
-    running.start(&binary, &merged_env, &merged_ports);
+    merged_env.push(("MERGE_METRICS_ADDR".to_owned(), format!("127.0.0.1:{mp}")));
+    start(&mut running, &binary, &merged_env, &merged_ports);
 
-    let split = answers(split_ports[3]);
+    let ask = |port: u16| {
+        let url = format!("http://127.0.0.1:{port}");
+        [["hello", "1"], ["fail", "1"]]
+            .iter()
+            .map(|[note, hops]| client(&bin("relay-call"), &[&url, note, hops, "v08"]))
+            .collect::<Vec<_>>()
+    };
+    let split = ask(split_ports[0]);
     assert_eq!(
-        split[0],
-        "relay-v14@tonic-0.14 > relay-v13@tonic-0.13 > relay-v12@tonic-0.12 > relay-v11@tonic-0.11 > relay-v14@tonic-0.14 > relay-v13@tonic-0.13: hello\n"
+        split,
+        [
+            "relay-v08@tonic-0.8 > relay-v14@tonic-0.14: hello\n",
+            "error: InvalidArgument: relay-v14@tonic-0.14: asked to fail\n"
+        ]
     );
-    assert_eq!(split[1], "relay-v14@tonic-0.14: hi\n");
-    assert_eq!(
-        split[2],
-        "error: InvalidArgument: relay-v13@tonic-0.13: asked to fail\n"
-    );
-    assert_eq!(
-        split[3],
-        "error: InvalidArgument: relay-v11@tonic-0.11: asked to fail\n"
-    );
-    assert_eq!(answers(merged_ports[3]), split);
+    assert_eq!(ask(merged_ports[0]), split);
+    // relay-v08's client is tonic's own: its call to relay-v14 went over the network, which
+    // the in-process counters never see.
     let counters = metrics(mp);
-    // 0.14 to 0.13 and 0.13 to 0.12: in-process, each between two tonics.
-    assert_all_inline(
-        &counters,
-        &[
-            "/versions.relay.RelayV13/Pass",
-            "/versions.relay.RelayV12/Pass",
-        ],
-    );
-    // 0.12 to 0.11 (left as it is): over the network, counted by relay-v12's client.
-    let to_v11 = "/versions.relay.RelayV11/Pass";
     assert!(
-        counters.contains(&format!(
-            "merge_calls_total{{method=\"{to_v11}\",path=\"remote\",caller=\"relay-v12\""
-        )),
-        "{counters}"
-    );
-    assert!(
-        !counters.contains(&format!(
-            "merge_calls_total{{method=\"{to_v11}\",path=\"inline\""
-        )),
+        !counters.contains("caller=\"relay-v08\"") && !counters.contains("path=\"inline\""),
         "{counters}"
     );
 }

@@ -1,5 +1,5 @@
 //! `check` and `build` agree, over every fixture plan (the shop's, guarded, hazards, layouts,
-//! versions)
+//! versions and versions/outdated)
 //! and every isolation policy: each error `build` refuses a group with is an error `check`
 //! reports for that group under the same code, a group `check` finds errors in is refused, and
 //! a group `check` passes without errors builds (the real cargo compiles it, under the plan's
@@ -131,6 +131,11 @@ fn layouts() {
 fn versions() {
     let dir = tempfile::tempdir().expect("tempdir");
     agree(&fixture_plan(dir.path(), "versions"), &out("versions"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    agree(
+        &fixture_plan(dir.path(), "versions/outdated"),
+        &out("outdated"),
+    );
 }
 
 #[test]
