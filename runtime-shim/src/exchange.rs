@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use crate::neutral::{BoxMessageStream, MessageStream, NeutralStatus};
+use crate::future::BoxFuture;
+use crate::neutral::{BoxMessageStream, MessageStream, Metadata, NeutralStatus};
 use crate::value::{ConvertError, NeutralMessage};
 
 /// A message on its way across, with what its sender knows of it.
@@ -191,6 +192,39 @@ impl MessageStream for Lazy {
         }))
     }
 }
+
+/// A unary request entering a served stack of another tonic than the caller's: what the
+/// caller's HTTP request would carry (path and headers), with the message riding in the
+/// exchange. Extensions stay behind, as on the network.
+#[derive(Debug)]
+pub struct StackedRequest {
+    /// `/package.Service/Method`.
+    pub path: String,
+    /// The request headers: the caller's metadata and `grpc-timeout`.
+    pub headers: Metadata,
+    pub exchange: Exchange,
+}
+
+/// The callee's answer through its stack: its response headers and message (the callee's
+/// type, converted by the caller), or the status a layer, the handler or the trailers gave.
+#[derive(Debug)]
+pub struct StackedResponse {
+    pub headers: Metadata,
+    pub message: Crossing,
+}
+
+/// A unary method entered through its server's served stack, by a caller on another tonic:
+/// the callee's generated code builds its tonic's HTTP request from a [`StackedRequest`] and
+/// calls the stack registered for it (`stack`, as [`crate::Entry::stack`] holds it); `None`
+/// when that stack is not one of its tonic.
+pub type NeutralStacked = Arc<
+    dyn Fn(
+            &(dyn Any + Send + Sync),
+            StackedRequest,
+        ) -> Option<BoxFuture<Result<StackedResponse, NeutralStatus>>>
+        + Send
+        + Sync,
+>;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())

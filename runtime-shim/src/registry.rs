@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, RwLock, Weak};
 
 use crate::enter::{Callee, Enter};
+use crate::exchange::NeutralStacked;
 use crate::neutral::{NeutralStreaming, NeutralUnary};
 
 /// What a server registers for one method.
@@ -36,6 +37,8 @@ pub struct Handler {
     pub neutral: Option<NeutralUnary>,
     /// A streaming method in neutral form (messages encoded one by one).
     pub streaming: Option<NeutralStreaming>,
+    /// The unary method through its server's served stack, for a caller on another tonic.
+    pub stacked: Option<NeutralStacked>,
 }
 
 impl std::fmt::Debug for Handler {
@@ -44,6 +47,7 @@ impl std::fmt::Debug for Handler {
             .field("typed", &self.typed.is_some())
             .field("neutral", &self.neutral.is_some())
             .field("streaming", &self.streaming.is_some())
+            .field("stacked", &self.stacked.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -356,7 +360,11 @@ impl Registry {
         Some(Entry {
             path: path.into(),
             member: registered.map_or_else(|| Arc::from(""), |e| e.member.clone()),
-            handler: Handler::default(),
+            // Only the way in through the stack: a direct call would skip its layers.
+            handler: Handler {
+                stacked: registered.and_then(|e| e.handler.stacked.clone()),
+                ..Handler::default()
+            },
             routes: Arc::from([]),
             stack: Some(stack),
             callee,
@@ -608,6 +616,33 @@ mod tests {
         assert!(r.serves("vault"));
         drop(layered);
         assert!(r.lookup("/bank.Vault/Open").is_none());
+    }
+
+    #[test]
+    fn through_a_stack_a_caller_on_another_tonic_keeps_the_way_in_not_the_handler() {
+        let r = Arc::new(Registry::default());
+        let entrance: crate::NeutralStacked = Arc::new(|_, _| None);
+        let _reg = r.register_server(
+            "vault",
+            vec![TypeId::of::<Bare>()],
+            vec![(
+                "/bank.Vault/Open".into(),
+                Handler {
+                    stacked: Some(entrance),
+                    ..handler(1)
+                },
+            )],
+        );
+        let _layered = r.serve(Served {
+            stack: Some(Arc::new(1u8)),
+            ..served(&[("bank.Vault", TypeId::of::<Wrapped>())], false)
+        });
+        let e = r.lookup("/bank.Vault/Open").expect("through the stack");
+        assert!(e.handler.typed.is_none() && e.handler.neutral.is_none());
+        assert!(
+            e.handler.stacked.is_some(),
+            "the callee's entrance to its stack"
+        );
     }
 
     #[test]

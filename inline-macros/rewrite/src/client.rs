@@ -219,6 +219,17 @@ fn inline_call(f: &mut syn::ImplItemFn) {
                 )
                 .await;
             }
+            // A callee served through a stack of another tonic than this client's.
+            if super::__merge_inline::neutral_stack_of(&found.entry).is_some() {
+                return super::__merge_inline::call_stacked_neutral::<#req, #resp>(
+                    &found,
+                    #path,
+                    request,
+                    &self.__merge_hook,
+                    codecs,
+                )
+                .await;
+            }
         }
     } else {
         let neutral = if client_streaming {

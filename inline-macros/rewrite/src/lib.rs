@@ -97,8 +97,8 @@ pub fn rewrite_parsed(rel: &str, file: syn::File, text: &str) -> Result<Option<S
     )))
 }
 
-/// Whether `file` is prost/tonic output: prost-build's header, or tonic's server and client
-/// modules.
+/// Whether `file` is prost/tonic output: prost-build's header, tonic's server and client
+/// modules, or nothing but prost messages (prost-build 0.11, tonic 0.9's, writes no header).
 pub fn is_generated(file: &syn::File, text: &str) -> bool {
     if text
         .lines()
@@ -107,7 +107,7 @@ pub fn is_generated(file: &syn::File, text: &str) -> bool {
     {
         return true;
     }
-    file.items.iter().any(|i| {
+    let tonic_module = file.items.iter().any(|i| {
         matches!(i, Item::Mod(m) if {
             let name = m.ident.to_string();
             (name.ends_with("_server") || name.ends_with("_client"))
@@ -117,5 +117,59 @@ pub fn is_generated(file: &syn::File, text: &str) -> bool {
                         .starts_with("tonic :: codegen"))
                 }))
         })
-    })
+    });
+    tonic_module || prost_messages(&file.items).is_some_and(|n| n > 0)
+}
+
+/// How many prost-derived types `items` hold when they hold nothing else (their inherent
+/// impls and modules of such aside), else `None`.
+fn prost_messages(items: &[Item]) -> Option<usize> {
+    let derives_prost = |attrs: &[syn::Attribute]| {
+        attrs.iter().any(|a| {
+            a.path().is_ident("derive")
+                && quote::ToTokens::to_token_stream(&a.meta)
+                    .to_string()
+                    .contains("prost ::")
+        })
+    };
+    let mut n = 0;
+    for item in items {
+        match item {
+            Item::Struct(s) if derives_prost(&s.attrs) => n += 1,
+            Item::Enum(e) if derives_prost(&e.attrs) => n += 1,
+            Item::Impl(i) if i.trait_.is_none() => {}
+            Item::Mod(m) => n += prost_messages(&m.content.as_ref()?.1)?,
+            _ => return None,
+        }
+    }
+    Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generated(text: &str) -> bool {
+        is_generated(&syn::parse_file(text).expect("parses"), text)
+    }
+
+    #[test]
+    fn prost_output_without_its_header_is_generated_and_other_code_is_not() {
+        // prost-build 0.11: messages, an enum with its inherent impl, a oneof module.
+        let prost_0_11 = "#[allow(clippy::derive_partial_eq_without_eq)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct Hop { #[prost(string, tag = \"1\")] pub note: ::prost::alloc::string::String }
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum Kind { A = 0 }
+impl Kind { pub fn as_str_name(&self) -> &'static str { \"A\" } }
+pub mod hop { #[derive(Clone, PartialEq, ::prost::Oneof)] pub enum Via { #[prost(string, tag = \"2\")] Name(::prost::alloc::string::String) } }
+";
+        assert!(generated(prost_0_11));
+        assert!(!generated(
+            "#[derive(Clone, ::prost::Message)] pub struct M {}\nfn main() {}"
+        ));
+        assert!(!generated("pub mod empty {}\n"));
+        assert!(!generated("#[derive(Clone)] pub struct Plain {}\n"));
+    }
 }

@@ -334,6 +334,7 @@ fn unary_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
                     )),
                     typed: Some(Arc::new(typed)),
                     streaming: None,
+                    stacked: Some(super::__merge_inline::stacked_neutral::<#resp>(#resp_codec.into)),
                 },
             ));
         }

@@ -356,6 +356,140 @@ pub fn module(flavor: Flavor) -> TokenStream {
                 ))
             }
 
+            // ---- through a served stack of another tonic: the same, with neutral headers ----
+
+            /// The served stack of `entry` and the callee's entrance to it, for a caller whose
+            /// tonic is not the callee's (its [`Stack`] type is another).
+            #[inline]
+            pub fn neutral_stack_of(
+                entry: &::merge_runtime_shim::Entry,
+            ) -> Option<(&(dyn ::std::any::Any + Send + Sync), &::merge_runtime_shim::NeutralStacked)> {
+                Some((entry.stack.as_deref()?, entry.handler.stacked.as_ref()?))
+            }
+
+            /// Caller: [`call_stacked`] into a callee on another tonic. Path, headers and
+            /// `grpc-timeout` cross as a network request carries them, the message rides in
+            /// the exchange; extensions stay behind, as on the network.
+            pub async fn call_stacked_neutral<Req, Resp>(
+                found: &::merge_runtime_shim::Resolved,
+                path: &'static str,
+                request: tonic::Request<Req>,
+                hook: &ClientHook,
+                (into, from): (fn(Req) -> ::merge_runtime_shim::NeutralMessage, fn(::merge_runtime_shim::NeutralMessage) -> Result<Resp, ::merge_runtime_shim::ConvertError>),
+            ) -> Result<tonic::Response<Resp>, tonic::Status>
+            where
+                Req: ::prost::Message + Send + 'static,
+                Resp: Send + 'static,
+            {
+                let request = match &hook.0 {
+                    Some(hook) => intercept(|r| hook(r), request)?,
+                    None => request,
+                };
+                let (metadata, _, message) = request.into_parts();
+                let exchange = ::merge_runtime_shim::Exchange::new(::merge_runtime_shim::Crossing::new(
+                    message,
+                    <Req as ::prost::Message>::encode_to_vec,
+                    into,
+                ));
+                let mut headers = metadata.into_headers();
+                for reserved in ["user-agent", "grpc-message", "grpc-message-type", "grpc-status"] {
+                    headers.remove(reserved);
+                }
+                headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
+                headers.insert(http::header::TE, http::HeaderValue::from_static("trailers"));
+                let headers = metadata_to_neutral(tonic::metadata::MetadataMap::from_headers(headers));
+                let Some((stack, enter)) = neutral_stack_of(&found.entry) else {
+                    return Err(tonic::Status::unimplemented(format!("{path} is not served through a stack in-process")));
+                };
+                let stacked = ::merge_runtime_shim::StackedRequest {
+                    path: path.to_owned(),
+                    headers,
+                    exchange: exchange.clone(),
+                };
+                // The callee's layers are built and polled as its code.
+                let callee = &found.entry.callee;
+                let Some(answer) = callee.run(|| enter(stack, stacked)) else {
+                    return Err(tonic::Status::internal(format!(
+                        "{path}: the in-process stack of `{}` is not its tonic's", found.entry.member
+                    )));
+                };
+                let answer = callee.entered(answer).await.map_err(status_from_neutral);
+                if exchange.encoded() {
+                    found.count_encoded();
+                } else {
+                    found.count();
+                }
+                let answer = answer?;
+                let message = answer.message.take::<Resp>(from).map_err(|e| {
+                    tonic::Status::internal(format!("in-process response conversion failed: {e}"))
+                })?;
+                Ok(tonic::Response::from_parts(
+                    metadata_from_neutral(answer.headers),
+                    message,
+                    tonic::Extensions::default(),
+                ))
+            }
+
+            /// Callee: a unary method's entrance through this member's served stack for callers
+            /// on another tonic (`into`: how its response crosses).
+            pub fn stacked_neutral<Resp>(
+                into: fn(Resp) -> ::merge_runtime_shim::NeutralMessage,
+            ) -> ::merge_runtime_shim::NeutralStacked
+            where
+                Resp: ::prost::Message + Default + Send + 'static,
+            {
+                Arc::new(move |stack: &(dyn ::std::any::Any + Send + Sync), request: ::merge_runtime_shim::StackedRequest| {
+                    let stack = stack.downcast_ref::<Stack>()?.clone();
+                    let answer: ::merge_runtime_shim::future::BoxFuture<Result<::merge_runtime_shim::StackedResponse, ::merge_runtime_shim::NeutralStatus>> =
+                        Box::pin(async move {
+                            stacked_answer_neutral::<Resp>(&stack, request, into)
+                                .await
+                                .map_err(status_to_neutral)
+                        });
+                    Some(answer)
+                })
+            }
+
+            async fn stacked_answer_neutral<Resp>(
+                stack: &Stack,
+                request: ::merge_runtime_shim::StackedRequest,
+                into: fn(Resp) -> ::merge_runtime_shim::NeutralMessage,
+            ) -> Result<::merge_runtime_shim::StackedResponse, tonic::Status>
+            where
+                Resp: ::prost::Message + Default + Send + 'static,
+            {
+                let ::merge_runtime_shim::StackedRequest { path, headers, exchange } = request;
+                let mut req = http::Request::new(request_body(Messages(exchange.lazy_request()), true));
+                *req.method_mut() = http::Method::POST;
+                *req.uri_mut() = http::Uri::try_from(path)
+                    .map_err(|e| tonic::Status::internal(format!("in-process request path: {e}")))?;
+                *req.version_mut() = http::Version::HTTP_2;
+                *req.headers_mut() = metadata_from_neutral(headers).into_headers();
+                req.extensions_mut().insert(exchange.clone());
+                let response = stack(req).await.map_err(tonic::Status::from_error)?;
+                let (parts, body) = response.into_parts();
+                failed(&parts.headers)?;
+                if parts.status != http::StatusCode::OK {
+                    return Err(http_status(parts.status));
+                }
+                let message = match exchange.take_response() {
+                    Some(crossing) => crossing,
+                    None => {
+                        let mut streaming = answer_stream::<Resp>(body, parts.status);
+                        let message = streaming.message().await?;
+                        if let Some(trailers) = streaming.trailers().await? {
+                            failed(&trailers.into_headers())?;
+                        }
+                        let message = message.ok_or_else(|| tonic::Status::internal("Missing response message."))?;
+                        ::merge_runtime_shim::Crossing::new(message, <Resp as ::prost::Message>::encode_to_vec, into)
+                    }
+                };
+                Ok(::merge_runtime_shim::StackedResponse {
+                    headers: metadata_to_neutral(tonic::metadata::MetadataMap::from_headers(parts.headers)),
+                    message,
+                })
+            }
+
             /// The status in headers or trailers, when it is not Ok.
             fn failed(map: &tonic::codegen::http::HeaderMap) -> Result<(), tonic::Status> {
                 match tonic::Status::from_header_map(map) {
