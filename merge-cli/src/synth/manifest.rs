@@ -248,6 +248,17 @@ fn rebase_paths(deps: &mut dyn toml_edit::TableLike, cx: &Context<'_>) -> Result
     Ok(())
 }
 
+/// A registry crate copied into the merged workspace as a path package: cargo caps the lints of
+/// a registry crate, not of a path package, so its warnings are allowed here, as they were
+/// when it came from the registry.
+pub fn quiet_registry_copy(doc: &mut DocumentMut) {
+    let mut rust = Table::new();
+    rust.insert("warnings", toml_edit::value("allow"));
+    let mut lints = Table::new();
+    lints.insert("rust", Item::Table(rust));
+    doc.insert("lints", Item::Table(lints));
+}
+
 /// A path as TOML wants it, with `/` separators.
 pub fn slash(path: &Path) -> String {
     path.to_string_lossy().replace('\\', "/")

@@ -19,6 +19,10 @@
 //! refused here rather than patched wrongly. The copies live under
 //! `vendor/tonic-<version>-served/` for the tonic the members share (`[patch.crates-io]` points
 //! at it) and are applied in place to `exact` isolation's vendored `tonic-ns-<member>` copies.
+//!
+//! The builder's anchors are the same from tonic 0.9 to 0.14; 0.12 spells the appended code
+//! otherwise ([`adapt`]), and 0.9 to 0.11 (hyper 0.14) get serving code of their own
+//! ([`TONIC_0_11_SERVING`]) and a channel that only learns whether it is plain.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -42,8 +46,8 @@ struct Edit {
     with: &'static str,
 }
 
-/// The edits for tonic 0.12 to 0.14 (`transport::Server`, `Router`, `serve_internal`; 0.12's
-/// spelling through [`adapt`]).
+/// The edits for tonic 0.9 to 0.14 (`transport::Server`, `Router`, `serve_internal`; 0.12's
+/// spelling through [`adapt`]; 0.9 to 0.11 add [`TONIC_0_11_SVC`]).
 const TONIC_0_14: &[Edit] = &[
     Edit {
         anchor: "pub struct Server<L = Identity> {\n",
@@ -796,6 +800,7 @@ fn plain_manifest(text: &str) -> Result<String, String> {
         p.insert("publish", toml_edit::value(false));
         p.remove("workspace");
     }
+    super::manifest::quiet_registry_copy(&mut doc);
     Ok(doc.to_string())
 }
 
@@ -894,12 +899,47 @@ impl Default for Server<Identity> {
     }
 
     #[test]
+    fn tonic_0_9_to_0_11_get_a_cloneable_svc_and_a_stack_over_hyper_body() {
+        let shape = format!("{SHAPE}struct Svc<S> {{\n    inner: S,\n}}\n");
+        // Without `Svc` to make cloneable, the shape is not theirs.
+        let e = patch_server(&v("0.11.0"), SHAPE).expect_err("no Svc");
+        assert!(e.contains("`struct Svc<S> {` found 0 times"), "{e}");
+        let out = patch_server(&v("0.10.2"), &shape).expect("the 0.10 shape");
+        assert_eq!(out.matches("__merge_routes.push").count(), 4);
+        assert!(out.contains("#[derive(Clone)]\nstruct Svc<S> {"), "{out}");
+        assert!(
+            out.contains("Body::wrap_stream(__MergeData(body))"),
+            "{out}"
+        );
+        assert!(out.contains("hyper::server::conn::AddrStream"), "{out}");
+        assert!(!out.contains("load_shed"), "{out}");
+        let channel = "pub struct Channel {\n    svc: Buffer<Svc, Request<BoxBody>>,\n}
+        let buffer_size = endpoint.buffer_size.unwrap_or(DEFAULT_BUFFER_SIZE);
+        Channel { svc }
+        let buffer_size = endpoint.buffer_size.unwrap_or(DEFAULT_BUFFER_SIZE);
+        Ok(Channel { svc })
+        let svc = Balance::new(discover);
+        Channel { svc }
+";
+        let out = patch_channel(&v("0.9.2"), channel).expect("the 0.9 channel");
+        assert_eq!(out.matches("Channel { svc, __merge_plain }").count(), 3);
+        assert!(
+            out.contains("let __merge_plain = false;"),
+            "a balanced channel is not plain"
+        );
+        assert!(
+            !out.contains("__merge_dispatch"),
+            "no in-process transport: {out}"
+        );
+    }
+
+    #[test]
     fn a_tonic_of_another_shape_or_version_is_refused_not_patched() {
         let moved = SHAPE.replace("let svc = self.service_builder.service(svc);", "");
         let e = patch_server(&v("0.14.10"), &moved).expect_err("an anchor is gone");
         assert!(e.contains("found 0 times"), "{e}");
-        let e = patch_server(&v("0.11.0"), SHAPE).expect_err("not 0.12 to 0.14");
-        assert!(e.contains("does not know tonic 0.11.0"), "{e}");
+        let e = patch_server(&v("0.8.3"), SHAPE).expect_err("not 0.9 to 0.14");
+        assert!(e.contains("does not know tonic 0.8.3"), "{e}");
     }
 
     #[test]
@@ -918,5 +958,6 @@ impl Default for Server<Identity> {
             "{out}"
         );
         assert!(out.contains("publish = false"), "{out}");
+        assert!(out.contains("[lints.rust]\nwarnings = \"allow\""), "{out}");
     }
 }

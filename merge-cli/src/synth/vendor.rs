@@ -137,6 +137,7 @@ pub fn manifest(
         doc.remove(key);
     }
     redirect(&mut doc, package, redirects, &v.dir)?;
+    super::manifest::quiet_registry_copy(&mut doc);
     Ok(doc.to_string())
 }
 
