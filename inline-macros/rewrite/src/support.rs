@@ -330,30 +330,47 @@ pub fn module(flavor: Flavor) -> TokenStream {
                 Resp: ::prost::Message + Default + Send + 'static,
             {
                 let response = answer.await.map_err(tonic::Status::from_error)?;
-                let (parts, body) = response.into_parts();
-                failed(&parts.headers)?;
-                if parts.status != tonic::codegen::http::StatusCode::OK {
-                    return Err(http_status(parts.status));
-                }
-                let message = match exchange.take_response() {
-                    Some(crossing) => crossing.take::<Resp>(from).map_err(|e| {
+                let (parts, answer) = answered::<Resp>(response, exchange).await?;
+                let message = match answer {
+                    Ok(message) => message,
+                    Err(crossing) => crossing.take::<Resp>(from).map_err(|e| {
                         tonic::Status::internal(format!("in-process response conversion failed: {e}"))
                     })?,
-                    None => {
-                        let mut streaming = answer_stream::<Resp>(body, parts.status);
-                        let message = streaming.message().await?;
-                        // Before a missing message is said: a status in the trailers wins.
-                        if let Some(trailers) = streaming.trailers().await? {
-                            failed(&trailers.into_headers())?;
-                        }
-                        message.ok_or_else(|| tonic::Status::internal("Missing response message."))?
-                    }
                 };
                 Ok(tonic::Response::from_parts(
                     tonic::metadata::MetadataMap::from_headers(parts.headers),
                     message,
                     extensions_from_http(parts.extensions),
                 ))
+            }
+
+            /// A served stack's response to an in-process request, as the network path reads
+            /// it: the status in its headers or trailers, its HTTP status, then its message,
+            /// still typed in the exchange (`Err`), or decoded from the body when a layer read
+            /// it (`Ok`).
+            async fn answered<Resp>(
+                response: http::Response<HttpBody>,
+                exchange: &::merge_runtime_shim::Exchange,
+            ) -> Result<(http::response::Parts, Result<Resp, ::merge_runtime_shim::Crossing>), tonic::Status>
+            where
+                Resp: ::prost::Message + Default + Send + 'static,
+            {
+                let (parts, body) = response.into_parts();
+                failed(&parts.headers)?;
+                if parts.status != http::StatusCode::OK {
+                    return Err(http_status(parts.status));
+                }
+                if let Some(crossing) = exchange.take_response() {
+                    return Ok((parts, Err(crossing)));
+                }
+                let mut streaming = answer_stream::<Resp>(body, parts.status);
+                let message = streaming.message().await?;
+                // Before a missing message is said: a status in the trailers wins.
+                if let Some(trailers) = streaming.trailers().await? {
+                    failed(&trailers.into_headers())?;
+                }
+                let message = message.ok_or_else(|| tonic::Status::internal("Missing response message."))?;
+                Ok((parts, Ok(message)))
             }
 
             // ---- through a served stack of another tonic: the same, with neutral headers ----
@@ -467,22 +484,10 @@ pub fn module(flavor: Flavor) -> TokenStream {
                 *req.headers_mut() = metadata_from_neutral(headers).into_headers();
                 req.extensions_mut().insert(exchange.clone());
                 let response = stack(req).await.map_err(tonic::Status::from_error)?;
-                let (parts, body) = response.into_parts();
-                failed(&parts.headers)?;
-                if parts.status != http::StatusCode::OK {
-                    return Err(http_status(parts.status));
-                }
-                let message = match exchange.take_response() {
-                    Some(crossing) => crossing,
-                    None => {
-                        let mut streaming = answer_stream::<Resp>(body, parts.status);
-                        let message = streaming.message().await?;
-                        if let Some(trailers) = streaming.trailers().await? {
-                            failed(&trailers.into_headers())?;
-                        }
-                        let message = message.ok_or_else(|| tonic::Status::internal("Missing response message."))?;
-                        ::merge_runtime_shim::Crossing::new(message, <Resp as ::prost::Message>::encode_to_vec, into)
-                    }
+                let (parts, answer) = answered::<Resp>(response, &exchange).await?;
+                let message = match answer {
+                    Ok(message) => ::merge_runtime_shim::Crossing::new(message, <Resp as ::prost::Message>::encode_to_vec, into),
+                    Err(crossing) => crossing,
                 };
                 Ok(::merge_runtime_shim::StackedResponse {
                     headers: metadata_to_neutral(tonic::metadata::MetadataMap::from_headers(parts.headers)),
