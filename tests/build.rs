@@ -8,7 +8,9 @@
 //!
 //! `proto/kinds.proto` (every kind of field) is compiled twice with different prost settings:
 //! `$OUT_DIR/kinds.rs` with the defaults, `$OUT_DIR/kinds_alt.rs` with `bytes::Bytes` and
-//! `BTreeMap`, for the field-by-field conversion tests. Only OUT_DIR is written.
+//! `BTreeMap`, for the field-by-field conversion tests. `$OUT_DIR/probe_options.rs` is
+//! probe.proto again with tonic-build's `use_arc_self` and `generate_default_stubs` (a trait
+//! taking `self: Arc<Self>`, with default methods). Only OUT_DIR is written.
 
 use std::path::PathBuf;
 
@@ -20,6 +22,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let generated = std::fs::read(out_dir.join("probe.rs"))?;
     let copy = out_dir.join("probe_copy.rs");
     write_if_changed(&copy, &generated)?;
+
+    let options_dir = out_dir.join("options");
+    std::fs::create_dir_all(&options_dir)?;
+    tonic_prost_build::configure()
+        .out_dir(&options_dir)
+        .use_arc_self(true)
+        .generate_default_stubs(true)
+        .compile_fds(protox::compile(["proto/probe.proto"], ["proto"])?)?;
+    let options = std::fs::read(options_dir.join("probe.rs"))?;
+    write_if_changed(&out_dir.join("probe_options.rs"), &options)?;
 
     let kinds = protox::compile(["proto/kinds.proto"], ["proto"])?;
     tonic_prost_build::configure().compile_fds(kinds.clone())?;

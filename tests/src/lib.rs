@@ -32,6 +32,11 @@ pub mod copy {
     merge_runtime_shim::include_proto!("probe_copy");
 }
 
+/// probe.proto generated with tonic-build's `use_arc_self` and `generate_default_stubs`.
+pub mod options {
+    merge_runtime_shim::include_proto!("probe_options");
+}
+
 /// Every kind of protobuf field (`kinds.proto`), with prost's default Rust types.
 pub mod kinds {
     merge_runtime_shim::include_proto!("kinds");

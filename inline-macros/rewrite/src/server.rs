@@ -24,11 +24,23 @@ struct Method {
     response: Type,
     client_streaming: bool,
     server_streaming: bool,
+    /// The trait method takes `self: Arc<Self>` (tonic-build's `use_arc_self`).
+    arc_self: bool,
 }
 
 impl Method {
     fn unary(&self) -> bool {
         !self.client_streaming && !self.server_streaming
+    }
+
+    /// The call of this method on the service `inner` (an `Arc<T>`).
+    fn call_on(&self, service: &Ident, inner: TokenStream) -> TokenStream {
+        let method = &self.method;
+        if self.arc_self {
+            quote!(<T as #service>::#method(::std::sync::Arc::clone(&#inner), request))
+        } else {
+            quote!(<T as #service>::#method(&#inner, request))
+        }
     }
 }
 
@@ -190,7 +202,7 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
 
 /// One unary method of [`rewrite`]'s `__merge_serve_stacked`.
 fn stacked_arm(path: &str, u: &Method, service: &Ident) -> TokenStream {
-    let method = &u.method;
+    let call = u.call_on(service, quote!(inner));
     let (req, resp) = (&u.request, &u.response);
     let (req_codec, resp_codec) = (codec(req), codec(resp));
     quote! {
@@ -198,7 +210,7 @@ fn stacked_arm(path: &str, u: &Method, service: &Ident) -> TokenStream {
             let inner = inner.clone();
             Ok(super::__merge_inline::serve_unary::<#req, #resp, B, _, _>(
                 req,
-                move |request| async move { <T as #service>::#method(&inner, request).await },
+                move |request| async move { #call.await },
                 (#req_codec.from, #resp_codec.into),
             ))
         }
@@ -235,7 +247,7 @@ fn enter_stacked(imp: &mut ItemImpl, arc: &TokenStream) {
 /// A streaming method's neutral handler: messages arrive and leave encoded, one by one; the
 /// interceptor, the deadline and panic catching apply as for unary methods.
 fn streaming_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
-    let method = &u.method;
+    let call = u.call_on(service, quote!(inner));
     let (req, resp) = (&u.request, &u.response);
     let take = if u.client_streaming {
         quote!(super::__merge_inline::take_many::<#req>(req))
@@ -263,7 +275,7 @@ fn streaming_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
                             Some(mut f) => super::__merge_inline::intercept(|r| tonic::service::Interceptor::call(&mut f, r), request)?,
                             None => request,
                         };
-                        <T as #service>::#method(&inner, request).await
+                        #call.await
                     };
                     let response = super::__merge_inline::finish::<tonic::Response<#resp>, _>(fut, timeout)
                         .await
@@ -285,7 +297,7 @@ fn streaming_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
 /// A unary method's typed handler (zero copy for callers with the same types) and its neutral
 /// face (prost-encoded, for the others).
 fn unary_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
-    let method = &u.method;
+    let call = u.call_on(service, quote!(self.inner));
     let (req, resp) = (&u.request, &u.response);
     let (req_codec, resp_codec) = (codec(req), codec(resp));
     quote! {
@@ -315,7 +327,7 @@ fn unary_handler(path: &str, u: &Method, service: &Ident) -> TokenStream {
                     };
                     // async_trait's boxed future, guarded where it is: no nested state to copy.
                     Ok(super::__merge_inline::Reply::typed(
-                        <T as #service>::#method(&self.inner, request),
+                        #call,
                         timeout,
                     ))
                 }
@@ -371,7 +383,16 @@ fn trait_methods(items: &[Item], service: &Ident) -> Vec<Method> {
                 continue;
             };
             // `Self::XStream`: server streaming; named `T::XStream` in the registering code.
+            // `BoxStream<R>`: server streaming with tonic-build's `generate_default_stubs`.
             let (response, server_streaming) = match &response {
+                Type::Path(p)
+                    if p.path
+                        .segments
+                        .last()
+                        .is_some_and(|s| s.ident == "BoxStream") =>
+                {
+                    (response.clone(), true)
+                }
                 Type::Path(p)
                     if p.qself.is_none()
                         && p.path.segments.first().is_some_and(|s| s.ident == "Self") =>
@@ -384,12 +405,16 @@ fn trait_methods(items: &[Item], service: &Ident) -> Vec<Method> {
                 }
                 _ => (response, false),
             };
+            let arc_self = matches!(f.sig.inputs.first(), Some(FnArg::Receiver(r))
+                if r.colon_token.is_some()
+                    && matches!(&*r.ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Arc")));
             out.push(Method {
                 method: f.sig.ident.clone(),
                 request,
                 response,
                 client_streaming,
                 server_streaming,
+                arc_self,
             });
         }
     }
