@@ -2,7 +2,8 @@
 //! then relay-v12, relay-v11, relay-v10 and relay-v09 (0.9, its generated code committed), which
 //! calls relay-v14 again; relay-v10 also calls relay-v09's server-streaming `Walk`. Merged as one
 //! group, every call crosses from one tonic to another in-process (converted at the
-//! framework-neutral boundary) and the answers are split mode's.
+//! framework-neutral boundary), into relay-v10's and relay-v13's served stacks (server
+//! timeouts) too, and the answers are split mode's, errors and timeouts included.
 //!
 //! relay-v08 is on tonic 0.8, which the in-process rewrite does not know: check and build
 //! refuse its group with `unsupported-tonic`, naming the member and the version, before
@@ -46,6 +47,9 @@ fn answers(v14: u16) -> Vec<String> {
         ["walk", "5"],
         ["walk", "9"],
         ["walk-fail", "5"],
+        ["walk-cancel", "5"],
+        ["slow", "2"],
+        ["slow", "5"],
     ]
     .iter()
     .map(|[note, hops]| client(&bin("relay-call"), &[&url, note, hops]))
@@ -94,13 +98,16 @@ fn six_tonic_versions_call_each_other_in_process() {
         format!("{all} > relay-v14@tonic-0.14 > relay-v13@tonic-0.13: hello\n")
     );
     assert_eq!(split[1], "relay-v14@tonic-0.14: hi\n");
+    // An error comes back with the name of every relay it passed.
+    let back = "< relay-v10@tonic-0.10 < relay-v11@tonic-0.11 < relay-v12@tonic-0.12 < \
+                relay-v13@tonic-0.13 < relay-v14@tonic-0.14";
     assert_eq!(
         split[2],
-        "error: InvalidArgument: relay-v13@tonic-0.13: asked to fail\n"
+        "error: InvalidArgument: relay-v13@tonic-0.13: asked to fail < relay-v14@tonic-0.14\n"
     );
     assert_eq!(
         split[3],
-        "error: InvalidArgument: relay-v09@tonic-0.9: asked to fail\n"
+        format!("error: InvalidArgument: relay-v09@tonic-0.9: asked to fail {back}\n")
     );
     // relay-v10 joins relay-v09's stream: its name, then the rest of the trail.
     assert_eq!(split[4], format!("{all}: walk\n"));
@@ -111,9 +118,26 @@ fn six_tonic_versions_call_each_other_in_process() {
              relay-v11@tonic-0.11: walk\n"
         )
     );
+    // A stream's error, Cancelled too, and nothing read after it.
     assert_eq!(
         split[6],
-        "error: InvalidArgument: relay-v09@tonic-0.9: asked to fail mid-stream\n"
+        format!("error: InvalidArgument: relay-v09@tonic-0.9: asked to fail mid-stream {back}\n")
+    );
+    assert_eq!(
+        split[7],
+        format!("error: Cancelled: relay-v09@tonic-0.9: cancelled mid-stream {back}\n")
+    );
+    // relay-v13's server timeout (4 s) ends a trail that stops at relay-v12, relay-v10's (2 s)
+    // one that stops at relay-v09: merged, only their served stacks can say so (a call that
+    // went around them would wait the 6 s and succeed).
+    assert_eq!(
+        split[8],
+        "error: Cancelled: Timeout expired < relay-v14@tonic-0.14\n"
+    );
+    assert_eq!(
+        split[9],
+        "error: Cancelled: Timeout expired < relay-v11@tonic-0.11 < relay-v12@tonic-0.12 < \
+         relay-v13@tonic-0.13 < relay-v14@tonic-0.14\n"
     );
     assert_eq!(answers(merged_ports[5]), split);
     let counters = metrics(mp);
@@ -229,7 +253,7 @@ fn an_unknown_tonic_is_refused_and_allowed_it_stays_on_the_network() {
         split,
         [
             "relay-v08@tonic-0.8 > relay-v14@tonic-0.14: hello\n",
-            "error: InvalidArgument: relay-v14@tonic-0.14: asked to fail\n"
+            "error: InvalidArgument: relay-v14@tonic-0.14: asked to fail < relay-v08@tonic-0.8\n"
         ]
     );
     assert_eq!(ask(merged_ports[0]), split);

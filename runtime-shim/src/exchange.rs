@@ -214,17 +214,16 @@ pub struct StackedResponse {
 }
 
 /// A unary method entered through its server's served stack, by a caller on another tonic:
-/// the callee's generated code builds its tonic's HTTP request from a [`StackedRequest`] and
-/// calls the stack registered for it (`stack`, as [`crate::Entry::stack`] holds it); `None`
-/// when that stack is not one of its tonic.
-pub type NeutralStacked = Arc<
-    dyn Fn(
-            &(dyn Any + Send + Sync),
-            StackedRequest,
-        ) -> Option<BoxFuture<Result<StackedResponse, NeutralStatus>>>
-        + Send
-        + Sync,
->;
+/// given the stack as [`crate::Entry::stack`] holds it, the callee's generated code gives the
+/// call ([`StackedCall`]) when the stack is one of its tonic, `None` otherwise (the caller then
+/// goes over the network).
+pub type NeutralStacked =
+    Arc<dyn Fn(&(dyn Any + Send + Sync)) -> Option<StackedCall> + Send + Sync>;
+
+/// One call through a served stack: the callee builds its tonic's HTTP request from the
+/// [`StackedRequest`] and calls the stack.
+pub type StackedCall =
+    Box<dyn FnOnce(StackedRequest) -> BoxFuture<Result<StackedResponse, NeutralStatus>> + Send>;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())

@@ -31,7 +31,9 @@ mod value;
 
 pub use channel::{ChannelProbe, Dispatched, channel_plain, register_channel_probe};
 pub use enter::{Callee, Enter, Entered, within};
-pub use exchange::{Crossing, Exchange, NeutralStacked, StackedRequest, StackedResponse};
+pub use exchange::{
+    Crossing, Exchange, NeutralStacked, StackedCall, StackedRequest, StackedResponse,
+};
 /// The stream trait every tonic's streams implement (tokio-stream and tonic 0.9's codegen
 /// re-export it): generated code names it here, whatever its tonic re-exports.
 #[doc(hidden)]

@@ -621,7 +621,7 @@ mod tests {
     #[test]
     fn through_a_stack_a_caller_on_another_tonic_keeps_the_way_in_not_the_handler() {
         let r = Arc::new(Registry::default());
-        let entrance: NeutralStacked = Arc::new(|_, _| None);
+        let entrance: NeutralStacked = Arc::new(|_| None);
         let _reg = r.register_server(
             "vault",
             vec![TypeId::of::<Bare>()],

@@ -220,13 +220,14 @@ fn inline_call(f: &mut syn::ImplItemFn) {
                 .await;
             }
             // A callee served through a stack of another tonic than this client's.
-            if super::__merge_inline::neutral_stack_of(&found.entry).is_some() {
+            if let Some(enter) = super::__merge_inline::neutral_stacked_call(&found.entry) {
                 return super::__merge_inline::call_stacked_neutral::<#req, #resp>(
                     &found,
                     #path,
                     request,
                     &self.__merge_hook,
                     codecs,
+                    enter,
                 )
                 .await;
             }

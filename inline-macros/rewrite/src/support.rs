@@ -365,9 +365,13 @@ pub fn module(flavor: Flavor) -> TokenStream {
                 }
                 let mut streaming = answer_stream::<Resp>(body, parts.status);
                 let message = streaming.message().await?;
-                // Before a missing message is said: a status in the trailers wins.
+                // Before a missing message is said: a status in the trailers wins. Trailers
+                // join the response's metadata, as tonic's unary client merges them.
+                let mut parts = parts;
                 if let Some(trailers) = streaming.trailers().await? {
-                    failed(&trailers.into_headers())?;
+                    let trailers = trailers.into_headers();
+                    failed(&trailers)?;
+                    parts.headers.extend(trailers);
                 }
                 let message = message.ok_or_else(|| tonic::Status::internal("Missing response message."))?;
                 Ok((parts, Ok(message)))
@@ -375,24 +379,24 @@ pub fn module(flavor: Flavor) -> TokenStream {
 
             // ---- through a served stack of another tonic: the same, with neutral headers ----
 
-            /// The served stack of `entry` and the callee's entrance to it, for a caller whose
-            /// tonic is not the callee's (its [`Stack`] type is another).
+            /// The call into `entry`'s served stack that the callee offers a caller whose tonic
+            /// is not its own (its [`Stack`] type is another): `None` when there is none.
             #[inline]
-            pub fn neutral_stack_of(
-                entry: &::merge_runtime_shim::Entry,
-            ) -> Option<(&(dyn ::std::any::Any + Send + Sync), &::merge_runtime_shim::NeutralStacked)> {
-                Some((entry.stack.as_deref()?, entry.handler.stacked.as_ref()?))
+            pub fn neutral_stacked_call(entry: &::merge_runtime_shim::Entry) -> Option<::merge_runtime_shim::StackedCall> {
+                (entry.handler.stacked.as_ref()?)(entry.stack.as_deref()?)
             }
 
-            /// Caller: [`call_stacked`] into a callee on another tonic. Path, headers and
-            /// `grpc-timeout` cross as a network request carries them, the message rides in
-            /// the exchange; extensions stay behind, as on the network.
+            /// Caller: [`call_stacked`] into a callee on another tonic, through `enter`
+            /// ([`neutral_stacked_call`]). Path, headers and `grpc-timeout` cross as a network
+            /// request carries them, the message rides in the exchange; extensions stay behind,
+            /// as on the network.
             pub async fn call_stacked_neutral<Req, Resp>(
                 found: &::merge_runtime_shim::Resolved,
                 path: &'static str,
                 request: tonic::Request<Req>,
                 hook: &ClientHook,
                 (into, from): (fn(Req) -> ::merge_runtime_shim::NeutralMessage, fn(::merge_runtime_shim::NeutralMessage) -> Result<Resp, ::merge_runtime_shim::ConvertError>),
+                enter: ::merge_runtime_shim::StackedCall,
             ) -> Result<tonic::Response<Resp>, tonic::Status>
             where
                 Req: ::prost::Message + Send + 'static,
@@ -415,9 +419,6 @@ pub fn module(flavor: Flavor) -> TokenStream {
                 headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
                 headers.insert(http::header::TE, http::HeaderValue::from_static("trailers"));
                 let headers = metadata_to_neutral(tonic::metadata::MetadataMap::from_headers(headers));
-                let Some((stack, enter)) = neutral_stack_of(&found.entry) else {
-                    return Err(tonic::Status::unimplemented(format!("{path} is not served through a stack in-process")));
-                };
                 let stacked = ::merge_runtime_shim::StackedRequest {
                     path: path.to_owned(),
                     headers,
@@ -425,12 +426,7 @@ pub fn module(flavor: Flavor) -> TokenStream {
                 };
                 // The callee's layers are built and polled as its code.
                 let callee = &found.entry.callee;
-                let Some(answer) = callee.run(|| enter(stack, stacked)) else {
-                    return Err(tonic::Status::internal(format!(
-                        "{path}: the in-process stack of `{}` is not its tonic's", found.entry.member
-                    )));
-                };
-                let answer = callee.entered(answer).await.map_err(status_from_neutral);
+                let answer = callee.entered(callee.run(|| enter(stacked))).await.map_err(status_from_neutral);
                 if exchange.encoded() {
                     found.count_encoded();
                 } else {
@@ -455,15 +451,16 @@ pub fn module(flavor: Flavor) -> TokenStream {
             where
                 Resp: ::prost::Message + Default + Send + 'static,
             {
-                Arc::new(move |stack: &(dyn ::std::any::Any + Send + Sync), request: ::merge_runtime_shim::StackedRequest| {
+                Arc::new(move |stack: &(dyn ::std::any::Any + Send + Sync)| {
                     let stack = stack.downcast_ref::<Stack>()?.clone();
-                    let answer: ::merge_runtime_shim::future::BoxFuture<Result<::merge_runtime_shim::StackedResponse, ::merge_runtime_shim::NeutralStatus>> =
+                    let call: ::merge_runtime_shim::StackedCall = Box::new(move |request: ::merge_runtime_shim::StackedRequest| {
                         Box::pin(async move {
                             stacked_answer_neutral::<Resp>(&stack, request, into)
                                 .await
                                 .map_err(status_to_neutral)
-                        });
-                    Some(answer)
+                        })
+                    });
+                    Some(call)
                 })
             }
 
@@ -584,12 +581,24 @@ pub fn module(flavor: Flavor) -> TokenStream {
 
             /// Decodes this member's prost messages from gRPC frames, as its tonic's prost codec
             /// does (written here: the codec crate differs between tonic versions). A stream
-            /// framed by this module may hand it the status it ended with ([`Failed`]).
-            pub struct MessageDecoder<M>(::std::marker::PhantomData<fn() -> M>, Option<Failed>);
+            /// framed by this module may hand it the status it ended with ([`Failed`]): given
+            /// once, after which nothing more is decoded (tonic decodes the empty frame that
+            /// carried it again on the next read), so the stream ends as on the network.
+            pub struct MessageDecoder<M> {
+                message: ::std::marker::PhantomData<fn() -> M>,
+                failed: Option<Failed>,
+                ended: bool,
+            }
 
             impl<M> Default for MessageDecoder<M> {
                 fn default() -> Self {
-                    MessageDecoder(::std::marker::PhantomData, None)
+                    MessageDecoder::watching(None)
+                }
+            }
+
+            impl<M> MessageDecoder<M> {
+                fn watching(failed: Option<Failed>) -> Self {
+                    MessageDecoder { message: ::std::marker::PhantomData, failed, ended: false }
                 }
             }
 
@@ -601,7 +610,11 @@ pub fn module(flavor: Flavor) -> TokenStream {
                 type Item = M;
                 type Error = tonic::Status;
                 fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<M>, tonic::Status> {
-                    if let Some(status) = self.1.as_ref().and_then(|f| f.lock().unwrap_or_else(|p| p.into_inner()).take()) {
+                    if self.ended {
+                        return Ok(None);
+                    }
+                    if let Some(status) = self.failed.as_ref().and_then(|f| f.lock().unwrap_or_else(|p| p.into_inner()).take()) {
+                        self.ended = true;
                         return Err(status);
                     }
                     <M as ::prost::Message>::decode(src)
@@ -903,7 +916,8 @@ fn legacy_bodies() -> TokenStream {
         /// This member's tonic's HTTP body.
         pub type HttpBody = tonic::body::BoxBody;
 
-        /// Messages framed as a request body (framed only when read, whatever `lazy` says).
+        /// Messages framed as a request body. `Framed` frames a message only when the body is
+        /// read, with no buffer of its own: every body here is lazy.
         pub fn request_body(messages: Messages, _lazy: bool) -> HttpBody {
             tonic::codegen::Body::boxed_unsync(Framed::new(messages, false, None))
         }
@@ -913,21 +927,19 @@ fn legacy_bodies() -> TokenStream {
             tonic::codegen::Body::boxed_unsync(Framed::new(messages, true, None))
         }
 
-        /// Messages decoded by this member's tonic, the status they end with kept.
-        fn stream_of<M: ::prost::Message + Default + Send + 'static>(messages: Messages) -> tonic::Streaming<M> {
+        /// Messages decoded by this member's tonic as a network response stream is: the
+        /// status they end with kept, `Cancelled` included (the public `new_request` reads
+        /// trailers never and takes a `Cancelled` body error for the end).
+        pub fn response_stream<M: ::prost::Message + Default + Send + 'static>(messages: Messages) -> tonic::codec::Streaming<M> {
             let failed = Failed::default();
             let body = Framed::new(messages, false, Some(failed.clone()));
-            tonic::Streaming::new_request(MessageDecoder::<M>(::std::marker::PhantomData, Some(failed)), body, None, None)
+            tonic::Streaming::new_request(MessageDecoder::<M>::watching(Some(failed)), body, None, None)
         }
 
-        /// Messages decoded by this member's tonic as a network response stream is.
-        pub fn response_stream<M: ::prost::Message + Default + Send + 'static>(messages: Messages) -> tonic::codec::Streaming<M> {
-            stream_of(messages)
-        }
-
-        /// Messages decoded by this member's tonic as a network request stream is.
+        /// Messages decoded by this member's tonic as a network request stream is (a
+        /// `Cancelled` caller ends it, as tonic says).
         pub fn request_stream<M: ::prost::Message + Default + Send + 'static>(messages: Messages) -> tonic::Streaming<M> {
-            stream_of(messages)
+            tonic::Streaming::new_request(MessageDecoder::<M>::default(), Framed::new(messages, false, None), None, None)
         }
 
         /// A served stack's answer body, decoded (its trailers read by the caller).
@@ -960,11 +972,12 @@ fn legacy_bodies() -> TokenStream {
             failed: Option<Failed>,
             ended: bool,
             status: Option<tonic::Status>,
+            trailed: bool,
         }
 
         impl Framed {
             fn new(messages: Messages, response: bool, failed: Option<Failed>) -> Framed {
-                Framed { messages, response, failed, ended: false, status: None }
+                Framed { messages, response, failed, ended: false, status: None, trailed: false }
             }
         }
 
@@ -1011,7 +1024,7 @@ fn legacy_bodies() -> TokenStream {
 
             fn poll_trailers(self: Pin<&mut Self>, _cx: &mut ::std::task::Context<'_>) -> ::std::task::Poll<Result<Option<http::HeaderMap>, tonic::Status>> {
                 let this = self.get_mut();
-                if !this.response {
+                if !this.response || ::std::mem::replace(&mut this.trailed, true) {
                     return ::std::task::Poll::Ready(Ok(None));
                 }
                 let mut trailers = http::HeaderMap::new();

@@ -249,8 +249,8 @@ fn rebase_paths(deps: &mut dyn toml_edit::TableLike, cx: &Context<'_>) -> Result
 }
 
 /// A registry crate copied into the merged workspace as a path package: cargo caps the lints of
-/// a registry crate, not of a path package, so its warnings are allowed here, as they were
-/// when it came from the registry.
+/// a registry crate (`--cap-lints allow`), not of a path package, so its warnings are allowed
+/// here. Not quite the cap: a `#![deny(..)]` in the crate's own source still applies.
 pub fn quiet_registry_copy(doc: &mut DocumentMut) {
     let mut rust = Table::new();
     rust.insert("warnings", toml_edit::value("allow"));

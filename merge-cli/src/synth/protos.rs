@@ -233,13 +233,16 @@ pub fn decide(candidates: &[Candidate]) -> Decision {
         }
     }
     found.retain(|_, (packages, _)| packages.len() > 1);
-    let mut users: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut users: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for ((framework, _, _), (packages, _)) in &found {
-        *users.entry(framework.as_str()).or_default() += packages.len();
+        users
+            .entry(framework.as_str())
+            .or_default()
+            .extend(packages.iter().map(String::as_str));
     }
     let framework = users
         .iter()
-        .max_by_key(|(_, n)| **n)
+        .max_by_key(|(_, packages)| packages.len())
         .map(|(f, _)| (*f).to_owned());
     let kept: Vec<_> = found
         .into_iter()
