@@ -38,6 +38,10 @@ pub struct PlanService {
     /// The binary to run, when the package has several.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bin: Option<String>,
+    /// The member's environment when `cargo merge bench` runs it (split: its process; merged:
+    /// the merged binary, each key also as `<MEMBER>_<KEY>`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +78,7 @@ impl Plan {
                         PlanService {
                             manifest: Some(manifest),
                             bin: None,
+                            env: BTreeMap::new(),
                         },
                     );
                 }
@@ -104,6 +109,7 @@ mod tests {
             PlanService {
                 manifest: Some("services/orders/Cargo.toml".into()),
                 bin: Some("orders".into()),
+                env: BTreeMap::new(),
             },
         );
         let text = plan.to_toml().expect("serialises");

@@ -28,6 +28,12 @@ struct MergedBinary<'a> {
 }
 
 pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
+    run(args, true).map(|_| ())
+}
+
+/// Builds the plan's groups; `say`: print each binary on stdout (status lines go to stderr
+/// either way). Gives each group's binary.
+pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<(String, PathBuf)>, Failure> {
     let json = args.message_format == MessageFormat::Json;
     let out = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone());
     let plan_path = match (&args.plan, &args.traffic) {
@@ -108,6 +114,7 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
     }
 
     let interactive = !json && std::io::stderr().is_terminal();
+    let mut built = Vec::new();
     for (g, members) in made.iter_mut() {
         if !json {
             status::status(
@@ -143,6 +150,10 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
             binary = cargo_build(&dir, g, args, false, interactive)?.0;
         }
         let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+        built.push((g.name.clone(), binary.clone()));
+        if !say {
+            continue;
+        }
         if json {
             let line = MergedBinary {
                 reason: "merged-binary",
@@ -169,7 +180,7 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
     let previous = std::fs::read_to_string(&lock).ok();
     let text = mergelock::render(&plan.dir, isolation, &made, previous.as_deref());
     fsx::write_all_if_changed(&[(&lock, text.as_bytes())])?;
-    Ok(())
+    Ok(built)
 }
 
 /// The output folder of a group must not overlap a member's sources: neither inside a local

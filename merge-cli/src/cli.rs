@@ -60,6 +60,18 @@ pub enum Command {
     /// native libraries linked twice and versions the isolation policy cannot keep. Exit
     /// status: 0 when clean or only warnings, 1 when errors were found, 2 for bad input.
     Check(CheckArgs),
+
+    /// Measure one group split against merged: the same requests, answers compared.
+    ///
+    /// Builds each member's own binary and the group's merged binary (same profile), runs the
+    /// members as separate processes, then the merged binary, each with the plan's
+    /// `[service.NAME.env]`, and drives the requests of `--requests` (JSON lines) at the members
+    /// that serve them: closed-loop with `--concurrency` callers, or open-loop at `--rate`
+    /// requests per second (latency from the intended send time). Reports requests per second,
+    /// latency percentiles, CPU seconds per request of the service processes and peak memory of
+    /// both setups side by side, and every request whose answer differs. Exit status: 0 when
+    /// every answer matched, 1 when one differed (or something failed), 2 for bad input.
+    Bench(BenchArgs),
 }
 
 impl Command {
@@ -67,6 +79,10 @@ impl Command {
         match self {
             Command::Analyze(a) => a.message_format,
             Command::Build(b) => b.message_format,
+            Command::Bench(b) => match b.message_format {
+                BenchFormat::Json => MessageFormat::Json,
+                BenchFormat::Human | BenchFormat::Markdown => MessageFormat::Human,
+            },
             // A SARIF run's input problems are text on stderr: no log is written.
             Command::Check(c) => match c.message_format {
                 CheckFormat::Json => MessageFormat::Json,
@@ -193,6 +209,93 @@ pub struct BuildArgs {
     /// stderr either way)
     #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]
     pub message_format: MessageFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The merge plan (members, their manifests and `[service.NAME.env]`)
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+
+    /// The group to measure
+    #[arg(long, value_name = "NAME")]
+    pub group: String,
+
+    /// The requests, JSON lines: `{"method": "/pkg.Svc/Method", "message": {..},
+    /// "metadata": {..}}`, the message in protobuf JSON, sent in order, round and round
+    #[arg(long, value_name = "FILE")]
+    pub requests: PathBuf,
+
+    /// How long each setup is measured (after its warm-up): `30s`, `500ms`, `2m`
+    #[arg(long, value_name = "TIME", default_value = "30s", value_parser = parse_duration)]
+    pub duration: std::time::Duration,
+
+    /// How long each setup runs the load before it is measured
+    #[arg(long, value_name = "TIME", default_value = "5s", value_parser = parse_duration)]
+    pub warmup: std::time::Duration,
+
+    /// Open loop: requests per second, sent at fixed times whatever the answers do
+    #[arg(long, value_name = "R", conflicts_with = "concurrency", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
+    /// Closed loop: this many callers, each sending its next request when its last is
+    /// answered (the default, with 8 callers, when --rate is not given)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub concurrency: Option<u32>,
+
+    /// Build and run both setups with the release profile
+    #[arg(long)]
+    pub release: bool,
+
+    /// Folder of the merged workspace and the run's logs (`<out>/bench/<group>/`)
+    #[arg(long, value_name = "DIR", default_value = "target/merge")]
+    pub out: PathBuf,
+
+    /// Build despite `cargo merge check` errors of this code (as `build --allow`)
+    #[arg(long, value_name = "CODE")]
+    pub allow: Vec<String>,
+
+    /// Output: a table, JSON lines (`bench-result` per setup, then `bench-compare`), or
+    /// Markdown for a pull-request comment
+    #[arg(long, value_enum, value_name = "FMT", default_value_t = BenchFormat::Human)]
+    pub message_format: BenchFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
+/// `30s`, `500ms`, `2m`, `1h`, or plain seconds (`30`, `0.5`).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (say 30s, 500ms or 2m)"))?;
+    let seconds = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("`{text}`: the unit is ms, s, m or h")),
+    };
+    std::time::Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("`{text}` is not a duration (say 30s, 500ms or 2m)"))
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= 1e7 => Ok(r),
+        _ => Err(format!(
+            "`{text}` is not a rate: requests per second, above 0"
+        )),
+    }
 }
 
 /// Output of `analyze` and `build` (`check` has its own, `CheckFormat`, with SARIF too).

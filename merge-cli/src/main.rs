@@ -4,6 +4,7 @@
 //! lives in its own module.
 
 mod analyze;
+mod bench;
 mod build;
 mod check;
 mod cli;
@@ -46,6 +47,12 @@ fn main() -> ExitCode {
     let result = match args.command {
         cli::Command::Analyze(a) => analyze::exec(&a),
         cli::Command::Build(b) => build::exec(&b),
+        cli::Command::Bench(b) => match bench::exec(&b) {
+            // Answers differed, and were reported: status 1.
+            Ok(true) => return ExitCode::from(1),
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        },
         cli::Command::Check(c) => match check::exec(&c) {
             // Errors were found and reported: status 1, with nothing more to say.
             Ok(true) => return ExitCode::from(1),

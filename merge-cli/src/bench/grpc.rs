@@ -1,0 +1,121 @@
+//! One gRPC call whose messages are bytes already encoded (the request file's), answered with
+//! the status and the bytes of every message: what split and merged answers are compared on.
+
+use prost::bytes::{Buf, BufMut};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+use super::requests::Request;
+
+/// An answer: the status code (0 for Ok) and message, and the messages received (one for a
+/// unary call; those before the error for a stream that failed).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Answer {
+    pub code: i32,
+    pub message: String,
+    pub messages: Vec<Vec<u8>>,
+}
+
+impl Answer {
+    fn failed(status: &Status, messages: Vec<Vec<u8>>) -> Answer {
+        Answer {
+            code: status.code() as i32,
+            message: status.message().to_owned(),
+            messages,
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.code == Code::Ok as i32
+    }
+}
+
+/// Sends `request` on `channel`.
+pub async fn call(channel: Channel, request: &Request) -> Answer {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    if let Err(e) = grpc.ready().await {
+        return Answer::failed(&Status::unavailable(e.to_string()), Vec::new());
+    }
+    let mut message = tonic::Request::new(request.body.clone());
+    for (k, v) in &request.metadata {
+        if let (Ok(k), Ok(v)) = (
+            tonic::metadata::MetadataKey::from_bytes(k.as_bytes()),
+            tonic::metadata::MetadataValue::try_from(v.as_str()),
+        ) {
+            message.metadata_mut().insert(k, v);
+        }
+    }
+    let Ok(path) = tonic::codegen::http::uri::PathAndQuery::try_from(request.path.as_str()) else {
+        return Answer::failed(&Status::internal("not a method path"), Vec::new());
+    };
+    if request.server_streaming() {
+        match grpc.server_streaming(message, path, Raw).await {
+            Ok(response) => {
+                let mut stream = response.into_inner();
+                let mut messages = Vec::new();
+                loop {
+                    match stream.message().await {
+                        Ok(Some(m)) => messages.push(m),
+                        Ok(None) => {
+                            break Answer {
+                                code: 0,
+                                message: String::new(),
+                                messages,
+                            };
+                        }
+                        Err(status) => break Answer::failed(&status, messages),
+                    }
+                }
+            }
+            Err(status) => Answer::failed(&status, Vec::new()),
+        }
+    } else {
+        match grpc.unary(message, path, Raw).await {
+            Ok(response) => Answer {
+                code: 0,
+                message: String::new(),
+                messages: vec![response.into_inner()],
+            },
+            Err(status) => Answer::failed(&status, Vec::new()),
+        }
+    }
+}
+
+/// Messages as they are: bytes in, bytes out.
+#[derive(Debug, Clone, Copy, Default)]
+struct Raw;
+
+impl Codec for Raw {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = Raw;
+    type Decoder = Raw;
+
+    fn encoder(&mut self) -> Raw {
+        Raw
+    }
+
+    fn decoder(&mut self) -> Raw {
+        Raw
+    }
+}
+
+impl Encoder for Raw {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for Raw {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
+    }
+}

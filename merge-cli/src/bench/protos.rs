@@ -1,0 +1,68 @@
+//! The members' .proto files, compiled in process (protox, no protoc) into one descriptor pool:
+//! what turns a request's protobuf JSON into bytes and an answer's bytes into JSON.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use merge_analyzer::members::Member;
+use prost_reflect::DescriptorPool;
+
+/// Every .proto file of the members' own packages (not `target/`, not hidden folders),
+/// compiled member by member and joined: a file another member already gave (its own copy of
+/// the same .proto) is taken once, the first member's.
+pub fn pool(members: &[Member]) -> Result<DescriptorPool, String> {
+    let mut pool = DescriptorPool::new();
+    for m in members {
+        let roots: BTreeSet<PathBuf> = m
+            .local_packages()
+            .filter_map(|p| {
+                p.manifest_path
+                    .parent()
+                    .map(|d| d.as_std_path().to_path_buf())
+            })
+            .collect();
+        let files: Vec<PathBuf> = roots.iter().flat_map(|r| proto_files(r)).collect();
+        if files.is_empty() {
+            continue;
+        }
+        // Imports resolve against each file's folder and the package roots.
+        let mut includes: Vec<PathBuf> = files
+            .iter()
+            .filter_map(|f| f.parent().map(Path::to_path_buf))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        includes.extend(roots.iter().cloned());
+        let mut compiler =
+            protox::Compiler::new(&includes).map_err(|e| format!("member `{}`: {e}", m.name))?;
+        compiler.include_imports(true);
+        for f in &files {
+            compiler
+                .open_file(f)
+                .map_err(|e| format!("member `{}`: {e}", m.name))?;
+        }
+        for file in compiler.file_descriptor_set().file {
+            if pool.get_file_by_name(file.name()).is_none() {
+                pool.add_file_descriptor_proto(file)
+                    .map_err(|e| format!("member `{}`: {e}", m.name))?;
+            }
+        }
+    }
+    Ok(pool)
+}
+
+/// The .proto files under `root`, sorted.
+fn proto_files(root: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_entry(|e| {
+            let name = e.file_name().to_string_lossy();
+            e.depth() == 0 || !(name == "target" || name.starts_with('.'))
+        })
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "proto"))
+        .map(|e| e.into_path())
+        .collect();
+    files.sort();
+    files
+}
