@@ -227,8 +227,12 @@ pub struct BenchArgs {
     pub requests: PathBuf,
 
     /// How long each setup is measured (after its warm-up): `30s`, `500ms`, `2m`
-    #[arg(long, value_name = "TIME", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "TIME", default_value = "30s", value_parser = parse_positive_duration)]
     pub duration: std::time::Duration,
+
+    /// A call not answered within this time counts as `DeadlineExceeded`
+    #[arg(long, value_name = "TIME", default_value = "10s", value_parser = parse_positive_duration)]
+    pub timeout: std::time::Duration,
 
     /// How long each setup runs the load before it is measured
     #[arg(long, value_name = "TIME", default_value = "5s", value_parser = parse_duration)]
@@ -287,6 +291,13 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     };
     std::time::Duration::try_from_secs_f64(seconds)
         .map_err(|_| format!("`{text}` is not a duration (say 30s, 500ms or 2m)"))
+}
+
+fn parse_positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!("`{text}`: a time above zero")),
+        d => Ok(d),
+    }
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {

@@ -29,6 +29,14 @@ impl Answer {
     pub fn ok(&self) -> bool {
         self.code == Code::Ok as i32
     }
+
+    /// A call bench gave up on after `timeout`.
+    pub fn no_answer(timeout: std::time::Duration) -> Answer {
+        Answer::failed(
+            &Status::deadline_exceeded(format!("bench: no answer within {timeout:?}")),
+            Vec::new(),
+        )
+    }
 }
 
 /// Sends `request` on `channel`.

@@ -1,13 +1,15 @@
 //! The load generator: the request mix sent round and round at the members that serve it,
 //! closed-loop (N callers, each sending when its last call is answered) or open-loop (at a
 //! fixed rate, each call's latency counted from the time it was meant to be sent, so a stall
-//! is not hidden by the calls it delayed).
+//! is not hidden by the calls it delayed). Every call reports to one collector, which keeps
+//! one histogram and, when asked, every answer by its sequence number.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tonic::transport::Channel;
 
@@ -35,109 +37,129 @@ pub struct Outcome {
     /// Latencies in microseconds.
     pub latencies: Histogram<u64>,
     pub completed: u64,
+    /// Answers that were not Ok.
+    pub failed: u64,
     pub elapsed: Duration,
-    /// `(k, answer)` of the k-th request sent (request `k % mix.len()` of the mix).
+    /// `(k, answer)` of the k-th request sent (request `k % mix.len()` of the mix), by `k`.
     pub answers: Vec<(u64, Answer)>,
 }
 
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
-}
+/// The longest latency recorded (an hour); longer ones count as an hour.
+const MAX_US: u64 = 3_600_000_000;
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros())
         .unwrap_or(u64::MAX)
-        .clamp(1, 3_600_000_000)
+        .clamp(1, MAX_US)
 }
 
-/// Sends the mix for `duration`; with `keep`, every answer is kept.
-pub async fn drive(mix: Arc<Vec<Target>>, mode: Mode, duration: Duration, keep: bool) -> Outcome {
+/// One finished call.
+type Record = (u64, Duration, Answer);
+
+/// Sends the mix for `duration`, each call given up after `timeout`; with `keep`, every
+/// answer is kept.
+pub async fn drive(
+    mix: Arc<Vec<Target>>,
+    mode: Mode,
+    duration: Duration,
+    timeout: Duration,
+    keep: bool,
+) -> Outcome {
     let start = Instant::now();
     let end = start + duration;
+    let (tx, mut rx) = mpsc::unbounded_channel::<Record>();
+    let collector = tokio::spawn(async move {
+        let mut latencies =
+            Histogram::<u64>::new_with_bounds(1, MAX_US, 3).expect("valid histogram bounds");
+        let (mut completed, mut failed) = (0u64, 0u64);
+        let mut answers = Vec::new();
+        while let Some((k, latency, answer)) = rx.recv().await {
+            latencies.saturating_record(micros(latency));
+            completed += 1;
+            failed += u64::from(!answer.ok());
+            if keep {
+                answers.push((k, answer));
+            }
+        }
+        answers.sort_by_key(|(k, _)| *k);
+        (latencies, completed, failed, answers)
+    });
+    let one = move |mix: &[Target], k: u64| {
+        let target = &mix[(k % mix.len() as u64) as usize];
+        let (channel, request) = (target.channel.clone(), target.request.clone());
+        async move {
+            match tokio::time::timeout(timeout, call(channel, &request)).await {
+                Ok(answer) => answer,
+                Err(_) => Answer::no_answer(timeout),
+            }
+        }
+    };
     let mut tasks = tokio::task::JoinSet::new();
     match mode {
         Mode::Closed(callers) => {
             let next = Arc::new(AtomicU64::new(0));
             for _ in 0..callers {
-                let (mix, next) = (mix.clone(), next.clone());
+                let (mix, next, tx) = (mix.clone(), next.clone(), tx.clone());
                 tasks.spawn(async move {
-                    let mut part = Part::default();
                     while Instant::now() < end {
                         let k = next.fetch_add(1, Ordering::Relaxed);
-                        let target = &mix[(k % mix.len() as u64) as usize];
                         let sent = Instant::now();
-                        let answer = call(target.channel.clone(), &target.request).await;
-                        part.add(k, sent.elapsed(), answer, keep);
+                        let answer = one(&mix, k).await;
+                        let _ = tx.send((k, sent.elapsed(), answer));
                     }
-                    part
                 });
             }
         }
         Mode::Open(rate) => {
-            let mut k = 0u64;
-            loop {
-                let intended = start + Duration::from_secs_f64(k as f64 / rate);
-                if intended >= end {
-                    break;
+            // A thread of its own sends on time: the runtime's timer wakes on whole
+            // milliseconds, which would add up to a millisecond to every latency; an OS sleep
+            // is precise to tens of microseconds. Every request whose time has come goes at
+            // once, so a late wake-up never lowers the rate (and its lag counts).
+            let handle = tokio::runtime::Handle::current();
+            let std_start = std::time::Instant::now();
+            let at = move |k: u64| Duration::from_secs_f64(k as f64 / rate);
+            let (mix, tx) = (mix.clone(), tx.clone());
+            let sender = std::thread::spawn(move || {
+                let mut tasks = Vec::new();
+                let mut k = 0u64;
+                while at(k) < duration {
+                    let now = std_start.elapsed();
+                    while at(k) <= now && at(k) < duration {
+                        let (intended, mix, tx) = (start + at(k), mix.clone(), tx.clone());
+                        tasks.push(handle.spawn(async move {
+                            let answer = one(&mix, k).await;
+                            let _ = tx.send((k, intended.elapsed(), answer));
+                        }));
+                        k += 1;
+                    }
+                    tasks.retain(|t| !t.is_finished());
+                    std::thread::sleep(at(k).saturating_sub(std_start.elapsed()));
                 }
-                tokio::time::sleep_until(intended).await;
-                let mix = mix.clone();
-                tasks.spawn(async move {
-                    let target = &mix[(k % mix.len() as u64) as usize];
-                    let answer = call(target.channel.clone(), &target.request).await;
-                    let mut part = Part::default();
-                    part.add(k, intended.elapsed(), answer, keep);
-                    part
-                });
-                k += 1;
+                tasks
+            });
+            let pending = tokio::task::spawn_blocking(move || sender.join().unwrap_or_default())
+                .await
+                .unwrap_or_default();
+            for t in pending {
+                let _ = t.await;
             }
         }
     }
-    let mut total = Part::default();
-    while let Some(part) = tasks.join_next().await {
-        if let Ok(part) = part {
-            total.join(part);
-        }
-    }
-    total.answers.sort_by_key(|(k, _)| *k);
+    drop(tx);
+    while tasks.join_next().await.is_some() {}
+    let (latencies, completed, failed, answers) = collector.await.unwrap_or_else(|_| {
+        (
+            Histogram::new_with_bounds(1, MAX_US, 3).expect("valid histogram bounds"),
+            0,
+            0,
+            Vec::new(),
+        )
+    });
     Outcome {
-        latencies: total.latencies,
-        completed: total.completed,
+        latencies,
+        completed,
+        failed,
         elapsed: start.elapsed().max(duration),
-        answers: total.answers,
-    }
-}
-
-/// What one caller (or one open-loop call) saw.
-struct Part {
-    latencies: Histogram<u64>,
-    completed: u64,
-    answers: Vec<(u64, Answer)>,
-}
-
-impl Default for Part {
-    fn default() -> Self {
-        Part {
-            latencies: histogram(),
-            completed: 0,
-            answers: Vec::new(),
-        }
-    }
-}
-
-impl Part {
-    fn add(&mut self, k: u64, latency: Duration, answer: Answer, keep: bool) {
-        self.latencies.saturating_record(micros(latency));
-        self.completed += 1;
-        if keep {
-            self.answers.push((k, answer));
-        }
-    }
-
-    fn join(&mut self, other: Part) {
-        // Same bounds: adding cannot fail.
-        let _ = self.latencies.add(&other.latencies);
-        self.completed += other.completed;
-        self.answers.extend(other.answers);
+        answers,
     }
 }

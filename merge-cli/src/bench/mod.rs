@@ -89,8 +89,10 @@ pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
         return Err(Failure::Input(unserved));
     }
 
-    let split = split_binaries(&members, args)?;
+    // The merged build first: it refuses an output folder inside a member's tree, and what
+    // check finds, before anything else is built.
     let merged = merged_binary(args)?;
+    let split = split_binaries(&members, args)?;
     let env = Env::of(&plan.plan.service, &members);
     let logs = std::path::absolute(&args.out)
         .unwrap_or_else(|_| args.out.clone())
@@ -111,6 +113,7 @@ pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
         mode,
         warmup: args.warmup,
         duration: args.duration,
+        timeout: args.timeout,
         logs,
     };
     let outcome = runtime.block_on(async {
@@ -305,6 +308,7 @@ struct Run {
     mode: Mode,
     warmup: Duration,
     duration: Duration,
+    timeout: Duration,
     logs: PathBuf,
 }
 
@@ -333,7 +337,8 @@ impl Run {
         }
         let addresses = self.listening(&mut procs).await?;
         let targets = self.targets(&addresses).await?;
-        let (split_result, split_answers) = self.measure("split", &procs, &targets, None).await?;
+        let (split_result, split_answers) =
+            self.measure("split", &mut procs, &targets, None).await?;
         procs.stop(Duration::from_secs(5));
 
         // Merged: the one binary, at the same addresses, counters on.
@@ -347,15 +352,20 @@ impl Run {
         let wanted: BTreeSet<SocketAddr> = targets.iter().map(|(a, _)| *a).collect();
         self.ready(&mut procs, &wanted).await?;
         let (merged_result, merged_answers) = self
-            .measure("merged", &procs, &targets, Some(metrics))
+            .measure("merged", &mut procs, &targets, Some(metrics))
             .await?;
         procs.stop(Duration::from_secs(5));
 
+        // The k-th request is the same request in both setups (`k % mix.len()`).
+        let merged_by_k: BTreeMap<u64, &Answer> =
+            merged_answers.iter().map(|(k, a)| (*k, a)).collect();
         let mut mismatches = 0;
         let mut shown = Vec::new();
-        let pairs = split_answers.iter().zip(merged_answers.iter());
-        for ((k, a), (_, b)) in pairs {
-            if a != b {
+        for (k, a) in &split_answers {
+            let Some(b) = merged_by_k.get(k) else {
+                continue;
+            };
+            if a != *b {
                 mismatches += 1;
                 if shown.len() < SHOWN {
                     let r = &self.mix[(*k % self.mix.len() as u64) as usize];
@@ -383,10 +393,16 @@ impl Run {
                 if let Some(why) = p.exited() {
                     anyhow::bail!(why);
                 }
+                // Listening, and on the same ports a moment later (a member may open one port
+                // before the other).
                 let found = procs::listening(p.pid());
                 if !found.is_empty() {
-                    out.insert(p.name.clone(), found);
-                    break;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    if procs::listening(p.pid()) == found {
+                        out.insert(p.name.clone(), found);
+                        break;
+                    }
+                    continue;
                 }
                 if tokio::time::Instant::now() > deadline {
                     anyhow::bail!(
@@ -410,12 +426,16 @@ impl Run {
         let mut chosen: BTreeMap<String, SocketAddr> = BTreeMap::new();
         let mut out = Vec::new();
         for r in &self.mix {
-            let service = r.service_name().to_owned();
+            let service = r.method.parent_service().full_name().to_owned();
             if let Some(a) = chosen.get(&service) {
                 out.push((*a, r.clone()));
                 continue;
             }
-            let members = self.servers.get(&service).cloned().unwrap_or_default();
+            let members = self
+                .servers
+                .get(r.service_name())
+                .cloned()
+                .unwrap_or_default();
             let candidates: Vec<SocketAddr> = members
                 .iter()
                 .flat_map(|m| addresses.get(m).cloned().unwrap_or_default())
@@ -477,7 +497,7 @@ impl Run {
     async fn measure(
         &self,
         setup: &'static str,
-        procs: &Procs,
+        procs: &mut Procs,
         targets: &[(SocketAddr, Arc<Request>)],
         metrics: Option<SocketAddr>,
     ) -> anyhow::Result<(SetupResult, Vec<(u64, Answer)>)> {
@@ -506,15 +526,32 @@ impl Run {
         }
         let mix = Arc::new(mix);
         if !self.warmup.is_zero() {
-            load::drive(mix.clone(), self.mode, self.warmup, false).await;
+            load::drive(mix.clone(), self.mode, self.warmup, self.timeout, false).await;
         }
+        still_running(procs)?;
         let cpu_before = procs.cpu_seconds();
-        let out = load::drive(mix, self.mode, self.duration, true).await;
-        let cpu = procs.cpu_seconds() - cpu_before;
-        let calls = match metrics {
+        let calls_before = match metrics {
             Some(a) => counters(a).await,
             None => BTreeMap::new(),
         };
+        let out = load::drive(mix, self.mode, self.duration, self.timeout, true).await;
+        let cpu = procs.cpu_seconds() - cpu_before;
+        let mut calls = match metrics {
+            Some(a) => counters(a).await,
+            None => BTreeMap::new(),
+        };
+        // Only the measured calls: the warm-up's are taken off.
+        for (path, n) in &mut calls {
+            *n = n.saturating_sub(calls_before.get(path).copied().unwrap_or(0));
+        }
+        let peak = procs.peak_rss();
+        still_running(procs)?;
+        if out.failed > 0 {
+            status::warning(&format!(
+                "{setup}: {} of {} answers were not Ok (see the `non-Ok answers` row)",
+                out.failed, out.completed
+            ));
+        }
         let h = &out.latencies;
         let result = SetupResult {
             reason: "bench-result",
@@ -530,11 +567,22 @@ impl Run {
             } else {
                 0.0
             },
-            peak_rss_mib: procs.peak_rss() as f64 / (1024.0 * 1024.0),
+            peak_rss_mib: peak as f64 / (1024.0 * 1024.0),
+            failed: out.failed,
             calls,
         };
         Ok((result, out.answers))
     }
+}
+
+/// An error naming the first process of `procs` that exited, with the end of its log.
+fn still_running(procs: &mut Procs) -> anyhow::Result<()> {
+    for p in procs.0.iter_mut() {
+        if let Some(why) = p.exited() {
+            anyhow::bail!(why);
+        }
+    }
+    Ok(())
 }
 
 /// An answer as the user reads it: status, and the messages as protobuf JSON.

@@ -60,13 +60,15 @@ impl Procs {
         let err = out
             .try_clone()
             .map_err(|e| format!("cannot open `{}` twice: {e}", log.display()))?;
-        let child = Command::new(program)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("cannot start `{}`: {e}", program.display()))?;
+        // A process group of its own: stopping it reaches what it started too.
+        let child =
+            std::os::unix::process::CommandExt::process_group(&mut Command::new(program), 0)
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .spawn()
+                .map_err(|e| format!("cannot start `{}`: {e}", program.display()))?;
         self.0.push(Proc {
             name: name.to_owned(),
             log: log.to_path_buf(),
@@ -81,7 +83,7 @@ impl Procs {
             if matches!(p.child.try_wait(), Ok(None)) {
                 // SIGTERM, as a service is stopped in production (std sends only SIGKILL).
                 let _ = Command::new("kill")
-                    .args(["-TERM", &p.child.id().to_string()])
+                    .args(["-TERM", "--", &format!("-{}", p.child.id())])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .status();
@@ -96,6 +98,11 @@ impl Procs {
                 std::thread::sleep(Duration::from_millis(20));
             }
             if !matches!(p.child.try_wait(), Ok(Some(_))) {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", p.child.id())])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
                 let _ = p.child.kill();
                 let _ = p.child.wait();
             }

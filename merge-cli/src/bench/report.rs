@@ -17,6 +17,8 @@ pub struct SetupResult {
     pub max_us: u64,
     pub cpu_s_per_request: f64,
     pub peak_rss_mib: f64,
+    /// Answers that were not Ok (errors the services gave, and calls not answered in time).
+    pub failed: u64,
     /// Calls between members by the path they took (the merged binary's counters; split
     /// processes serve none).
     pub calls: BTreeMap<String, u64>,
@@ -56,13 +58,15 @@ fn calls(c: &BTreeMap<String, u64>) -> String {
 fn rows(split: &SetupResult, merged: &SetupResult, cmp: &Compare) -> Vec<[String; 4]> {
     let f = |v: f64, digits: usize| format!("{v:.digits$}");
     let us = |v: u64| format!("{:.3} ms", v as f64 / 1000.0);
-    let ratio = |a: f64, b: f64| {
-        if b > 0.0 {
-            format!("{:.2}x", a / b)
+    // How many times better merged is: more requests, less of everything else.
+    let gain = |better: f64, worse: f64| {
+        if worse > 0.0 {
+            format!("{:.2}x", better / worse)
         } else {
             "-".to_owned()
         }
     };
+    let lower = |s: u64, m: u64| gain(s as f64, m as f64);
     vec![
         [
             "requests".into(),
@@ -74,31 +78,31 @@ fn rows(split: &SetupResult, merged: &SetupResult, cmp: &Compare) -> Vec<[String
             "requests/s".into(),
             f(split.rps, 1),
             f(merged.rps, 1),
-            ratio(merged.rps, split.rps),
+            gain(merged.rps, split.rps),
         ],
         [
             "p50".into(),
             us(split.p50_us),
             us(merged.p50_us),
-            format!("{:.2}x", cmp.p50_ratio),
+            lower(split.p50_us, merged.p50_us),
         ],
         [
             "p90".into(),
             us(split.p90_us),
             us(merged.p90_us),
-            ratio(split.p90_us as f64, merged.p90_us as f64),
+            lower(split.p90_us, merged.p90_us),
         ],
         [
             "p99".into(),
             us(split.p99_us),
             us(merged.p99_us),
-            ratio(split.p99_us as f64, merged.p99_us as f64),
+            lower(split.p99_us, merged.p99_us),
         ],
         [
             "max".into(),
             us(split.max_us),
             us(merged.max_us),
-            ratio(split.max_us as f64, merged.max_us as f64),
+            lower(split.max_us, merged.max_us),
         ],
         [
             "CPU per request".into(),
@@ -110,7 +114,13 @@ fn rows(split: &SetupResult, merged: &SetupResult, cmp: &Compare) -> Vec<[String
             "peak RSS".into(),
             format!("{:.1} MiB", split.peak_rss_mib),
             format!("{:.1} MiB", merged.peak_rss_mib),
-            ratio(split.peak_rss_mib, merged.peak_rss_mib),
+            gain(split.peak_rss_mib, merged.peak_rss_mib),
+        ],
+        [
+            "non-Ok answers".into(),
+            split.failed.to_string(),
+            merged.failed.to_string(),
+            String::new(),
         ],
         [
             "calls between members".into(),
@@ -127,7 +137,7 @@ fn rows(split: &SetupResult, merged: &SetupResult, cmp: &Compare) -> Vec<[String
     ]
 }
 
-const HEAD: [&str; 4] = ["", "split", "merged", "split / merged"];
+const HEAD: [&str; 4] = ["", "split", "merged", "merged better by"];
 
 /// The human table.
 pub fn table(split: &SetupResult, merged: &SetupResult, cmp: &Compare) -> String {
@@ -163,7 +173,7 @@ pub fn table(split: &SetupResult, merged: &SetupResult, cmp: &Compare) -> String
 /// The Markdown table, for a pull-request comment.
 pub fn markdown(group: &str, split: &SetupResult, merged: &SetupResult, cmp: &Compare) -> String {
     let mut out = format!("#### cargo merge bench: group `{group}`\n\n");
-    out.push_str("| | split | merged | split / merged |\n|---|---:|---:|---:|\n");
+    out.push_str("| | split | merged | merged better by |\n|---|---:|---:|---:|\n");
     for r in rows(split, merged, cmp) {
         out.push_str(&format!("| {} | {} | {} | {} |\n", r[0], r[1], r[2], r[3]));
     }
@@ -186,6 +196,7 @@ mod tests {
             max_us: p50 * 4,
             cpu_s_per_request: cpu,
             peak_rss_mib: 10.0,
+            failed: 0,
             calls: BTreeMap::new(),
         }
     }
