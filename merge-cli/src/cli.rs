@@ -451,6 +451,22 @@ fn normalize(mut args: Vec<OsString>) -> Vec<OsString> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_take_a_unit_and_zero_is_refused_where_a_time_is_needed() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert!(parse_positive_duration("0s").is_err());
+        for bad in ["", "s", "10x", "-1s", "1e3s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_rate("0").is_err() && parse_rate("nan").is_err());
+        assert_eq!(parse_rate("250"), Ok(250.0));
+    }
+
     use clap::CommandFactory;
 
     use super::*;

@@ -117,9 +117,13 @@ pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
         logs,
     };
     let outcome = runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot watch for SIGTERM")?;
+        // Interrupted or terminated: the run's future is dropped, and with it the processes.
         tokio::select! {
             r = run.both(&split, &merged, &env, &args.group) => r,
             _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted: every process it started is stopped")),
+            _ = term.recv() => Err(anyhow::anyhow!("terminated: every process it started is stopped")),
         }
     })?;
     print(args, &outcome)?;
