@@ -31,9 +31,18 @@ pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
     run(args, true).map(|_| ())
 }
 
+/// A group built.
+#[derive(Debug)]
+pub struct Built {
+    pub group: String,
+    pub binary: PathBuf,
+    /// The environment keys its members read namespaced: (`<MEMBER>_<KEY>`, `<KEY>`).
+    pub env_fallbacks: Vec<(String, String)>,
+}
+
 /// Builds the plan's groups; `say`: print each binary on stdout (status lines go to stderr
-/// either way). Gives each group's binary.
-pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<(String, PathBuf)>, Failure> {
+/// either way).
+pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
     let json = args.message_format == MessageFormat::Json;
     let out = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone());
     let plan_path = match (&args.plan, &args.traffic) {
@@ -150,7 +159,11 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<(String, PathBuf)>, Failur
             binary = cargo_build(&dir, g, args, false, interactive)?.0;
         }
         let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
-        built.push((g.name.clone(), binary.clone()));
+        built.push(Built {
+            group: g.name.clone(),
+            binary: binary.clone(),
+            env_fallbacks: g.env_fallbacks.clone(),
+        });
         if !say {
             continue;
         }

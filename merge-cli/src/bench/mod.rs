@@ -92,8 +92,15 @@ pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
     // The merged build first: it refuses an output folder inside a member's tree, and what
     // check finds, before anything else is built.
     let merged = merged_binary(args)?;
+    let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+    let env = Env::of(&plan.plan.service, &names, &merged.env_fallbacks).map_err(|e| {
+        Failure::Input(vec![Diagnostic::usage(
+            "env-conflict",
+            e,
+            "give the members different keys, or the same value",
+        )])
+    })?;
     let split = split_binaries(&members, args)?;
-    let env = Env::of(&plan.plan.service, &members);
     let logs = std::path::absolute(&args.out)
         .unwrap_or_else(|_| args.out.clone())
         .join("bench")
@@ -121,7 +128,7 @@ pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
             .context("cannot watch for SIGTERM")?;
         // Interrupted or terminated: the run's future is dropped, and with it the processes.
         tokio::select! {
-            r = run.both(&split, &merged, &env, &args.group) => r,
+            r = run.both(&split, &merged.binary, &env, &args.group) => r,
             _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted: every process it started is stopped")),
             _ = term.recv() => Err(anyhow::anyhow!("terminated: every process it started is stopped")),
         }
@@ -226,7 +233,7 @@ fn split_binaries(members: &[Member], args: &BenchArgs) -> Result<Vec<(String, P
 }
 
 /// The group's merged binary, built as `cargo merge build` builds it.
-fn merged_binary(args: &BenchArgs) -> Result<PathBuf, Failure> {
+fn merged_binary(args: &BenchArgs) -> Result<crate::build::Built, Failure> {
     let build = BuildArgs {
         plan: Some(args.plan.clone()),
         traffic: None,
@@ -246,54 +253,58 @@ fn merged_binary(args: &BenchArgs) -> Result<PathBuf, Failure> {
     let built = crate::build::run(&build, false)?;
     built
         .into_iter()
-        .find(|(g, _)| *g == args.group)
-        .map(|(_, b)| b)
+        .find(|b| b.group == args.group)
         .ok_or_else(|| Failure::Other(anyhow::anyhow!("group `{}` was not built", args.group)))
 }
 
 /// The environment of each setup, from the plan's `[service.NAME.env]`.
+#[derive(Debug)]
 struct Env {
     split: BTreeMap<String, Vec<(String, String)>>,
     merged: Vec<(String, String)>,
 }
 
 impl Env {
+    /// Split, each member its own; merged, one environment: a key build namespaced for a
+    /// member (`fallbacks`: `<MEMBER>_<KEY>` it reads instead of `<KEY>`) is given namespaced,
+    /// any other plainly, and two members setting one plain key differently is an error (the
+    /// merged binary cannot give each its own).
     fn of(
         services: &BTreeMap<String, merge_analyzer::plan::PlanService>,
-        members: &[Member],
-    ) -> Env {
+        members: &[&str],
+        fallbacks: &[(String, String)],
+    ) -> Result<Env, String> {
+        let namespaced: BTreeSet<&str> = fallbacks.iter().map(|(n, _)| n.as_str()).collect();
         let mut split = BTreeMap::new();
-        let mut plain: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        let mut plain: BTreeMap<String, (String, String)> = BTreeMap::new();
         let mut merged = Vec::new();
-        for m in members {
+        for &name in members {
             let env: Vec<(String, String)> = services
-                .get(&m.name)
+                .get(name)
                 .map(|s| s.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                 .unwrap_or_default();
             for (k, v) in &env {
-                // As build namespaces a key several members read: `<MEMBER>_<KEY>` first.
-                merged.push((
-                    format!("{}_{k}", crate::synth::mitigate::prefix(&m.name)),
-                    v.clone(),
-                ));
+                let own = format!("{}_{k}", crate::synth::mitigate::prefix(name));
+                if namespaced.contains(own.as_str()) {
+                    merged.push((own, v.clone()));
+                    continue;
+                }
+                match plain.get(k) {
+                    Some((other, value)) if value != v => {
+                        return Err(format!(
+                            "members `{other}` and `{name}` set `{k}` differently ({value:?}, {v:?}), and the merged binary reads one `{k}` for both (build namespaced it for neither)"
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        plain.insert(k.clone(), (name.to_owned(), v.clone()));
+                        merged.push((k.clone(), v.clone()));
+                    }
+                }
             }
-            split.insert(m.name.clone(), env);
+            split.insert(name.to_owned(), env);
         }
-        for env in split.values() {
-            for (k, v) in env {
-                plain.entry(k.as_str()).or_default().insert(v.as_str());
-            }
-        }
-        // A key every member that sets it sets alike is also given plainly.
-        for (k, values) in plain {
-            if values.len() == 1 {
-                merged.push((
-                    k.to_owned(),
-                    values.into_iter().next().unwrap_or_default().to_owned(),
-                ));
-            }
-        }
-        Env { split, merged }
+        Ok(Env { split, merged })
     }
 }
 
@@ -674,4 +685,70 @@ fn print(args: &BenchArgs, o: &Outcome) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use merge_analyzer::plan::PlanService;
+
+    fn services(envs: &[(&str, &[(&str, &str)])]) -> BTreeMap<String, PlanService> {
+        envs.iter()
+            .map(|(name, env)| {
+                let env = env
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                (
+                    name.to_string(),
+                    PlanService {
+                        env,
+                        ..PlanService::default()
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_merged_environment_gives_namespaced_keys_to_their_member_and_refuses_a_clash() {
+        let plan = services(&[
+            ("alpha", &[("PORT", "1"), ("ALPHA_ADDR", "a")]),
+            ("beta-svc", &[("PORT", "2"), ("LOG", "info")]),
+            ("gamma", &[("LOG", "info")]),
+        ]);
+        // Build namespaced PORT for alpha and beta-svc.
+        let fallbacks = vec![
+            ("ALPHA_PORT".to_owned(), "PORT".to_owned()),
+            ("BETA_SVC_PORT".to_owned(), "PORT".to_owned()),
+        ];
+        let env = Env::of(&plan, &["alpha", "beta-svc", "gamma"], &fallbacks).expect("no clash");
+        let merged: BTreeMap<&str, &str> = env
+            .merged
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            merged,
+            BTreeMap::from([
+                ("ALPHA_ADDR", "a"),
+                ("ALPHA_PORT", "1"),
+                ("BETA_SVC_PORT", "2"),
+                ("LOG", "info")
+            ])
+        );
+        assert_eq!(
+            env.split["alpha"],
+            vec![
+                ("ALPHA_ADDR".to_owned(), "a".to_owned()),
+                ("PORT".to_owned(), "1".to_owned())
+            ]
+        );
+        // Without build's namespacing, two values of PORT cannot both hold.
+        let e = Env::of(&plan, &["alpha", "beta-svc", "gamma"], &[]).expect_err("a clash");
+        assert!(
+            e.contains("`alpha` and `beta-svc` set `PORT` differently"),
+            "{e}"
+        );
+    }
 }

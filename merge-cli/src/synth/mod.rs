@@ -63,6 +63,8 @@ pub struct Group {
     pub warnings: Vec<String>,
     /// What build mended in the copies (check's findings it made harmless).
     pub notes: Vec<String>,
+    /// Environment keys several members read, namespaced: (`<MEMBER>_<KEY>`, `<KEY>`).
+    pub env_fallbacks: Vec<(String, String)>,
     /// The one version the merged graph holds of each crate members' builds use at several
     /// (build-only), said as check says it.
     pub picks: Vec<String>,
@@ -456,6 +458,7 @@ pub fn group(
         picks: picks.iter().map(lock::BuildOnly::describe).collect(),
         warnings,
         notes,
+        env_fallbacks: mitigations.env_fallbacks.clone(),
         decisions,
         packages,
         includes,
