@@ -222,7 +222,8 @@ pub struct BenchArgs {
     pub group: String,
 
     /// The requests, JSON lines: `{"method": "/pkg.Svc/Method", "message": {..},
-    /// "metadata": {..}}`, the message in protobuf JSON, sent in order, round and round
+    /// "metadata": {..}}`, the message in protobuf JSON (a list of them for a client-streaming
+    /// method), sent in order, round and round
     #[arg(long, value_name = "FILE")]
     pub requests: PathBuf,
 

@@ -216,7 +216,7 @@ fn a_bad_request_file_is_an_error_with_its_lines_before_anything_runs() {
         "{\"method\": \"/shop.gateway.Gateway/GetOffer\", \"message\": {\"sku\": \"apple\"}}\n\
          {\"method\": \"/shop.gateway.Gateway/GetOffer\", \"message\": {\"sku\": 7}}\n\
          {\"method\": \"/shop.gateway.Gateway/Nope\"}\n\
-         {\"method\": \"/shop.inventory.Inventory/ReportSales\"}\n",
+         {\"method\": \"/shop.inventory.Inventory/ReportSales\", \"message\": [{\"sku\": \"apple\"}, {\"quantity\": \"many\"}]}\n",
     )
     .expect("requests");
     let out_dir = work.path().join("out");
@@ -235,7 +235,7 @@ fn a_bad_request_file_is_an_error_with_its_lines_before_anything_runs() {
     for (line, what) in [
         (2, "the message is not a `shop.gateway.OfferRequest`"),
         (3, "service `shop.gateway.Gateway` has no method `Nope`"),
-        (4, "client streaming"),
+        (4, "the message is not a `shop.inventory.Sale`"),
     ] {
         assert!(
             err.contains(&format!("bad.jsonl:{line}")),

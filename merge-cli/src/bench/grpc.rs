@@ -45,8 +45,41 @@ pub async fn call(channel: Channel, request: &Request) -> Answer {
     if let Err(e) = grpc.ready().await {
         return Answer::failed(&Status::unavailable(e.to_string()), Vec::new());
     }
-    let mut message = tonic::Request::new(request.body.clone());
-    for (k, v) in &request.metadata {
+    let Ok(path) = tonic::codegen::http::uri::PathAndQuery::try_from(request.path.as_str()) else {
+        return Answer::failed(&Status::internal("not a method path"), Vec::new());
+    };
+    let single = || request.bodies.first().cloned().unwrap_or_default();
+    let stream = || tonic::codegen::tokio_stream::iter(request.bodies.clone());
+    match (request.client_streaming(), request.server_streaming()) {
+        (false, false) => answer(
+            grpc.unary(with_metadata(single(), &request.metadata), path, Raw)
+                .await,
+        ),
+        (true, false) => answer(
+            grpc.client_streaming(with_metadata(stream(), &request.metadata), path, Raw)
+                .await,
+        ),
+        (false, true) => {
+            collect(
+                grpc.server_streaming(with_metadata(single(), &request.metadata), path, Raw)
+                    .await,
+            )
+            .await
+        }
+        (true, true) => {
+            collect(
+                grpc.streaming(with_metadata(stream(), &request.metadata), path, Raw)
+                    .await,
+            )
+            .await
+        }
+    }
+}
+
+/// `message` with the request's metadata.
+fn with_metadata<T>(message: T, metadata: &[(String, String)]) -> tonic::Request<T> {
+    let mut message = tonic::Request::new(message);
+    for (k, v) in metadata {
         if let (Ok(k), Ok(v)) = (
             tonic::metadata::MetadataKey::from_bytes(k.as_bytes()),
             tonic::metadata::MetadataValue::try_from(v.as_str()),
@@ -54,38 +87,39 @@ pub async fn call(channel: Channel, request: &Request) -> Answer {
             message.metadata_mut().insert(k, v);
         }
     }
-    let Ok(path) = tonic::codegen::http::uri::PathAndQuery::try_from(request.path.as_str()) else {
-        return Answer::failed(&Status::internal("not a method path"), Vec::new());
+    message
+}
+
+/// A one-message answer.
+fn answer(result: Result<tonic::Response<Vec<u8>>, Status>) -> Answer {
+    match result {
+        Ok(response) => Answer {
+            code: 0,
+            message: String::new(),
+            messages: vec![response.into_inner()],
+        },
+        Err(status) => Answer::failed(&status, Vec::new()),
+    }
+}
+
+/// A streamed answer: every message, then its end.
+async fn collect(result: Result<tonic::Response<tonic::Streaming<Vec<u8>>>, Status>) -> Answer {
+    let mut stream = match result {
+        Ok(response) => response.into_inner(),
+        Err(status) => return Answer::failed(&status, Vec::new()),
     };
-    if request.server_streaming() {
-        match grpc.server_streaming(message, path, Raw).await {
-            Ok(response) => {
-                let mut stream = response.into_inner();
-                let mut messages = Vec::new();
-                loop {
-                    match stream.message().await {
-                        Ok(Some(m)) => messages.push(m),
-                        Ok(None) => {
-                            break Answer {
-                                code: 0,
-                                message: String::new(),
-                                messages,
-                            };
-                        }
-                        Err(status) => break Answer::failed(&status, messages),
-                    }
-                }
+    let mut messages = Vec::new();
+    loop {
+        match stream.message().await {
+            Ok(Some(m)) => messages.push(m),
+            Ok(None) => {
+                return Answer {
+                    code: 0,
+                    message: String::new(),
+                    messages,
+                };
             }
-            Err(status) => Answer::failed(&status, Vec::new()),
-        }
-    } else {
-        match grpc.unary(message, path, Raw).await {
-            Ok(response) => Answer {
-                code: 0,
-                message: String::new(),
-                messages: vec![response.into_inner()],
-            },
-            Err(status) => Answer::failed(&status, Vec::new()),
+            Err(status) => return Answer::failed(&status, messages),
         }
     }
 }

@@ -16,8 +16,9 @@ pub struct Request {
     /// `/pkg.Service/Method`.
     pub path: String,
     pub method: MethodDescriptor,
-    /// The message, protobuf-encoded.
-    pub body: Vec<u8>,
+    /// The message, protobuf-encoded; for a client-streaming method, each message of the
+    /// stream.
+    pub bodies: Vec<Vec<u8>>,
     /// Request metadata (ASCII values).
     pub metadata: Vec<(String, String)>,
 }
@@ -30,6 +31,10 @@ impl Request {
 
     pub fn server_streaming(&self) -> bool {
         self.method.is_server_streaming()
+    }
+
+    pub fn client_streaming(&self) -> bool {
+        self.method.is_client_streaming()
     }
 }
 
@@ -108,18 +113,24 @@ fn one(raw: &str, line: usize, pool: &DescriptorPool) -> Result<Request, String>
         .methods()
         .find(|m| m.name() == name)
         .ok_or_else(|| format!("service `{service}` has no method `{name}`"))?;
-    if method.is_client_streaming() {
-        return Err(format!(
-            "`{path}` is client streaming, which bench does not send yet (unary and server streaming only)"
-        ));
-    }
-    let value = if l.message.is_null() {
-        serde_json::Value::Object(Default::default())
-    } else {
-        l.message
+    // A client-streaming method takes a list of messages (one object: a stream of one).
+    let values = match (l.message, method.is_client_streaming()) {
+        (serde_json::Value::Null, true) => Vec::new(),
+        (serde_json::Value::Null, false) => vec![serde_json::Value::Object(Default::default())],
+        (serde_json::Value::Array(items), true) => items,
+        (serde_json::Value::Array(_), false) => {
+            return Err(format!(
+                "`{path}` takes one message, not a list (it is not client streaming)"
+            ));
+        }
+        (value, _) => vec![value],
     };
-    let message = DynamicMessage::deserialize(method.input(), value)
-        .map_err(|e| format!("the message is not a `{}`: {e}", method.input().full_name()))?;
+    let mut bodies = Vec::with_capacity(values.len());
+    for value in values {
+        let message = DynamicMessage::deserialize(method.input(), value)
+            .map_err(|e| format!("the message is not a `{}`: {e}", method.input().full_name()))?;
+        bodies.push(message.encode_to_vec());
+    }
     let mut metadata = Vec::new();
     for (k, v) in l.metadata {
         let valid_key = !k.is_empty()
@@ -141,7 +152,7 @@ fn one(raw: &str, line: usize, pool: &DescriptorPool) -> Result<Request, String>
         line,
         path: path.clone(),
         method,
-        body: message.encode_to_vec(),
+        bodies,
         metadata,
     })
 }
@@ -190,28 +201,36 @@ mod tests {
         let requests = parse(text, &pool()).expect("valid");
         assert_eq!(requests.len(), 2);
         assert_eq!((requests[0].line, requests[1].line), (1, 3));
-        assert_eq!(requests[0].body, vec![0x0a, 2, b'h', b'i', 0x10, 2]);
+        assert_eq!(requests[0].bodies, vec![vec![0x0a, 2, b'h', b'i', 0x10, 2]]);
         assert_eq!(
             requests[0].metadata,
             vec![("x-caller".to_owned(), "bench".to_owned())]
         );
         assert_eq!(requests[0].service_name(), "Echo");
-        assert!(requests[1].server_streaming() && requests[1].body.is_empty());
+        assert!(requests[1].server_streaming() && requests[1].bodies == vec![Vec::<u8>::new()]);
+        // A client stream: a list of messages, or none.
+        let up = parse(
+            "{\"method\": \"/demo.Echo/Up\", \"message\": [{\"n\": 1}, {\"n\": 2}]}\n{\"method\": \"/demo.Echo/Up\"}\n",
+            &pool(),
+        )
+        .expect("client streams");
+        assert_eq!(up[0].bodies, vec![vec![0x10, 1], vec![0x10, 2]]);
+        assert!(up[0].client_streaming() && up[1].bodies.is_empty());
         assert_eq!(
-            render(&requests[0].method, &[requests[0].body.clone()]),
+            render(&requests[0].method, &requests[0].bodies),
             "{\"text\":\"hi\",\"n\":2}"
         );
     }
 
     #[test]
     fn every_bad_line_is_named() {
-        let text = "{\"method\": \"/demo.Echo/Say\"}\nnot json\n{\"method\": \"/demo.Nope/Say\"}\n{\"method\": \"/demo.Echo/Say\", \"message\": {\"text\": 3}}\n{\"method\": \"/demo.Echo/Up\"}\n{\"http\": {\"method\": \"GET\", \"path\": \"/\"}}\n{\"method\": \"demo.Echo/Say\"}\n{\"method\": \"/demo.Echo/Say\", \"metadata\": {\"Grpc-Timeout\": \"1S\"}}\n";
+        let text = "{\"method\": \"/demo.Echo/Say\"}\nnot json\n{\"method\": \"/demo.Nope/Say\"}\n{\"method\": \"/demo.Echo/Say\", \"message\": {\"text\": 3}}\n{\"method\": \"/demo.Echo/Up\", \"message\": [{\"n\": \"x\"}]}\n{\"http\": {\"method\": \"GET\", \"path\": \"/\"}}\n{\"method\": \"demo.Echo/Say\"}\n{\"method\": \"/demo.Echo/Say\", \"metadata\": {\"Grpc-Timeout\": \"1S\"}}\n";
         let bad = parse(text, &pool()).expect_err("bad lines");
         let lines: Vec<usize> = bad.iter().map(|b| b.line).collect();
         assert_eq!(lines, vec![2, 3, 4, 5, 6, 7, 8], "{bad:?}");
         assert!(bad[1].message.contains("no service `demo.Nope`"), "{bad:?}");
         assert!(bad[2].message.contains("not a `demo.Msg`"), "{bad:?}");
-        assert!(bad[3].message.contains("client streaming"), "{bad:?}");
+        assert!(bad[3].message.contains("not a `demo.Msg`"), "{bad:?}");
         assert!(bad[4].message.contains("HTTP requests"), "{bad:?}");
         assert!(parse("\n\n", &pool()).is_err(), "an empty file");
     }
