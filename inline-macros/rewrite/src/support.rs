@@ -282,6 +282,33 @@ pub fn module(flavor: Flavor) -> TokenStream {
                 Req: ::prost::Message + Send + 'static,
                 Resp: ::prost::Message + Default + Send + 'static,
             {
+                let (headers, extensions, exchange) = outgoing(request, hook, into)?;
+                let mut req = http::Request::new(request_body(Messages(exchange.lazy_request()), true));
+                *req.method_mut() = http::Method::POST;
+                *req.uri_mut() = http::Uri::from_static(path);
+                *req.version_mut() = http::Version::HTTP_2;
+                *req.headers_mut() = headers;
+                *req.extensions_mut() = extensions_to_http(extensions);
+                req.extensions_mut().insert(exchange.clone());
+                // The callee's layers are built and polled as its code.
+                let callee = &found.entry.callee;
+                let answer = callee.entered(callee.run(|| stack(req)));
+                let answer = stacked_answer(answer, &exchange, from).await;
+                counted(found, &exchange);
+                answer
+            }
+
+            /// Caller: a request about to enter a served stack, after the client's
+            /// interceptor: its headers as tonic's client sends them (tonic's reserved headers
+            /// are its own, not metadata), its extensions, and the message in an exchange.
+            fn outgoing<Req>(
+                request: tonic::Request<Req>,
+                hook: &ClientHook,
+                into: fn(Req) -> ::merge_runtime_shim::NeutralMessage,
+            ) -> Result<(http::HeaderMap, tonic::Extensions, ::merge_runtime_shim::Exchange), tonic::Status>
+            where
+                Req: ::prost::Message + Send + 'static,
+            {
                 let request = match &hook.0 {
                     Some(hook) => intercept(|r| hook(r), request)?,
                     None => request,
@@ -292,31 +319,23 @@ pub fn module(flavor: Flavor) -> TokenStream {
                     <Req as ::prost::Message>::encode_to_vec,
                     into,
                 ));
-                let mut req = http::Request::new(request_body(Messages(exchange.lazy_request()), true));
-                *req.method_mut() = http::Method::POST;
-                *req.uri_mut() = http::Uri::from_static(path);
-                *req.version_mut() = http::Version::HTTP_2;
-                // As tonic's client sends them: its reserved headers are its own, not metadata.
                 let mut headers = metadata.into_headers();
                 for reserved in ["user-agent", "grpc-message", "grpc-message-type", "grpc-status"] {
                     headers.remove(reserved);
                 }
                 headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
                 headers.insert(http::header::TE, http::HeaderValue::from_static("trailers"));
-                *req.headers_mut() = headers;
-                *req.extensions_mut() = extensions_to_http(extensions);
-                req.extensions_mut().insert(exchange.clone());
-                // The callee's layers are built and polled as its code.
-                let callee = &found.entry.callee;
-                let answer = callee.entered(callee.run(|| stack(req)));
-                let answer = stacked_answer(answer, &exchange, from).await;
-                // Counted whatever the answer (a layer's refusal too), by the path taken.
+                Ok((headers, extensions, exchange))
+            }
+
+            /// Counts a call through a served stack, whatever its answer (a layer's refusal
+            /// too), by the path its message took.
+            fn counted(found: &::merge_runtime_shim::Resolved, exchange: &::merge_runtime_shim::Exchange) {
                 if exchange.encoded() {
                     found.count_encoded();
                 } else {
                     found.count();
                 }
-                answer
             }
 
             /// The answer of a served stack to an in-process request: the callee's typed
@@ -402,22 +421,8 @@ pub fn module(flavor: Flavor) -> TokenStream {
                 Req: ::prost::Message + Send + 'static,
                 Resp: Send + 'static,
             {
-                let request = match &hook.0 {
-                    Some(hook) => intercept(|r| hook(r), request)?,
-                    None => request,
-                };
-                let (metadata, _, message) = request.into_parts();
-                let exchange = ::merge_runtime_shim::Exchange::new(::merge_runtime_shim::Crossing::new(
-                    message,
-                    <Req as ::prost::Message>::encode_to_vec,
-                    into,
-                ));
-                let mut headers = metadata.into_headers();
-                for reserved in ["user-agent", "grpc-message", "grpc-message-type", "grpc-status"] {
-                    headers.remove(reserved);
-                }
-                headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
-                headers.insert(http::header::TE, http::HeaderValue::from_static("trailers"));
+                // Extensions stay behind, as on the network.
+                let (headers, _, exchange) = outgoing(request, hook, into)?;
                 let headers = metadata_to_neutral(tonic::metadata::MetadataMap::from_headers(headers));
                 let stacked = ::merge_runtime_shim::StackedRequest {
                     path: path.to_owned(),
@@ -427,11 +432,7 @@ pub fn module(flavor: Flavor) -> TokenStream {
                 // The callee's layers are built and polled as its code.
                 let callee = &found.entry.callee;
                 let answer = callee.entered(callee.run(|| enter(stacked))).await.map_err(status_from_neutral);
-                if exchange.encoded() {
-                    found.count_encoded();
-                } else {
-                    found.count();
-                }
+                counted(found, &exchange);
                 let answer = answer?;
                 let message = answer.message.take::<Resp>(from).map_err(|e| {
                     tonic::Status::internal(format!("in-process response conversion failed: {e}"))
