@@ -26,6 +26,15 @@ impl Answer {
         }
     }
 
+    /// An Ok answer with its messages.
+    fn answered(messages: Vec<Vec<u8>>) -> Answer {
+        Answer {
+            code: Code::Ok as i32,
+            message: String::new(),
+            messages,
+        }
+    }
+
     pub fn ok(&self) -> bool {
         self.code == Code::Ok as i32
     }
@@ -93,11 +102,7 @@ fn with_metadata<T>(message: T, metadata: &[(String, String)]) -> tonic::Request
 /// A one-message answer.
 fn answer(result: Result<tonic::Response<Vec<u8>>, Status>) -> Answer {
     match result {
-        Ok(response) => Answer {
-            code: 0,
-            message: String::new(),
-            messages: vec![response.into_inner()],
-        },
+        Ok(response) => Answer::answered(vec![response.into_inner()]),
         Err(status) => Answer::failed(&status, Vec::new()),
     }
 }
@@ -113,11 +118,7 @@ async fn collect(result: Result<tonic::Response<tonic::Streaming<Vec<u8>>>, Stat
         match stream.message().await {
             Ok(Some(m)) => messages.push(m),
             Ok(None) => {
-                return Answer {
-                    code: 0,
-                    message: String::new(),
-                    messages,
-                };
+                return Answer::answered(messages);
             }
             Err(status) => return Answer::failed(&status, messages),
         }

@@ -213,13 +213,15 @@ fn split_binaries(members: &[Member], args: &BenchArgs) -> Result<Vec<(String, P
                 m.name
             )));
         }
-        let binary = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| {
-                v["reason"] == "compiler-artifact" && v["target"]["name"] == m.bin.name.as_str()
+        // As build reads cargo's messages.
+        let binary = cargo_metadata::Message::parse_stream(output.stdout.as_slice())
+            .filter_map(Result::ok)
+            .find_map(|message| match message {
+                cargo_metadata::Message::CompilerArtifact(a) if a.target.name == m.bin.name => {
+                    a.executable.map(|p| p.into_std_path_buf())
+                }
+                _ => None,
             })
-            .find_map(|v| v["executable"].as_str().map(PathBuf::from))
             .ok_or_else(|| {
                 anyhow::anyhow!(
                     "cargo built `{}` but named no binary `{}`",

@@ -51,18 +51,13 @@ pub fn pool(members: &[Member]) -> Result<DescriptorPool, String> {
     Ok(pool)
 }
 
-/// The .proto files under `root`, sorted.
+/// The .proto files of the package folder `root`, sorted: its files as a copy takes them
+/// (`synth::layout::files`: no build output, no version control).
 fn proto_files(root: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root)
+    crate::synth::layout::files(root)
+        .unwrap_or_default()
         .into_iter()
-        .filter_entry(|e| {
-            let name = e.file_name().to_string_lossy();
-            e.depth() == 0 || !(name == "target" || name.starts_with('.'))
-        })
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "proto"))
-        .map(|e| e.into_path())
-        .collect();
-    files.sort();
-    files
+        .filter(|rel| rel.extension().is_some_and(|x| x == "proto"))
+        .map(|rel| root.join(rel))
+        .collect()
 }
