@@ -1,5 +1,5 @@
-//! `cargo merge bench` end to end, with the real cargo and real processes: the shop measured
-//! split against merged (answers alike, both setups' figures), a merged answer that differs
+//! `cargo merge bench` end to end, with the real cargo and real processes: the shop and its
+//! HTTP front measured split against merged (answers alike, both setups' figures), a merged answer that differs
 //! (exit 1, the request and both answers), a bad request file (exit 2 before anything runs),
 //! and Ctrl-C (no process left behind).
 
@@ -12,16 +12,17 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-const SHOP: [&str; 4] = [
+const SHOP: [&str; 5] = [
     "shop/catalog",
     "shop/gateway",
     "shop/inventory",
     "shop/pricing",
+    "shop/web",
 ];
 
 /// fixtures/shop/bench/merge.toml with absolute manifests and these ports (gateway, catalog,
-/// pricing, inventory), written into `dir`.
-fn shop_bench_plan(dir: &Path, ports: [u16; 4]) -> PathBuf {
+/// pricing, inventory, web), written into `dir`.
+fn shop_bench_plan(dir: &Path, ports: [u16; 5]) -> PathBuf {
     let original = root().join("fixtures/shop/bench/merge.toml");
     let shop = root().join("fixtures/shop");
     let mut text = std::fs::read_to_string(original).expect("the plan");
@@ -66,7 +67,7 @@ fn json_lines(out: &Output) -> Vec<serde_json::Value> {
 fn the_shop_answers_alike_split_and_merged_and_both_setups_are_measured() {
     build_fixtures(&SHOP);
     let work = tempfile::tempdir().expect("tempdir");
-    let ports = [0; 4].map(|_| free_port());
+    let ports = [0; 5].map(|_| free_port());
     let plan = shop_bench_plan(work.path(), ports);
     let requests = root().join("fixtures/shop/bench/requests.jsonl");
     let out_dir = work.path().join("out");
@@ -111,6 +112,12 @@ fn the_shop_answers_alike_split_and_merged_and_both_setups_are_measured() {
             );
         }
         assert!(line["p50_us"].as_u64() <= line["p99_us"].as_u64(), "{line}");
+        // Closed loop: the k-th request for every k below `requests` was answered, and the
+        // requests that fail by design are exactly those of lines 6, 7 (gRPC errors) and 10
+        // (an HTTP 404) of the 12: any other HTTP answer lost or failed would count here.
+        let n = line["requests"].as_u64().expect("requests");
+        let by_design = (0..n).filter(|k| [5, 6, 9].contains(&(k % 12))).count() as u64;
+        assert_eq!(line["failed"].as_u64(), Some(by_design), "{setup}: {line}");
     }
     // The merged binary's counters: the calls between members stayed in-process.
     assert!(
@@ -209,14 +216,17 @@ fn a_merged_answer_that_differs_exits_1_with_the_request_and_both_answers() {
 #[test]
 fn a_bad_request_file_is_an_error_with_its_lines_before_anything_runs() {
     let work = tempfile::tempdir().expect("tempdir");
-    let plan = shop_bench_plan(work.path(), [50161, 50162, 50163, 50164]);
+    let plan = shop_bench_plan(work.path(), [50161, 50162, 50163, 50164, 50165]);
     let requests = work.path().join("bad.jsonl");
     std::fs::write(
         &requests,
         "{\"method\": \"/shop.gateway.Gateway/GetOffer\", \"message\": {\"sku\": \"apple\"}}\n\
          {\"method\": \"/shop.gateway.Gateway/GetOffer\", \"message\": {\"sku\": 7}}\n\
          {\"method\": \"/shop.gateway.Gateway/Nope\"}\n\
-         {\"method\": \"/shop.inventory.Inventory/ReportSales\", \"message\": [{\"sku\": \"apple\"}, {\"quantity\": \"many\"}]}\n",
+         {\"method\": \"/shop.inventory.Inventory/ReportSales\", \"message\": [{\"sku\": \"apple\"}, {\"quantity\": \"many\"}]}\n\
+         {\"http\": {\"path\": \"/offer/apple\"}}\n\
+         {\"http\": {\"path\": \"/offer/apple\", \"member\": \"storefront\"}}\n\
+         {\"http\": {\"method\": \"POST\", \"path\": \"checkout\"}}\n",
     )
     .expect("requests");
     let out_dir = work.path().join("out");
@@ -236,6 +246,8 @@ fn a_bad_request_file_is_an_error_with_its_lines_before_anything_runs() {
         (2, "the message is not a `shop.gateway.OfferRequest`"),
         (3, "service `shop.gateway.Gateway` has no method `Nope`"),
         (4, "the message is not a `shop.inventory.Sale`"),
+        (6, "`storefront` is not a member of group `shop`"),
+        (7, "`checkout` is not a path"),
     ] {
         assert!(
             err.contains(&format!("bad.jsonl:{line}")),
@@ -243,7 +255,9 @@ fn a_bad_request_file_is_an_error_with_its_lines_before_anything_runs() {
         );
         assert!(err.contains(what), "{what}: {err}");
     }
-    assert!(!err.contains("bad.jsonl:1"), "{err}");
+    for good in [1, 5] {
+        assert!(!err.contains(&format!("bad.jsonl:{good}:")), "{err}");
+    }
     assert!(!out_dir.exists(), "nothing built or run");
 }
 
@@ -251,7 +265,7 @@ fn a_bad_request_file_is_an_error_with_its_lines_before_anything_runs() {
 fn ctrl_c_stops_every_process_it_started() {
     build_fixtures(&SHOP);
     let work = tempfile::tempdir().expect("tempdir");
-    let ports = [0; 4].map(|_| free_port());
+    let ports = [0; 5].map(|_| free_port());
     let plan = shop_bench_plan(work.path(), ports);
     let requests = root().join("fixtures/shop/bench/requests.jsonl");
     let out_dir = work.path().join("out");

@@ -1,25 +1,17 @@
 //! One gRPC call whose messages are bytes already encoded (the request file's), answered with
-//! the status and the bytes of every message: what split and merged answers are compared on.
+//! the status and the bytes of every message.
 
 use prost::bytes::{Buf, BufMut};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
-use super::requests::Request;
-
-/// An answer: the status code (0 for Ok) and message, and the messages received (one for a
-/// unary call; those before the error for a stream that failed).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Answer {
-    pub code: i32,
-    pub message: String,
-    pub messages: Vec<Vec<u8>>,
-}
+use super::answer::Answer;
+use super::requests::Grpc;
 
 impl Answer {
     fn failed(status: &Status, messages: Vec<Vec<u8>>) -> Answer {
-        Answer {
+        Answer::Grpc {
             code: status.code() as i32,
             message: status.message().to_owned(),
             messages,
@@ -28,33 +20,21 @@ impl Answer {
 
     /// An Ok answer with its messages.
     fn answered(messages: Vec<Vec<u8>>) -> Answer {
-        Answer {
+        Answer::Grpc {
             code: Code::Ok as i32,
             message: String::new(),
             messages,
         }
     }
-
-    pub fn ok(&self) -> bool {
-        self.code == Code::Ok as i32
-    }
-
-    /// A call bench gave up on after `timeout`.
-    pub fn no_answer(timeout: std::time::Duration) -> Answer {
-        Answer::failed(
-            &Status::deadline_exceeded(format!("bench: no answer within {timeout:?}")),
-            Vec::new(),
-        )
-    }
 }
 
 /// Sends `request` on `channel`.
-pub async fn call(channel: Channel, request: &Request) -> Answer {
+pub async fn call(channel: Channel, request: &Grpc) -> Answer {
     let mut grpc = tonic::client::Grpc::new(channel);
     if let Err(e) = grpc.ready().await {
         return Answer::failed(&Status::unavailable(e.to_string()), Vec::new());
     }
-    let Ok(path) = tonic::codegen::http::uri::PathAndQuery::try_from(request.path.as_str()) else {
+    let Ok(path) = http::uri::PathAndQuery::try_from(request.path.as_str()) else {
         return Answer::failed(&Status::internal("not a method path"), Vec::new());
     };
     let single = || request.bodies.first().cloned().unwrap_or_default();

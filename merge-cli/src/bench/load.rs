@@ -13,14 +13,33 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tonic::transport::Channel;
 
-use super::grpc::{Answer, call};
-use super::requests::Request;
+use super::answer::Answer;
+use super::requests::{Call, Request};
+use super::{grpc, http};
 
-/// One request of the mix and the channel to the member that serves it.
+/// One request of the mix and the way to the member that serves it.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub channel: Channel,
+    pub route: Route,
     pub request: Arc<Request>,
+}
+
+/// Where a request goes.
+#[derive(Debug, Clone)]
+pub enum Route {
+    /// A gRPC channel to the member's server.
+    Grpc(Channel),
+    /// The member's HTTP front, at this address.
+    Http(Arc<http::Client>, std::net::SocketAddr),
+}
+
+/// Sends `request` along `route`.
+pub async fn send(route: &Route, request: &Request) -> Answer {
+    match (route, &request.call) {
+        (Route::Grpc(channel), Call::Grpc(g)) => grpc::call(channel.clone(), g).await,
+        (Route::Http(client, at), Call::Http(h)) => http::call(client, *at, h).await,
+        _ => Answer::Unanswered("bench: a request on the wrong kind of route".to_owned()),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -86,9 +105,9 @@ pub async fn drive(
     });
     let one = move |mix: &[Target], k: u64| {
         let target = &mix[(k % mix.len() as u64) as usize];
-        let (channel, request) = (target.channel.clone(), target.request.clone());
+        let (route, request) = (target.route.clone(), target.request.clone());
         async move {
-            match tokio::time::timeout(timeout, call(channel, &request)).await {
+            match tokio::time::timeout(timeout, send(&route, &request)).await {
                 Ok(answer) => answer,
                 Err(_) => Answer::no_answer(timeout),
             }

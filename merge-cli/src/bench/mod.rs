@@ -7,7 +7,9 @@
 //! process per member; merged: the one binary), warmed up, measured, stopped. The load
 //! generator runs in this process; only the service processes' CPU is counted.
 
+mod answer;
 mod grpc;
+mod http;
 mod load;
 mod procs;
 mod protos;
@@ -28,11 +30,11 @@ use crate::Failure;
 use crate::cli::{BenchArgs, BenchFormat, BuildArgs, MessageFormat};
 use crate::diagnostic::Diagnostic;
 use crate::status;
-use grpc::Answer;
-use load::{Mode, Target};
+use answer::Answer;
+use load::{Mode, Route, Target};
 use procs::Procs;
 use report::SetupResult;
-use requests::Request;
+use requests::{Call, Request};
 
 /// Runs the bench; `Ok(true)` when an answer differed between the setups.
 pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
@@ -62,32 +64,35 @@ pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
             "bench encodes requests with the members' own .proto files; fix the one named",
         )])
     })?;
-    let mix = requests::read(&args.requests, &pool).map_err(|bad| {
+    let servers = serving(&members);
+    let fronts = http_fronts(&members);
+    let served = |r: &Request| match &r.call {
+        Call::Grpc(g) if !servers.contains_key(g.service_name()) => Err(format!(
+            "no member of group `{}` serves `{}` (it builds no `{}Server`)",
+            args.group,
+            g.method.parent_service().full_name(),
+            g.service_name()
+        )),
+        Call::Http(h) => match &h.member {
+            Some(m) if !members.iter().any(|x| &x.name == m) => {
+                Err(format!("`{m}` is not a member of group `{}`", args.group))
+            }
+            None if fronts.is_empty() => Err(format!(
+                "no member of group `{}` has an HTTP front (a dependency on {}); name the member it is for with `\"member\"`",
+                args.group,
+                HTTP_SERVERS.join(", ")
+            )),
+            _ => Ok(()),
+        },
+        Call::Grpc(_) => Ok(()),
+    };
+    let mix = requests::read(&args.requests, &pool, &served).map_err(|bad| {
         Failure::Input(
             bad.into_iter()
                 .map(|b| bad_request(&args.requests, b.line, b.message))
                 .collect(),
         )
     })?;
-    let servers = serving(&members);
-    let mut unserved = Vec::new();
-    for r in &mix {
-        if !servers.contains_key(r.service_name()) {
-            unserved.push(bad_request(
-                &args.requests,
-                r.line,
-                format!(
-                    "no member of group `{}` serves `{}` (it builds no `{}Server`)",
-                    args.group,
-                    r.method.parent_service().full_name(),
-                    r.service_name()
-                ),
-            ));
-        }
-    }
-    if !unserved.is_empty() {
-        return Err(Failure::Input(unserved));
-    }
 
     // The merged build first: it refuses an output folder inside a member's tree, and what
     // check finds, before anything else is built.
@@ -117,6 +122,7 @@ pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
     let run = Run {
         mix: mix.into_iter().map(Arc::new).collect(),
         servers,
+        fronts,
         mode,
         warmup: args.warmup,
         duration: args.duration,
@@ -141,7 +147,7 @@ fn bad_request(file: &Path, line: usize, message: String) -> Diagnostic {
     let mut d = Diagnostic::usage(
         "bad-request",
         message,
-        "one JSON object per line: {\"method\": \"/package.Service/Method\", \"message\": {..}, \"metadata\": {..}}",
+        "one JSON object per line: {\"method\": \"/package.Service/Method\", \"message\": {..}, \"metadata\": {..}} or {\"http\": {\"method\": \"GET\", \"path\": \"/..\", \"headers\": {..}, \"body\": ..}}",
     );
     d.file = Some(file.to_path_buf());
     d.line = (line > 0).then_some(line);
@@ -169,6 +175,43 @@ fn serving(members: &[Member]) -> BTreeMap<String, Vec<String>> {
         }
     }
     out
+}
+
+/// The crates whose direct use makes a package an HTTP server (hyper and hyper-util only with
+/// their server features).
+const HTTP_SERVERS: [&str; 10] = [
+    "axum",
+    "actix-web",
+    "warp",
+    "poem",
+    "rocket",
+    "salvo",
+    "tide",
+    "ntex",
+    "hyper (server)",
+    "hyper-util (server)",
+];
+
+/// The members with an HTTP front: one of their own packages depends on an HTTP server crate.
+fn http_fronts(members: &[Member]) -> Vec<String> {
+    let serves_http = |d: &cargo_metadata::Dependency| {
+        let server = |f: &String| f == "server" || f == "full" || f.starts_with("server-");
+        match d.name.as_str() {
+            "hyper" | "hyper-util" => d.features.iter().any(server),
+            name => HTTP_SERVERS.contains(&name),
+        }
+    };
+    members
+        .iter()
+        .filter(|m| {
+            m.local_packages().any(|p| {
+                p.dependencies
+                    .iter()
+                    .any(|d| d.kind == cargo_metadata::DependencyKind::Normal && serves_http(d))
+            })
+        })
+        .map(|m| m.name.clone())
+        .collect()
 }
 
 /// Each member's own binary, built by cargo in the bench's profile, into `CARGO_TARGET_DIR`
@@ -322,6 +365,8 @@ struct Outcome {
 struct Run {
     mix: Vec<Arc<Request>>,
     servers: BTreeMap<String, Vec<String>>,
+    /// Members with an HTTP front, where an HTTP request naming no member goes.
+    fronts: Vec<String>,
     mode: Mode,
     warmup: Duration,
     duration: Duration,
@@ -366,7 +411,7 @@ impl Run {
         procs
             .start(group, merged, &merged_env, &self.logs.join("merged.log"))
             .map_err(anyhow::Error::msg)?;
-        let wanted: BTreeSet<SocketAddr> = targets.iter().map(|(a, _)| *a).collect();
+        let wanted: BTreeSet<SocketAddr> = targets.iter().map(|(a, _)| a.address()).collect();
         self.ready(&mut procs, &wanted).await?;
         let (merged_result, merged_answers) = self
             .measure("merged", &mut procs, &targets, Some(metrics))
@@ -386,7 +431,7 @@ impl Run {
                 mismatches += 1;
                 if shown.len() < SHOWN {
                     let r = &self.mix[(*k % self.mix.len() as u64) as usize];
-                    shown.push((r.line, r.path.clone(), say(r, a), say(r, b)));
+                    shown.push((r.line, r.label(), a.say(r), b.say(r)));
                 }
             }
         }
@@ -434,52 +479,98 @@ impl Run {
         Ok(out)
     }
 
-    /// Each request of the mix with the address of the member that serves it: of a member
-    /// listening on several ports, the one that does not answer `Unimplemented`.
+    /// Each request of the mix with the address of the member that serves it. Of several
+    /// addresses, a gRPC request goes to the first that does not answer `Unimplemented`; an
+    /// HTTP request to the first that answers it over HTTP/1.1, one that does not answer 404
+    /// first (each probe sends the request once).
     async fn targets(
         &self,
         addresses: &BTreeMap<String, Vec<SocketAddr>>,
-    ) -> anyhow::Result<Vec<(SocketAddr, Arc<Request>)>> {
-        let mut chosen: BTreeMap<String, SocketAddr> = BTreeMap::new();
+    ) -> anyhow::Result<Vec<(Address, Arc<Request>)>> {
+        let mut chosen: BTreeMap<String, Address> = BTreeMap::new();
         let mut out = Vec::new();
+        let client = Arc::new(http::client());
         for r in &self.mix {
-            let service = r.method.parent_service().full_name().to_owned();
-            if let Some(a) = chosen.get(&service) {
+            let (key, members) = match &r.call {
+                Call::Grpc(g) => (
+                    g.method.parent_service().full_name().to_owned(),
+                    self.servers
+                        .get(g.service_name())
+                        .cloned()
+                        .unwrap_or_default(),
+                ),
+                Call::Http(h) => {
+                    let members = h.member.clone().map_or(self.fronts.clone(), |m| vec![m]);
+                    (format!("http {}", members.join(" ")), members)
+                }
+            };
+            if let Some(a) = chosen.get(&key) {
                 out.push((*a, r.clone()));
                 continue;
             }
-            let members = self
-                .servers
-                .get(r.service_name())
-                .cloned()
-                .unwrap_or_default();
             let candidates: Vec<SocketAddr> = members
                 .iter()
                 .flat_map(|m| addresses.get(m).cloned().unwrap_or_default())
                 .collect();
-            let mut pick = None;
-            if candidates.len() == 1 {
-                pick = candidates.first().copied();
-            } else {
-                for a in &candidates {
-                    let answer = grpc::call(channel(*a)?, r).await;
-                    if answer.code != tonic::Code::Unimplemented as i32
-                        && answer.code != tonic::Code::Unavailable as i32
-                    {
-                        pick = Some(*a);
-                        break;
+            let probe = |a: SocketAddr| {
+                let route = match r.call {
+                    Call::Grpc(_) => channel(a).map(Route::Grpc),
+                    Call::Http(_) => Ok(Route::Http(client.clone(), a)),
+                };
+                async move {
+                    match route {
+                        Ok(route) => tokio::time::timeout(self.timeout, load::send(&route, r))
+                            .await
+                            .unwrap_or_else(|_| Answer::no_answer(self.timeout)),
+                        Err(e) => Answer::Unanswered(e.to_string()),
                     }
                 }
-            }
+            };
+            let pick = match &r.call {
+                Call::Grpc(_) if candidates.len() == 1 => candidates.first().copied(),
+                Call::Grpc(_) => {
+                    let mut pick = None;
+                    for a in &candidates {
+                        if let Answer::Grpc { code, .. } = probe(*a).await
+                            && code != tonic::Code::Unimplemented as i32
+                            && code != tonic::Code::Unavailable as i32
+                        {
+                            pick = Some(*a);
+                            break;
+                        }
+                    }
+                    pick
+                }
+                Call::Http(_) => {
+                    let (mut found, mut not_found) = (None, None);
+                    for a in &candidates {
+                        match probe(*a).await {
+                            Answer::Http { status: 404, .. } => {
+                                not_found = not_found.or(Some(*a));
+                            }
+                            Answer::Http { .. } => {
+                                found = Some(*a);
+                                break;
+                            }
+                            _ => {}
+                        }
+                    }
+                    found.or(not_found)
+                }
+            };
             let Some(a) = pick else {
                 anyhow::bail!(
                     "no address of {} answers `{}` (they listen on {:?})",
                     members.join(", "),
-                    r.path,
+                    r.label(),
                     candidates
                 );
             };
-            chosen.insert(service, a);
+            let a = match r.call {
+                Call::Grpc(_) => Address::Grpc(a),
+                Call::Http(_) => Address::Http(a),
+            };
+            chosen.insert(key, a);
             out.push((a, r.clone()));
         }
         Ok(out)
@@ -515,7 +606,7 @@ impl Run {
         &self,
         setup: &'static str,
         procs: &mut Procs,
-        targets: &[(SocketAddr, Arc<Request>)],
+        targets: &[(Address, Arc<Request>)],
         metrics: Option<SocketAddr>,
     ) -> anyhow::Result<(SetupResult, Vec<(u64, Answer)>)> {
         status::status(
@@ -525,19 +616,24 @@ impl Run {
                 self.warmup, self.duration
             ),
         );
-        let mut by_address: BTreeMap<SocketAddr, tonic::transport::Channel> = BTreeMap::new();
+        // One channel per gRPC address, one pooled client for every HTTP request.
+        let mut channels: BTreeMap<SocketAddr, tonic::transport::Channel> = BTreeMap::new();
+        let client = Arc::new(http::client());
         let mut mix = Vec::new();
         for (a, r) in targets {
-            let channel = match by_address.get(a) {
-                Some(c) => c.clone(),
-                None => {
-                    let c = channel(*a)?;
-                    by_address.insert(*a, c.clone());
-                    c
-                }
+            let route = match *a {
+                Address::Http(at) => Route::Http(client.clone(), at),
+                Address::Grpc(at) => match channels.get(&at) {
+                    Some(c) => Route::Grpc(c.clone()),
+                    None => {
+                        let c = channel(at)?;
+                        channels.insert(at, c.clone());
+                        Route::Grpc(c)
+                    }
+                },
             };
             mix.push(Target {
-                channel,
+                route,
                 request: r.clone(),
             });
         }
@@ -602,19 +698,18 @@ fn still_running(procs: &mut Procs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// An answer as the user reads it: status, and the messages as protobuf JSON.
-fn say(r: &Request, a: &Answer) -> String {
-    let messages = requests::render(&r.method, &a.messages);
-    if a.ok() {
-        messages
-    } else if a.messages.is_empty() {
-        format!("{:?}: {}", tonic::Code::from_i32(a.code), a.message)
-    } else {
-        format!(
-            "{messages}, then {:?}: {}",
-            tonic::Code::from_i32(a.code),
-            a.message
-        )
+/// Where a request of the mix goes.
+#[derive(Debug, Clone, Copy)]
+enum Address {
+    Grpc(SocketAddr),
+    Http(SocketAddr),
+}
+
+impl Address {
+    fn address(self) -> SocketAddr {
+        match self {
+            Address::Grpc(a) | Address::Http(a) => a,
+        }
     }
 }
 

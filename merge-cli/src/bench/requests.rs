@@ -13,6 +13,19 @@ use serde::Deserialize;
 pub struct Request {
     /// Its 1-based line in the file.
     pub line: usize,
+    pub call: Call,
+}
+
+/// What a request sends.
+#[derive(Debug, Clone)]
+pub enum Call {
+    Grpc(Grpc),
+    Http(Http),
+}
+
+/// A gRPC call.
+#[derive(Debug, Clone)]
+pub struct Grpc {
     /// `/pkg.Service/Method`.
     pub path: String,
     pub method: MethodDescriptor,
@@ -23,7 +36,29 @@ pub struct Request {
     pub metadata: Vec<(String, String)>,
 }
 
+/// An HTTP request to a member's HTTP front.
+#[derive(Debug, Clone)]
+pub struct Http {
+    pub method: http::Method,
+    /// Path and query (`/offer/apple?quantity=3`).
+    pub path: http::uri::PathAndQuery,
+    pub headers: http::HeaderMap,
+    pub body: bytes::Bytes,
+    /// The member it is for, when the line names one.
+    pub member: Option<String>,
+}
+
 impl Request {
+    /// What the user reads: `/pkg.Service/Method` or `GET /path`.
+    pub fn label(&self) -> String {
+        match &self.call {
+            Call::Grpc(g) => g.path.clone(),
+            Call::Http(h) => format!("{} {}", h.method, h.path),
+        }
+    }
+}
+
+impl Grpc {
     /// The service's short name (`Gateway` of `shop.gateway.Gateway`).
     pub fn service_name(&self) -> &str {
         self.method.parent_service().name()
@@ -46,7 +81,25 @@ struct Line {
     message: serde_json::Value,
     #[serde(default)]
     metadata: BTreeMap<String, String>,
-    http: Option<serde_json::Value>,
+    http: Option<HttpLine>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpLine {
+    #[serde(default = "get")]
+    method: String,
+    path: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    /// A string is sent as it is; any other JSON value as JSON.
+    #[serde(default)]
+    body: serde_json::Value,
+    member: Option<String>,
+}
+
+fn get() -> String {
+    "GET".to_owned()
 }
 
 /// A bad line: its number and what is wrong.
@@ -56,19 +109,31 @@ pub struct BadLine {
     pub message: String,
 }
 
+/// What a request must also be, beyond well-formed (served by a member of the group): `Err`
+/// says why not.
+pub type Check<'a> = &'a dyn Fn(&Request) -> Result<(), String>;
+
 /// Reads `path`; every bad line is reported, not just the first.
-pub fn read(path: &Path, pool: &DescriptorPool) -> Result<Vec<Request>, Vec<BadLine>> {
+pub fn read(
+    path: &Path,
+    pool: &DescriptorPool,
+    check: Check<'_>,
+) -> Result<Vec<Request>, Vec<BadLine>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![BadLine {
             line: 0,
             message: format!("cannot read it: {e}"),
         }]
     })?;
-    parse(&text, pool)
+    parse(&text, pool, check)
 }
 
 /// The requests of `text` (blank lines skipped).
-pub fn parse(text: &str, pool: &DescriptorPool) -> Result<Vec<Request>, Vec<BadLine>> {
+pub fn parse(
+    text: &str,
+    pool: &DescriptorPool,
+    check: Check<'_>,
+) -> Result<Vec<Request>, Vec<BadLine>> {
     let mut requests = Vec::new();
     let mut bad = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -76,7 +141,7 @@ pub fn parse(text: &str, pool: &DescriptorPool) -> Result<Vec<Request>, Vec<BadL
         if raw.trim().is_empty() {
             continue;
         }
-        match one(raw, line, pool) {
+        match one(raw, line, pool).and_then(|r| check(&r).map(|()| r)) {
             Ok(r) => requests.push(r),
             Err(message) => bad.push(BadLine { line, message }),
         }
@@ -96,12 +161,23 @@ pub fn parse(text: &str, pool: &DescriptorPool) -> Result<Vec<Request>, Vec<BadL
 
 fn one(raw: &str, line: usize, pool: &DescriptorPool) -> Result<Request, String> {
     let l: Line = serde_json::from_str(raw).map_err(|e| format!("not a request: {e}"))?;
-    if l.http.is_some() {
-        return Err(
-            "HTTP requests are not supported by this version of bench (gRPC only)".to_owned(),
-        );
-    }
-    let path = l.method.ok_or("no `method` (`/package.Service/Method`)")?;
+    let call = match l.http {
+        Some(_) if l.method.is_some() || !l.metadata.is_empty() || !l.message.is_null() => {
+            return Err(
+                "a request is gRPC (`method`, `message`, `metadata`) or HTTP (`http`), not both"
+                    .to_owned(),
+            );
+        }
+        Some(h) => Call::Http(http_call(h)?),
+        None => Call::Grpc(grpc_call(l, pool)?),
+    };
+    Ok(Request { line, call })
+}
+
+fn grpc_call(l: Line, pool: &DescriptorPool) -> Result<Grpc, String> {
+    let path = l
+        .method
+        .ok_or("no `method` (`/package.Service/Method`) and no `http`")?;
     let (service, name) = path
         .strip_prefix('/')
         .and_then(|p| p.split_once('/'))
@@ -148,12 +224,61 @@ fn one(raw: &str, line: usize, pool: &DescriptorPool) -> Result<Request, String>
         }
         metadata.push((k, v));
     }
-    Ok(Request {
-        line,
-        path: path.clone(),
+    Ok(Grpc {
+        path,
         method,
         bodies,
         metadata,
+    })
+}
+
+/// Headers bench sets itself (from the address and the body).
+const OWN_HEADERS: [&str; 4] = ["host", "content-length", "transfer-encoding", "connection"];
+
+fn http_call(h: HttpLine) -> Result<Http, String> {
+    let method = http::Method::from_bytes(h.method.as_bytes())
+        .map_err(|_| format!("`{}` is not an HTTP method", h.method))?;
+    let path = match http::uri::PathAndQuery::try_from(h.path.as_str()) {
+        Ok(p) if h.path.starts_with('/') => p,
+        _ => {
+            return Err(format!(
+                "`{}` is not a path (`/path?query`, starting with `/`)",
+                h.path
+            ));
+        }
+    };
+    let mut headers = http::HeaderMap::new();
+    for (k, v) in &h.headers {
+        let name = http::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| format!("`{k}` is not an HTTP header name"))?;
+        if OWN_HEADERS.contains(&name.as_str()) {
+            return Err(format!(
+                "header `{k}`: bench sets it itself (from the address and the body)"
+            ));
+        }
+        let value = http::HeaderValue::from_str(v)
+            .map_err(|_| format!("header `{k}`: `{v}` is not a valid header value"))?;
+        headers.append(name, value);
+    }
+    let body = match h.body {
+        serde_json::Value::Null => bytes::Bytes::new(),
+        serde_json::Value::String(s) => bytes::Bytes::from(s),
+        value => {
+            if !headers.contains_key(http::header::CONTENT_TYPE) {
+                headers.insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+            }
+            bytes::Bytes::from(value.to_string())
+        }
+    };
+    Ok(Http {
+        method,
+        path,
+        headers,
+        body,
+        member: h.member,
     })
 }
 
@@ -195,43 +320,82 @@ mod tests {
         DescriptorPool::from_file_descriptor_set(c.file_descriptor_set()).expect("pool")
     }
 
+    fn grpc(r: &Request) -> &Grpc {
+        match &r.call {
+            Call::Grpc(g) => g,
+            Call::Http(h) => panic!("an HTTP request: {h:?}"),
+        }
+    }
+
     #[test]
     fn good_lines_become_encoded_requests() {
         let text = "{\"method\": \"/demo.Echo/Say\", \"message\": {\"text\": \"hi\", \"n\": 2}, \"metadata\": {\"x-caller\": \"bench\"}}\n\n{\"method\": \"/demo.Echo/Many\"}\n";
-        let requests = parse(text, &pool()).expect("valid");
+        let requests = parse(text, &pool(), &|_| Ok(())).expect("valid");
         assert_eq!(requests.len(), 2);
         assert_eq!((requests[0].line, requests[1].line), (1, 3));
-        assert_eq!(requests[0].bodies, vec![vec![0x0a, 2, b'h', b'i', 0x10, 2]]);
+        let (say, many) = (grpc(&requests[0]), grpc(&requests[1]));
+        assert_eq!(say.bodies, vec![vec![0x0a, 2, b'h', b'i', 0x10, 2]]);
         assert_eq!(
-            requests[0].metadata,
+            say.metadata,
             vec![("x-caller".to_owned(), "bench".to_owned())]
         );
-        assert_eq!(requests[0].service_name(), "Echo");
-        assert!(requests[1].server_streaming() && requests[1].bodies == vec![Vec::<u8>::new()]);
+        assert_eq!(say.service_name(), "Echo");
+        assert_eq!(requests[0].label(), "/demo.Echo/Say");
+        assert!(many.server_streaming() && many.bodies == vec![Vec::<u8>::new()]);
         // A client stream: a list of messages, or none.
         let up = parse(
             "{\"method\": \"/demo.Echo/Up\", \"message\": [{\"n\": 1}, {\"n\": 2}]}\n{\"method\": \"/demo.Echo/Up\"}\n",
             &pool(),
+            &|_| Ok(()),
         )
         .expect("client streams");
-        assert_eq!(up[0].bodies, vec![vec![0x10, 1], vec![0x10, 2]]);
-        assert!(up[0].client_streaming() && up[1].bodies.is_empty());
+        assert_eq!(grpc(&up[0]).bodies, vec![vec![0x10, 1], vec![0x10, 2]]);
+        assert!(grpc(&up[0]).client_streaming() && grpc(&up[1]).bodies.is_empty());
         assert_eq!(
-            render(&requests[0].method, &requests[0].bodies),
+            render(&say.method, &say.bodies),
             "{\"text\":\"hi\",\"n\":2}"
         );
     }
 
     #[test]
+    fn http_lines_become_http_requests() {
+        let text = "{\"http\": {\"path\": \"/offer/apple?quantity=3\"}}\n{\"http\": {\"method\": \"POST\", \"path\": \"/checkout\", \"body\": {\"lines\": []}, \"member\": \"web\"}}\n{\"http\": {\"method\": \"PUT\", \"path\": \"/note\", \"headers\": {\"Content-Type\": \"text/plain\"}, \"body\": \"hi\"}}\n";
+        let requests = parse(text, &pool(), &|_| Ok(())).expect("valid");
+        let http: Vec<&Http> = requests
+            .iter()
+            .map(|r| match &r.call {
+                Call::Http(h) => h,
+                Call::Grpc(g) => panic!("a gRPC request: {g:?}"),
+            })
+            .collect();
+        assert_eq!(requests[0].label(), "GET /offer/apple?quantity=3");
+        assert!(http[0].body.is_empty() && http[0].headers.is_empty() && http[0].member.is_none());
+        // A JSON body is sent as JSON, and says so; a string is sent as it is.
+        assert_eq!(http[1].method, http::Method::POST);
+        assert_eq!(&http[1].body[..], b"{\"lines\":[]}");
+        assert_eq!(http[1].headers["content-type"], "application/json");
+        assert_eq!(http[1].member.as_deref(), Some("web"));
+        assert_eq!(&http[2].body[..], b"hi");
+        assert_eq!(http[2].headers["content-type"], "text/plain");
+    }
+
+    #[test]
     fn every_bad_line_is_named() {
-        let text = "{\"method\": \"/demo.Echo/Say\"}\nnot json\n{\"method\": \"/demo.Nope/Say\"}\n{\"method\": \"/demo.Echo/Say\", \"message\": {\"text\": 3}}\n{\"method\": \"/demo.Echo/Up\", \"message\": [{\"n\": \"x\"}]}\n{\"http\": {\"method\": \"GET\", \"path\": \"/\"}}\n{\"method\": \"demo.Echo/Say\"}\n{\"method\": \"/demo.Echo/Say\", \"metadata\": {\"Grpc-Timeout\": \"1S\"}}\n";
-        let bad = parse(text, &pool()).expect_err("bad lines");
+        let text = "{\"method\": \"/demo.Echo/Say\"}\nnot json\n{\"method\": \"/demo.Nope/Say\"}\n{\"method\": \"/demo.Echo/Say\", \"message\": {\"text\": 3}}\n{\"method\": \"/demo.Echo/Up\", \"message\": [{\"n\": \"x\"}]}\n{\"http\": {\"method\": \"GET\", \"path\": \"nope\"}}\n{\"method\": \"demo.Echo/Say\"}\n{\"method\": \"/demo.Echo/Say\", \"metadata\": {\"Grpc-Timeout\": \"1S\"}}\n{\"http\": {\"method\": \"G ET\", \"path\": \"/\"}}\n{\"http\": {\"path\": \"/\", \"headers\": {\"content-length\": \"3\"}}}\n{\"http\": {\"path\": \"/\"}, \"method\": \"/demo.Echo/Say\"}\n{\"http\": {\"path\": \"/\", \"verb\": \"GET\"}}\n";
+        let bad = parse(text, &pool(), &|_| Ok(())).expect_err("bad lines");
         let lines: Vec<usize> = bad.iter().map(|b| b.line).collect();
-        assert_eq!(lines, vec![2, 3, 4, 5, 6, 7, 8], "{bad:?}");
+        assert_eq!(lines, (2..=12).collect::<Vec<_>>(), "{bad:?}");
         assert!(bad[1].message.contains("no service `demo.Nope`"), "{bad:?}");
         assert!(bad[2].message.contains("not a `demo.Msg`"), "{bad:?}");
         assert!(bad[3].message.contains("not a `demo.Msg`"), "{bad:?}");
-        assert!(bad[4].message.contains("HTTP requests"), "{bad:?}");
-        assert!(parse("\n\n", &pool()).is_err(), "an empty file");
+        assert!(bad[4].message.contains("`nope` is not a path"), "{bad:?}");
+        assert!(bad[7].message.contains("not an HTTP method"), "{bad:?}");
+        assert!(bad[8].message.contains("bench sets it itself"), "{bad:?}");
+        assert!(bad[9].message.contains("not both"), "{bad:?}");
+        assert!(bad[10].message.contains("unknown field `verb`"), "{bad:?}");
+        assert!(
+            parse("\n\n", &pool(), &|_| Ok(())).is_err(),
+            "an empty file"
+        );
     }
 }
