@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::cli::{BuildArgs, MessageFormat};
 use crate::diagnostic::Diagnostic;
-use crate::synth::{self, Group, manifest::ToolCrates};
+use crate::synth::{self, Group};
 use crate::{Failure, fsx, mergelock, status};
 
 /// The `merged-binary` JSON line.
@@ -74,7 +74,7 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
     if !diagnostics.is_empty() {
         return Err(Failure::Input(diagnostics));
     }
-    let tools = find_tools()?;
+    let tools = crate::tools::locate(&out).map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
     let allow: BTreeSet<String> = args.allow.iter().cloned().collect();
     let options = CargoOptions {
         offline: args.offline,
@@ -97,7 +97,15 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
         }
         let origin = (plan.path.as_path(), plan.group_line(name));
         let decision = synth::protos::Decision::load(&out.join(name));
-        match synth::group(name, &members, isolation, &tools, origin, &decision, &allow) {
+        match synth::group(
+            name,
+            &members,
+            isolation,
+            &tools.crates,
+            origin,
+            &decision,
+            &allow,
+        ) {
             Ok(g) => made.push((g, members)),
             Err(e) => diagnostics.extend(Diagnostic::from_import(e)),
         }
@@ -106,6 +114,7 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
         return Err(Failure::Input(diagnostics));
     }
 
+    tools.write()?;
     let mut reseeded = BTreeSet::new();
     for (g, _) in &made {
         for w in &g.warnings {
@@ -141,7 +150,13 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
         if decision != g.protos {
             let origin = (plan.path.as_path(), plan.group_line(&g.name));
             let remade = synth::group(
-                &g.name, members, isolation, &tools, origin, &decision, &allow,
+                &g.name,
+                members,
+                isolation,
+                &tools.crates,
+                origin,
+                &decision,
+                &allow,
             )
             .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
             if !json {
@@ -228,21 +243,6 @@ fn overlap(dir: &Path, members: &[Member]) -> Option<Diagnostic> {
         }
     }
     None
-}
-
-/// Where cargo-merge's runtime-shim is: `CARGO_MERGE_RUNTIME_SHIM`, else the source tree this
-/// binary was built from.
-fn find_tools() -> Result<ToolCrates, Failure> {
-    let from_env = std::env::var_os("CARGO_MERGE_RUNTIME_SHIM").map(PathBuf::from);
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime-shim");
-    let path = from_env.unwrap_or(built);
-    let path = std::fs::canonicalize(&path).map_err(|e| {
-        Failure::Other(anyhow::anyhow!(
-            "cannot find merge-runtime-shim's source at `{}` ({e}); set CARGO_MERGE_RUNTIME_SHIM to its folder",
-            path.display()
-        ))
-    })?;
-    Ok(ToolCrates { runtime_shim: path })
 }
 
 /// Writes a group's files (only those that changed), removes files of an earlier build that

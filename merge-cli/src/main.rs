@@ -16,6 +16,7 @@ mod mergelock;
 mod sarif;
 mod status;
 mod synth;
+mod tools;
 
 use std::process::ExitCode;
 
