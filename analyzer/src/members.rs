@@ -44,6 +44,9 @@ pub struct Member {
     pub lib: Option<Target>,
     /// The member's own resolve (its lockfile's versions), all its dependencies.
     pub metadata: Metadata,
+    /// The git commit its folder is at (`<sha>-dirty` when a tracked file of its folder has
+    /// changes), or `None` outside a git work tree.
+    pub commit: Option<String>,
     /// What its binary links ([`Member::linked_packages`]) and what building it compiles
     /// ([`Member::built_packages`]), walked once when it is loaded.
     linked: BTreeSet<PackageId>,
@@ -450,6 +453,7 @@ fn load_member(
     let root = path.parent().unwrap_or(Path::new("/")).to_path_buf();
     let linked = reachable(&metadata, &package, None, false);
     let built = reachable(&metadata, &package, None, true);
+    let commit = commit_of(&root);
     Ok(Member {
         name: name.to_owned(),
         manifest: path,
@@ -458,9 +462,31 @@ fn load_member(
         bin,
         lib,
         metadata,
+        commit,
         linked,
         built,
     })
+}
+
+/// The commit of the git work tree holding `dir`, with `-dirty` when a tracked file under `dir`
+/// has changes; `None` when `dir` is in no work tree (or git is missing).
+pub fn commit_of(dir: &Path) -> Option<String> {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let sha = git(&["rev-parse", "--verify", "-q", "HEAD"]).filter(|s| !s.is_empty())?;
+    let changed = git(&["status", "--porcelain", "--untracked-files=no", "--", "."])
+        .is_some_and(|s| !s.is_empty());
+    Some(if changed { format!("{sha}-dirty") } else { sha })
 }
 
 fn names(targets: &[&Target]) -> String {

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::cli::{BuildArgs, MessageFormat};
 use crate::diagnostic::Diagnostic;
 use crate::synth::{self, Group};
-use crate::{Failure, fsx, mergelock, status};
+use crate::{Failure, fsx, mergelock, release_manifest, status};
 
 /// The `merged-binary` JSON line.
 #[derive(Debug, Serialize)]
@@ -25,6 +25,8 @@ struct MergedBinary<'a> {
     group: &'a str,
     path: &'a Path,
     members: Vec<&'a str>,
+    /// Its `merge-manifest.json`.
+    manifest: &'a Path,
 }
 
 pub fn exec(args: &BuildArgs) -> Result<(), Failure> {
@@ -173,6 +175,25 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
             *g = remade;
             binary = cargo_build(&dir, g, args, false, interactive)?.0;
         }
+        // The release manifest: what was built, from what, and how to build it again.
+        let manifest = dir.join(release_manifest::FILE);
+        let records = members
+            .iter()
+            .map(|m| mergelock::record_of(&plan.dir, isolation, &g.name, m, g))
+            .collect();
+        let document = release_manifest::Build {
+            plan: &plan.path,
+            release: args.release,
+            target: args.target.as_deref(),
+            isolation: mergelock::isolation_name(isolation),
+            features: &args.features,
+            allow: &allow,
+        }
+        .manifest(&g.name, &binary, records, &g.findings)?;
+        let mut text =
+            serde_json::to_string_pretty(&document).context("cannot write the release manifest")?;
+        text.push('\n');
+        fsx::write_all_if_changed(&[(&manifest, text.as_bytes())])?;
         let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
         built.push(Built {
             group: g.name.clone(),
@@ -188,6 +209,7 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
                 group: &g.name,
                 path: &binary,
                 members: names,
+                manifest: &manifest,
             };
             let mut stdout = std::io::stdout().lock();
             serde_json::to_writer(&mut stdout, &line).context("failed to write to stdout")?;
@@ -201,6 +223,7 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
                 "  run it with each member's usual environment (listen addresses, peer URLs); \
                  MERGE_METRICS_ADDR=127.0.0.1:9100 serves its call counters"
             );
+            let _ = writeln!(stdout, "  release manifest: {}", manifest.display());
         }
     }
     // Written once every group built: it describes binaries that exist.

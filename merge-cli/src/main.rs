@@ -13,6 +13,7 @@ mod fsx;
 mod human;
 mod json;
 mod mergelock;
+mod release_manifest;
 mod sarif;
 mod status;
 mod synth;

@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use merge_analyzer::members::Member;
 use merge_analyzer::plan::Isolation;
@@ -29,7 +28,7 @@ pub fn render(
     {
         records.insert(
             (group.to_owned(), m.name.clone()),
-            record(plan_dir, isolation, group, m, g),
+            record(&record_of(plan_dir, isolation, group, m, g)),
         );
     }
     for (key, text) in kept(previous, &built) {
@@ -74,58 +73,115 @@ fn kept(previous: Option<&str>, built: &BTreeSet<&str>) -> Vec<((String, String)
         .collect()
 }
 
-fn record(plan_dir: &Path, isolation: Isolation, group: &str, m: &Member, g: &Group) -> String {
-    let mut out = String::from("[[member]]\n");
-    out.push_str(&format!("name = {}\n", quote(&m.name)));
-    out.push_str(&format!("group = {}\n", quote(group)));
-    out.push_str(&format!(
-        "isolation = {}\n",
-        quote(isolation_name(isolation))
-    ));
-    out.push_str(&format!("package = {}\n", quote(&m.package.name)));
-    out.push_str(&format!(
-        "version = {}\n",
-        quote(&m.package.version.to_string())
-    ));
-    out.push_str(&format!(
-        "source = {}\n",
-        quote(&relative(plan_dir, &m.root))
-    ));
-    if let Some(commit) = git_commit(&m.root) {
-        out.push_str(&format!("git-commit = {}\n", quote(&commit)));
-    }
+/// What one member of a built group was built from: merge.lock's record of it, and its entry
+/// in the group's `merge-manifest.json`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Record {
+    pub name: String,
+    pub group: String,
+    pub isolation: &'static str,
+    pub package: String,
+    pub version: String,
+    /// Its package folder, relative to the plan's folder.
+    pub source: String,
+    pub git_commit: Option<String>,
+    /// Built with uncommitted changes in its folder.
+    pub git_dirty: bool,
+    /// `sha256:<hex>` of its Cargo.lock.
+    pub cargo_lock: Option<String>,
+    pub proto: Vec<ProtoHash>,
+    pub decisions: Vec<String>,
+}
+
+/// A .proto file of a member, by its path relative to the plan's folder.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProtoHash {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// Member `m` of group `group`, as built.
+pub fn record_of(
+    plan_dir: &Path,
+    isolation: Isolation,
+    group: &str,
+    m: &Member,
+    g: &Group,
+) -> Record {
+    let (git_commit, git_dirty) = match &m.commit {
+        Some(c) => match c.strip_suffix("-dirty") {
+            Some(sha) => (Some(sha.to_owned()), true),
+            None => (Some(c.clone()), false),
+        },
+        None => (None, false),
+    };
     let lock = m.metadata.workspace_root.as_std_path().join("Cargo.lock");
-    if let Ok(bytes) = std::fs::read(&lock) {
-        out.push_str(&format!(
-            "cargo-lock = {}\n",
-            quote(&format!("sha256:{}", sha256(&bytes)))
-        ));
+    Record {
+        name: m.name.clone(),
+        group: group.to_owned(),
+        isolation: isolation_name(isolation),
+        package: m.package.name.to_string(),
+        version: m.package.version.to_string(),
+        source: relative(plan_dir, &m.root),
+        git_commit,
+        git_dirty,
+        cargo_lock: std::fs::read(&lock)
+            .ok()
+            .map(|bytes| format!("sha256:{}", sha256(&bytes))),
+        proto: proto_files(m)
+            .into_iter()
+            .map(|(path, sha256)| ProtoHash {
+                path: relative(plan_dir, &path),
+                sha256,
+            })
+            .collect(),
+        decisions: g.decisions.get(&m.name).cloned().unwrap_or_default(),
     }
-    let protos = proto_files(m);
-    if !protos.is_empty() {
+}
+
+/// A record as merge.lock's `[[member]]` table.
+fn record(r: &Record) -> String {
+    let mut out = String::from("[[member]]\n");
+    out.push_str(&format!("name = {}\n", quote(&r.name)));
+    out.push_str(&format!("group = {}\n", quote(&r.group)));
+    out.push_str(&format!("isolation = {}\n", quote(r.isolation)));
+    out.push_str(&format!("package = {}\n", quote(&r.package)));
+    out.push_str(&format!("version = {}\n", quote(&r.version)));
+    out.push_str(&format!("source = {}\n", quote(&r.source)));
+    if let Some(commit) = &r.git_commit {
+        out.push_str(&format!("git-commit = {}\n", quote(commit)));
+    }
+    if r.git_dirty {
+        // Built with uncommitted changes in the member's folder: not reproducible from the
+        // commit alone.
+        out.push_str("git-dirty = true\n");
+    }
+    if let Some(lock) = &r.cargo_lock {
+        out.push_str(&format!("cargo-lock = {}\n", quote(lock)));
+    }
+    if !r.proto.is_empty() {
         out.push_str("proto = [\n");
-        for (path, hash) in protos {
+        for p in &r.proto {
             out.push_str(&format!(
                 "    {{ path = {}, sha256 = {} }},\n",
-                quote(&relative(plan_dir, &path)),
-                quote(&hash)
+                quote(&p.path),
+                quote(&p.sha256)
             ));
         }
         out.push_str("]\n");
     }
-    let decisions = g.decisions.get(&m.name).cloned().unwrap_or_default();
     out.push_str("decisions = [");
-    if !decisions.is_empty() {
+    if !r.decisions.is_empty() {
         out.push('\n');
-        for d in decisions {
-            out.push_str(&format!("    {},\n", quote(&d)));
+        for d in &r.decisions {
+            out.push_str(&format!("    {},\n", quote(d)));
         }
     }
     out.push_str("]\n");
     out
 }
 
-fn isolation_name(i: Isolation) -> &'static str {
+pub fn isolation_name(i: Isolation) -> &'static str {
     match i {
         Isolation::Exact => "exact",
         Isolation::Unify => "unify",
@@ -161,22 +217,6 @@ fn proto_files(m: &Member) -> Vec<(std::path::PathBuf, String)> {
     out.sort();
     out.dedup();
     out
-}
-
-/// The commit checked out where `dir` is, when it is in a git repository.
-fn git_commit(dir: &Path) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["rev-parse", "HEAD"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-        .filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]

@@ -143,6 +143,44 @@ fn the_merged_shop_answers_like_the_split_one_calls_inline_and_rebuilds_only_wha
             "a call counted under a crate, not a member:\n{counters}"
         );
     }
+    // Which members at which commit: beside the counters, and `shop --version`. The copy is
+    // in this repository's work tree (ignored, so never dirty): its commit is HEAD's.
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(&members)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| text(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let version = std::process::Command::new(&binary)
+        .arg("--version")
+        .output()
+        .expect("--version runs");
+    assert!(version.status.success());
+    let version = text(&version.stdout);
+    assert!(
+        version.starts_with("shop (merged by cargo-merge "),
+        "{version}"
+    );
+    let shown = if commit.is_empty() {
+        "commit unknown".to_owned()
+    } else {
+        format!("commit {commit}")
+    };
+    for m in ["catalog", "gateway", "inventory", "pricing"] {
+        let line = format!(
+            "merge_member_info{{group=\"shop\",member=\"{m}\",version=\"0.1.0\",commit=\"{commit}\"}} 1\n"
+        );
+        assert!(counters.contains(&line), "{line} in:\n{counters}");
+        assert!(
+            version
+                .lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")
+                    == format!("{m} 0.1.0 {shown}")),
+            "{m} in:\n{version}"
+        );
+    }
     // SIGTERM reaches every member's own shutdown; the binary exits cleanly.
     assert!(running.terminate_last().success());
 
@@ -218,5 +256,56 @@ fn the_merged_shop_answers_like_the_split_one_calls_inline_and_rebuilds_only_wha
     assert!(lock.contains("name = \"pricing\""), "{lock}");
     assert!(lock.contains("cargo-lock = \"sha256:"), "{lock}");
     assert!(lock.contains("proto = ["), "{lock}");
+
+    // The release manifest describes the binary as it is now (after pricing's change).
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(group_dir.join("merge-manifest.json")).expect("merge-manifest.json"),
+    )
+    .expect("JSON");
+    assert_eq!(manifest["format"], "cargo-merge-manifest");
+    assert_eq!(manifest["format_version"], 1);
+    assert_eq!(manifest["group"], "shop");
+    assert_eq!(manifest["binary"]["path"], binary.to_str().expect("utf-8"));
+    let sha = |bytes: &[u8]| {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert_eq!(
+        manifest["binary"]["sha256"],
+        sha(&std::fs::read(&binary).expect("binary"))
+    );
+    assert_eq!(
+        manifest["plan"]["sha256"],
+        sha(&std::fs::read(&plan).expect("plan"))
+    );
+    assert!(
+        manifest["binary"]["target"]
+            .as_str()
+            .is_some_and(|t| t.contains('-')),
+        "{manifest}"
+    );
+    assert_eq!(manifest["build"]["profile"], "debug");
+    let names: Vec<&str> = manifest["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| m["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["catalog", "gateway", "inventory", "pricing"]);
+    for m in manifest["members"].as_array().expect("members") {
+        assert_eq!(m["version"], "0.1.0", "{m}");
+        assert!(
+            m["cargo_lock"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("sha256:")),
+            "{m}"
+        );
+        if !commit.is_empty() {
+            assert_eq!(m["git_commit"], commit.as_str(), "{m}");
+        }
+    }
     let _ = std::fs::remove_dir_all(&members);
 }

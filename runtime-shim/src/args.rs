@@ -19,6 +19,8 @@ pub enum Command {
     Run,
     /// `--help` or `-h`: print the help, start nothing.
     Help,
+    /// `--version` or `-V`: print the members' versions and commits, start nothing.
+    Version,
 }
 
 /// Reads the merged binary's command line (`argv`, its name first) and sets every member's
@@ -37,6 +39,7 @@ pub fn configure(
             .map_err(|a| format!("`{}` is not UTF-8", a.to_string_lossy()))?;
         let value = match arg.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
+            "--version" | "-V" => return Ok(Command::Version),
             "--member-args" => rest
                 .next()
                 .ok_or("--member-args needs NAME=ARGS")?
@@ -176,6 +179,12 @@ mod tests {
             configure(argv(&["fleet", "-h"]), &programs),
             Ok(Command::Help)
         );
+        for v in ["--version", "-V"] {
+            assert_eq!(
+                configure(argv(&["fleet", v]), &programs),
+                Ok(Command::Version)
+            );
+        }
         assert_eq!(
             configure(argv(&["fleet", "--verbose"]), &programs),
             Err("unexpected argument `--verbose`".to_owned())

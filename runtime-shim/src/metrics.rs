@@ -32,6 +32,19 @@ type Key = (String, CallPath, String, String);
 
 static COUNTERS: LazyLock<Mutex<BTreeMap<Key, Counter>>> = LazyLock::new(Default::default);
 
+/// Members as the generated main lists them: `(name, version, commit)`.
+pub type MemberInfo = &'static [(&'static str, &'static str, &'static str)];
+
+/// The merged binary's group and its members, once set.
+static MEMBERS: std::sync::OnceLock<(&'static str, MemberInfo)> = std::sync::OnceLock::new();
+
+/// Says which members, at which version and commit, this binary holds: [`render`] then gives
+/// `merge_member_info{group,member,version,commit} 1` for each, so a dashboard can tell what
+/// runs. The first call counts.
+pub fn member_info(group: &'static str, members: MemberInfo) {
+    let _ = MEMBERS.set((group, members));
+}
+
 /// A shared counter; adding is one relaxed atomic operation.
 #[derive(Debug, Clone, Default)]
 pub struct Counter(Arc<AtomicU64>);
@@ -100,6 +113,22 @@ pub fn render() -> String {
             }
         }
         let _ = writeln!(out, "}} {}", counter.get());
+    }
+    if let Some((group, members)) = MEMBERS.get() {
+        out.push_str(
+            "# HELP merge_member_info The members of this merged binary, with version and commit.\n\
+             # TYPE merge_member_info gauge\n",
+        );
+        for (member, version, commit) in members.iter() {
+            let _ = writeln!(
+                out,
+                "merge_member_info{{group=\"{}\",member=\"{}\",version=\"{}\",commit=\"{}\"}} 1",
+                escape(group),
+                escape(member),
+                escape(version),
+                escape(commit)
+            );
+        }
     }
     out
 }
@@ -178,6 +207,27 @@ mod tests {
             "{text}"
         );
         assert_eq!(escape("a\"b\\c"), "a\\\"b\\\\c");
+    }
+
+    #[test]
+    fn the_members_are_rendered_with_version_and_commit() {
+        member_info(
+            "shop",
+            &[("catalog", "0.1.0", "0a1b"), ("web", "2.0.0", "")],
+        );
+        // The first call counts.
+        member_info("other", &[]);
+        let text = render();
+        assert!(
+            text.contains("# TYPE merge_member_info gauge\n")
+                && text.contains(
+                    "merge_member_info{group=\"shop\",member=\"catalog\",version=\"0.1.0\",commit=\"0a1b\"} 1\n"
+                )
+                && text.contains(
+                    "merge_member_info{group=\"shop\",member=\"web\",version=\"2.0.0\",commit=\"\"} 1\n"
+                ),
+            "{text}"
+        );
     }
 
     #[test]

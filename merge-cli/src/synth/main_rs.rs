@@ -1,8 +1,10 @@
 //! The merged binary's `main` (quote + prettyplease): it hands the members, in start steps
 //! (callees first), to `merge_runtime_shim::launch`, which runs each member's own `main` on a
 //! thread of its own. Its own command line is `--help` (it prints [`help`], a constant of the
-//! generated file, and starts no member) and `--member-args NAME="..."`, each member's own
-//! (runtime-shim's `args`): members see their program name and what that gives them.
+//! generated file, and starts no member), `--version` (the members' versions and commits,
+//! [`version`]) and `--member-args NAME="..."`, each member's own (runtime-shim's `args`):
+//! members see their program name and what that gives them. The members' versions and commits
+//! are also served as `merge_member_info` beside the call counters.
 
 use std::fmt::Write as _;
 
@@ -14,6 +16,10 @@ pub struct Start {
     pub name: String,
     /// Its program name (its binary's), the first word of its argv.
     pub program: String,
+    /// Its package's version.
+    pub version: String,
+    /// The git commit it was built from (`<sha>-dirty` with changes), empty when unknown.
+    pub commit: String,
     /// The entry crate's library name (whose `main` is the member's original one).
     pub lib: String,
     pub serves: bool,
@@ -55,6 +61,10 @@ pub fn help(group: &str, steps: &[Vec<Start>]) -> String {
     let _ = writeln!(
         out,
         "  --help, -h                print this text; no member starts"
+    );
+    let _ = writeln!(
+        out,
+        "  --version, -V             print each member's version and commit; no member starts"
     );
     let _ = writeln!(
         out,
@@ -113,6 +123,30 @@ pub fn help(group: &str, steps: &[Vec<Start>]) -> String {
     out
 }
 
+/// The text `<group> --version` prints: the group, the cargo-merge that merged it, then each
+/// member (in start order) with its version and commit.
+pub fn version(group: &str, steps: &[Vec<Start>]) -> String {
+    let mut out = format!(
+        "{group} (merged by cargo-merge {})\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    let width = steps
+        .iter()
+        .flatten()
+        .map(|m| m.name.len())
+        .max()
+        .unwrap_or(0);
+    for m in steps.iter().flatten() {
+        let commit = if m.commit.is_empty() {
+            "commit unknown".to_owned()
+        } else {
+            format!("commit {}", m.commit)
+        };
+        let _ = writeln!(out, "  {:width$}  {}  {commit}", m.name, m.version);
+    }
+    out
+}
+
 /// `text` as a raw string literal (real newlines, so the generated file reads as the help
 /// does), or an escaped one for what a raw string cannot hold (a carriage return).
 fn raw_literal(text: &str) -> proc_macro2::Literal {
@@ -141,6 +175,11 @@ pub fn render(
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .unzip();
     let help = raw_literal(&help(group, steps));
+    let version = raw_literal(&version(group, steps));
+    let info = steps.iter().flatten().map(|m| {
+        let (name, version, commit) = (&m.name, &m.version, &m.commit);
+        quote!((#name, #version, #commit))
+    });
     let programs = steps.iter().flatten().map(|m| {
         let (name, program) = (&m.name, &m.program);
         quote!((#name, #program))
@@ -166,6 +205,9 @@ pub fn render(
         /// What `--help` (or `-h`) prints.
         const HELP: &str = #help;
 
+        /// What `--version` (or `-V`) prints.
+        const VERSION: &str = #version;
+
         fn main() -> ::std::process::ExitCode {
             // Its own command line: `--help` (the members, the variables they read; no member
             // starts), and each member's arguments (a member sees only its own).
@@ -174,6 +216,10 @@ pub fn render(
                 Ok(::merge_runtime_shim::args::Command::Run) => {}
                 Ok(::merge_runtime_shim::args::Command::Help) => {
                     let _ = ::std::io::Write::write_all(&mut ::std::io::stdout(), HELP.as_bytes());
+                    return ::std::process::ExitCode::SUCCESS;
+                }
+                Ok(::merge_runtime_shim::args::Command::Version) => {
+                    let _ = ::std::io::Write::write_all(&mut ::std::io::stdout(), VERSION.as_bytes());
                     return ::std::process::ExitCode::SUCCESS;
                 }
                 Err(e) => {
@@ -209,6 +255,8 @@ pub fn render(
                     }
                 });
             }
+            // Which members at which commits: served beside the call counters.
+            ::merge_runtime_shim::metrics::member_info(#group, &[#(#info),*]);
             // Services several members serve: only the address a client names tells which.
             ::merge_runtime_shim::Registry::global().by_address(&[#(#by_address),*]);
             let steps: &[&[Member]] = &[#(#steps),*];
@@ -236,6 +284,12 @@ mod tests {
         Start {
             name: name.into(),
             program: format!("{name}-bin"),
+            version: "0.1.0".to_owned(),
+            commit: if name == "web" {
+                String::new()
+            } else {
+                format!("{name}0c0ffee")
+            },
             lib: format!("merge_entry_{name}"),
             serves,
             env: env
@@ -305,6 +359,7 @@ mod tests {
 
 Usage: shop [--member-args NAME=ARGS]...
   --help, -h                print this text; no member starts
+  --version, -V             print each member's version and commit; no member starts
   --member-args NAME=ARGS   member NAME's own arguments, split as a shell splits them
                             (repeatable); a member sees its program name and these alone
 
@@ -328,6 +383,36 @@ Environment variables of the merged binary:
         );
         // Deterministic.
         assert_eq!(text, render("shop", &steps, &[], &[]));
+    }
+
+    #[test]
+    fn the_version_lists_each_member_and_its_commit_and_is_served() {
+        let steps = shop();
+        let text = render("shop", &steps, &[], &[]);
+        let version = version("shop", &steps);
+        assert_eq!(
+            version,
+            format!(
+                "shop (merged by cargo-merge {})
+  inventory  0.1.0  commit inventory0c0ffee
+  gateway    0.1.0  commit gateway0c0ffee
+  web        0.1.0  commit unknown
+",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+        assert!(
+            text.contains(&format!("const VERSION: &str = r#\"{version}\"#;")),
+            "{text}"
+        );
+        assert!(
+            text.contains("member_info(\n        \"shop\",")
+                || text.contains("member_info(\"shop\","),
+            "{text}"
+        );
+        assert!(text.contains("(\"web\", \"0.1.0\", \"\")"), "{text}");
+        let served = text.find("member_info").expect("served");
+        assert!(served < text.find("launch::run").expect("run"), "{text}");
         syn::parse_file(&text).expect("valid Rust");
     }
 }

@@ -78,6 +78,8 @@ pub struct Group {
     pub frameworks: BTreeMap<String, String>,
     /// The proto sharing this workspace was made with.
     pub protos: protos::Decision,
+    /// What check found in the group (code, severity), for the release manifest's summary.
+    pub findings: Vec<(&'static str, merge_analyzer::check::Severity)>,
 }
 
 /// Makes the merged workspace of `group` from its `members`.
@@ -419,14 +421,15 @@ pub fn group(
                 .map(|m| {
                     let (u, lib) = &starts[&m];
                     let keys = checked.env_keys.get(&m).cloned().unwrap_or_default();
-                    let program = members
-                        .iter()
-                        .find(|x| x.name == m)
-                        .map(|x| x.bin.name.clone())
-                        .unwrap_or_else(|| m.clone());
+                    let member = members.iter().find(|x| x.name == m);
+                    let program = member.map_or_else(|| m.clone(), |x| x.bin.name.clone());
                     main_rs::Start {
                         env: mitigations.reads(&m, keys),
                         program,
+                        version: member
+                            .map(|x| x.package.version.to_string())
+                            .unwrap_or_default(),
+                        commit: member.and_then(|x| x.commit.clone()).unwrap_or_default(),
                         name: m,
                         lib: lib.clone(),
                         serves: !u.serves.is_empty(),
@@ -464,6 +467,7 @@ pub fn group(
         includes,
         frameworks: frameworks(members),
         protos: decision.clone(),
+        findings: findings.iter().map(|f| (f.code, f.severity)).collect(),
     })
 }
 
