@@ -221,9 +221,10 @@ pub struct BenchArgs {
     #[arg(long, value_name = "NAME")]
     pub group: String,
 
-    /// The requests, JSON lines: `{"method": "/pkg.Svc/Method", "message": {..},
-    /// "metadata": {..}}`, the message in protobuf JSON (a list of them for a client-streaming
-    /// method), sent in order, round and round
+    /// The requests, JSON lines, sent in order, round and round: gRPC `{"method":
+    /// "/pkg.Svc/Method", "message": {..}, "metadata": {..}}` (the message in protobuf JSON, a
+    /// list of them for a client-streaming method) or HTTP `{"http": {"method": "GET", "path":
+    /// "/..", "headers": {..}, "body": .., "member": ".."}}` to a member's HTTP front
     #[arg(long, value_name = "FILE")]
     pub requests: PathBuf,
 
@@ -231,7 +232,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "TIME", default_value = "30s", value_parser = parse_positive_duration)]
     pub duration: std::time::Duration,
 
-    /// A call not answered within this time counts as `DeadlineExceeded`
+    /// A call not answered within this time counts as unanswered (not Ok)
     #[arg(long, value_name = "TIME", default_value = "10s", value_parser = parse_positive_duration)]
     pub timeout: std::time::Duration,
 
