@@ -19,6 +19,7 @@ pub mod paths;
 pub mod plan;
 pub mod profiles;
 pub mod select;
+pub mod sources;
 pub mod thresholds;
 pub mod versions;
 

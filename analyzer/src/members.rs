@@ -26,6 +26,9 @@ pub struct PlanFile {
     pub dir: PathBuf,
     pub plan: Plan,
     text: String,
+    /// Where git members are checked out (member -> its manifest in the checkout), once
+    /// [`crate::sources::checkout`] has made them local.
+    pub checkouts: BTreeMap<String, PathBuf>,
 }
 
 /// One member service of a group, resolved.
@@ -190,6 +193,7 @@ pub fn read_plan(path: &Path) -> Result<PlanFile, ImportError> {
         dir,
         plan,
         text,
+        checkouts: BTreeMap::new(),
     };
     file.validate()?;
     Ok(file)
@@ -335,7 +339,18 @@ fn load_member(
     options: &CargoOptions,
 ) -> Result<Member, InputError> {
     let service = plan.plan.service.get(name);
-    let Some(manifest) = service.and_then(|s| s.manifest.as_deref()) else {
+    if service.is_some_and(|s| s.git.is_some()) && !plan.checkouts.contains_key(name) {
+        return Err(plan.error(
+            plan.service_line(name),
+            InputCode::MissingManifest,
+            format!("member `{name}` comes from git and is not checked out"),
+        ));
+    }
+    let checked_out = plan.checkouts.get(name).map(|p| p.display().to_string());
+    let Some(manifest) = checked_out
+        .as_deref()
+        .or_else(|| service.and_then(|s| s.manifest.as_deref()))
+    else {
         return Err(plan.error(
             plan.member_line(group, name),
             InputCode::UnknownMember,

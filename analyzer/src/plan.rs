@@ -22,6 +22,24 @@ pub enum Isolation {
     Strict,
 }
 
+/// Which version of a git member a group takes: the downstream team's default version of
+/// its upstream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Track {
+    /// The plan's `rev`, `tag` or `branch` (`cargo merge bump` moves it).
+    #[default]
+    Pinned,
+    /// The newest version tag of the repository.
+    LatestTag,
+}
+
+impl Track {
+    pub fn is_pinned(&self) -> bool {
+        *self == Track::Pinned
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanGroup {
@@ -38,6 +56,24 @@ pub struct PlanService {
     /// The binary to run, when the package has several.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bin: Option<String>,
+    /// A git repository (a URL, or a folder relative to the plan's) the member is checked out
+    /// from, under the output folder; `manifest` is then a path in the repository (default
+    /// `Cargo.toml`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub git: Option<String>,
+    /// With `git`: the commit to build (a hash, or anything `git rev-parse` reads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rev: Option<String>,
+    /// With `git`: the tag to build.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// With `git`: the branch whose tip to build.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// With `git`: which version the group takes, the pin (`pinned`, the default) or the
+    /// newest version tag (`latest-tag`).
+    #[serde(default, skip_serializing_if = "Track::is_pinned")]
+    pub track: Track,
     /// The member's environment when `cargo merge bench` runs it (split: its process; merged:
     /// the merged binary, each key also as `<MEMBER>_<KEY>`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -77,8 +113,7 @@ impl Plan {
                         m.clone(),
                         PlanService {
                             manifest: Some(manifest),
-                            bin: None,
-                            env: BTreeMap::new(),
+                            ..PlanService::default()
                         },
                     );
                 }
@@ -109,7 +144,7 @@ mod tests {
             PlanService {
                 manifest: Some("services/orders/Cargo.toml".into()),
                 bin: Some("orders".into()),
-                env: BTreeMap::new(),
+                ..PlanService::default()
             },
         );
         let text = plan.to_toml().expect("serialises");

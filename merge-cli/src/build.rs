@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use anyhow::Context as _;
 use merge_analyzer::members::{self, CargoOptions, Member};
 use merge_analyzer::plan::Isolation;
+use merge_analyzer::sources;
 use serde::Serialize;
 
 use crate::cli::{BuildArgs, MessageFormat};
@@ -59,10 +60,14 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
         }
         (None, None) => unreachable!("clap requires --plan or --traffic"),
     };
-    let plan =
+    let mut plan =
         members::read_plan(&plan_path).map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
     let isolation = args.isolation.map_or(plan.plan.isolation, Isolation::from);
-    let wanted = plan.groups(&args.group);
+    let wanted: Vec<String> = plan
+        .groups(&args.group)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     let mut diagnostics = Vec::new();
     for w in &wanted {
         if !plan.plan.group.iter().any(|g| g.name == *w) {
@@ -76,6 +81,13 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
     if !diagnostics.is_empty() {
         return Err(Failure::Input(diagnostics));
     }
+    // Members from git, checked out under the output folder at their pins.
+    let names: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let fetch = sources::Fetch {
+        offline: args.offline || args.frozen,
+    };
+    let sources = sources::checkout(&mut plan, &names, &out, fetch)
+        .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
     let tools = crate::tools::locate(&out).map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
     let allow: BTreeSet<String> = args.allow.iter().cloned().collect();
     let options = CargoOptions {
@@ -177,9 +189,18 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
         }
         // The release manifest: what was built, from what, and how to build it again.
         let manifest = dir.join(release_manifest::FILE);
+        let cx = mergelock::Context {
+            plan: &plan,
+            isolation,
+            group: &g.name,
+            sources: &sources,
+        };
         let records = members
             .iter()
-            .map(|m| mergelock::record_of(&plan.dir, isolation, &g.name, m, g))
+            .map(|m| {
+                let decisions = g.decisions.get(&m.name).cloned().unwrap_or_default();
+                mergelock::record_of(&cx, m, decisions)
+            })
             .collect();
         let document = release_manifest::Build {
             plan: &plan.path,
@@ -229,7 +250,7 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
     // Written once every group built: it describes binaries that exist.
     let lock = plan.dir.join("merge.lock");
     let previous = std::fs::read_to_string(&lock).ok();
-    let text = mergelock::render(&plan.dir, isolation, &made, previous.as_deref());
+    let text = mergelock::render(&plan, isolation, &sources, &made, previous.as_deref());
     fsx::write_all_if_changed(&[(&lock, text.as_bytes())])?;
     Ok(built)
 }

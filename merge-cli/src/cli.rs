@@ -72,6 +72,21 @@ pub enum Command {
     /// both setups side by side, and every request whose answer differs. Exit status: 0 when
     /// every answer matched, 1 when one differed (or something failed), 2 for bad input.
     Bench(BenchArgs),
+
+    /// Say, without compiling, which built groups no longer match their members.
+    ///
+    /// Reads merge.lock (beside the plan: what each member was built from) and each member as
+    /// it is now (a git member fetched and checked out at its pin), and compares: commit,
+    /// package version, Cargo.lock, .proto files (a change classified wire-compatible or
+    /// breaking) and what the plan says of it. Exit status: 0 when every group is fresh, 1
+    /// when one is stale, 2 for bad input.
+    Status(StatusArgs),
+
+    /// Move a git member's pin in the plan, and say which groups must be rebuilt.
+    ///
+    /// Edits the member's `[service.NAME]` table in place (its comments and layout kept): sets
+    /// `rev`, `tag` or `branch` and drops the other two.
+    Bump(BumpArgs),
 }
 
 impl Command {
@@ -83,6 +98,8 @@ impl Command {
                 BenchFormat::Json => MessageFormat::Json,
                 BenchFormat::Human | BenchFormat::Markdown => MessageFormat::Human,
             },
+            Command::Status(s) => s.message_format,
+            Command::Bump(b) => b.message_format,
             // A SARIF run's input problems are text on stderr: no log is written.
             Command::Check(c) => match c.message_format {
                 CheckFormat::Json => MessageFormat::Json,
@@ -106,9 +123,13 @@ pub struct CheckArgs {
     #[arg(long, value_name = "NAME")]
     pub group: Vec<String>,
 
-    /// Passed to cargo metadata: no network
+    /// Passed to cargo metadata: no network (git members are read from their last fetch)
     #[arg(long)]
     pub offline: bool,
+
+    /// Folder where members from git are checked out (as `build --out`)
+    #[arg(long, value_name = "DIR", default_value = "target/merge")]
+    pub out: PathBuf,
 
     /// Output format: human (a report), json (JSON lines) or sarif (a SARIF 2.1.0 log for code
     /// scanning)
@@ -265,6 +286,56 @@ pub struct BenchArgs {
     /// Markdown for a pull-request comment
     #[arg(long, value_enum, value_name = "FMT", default_value_t = BenchFormat::Human)]
     pub message_format: BenchFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The merge plan; merge.lock is read beside it
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+
+    /// Only this group of the plan (repeat for several; default: every group)
+    #[arg(long, value_name = "NAME")]
+    pub group: Vec<String>,
+
+    /// Folder where members from git are checked out (as `build --out`)
+    #[arg(long, value_name = "DIR", default_value = "target/merge")]
+    pub out: PathBuf,
+
+    /// No network: git members as last fetched, cargo metadata offline
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Output format (json: one `group-status` line per group)
+    #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("pin").required(true).args(["rev", "tag", "branch"])))]
+pub struct BumpArgs {
+    /// The member (its name in the plan)
+    pub member: String,
+
+    /// Pin it to this commit (or anything `git rev-parse` reads: a tag name works too)
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+
+    /// Pin it to this tag
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+
+    /// Follow this branch
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+
+    /// The merge plan
+    #[arg(long, value_name = "FILE", default_value = "merge.toml")]
+    pub plan: PathBuf,
+
+    /// Output format (json: one `bumped` line)
+    #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

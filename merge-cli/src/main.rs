@@ -6,6 +6,7 @@
 mod analyze;
 mod bench;
 mod build;
+mod bump;
 mod check;
 mod cli;
 mod diagnostic;
@@ -15,6 +16,7 @@ mod json;
 mod mergelock;
 mod release_manifest;
 mod sarif;
+mod state;
 mod status;
 mod synth;
 mod tools;
@@ -55,6 +57,13 @@ fn main() -> ExitCode {
             Ok(false) => Ok(()),
             Err(e) => Err(e),
         },
+        cli::Command::Status(s) => match state::exec(&s) {
+            // A group is stale, and was reported: status 1.
+            Ok(true) => return ExitCode::from(1),
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        },
+        cli::Command::Bump(b) => bump::exec(&b),
         cli::Command::Check(c) => match check::exec(&c) {
             // Errors were found and reported: status 1, with nothing more to say.
             Ok(true) => return ExitCode::from(1),

@@ -1,13 +1,15 @@
 //! `merge.lock`, beside the plan: per member of every group built, what it was built from (its
-//! source folder, package version, git commit, hashes of its Cargo.lock and .proto files) and
-//! the isolation decisions taken. Deterministic (sorted, no timestamps), so an unchanged
-//! build writes the same bytes; the version-management work reads it.
+//! source folder or git repository and pin, package version, git commit, hashes of its plan
+//! entry, Cargo.lock and .proto files) and the isolation decisions taken. Deterministic
+//! (sorted, no timestamps), so an unchanged build writes the same bytes; `cargo merge status`
+//! reads it back ([`read`]) and compares.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use merge_analyzer::members::Member;
+use merge_analyzer::members::{Member, PlanFile};
 use merge_analyzer::plan::Isolation;
+use merge_analyzer::sources::Source;
 
 use crate::synth::Group;
 use crate::synth::protos::sha256;
@@ -15,21 +17,28 @@ use crate::synth::protos::sha256;
 /// The text of merge.lock for `groups` (each with its members); the records of other groups
 /// in `previous` (an earlier merge.lock, when only some groups were built) are kept.
 pub fn render(
-    plan_dir: &Path,
+    plan: &PlanFile,
     isolation: Isolation,
+    sources: &[Source],
     groups: &[(Group, Vec<Member>)],
     previous: Option<&str>,
 ) -> String {
     let built: BTreeSet<&str> = groups.iter().map(|(g, _)| g.name.as_str()).collect();
     let mut records: BTreeMap<(String, String), String> = BTreeMap::new();
-    for (group, m, g) in groups
-        .iter()
-        .flat_map(|(g, ms)| ms.iter().map(move |m| (g.name.as_str(), m, g)))
-    {
-        records.insert(
-            (group.to_owned(), m.name.clone()),
-            record(&record_of(plan_dir, isolation, group, m, g)),
-        );
+    for (g, ms) in groups {
+        let cx = Context {
+            plan,
+            isolation,
+            group: &g.name,
+            sources,
+        };
+        for m in ms {
+            let decisions = g.decisions.get(&m.name).cloned().unwrap_or_default();
+            records.insert(
+                (g.name.clone(), m.name.clone()),
+                record(&record_of(&cx, m, decisions)),
+            );
+        }
     }
     for (key, text) in kept(previous, &built) {
         records.entry(key).or_insert(text);
@@ -75,39 +84,58 @@ fn kept(previous: Option<&str>, built: &BTreeSet<&str>) -> Vec<((String, String)
 
 /// What one member of a built group was built from: merge.lock's record of it, and its entry
 /// in the group's `merge-manifest.json`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+// merge.lock writes its keys in kebab-case, the manifest's JSON in snake_case.
+#[serde(rename_all(deserialize = "kebab-case"))]
 pub struct Record {
     pub name: String,
     pub group: String,
-    pub isolation: &'static str,
+    pub isolation: String,
     pub package: String,
     pub version: String,
-    /// Its package folder, relative to the plan's folder.
+    /// Its package folder, relative to the plan's folder; for a git member, the repository
+    /// as the plan names it.
     pub source: String,
+    /// A git member's pin (`tag v1.2.0`, `rev ..`, `branch ..`, `HEAD`, `latest-tag`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_pin: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_commit: Option<String>,
     /// Built with uncommitted changes in its folder.
+    #[serde(default)]
     pub git_dirty: bool,
+    /// `sha256:<hex>` of what the plan says of it (its entry, its group's members and the
+    /// isolation policy; not `env`, which only bench reads).
+    #[serde(default)]
+    pub plan: String,
     /// `sha256:<hex>` of its Cargo.lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cargo_lock: Option<String>,
+    #[serde(default)]
     pub proto: Vec<ProtoHash>,
+    #[serde(default)]
     pub decisions: Vec<String>,
 }
 
-/// A .proto file of a member, by its path relative to the plan's folder.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// A .proto file of a member, by its path relative to the member's package folder (so that
+/// it does not move with a checkout).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProtoHash {
     pub path: String,
     pub sha256: String,
 }
 
-/// Member `m` of group `group`, as built.
-pub fn record_of(
-    plan_dir: &Path,
-    isolation: Isolation,
-    group: &str,
-    m: &Member,
-    g: &Group,
-) -> Record {
+/// What the records of one group share.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub plan: &'a PlanFile,
+    pub isolation: Isolation,
+    pub group: &'a str,
+    pub sources: &'a [Source],
+}
+
+/// Member `m` of the group, as it is now.
+pub fn record_of(cx: &Context<'_>, m: &Member, decisions: Vec<String>) -> Record {
     let (git_commit, git_dirty) = match &m.commit {
         Some(c) => match c.strip_suffix("-dirty") {
             Some(sha) => (Some(sha.to_owned()), true),
@@ -115,28 +143,83 @@ pub fn record_of(
         },
         None => (None, false),
     };
+    let source = cx.sources.iter().find(|s| s.member == m.name);
     let lock = m.metadata.workspace_root.as_std_path().join("Cargo.lock");
     Record {
         name: m.name.clone(),
-        group: group.to_owned(),
-        isolation: isolation_name(isolation),
+        group: cx.group.to_owned(),
+        isolation: isolation_name(cx.isolation).to_owned(),
         package: m.package.name.to_string(),
         version: m.package.version.to_string(),
-        source: relative(plan_dir, &m.root),
+        source: match source {
+            Some(s) => s.git.clone(),
+            None => relative(&cx.plan.dir, &m.root),
+        },
+        git_pin: source.map(|s| s.pin.describe()),
         git_commit,
         git_dirty,
+        plan: plan_hash(cx.plan, cx.group, &m.name, cx.isolation),
         cargo_lock: std::fs::read(&lock)
             .ok()
             .map(|bytes| format!("sha256:{}", sha256(&bytes))),
         proto: proto_files(m)
             .into_iter()
             .map(|(path, sha256)| ProtoHash {
-                path: relative(plan_dir, &path),
+                path: relative(&m.root, &path),
                 sha256,
             })
             .collect(),
-        decisions: g.decisions.get(&m.name).cloned().unwrap_or_default(),
+        decisions,
     }
+}
+
+/// The hash of what the plan says of member `name` of `group`.
+pub fn plan_hash(plan: &PlanFile, group: &str, name: &str, isolation: Isolation) -> String {
+    let mut service = plan.plan.service.get(name).cloned().unwrap_or_default();
+    service.env.clear();
+    let members = plan
+        .plan
+        .group
+        .iter()
+        .find(|g| g.name == group)
+        .map(|g| g.members.clone())
+        .unwrap_or_default();
+    let said = serde_json::json!({
+        "group": group,
+        "members": members,
+        "isolation": isolation_name(isolation),
+        "service": service,
+    });
+    format!("sha256:{}", sha256(said.to_string().as_bytes()))
+}
+
+/// merge.lock as written: its records.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Lock {
+    #[serde(default)]
+    pub version: u32,
+    #[serde(default)]
+    pub member: Vec<Record>,
+}
+
+/// Reads merge.lock's text; an error names the line.
+pub fn read(text: &str) -> Result<Lock, (Option<usize>, String)> {
+    let lock: Lock = toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        (line, e.message().trim().to_owned())
+    })?;
+    if lock.version > 1 {
+        return Err((
+            None,
+            format!(
+                "merge.lock version {} is newer than this cargo-merge reads (1)",
+                lock.version
+            ),
+        ));
+    }
+    Ok(lock)
 }
 
 /// A record as merge.lock's `[[member]]` table.
@@ -144,10 +227,13 @@ fn record(r: &Record) -> String {
     let mut out = String::from("[[member]]\n");
     out.push_str(&format!("name = {}\n", quote(&r.name)));
     out.push_str(&format!("group = {}\n", quote(&r.group)));
-    out.push_str(&format!("isolation = {}\n", quote(r.isolation)));
+    out.push_str(&format!("isolation = {}\n", quote(&r.isolation)));
     out.push_str(&format!("package = {}\n", quote(&r.package)));
     out.push_str(&format!("version = {}\n", quote(&r.version)));
     out.push_str(&format!("source = {}\n", quote(&r.source)));
+    if let Some(pin) = &r.git_pin {
+        out.push_str(&format!("git-pin = {}\n", quote(pin)));
+    }
     if let Some(commit) = &r.git_commit {
         out.push_str(&format!("git-commit = {}\n", quote(commit)));
     }
@@ -156,6 +242,7 @@ fn record(r: &Record) -> String {
         // commit alone.
         out.push_str("git-dirty = true\n");
     }
+    out.push_str(&format!("plan = {}\n", quote(&r.plan)));
     if let Some(lock) = &r.cargo_lock {
         out.push_str(&format!("cargo-lock = {}\n", quote(lock)));
     }

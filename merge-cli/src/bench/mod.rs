@@ -38,7 +38,7 @@ use requests::{Call, Request};
 
 /// Runs the bench; `Ok(true)` when an answer differed between the setups.
 pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
-    let plan =
+    let mut plan =
         members::read_plan(&args.plan).map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
     if !plan.plan.group.iter().any(|g| g.name == args.group) {
         return Err(Failure::Input(vec![Diagnostic::usage(
@@ -55,6 +55,10 @@ pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
         offline: false,
         frozen: false,
     };
+    let out = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone());
+    let fetch = merge_analyzer::sources::Fetch::default();
+    merge_analyzer::sources::checkout(&mut plan, &[args.group.as_str()], &out, fetch)
+        .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
     let members = members::load_group(&plan, &args.group, &options)
         .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
     let pool = protos::pool(&members).map_err(|e| {

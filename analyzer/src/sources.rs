@@ -1,0 +1,427 @@
+//! Members at revisions. A plan member may name a git repository instead of a folder
+//! (`git = "URL or path"`, with `rev`, `tag` or `branch`, and `manifest` a path in the
+//! repository). It is fetched into a cache under the output folder and checked out there at
+//! the commit its pin names, or at the newest version tag with `track = "latest-tag"`; the
+//! plan file then knows its manifest in the checkout (`PlanFile::checkouts`), so everything
+//! after reads it as a local folder. Nothing is written outside the output folder.
+//!
+//! The `git` program does the fetching (a member's repository may need the user's
+//! credentials and configuration, which git already has).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::error::{ImportError, InputCode, InputError, Problems};
+use crate::members::PlanFile;
+use crate::plan::{PlanService, Track};
+
+/// Which commit of its repository a git member is built at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pin {
+    Rev(String),
+    Tag(String),
+    Branch(String),
+    /// The repository's default branch (no pin given).
+    Head,
+    /// The newest version tag (`track = "latest-tag"`).
+    LatestTag,
+}
+
+impl Pin {
+    /// The pin a plan service gives, or why it gives none that holds.
+    pub fn of(s: &PlanService) -> Result<Pin, String> {
+        let given: Vec<(&str, &String)> = [("rev", &s.rev), ("tag", &s.tag), ("branch", &s.branch)]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+            .collect();
+        match (given.as_slice(), s.track) {
+            ([], Track::Pinned) => Ok(Pin::Head),
+            ([], Track::LatestTag) => Ok(Pin::LatestTag),
+            ([(k, _)], Track::LatestTag) => Err(format!(
+                "`track = \"latest-tag\"` follows the newest tag: give no `{k}` with it"
+            )),
+            ([("rev", v)], _) => Ok(Pin::Rev((*v).clone())),
+            ([("tag", v)], _) => Ok(Pin::Tag((*v).clone())),
+            ([(_, v)], _) => Ok(Pin::Branch((*v).clone())),
+            _ => Err("give one of `rev`, `tag` and `branch`, not several".to_owned()),
+        }
+    }
+
+    /// How merge.lock and status say it: `rev = ..`, `tag = ..`, `branch = ..`, `HEAD`,
+    /// `latest-tag`.
+    pub fn describe(&self) -> String {
+        match self {
+            Pin::Rev(r) => format!("rev {r}"),
+            Pin::Tag(t) => format!("tag {t}"),
+            Pin::Branch(b) => format!("branch {b}"),
+            Pin::Head => "HEAD".to_owned(),
+            Pin::LatestTag => "latest-tag".to_owned(),
+        }
+    }
+}
+
+/// A git member, checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub member: String,
+    /// The repository as the plan names it.
+    pub git: String,
+    pub pin: Pin,
+    /// The tag the newest-tag policy chose, or the tag pinned.
+    pub tag: Option<String>,
+    pub commit: String,
+    /// The checkout's folder.
+    pub checkout: PathBuf,
+    /// Version tags newer than the one it is at (by version order), newest first.
+    pub newer_tags: Vec<String>,
+}
+
+/// Fetching rules.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fetch {
+    /// Use the cache as it is: no network.
+    pub offline: bool,
+}
+
+/// Checks out every git member of `groups` under `out/.sources/`, and records its manifest
+/// in the checkout in `plan.checkouts`. Members given as folders are left as they are.
+pub fn checkout(
+    plan: &mut PlanFile,
+    groups: &[&str],
+    out: &Path,
+    fetch: Fetch,
+) -> Result<Vec<Source>, ImportError> {
+    let mut problems = Problems::default();
+    let mut sources = Vec::new();
+    let wanted: Vec<String> = plan
+        .plan
+        .group
+        .iter()
+        .filter(|g| groups.contains(&g.name.as_str()))
+        .flat_map(|g| g.members.iter().cloned())
+        .collect();
+    // One fetch per repository, however many members it holds.
+    let mut fetched: BTreeMap<PathBuf, ()> = BTreeMap::new();
+    for name in wanted {
+        let Some(service) = plan.plan.service.get(&name).cloned() else {
+            continue;
+        };
+        let Some(git) = service.git.clone() else {
+            continue;
+        };
+        let line = plan.service_line(&name);
+        let fail = |message: String, code: InputCode| {
+            InputError::new(&plan.path, line, format!("member `{name}`: {message}")).code(code)
+        };
+        let pin = match Pin::of(&service) {
+            Ok(p) => p,
+            Err(e) => {
+                problems.push(fail(e, InputCode::InvalidValue));
+                continue;
+            }
+        };
+        let url = location(&plan.dir, &git);
+        let cache = out.join(".sources").join("cache").join(cache_name(&url));
+        let made = if fetched.contains_key(&cache) {
+            Ok(())
+        } else {
+            update(&cache, &url, fetch)
+        };
+        if let Err(e) = made {
+            problems.push(fail(e, InputCode::Unreadable));
+            continue;
+        }
+        fetched.insert(cache.clone(), ());
+        let resolved = resolve(&cache, &pin);
+        let (commit, tag) = match resolved {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(fail(e, InputCode::InvalidValue));
+                continue;
+            }
+        };
+        let checkout = out.join(".sources").join(&name).join(&commit);
+        if let Err(e) = check_out(&cache, &commit, &checkout) {
+            problems.push(fail(e, InputCode::Unreadable));
+            continue;
+        }
+        let in_repo = service
+            .manifest
+            .clone()
+            .unwrap_or_else(|| "Cargo.toml".to_owned());
+        plan.checkouts.insert(name.clone(), checkout.join(&in_repo));
+        let newer_tags = newer_tags(&cache, tag.as_deref(), &commit);
+        sources.push(Source {
+            member: name.clone(),
+            git,
+            pin,
+            tag,
+            commit,
+            checkout,
+            newer_tags,
+        });
+    }
+    problems.finish(sources)
+}
+
+/// A repository the plan names: a folder relative to the plan's (made absolute), else a URL.
+fn location(plan_dir: &Path, git: &str) -> String {
+    let local = plan_dir.join(git);
+    if !git.contains("://") && !git.contains('@') && local.is_dir() {
+        crate::paths::normalize(&local).display().to_string()
+    } else {
+        git.to_owned()
+    }
+}
+
+/// The cache folder of a repository: its last path segment and a hash of its location.
+fn cache_name(url: &str) -> String {
+    let last = url
+        .trim_end_matches('/')
+        .rsplit(['/', ':'])
+        .next()
+        .unwrap_or("repo")
+        .trim_end_matches(".git");
+    let slug: String = last
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    // FNV-1a: stable across runs and versions (a std hasher is not).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in url.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{slug}-{h:016x}.git")
+}
+
+/// Runs git; its trimmed stdout, or what it said on failure.
+fn git(dir: Option<&Path>, args: &[&str]) -> Result<String, String> {
+    let mut c = Command::new("git");
+    if let Some(d) = dir {
+        c.arg("-C").arg(d);
+    }
+    let out = c
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        let said = String::from_utf8_lossy(&out.stderr);
+        Err(format!(
+            "`git {}` failed: {}",
+            args.join(" "),
+            said.trim().lines().last().unwrap_or("no message")
+        ))
+    }
+}
+
+/// The cache of `url` at `cache` (a mirror), made or brought up to date.
+fn update(cache: &Path, url: &str, fetch: Fetch) -> Result<(), String> {
+    if cache.join("HEAD").is_file() {
+        if !fetch.offline {
+            git(
+                Some(cache),
+                &["fetch", "--quiet", "--prune", "--tags", "origin"],
+            )?;
+        }
+        return Ok(());
+    }
+    if fetch.offline {
+        return Err(format!(
+            "`{url}` was never fetched, and --offline forbids it now"
+        ));
+    }
+    let parent = cache.parent().ok_or("no folder for the cache")?;
+    std::fs::create_dir_all(parent)
+        .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+    // Into a temporary folder first: a failed clone leaves no half-made cache.
+    let tmp = tempfile::Builder::new()
+        .prefix(".fetching-")
+        .tempdir_in(parent)
+        .map_err(|e| format!("cannot create a folder in `{}`: {e}", parent.display()))?;
+    let into = tmp.path().join("repo.git");
+    let into_text = into.display().to_string();
+    git(None, &["clone", "--quiet", "--mirror", url, &into_text])?;
+    std::fs::rename(&into, cache)
+        .map_err(|e| format!("cannot move the fetched `{url}` into place: {e}"))
+}
+
+/// The commit `pin` names in `cache`, with the tag it came from.
+fn resolve(cache: &Path, pin: &Pin) -> Result<(String, Option<String>), String> {
+    let commit = |spec: &str| {
+        git(
+            Some(cache),
+            &["rev-parse", "--verify", "-q", &format!("{spec}^{{commit}}")],
+        )
+    };
+    match pin {
+        Pin::Rev(r) => commit(r)
+            .map(|c| (c, None))
+            .map_err(|_| format!("no commit `{r}` in the repository")),
+        Pin::Tag(t) => commit(&format!("refs/tags/{t}"))
+            .map(|c| (c, Some(t.clone())))
+            .map_err(|_| format!("no tag `{t}` in the repository")),
+        Pin::Branch(b) => commit(&format!("refs/heads/{b}"))
+            .map(|c| (c, None))
+            .map_err(|_| format!("no branch `{b}` in the repository")),
+        Pin::Head => commit("HEAD")
+            .map(|c| (c, None))
+            .map_err(|_| "the repository has no commit at HEAD".to_owned()),
+        Pin::LatestTag => {
+            let newest = version_tags(cache)
+                .into_iter()
+                .next()
+                .ok_or("`track = \"latest-tag\"`, but the repository has no version tag (`v1.2.3` or `1.2.3`)")?;
+            commit(&format!("refs/tags/{newest}"))
+                .map(|c| (c, Some(newest)))
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// The repository's version tags (`1.2.3`, `v1.2.3`, with a pre-release or not), newest
+/// first by version.
+fn version_tags(cache: &Path) -> Vec<String> {
+    let listed = git(Some(cache), &["tag", "--list"]).unwrap_or_default();
+    let mut tags: Vec<(cargo_metadata::semver::Version, String)> = listed
+        .lines()
+        .filter_map(|t| {
+            let v =
+                cargo_metadata::semver::Version::parse(t.strip_prefix('v').unwrap_or(t)).ok()?;
+            Some((v, t.to_owned()))
+        })
+        .collect();
+    tags.sort();
+    tags.into_iter().rev().map(|(_, t)| t).collect()
+}
+
+/// Version tags newer than `tag` (or than the newest tag reaching `commit` when it has none).
+fn newer_tags(cache: &Path, tag: Option<&str>, commit: &str) -> Vec<String> {
+    let all = version_tags(cache);
+    let current = match tag {
+        Some(t) => Some(t.to_owned()),
+        None => all
+            .iter()
+            .find(|t| {
+                git(
+                    Some(cache),
+                    &[
+                        "merge-base",
+                        "--is-ancestor",
+                        &format!("refs/tags/{t}"),
+                        commit,
+                    ],
+                )
+                .is_ok()
+            })
+            .cloned(),
+    };
+    match current {
+        Some(c) => all.into_iter().take_while(|t| *t != c).collect(),
+        None => all,
+    }
+}
+
+/// `commit` of `cache`, checked out at `dir` (made once; a checkout is never changed).
+fn check_out(cache: &Path, commit: &str, dir: &Path) -> Result<(), String> {
+    if git(Some(dir), &["rev-parse", "HEAD"]).is_ok_and(|h| h == commit) {
+        return Ok(());
+    }
+    let parent = dir.parent().ok_or("no folder for the checkout")?;
+    std::fs::create_dir_all(parent)
+        .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".checking-out-")
+        .tempdir_in(parent)
+        .map_err(|e| format!("cannot create a folder in `{}`: {e}", parent.display()))?;
+    let into = tmp.path().join("tree");
+    let into_text = into.display().to_string();
+    let cache_text = cache.display().to_string();
+    git(
+        None,
+        &["clone", "--quiet", "--no-checkout", &cache_text, &into_text],
+    )?;
+    git(
+        Some(&into),
+        &[
+            "-c",
+            "advice.detachedHead=false",
+            "checkout",
+            "--quiet",
+            "--detach",
+            commit,
+        ],
+    )?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)
+            .map_err(|e| format!("cannot replace `{}`: {e}", dir.display()))?;
+    }
+    std::fs::rename(&into, dir).map_err(|e| format!("cannot move the checkout into place: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(
+        rev: Option<&str>,
+        tag: Option<&str>,
+        branch: Option<&str>,
+        track: Track,
+    ) -> PlanService {
+        PlanService {
+            git: Some("x".into()),
+            rev: rev.map(Into::into),
+            tag: tag.map(Into::into),
+            branch: branch.map(Into::into),
+            track,
+            ..PlanService::default()
+        }
+    }
+
+    #[test]
+    fn a_pin_is_one_of_rev_tag_branch_or_the_newest_tag() {
+        assert_eq!(
+            Pin::of(&service(None, None, None, Track::Pinned)),
+            Ok(Pin::Head)
+        );
+        assert_eq!(
+            Pin::of(&service(Some("abc"), None, None, Track::Pinned)),
+            Ok(Pin::Rev("abc".into()))
+        );
+        assert_eq!(
+            Pin::of(&service(None, Some("v1"), None, Track::Pinned)),
+            Ok(Pin::Tag("v1".into()))
+        );
+        assert_eq!(
+            Pin::of(&service(None, None, Some("main"), Track::Pinned)),
+            Ok(Pin::Branch("main".into()))
+        );
+        assert_eq!(
+            Pin::of(&service(None, None, None, Track::LatestTag)),
+            Ok(Pin::LatestTag)
+        );
+        assert!(Pin::of(&service(Some("a"), Some("b"), None, Track::Pinned)).is_err());
+        assert!(Pin::of(&service(None, Some("v1"), None, Track::LatestTag)).is_err());
+    }
+
+    #[test]
+    fn cache_names_are_stable_and_readable() {
+        let a = cache_name("https://example.com/team/pricing.git");
+        assert!(a.starts_with("pricing-") && a.ends_with(".git"), "{a}");
+        assert_eq!(a, cache_name("https://example.com/team/pricing.git"));
+        assert_ne!(a, cache_name("https://example.com/other/pricing.git"));
+        assert!(cache_name("git@host:team/a b").starts_with("a_b-"));
+    }
+}
