@@ -41,6 +41,11 @@ pub struct Built {
     pub binary: PathBuf,
     /// The environment keys its members read namespaced: (`<MEMBER>_<KEY>`, `<KEY>`).
     pub env_fallbacks: Vec<(String, String)>,
+    /// Its release manifest, and the binary's sha256 as the manifest gives it.
+    pub manifest: PathBuf,
+    pub sha256: String,
+    /// Each member: name, version, commit.
+    pub members: Vec<(String, String, Option<String>)>,
 }
 
 /// Builds the plan's groups; `say`: print each binary on stdout (status lines go to stderr
@@ -211,6 +216,12 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
             allow: &allow,
         }
         .manifest(&g.name, &binary, records, &g.findings)?;
+        let sha256 = document.binary.sha256.clone();
+        let member_list = document
+            .members
+            .iter()
+            .map(|r| (r.name.clone(), r.version.clone(), r.git_commit.clone()))
+            .collect();
         let mut text =
             serde_json::to_string_pretty(&document).context("cannot write the release manifest")?;
         text.push('\n');
@@ -220,6 +231,9 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
             group: g.name.clone(),
             binary: binary.clone(),
             env_fallbacks: g.env_fallbacks.clone(),
+            manifest: manifest.clone(),
+            sha256,
+            members: member_list,
         });
         if !say {
             continue;
@@ -247,12 +261,48 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
             let _ = writeln!(stdout, "  release manifest: {}", manifest.display());
         }
     }
+    if args.github {
+        github_report(&built).write()?;
+    }
     // Written once every group built: it describes binaries that exist.
     let lock = plan.dir.join("merge.lock");
     let previous = std::fs::read_to_string(&lock).ok();
     let text = mergelock::render(&plan, isolation, &sources, &made, previous.as_deref());
     fsx::write_all_if_changed(&[(&lock, text.as_bytes())])?;
     Ok(built)
+}
+
+/// For a GitHub Actions step: `groups`, `binary` and `manifest` (one line per group), and a
+/// table of what was built.
+fn github_report(built: &[Built]) -> crate::github::Report {
+    use crate::github::cell;
+    let mut r = crate::github::Report::default();
+    let lines = |f: &dyn Fn(&Built) -> String| built.iter().map(f).collect::<Vec<_>>().join("\n");
+    r.output("groups", lines(&|b| b.group.clone()));
+    r.output("binary", lines(&|b| b.binary.display().to_string()));
+    r.output("manifest", lines(&|b| b.manifest.display().to_string()));
+    r.summary.push_str(
+        "### cargo merge build\n\n| group | binary | sha256 | members |\n|---|---|---|---|\n",
+    );
+    for b in built {
+        let members: Vec<String> = b
+            .members
+            .iter()
+            .map(|(name, version, commit)| match commit {
+                Some(c) => format!("{name} {version} ({})", c.get(..12).unwrap_or(c)),
+                None => format!("{name} {version}"),
+            })
+            .collect();
+        r.summary.push_str(&format!(
+            "| {} | `{}` | `{}` | {} |\n",
+            cell(&b.group),
+            cell(&b.binary.display().to_string()),
+            cell(&b.sha256),
+            cell(&members.join(", "))
+        ));
+    }
+    r.summary.push('\n');
+    r
 }
 
 /// The output folder of a group must not overlap a member's sources: neither inside a local

@@ -97,6 +97,22 @@ pub fn exec(args: &BumpArgs) -> Result<(), Failure> {
         .map(|g| g.name.as_str())
         .collect();
     let to = format!("{key} {value}");
+    if args.github {
+        let mut r = crate::github::Report::default();
+        r.output("groups", groups.join("\n"));
+        r.output("pin", to.clone());
+        r.summary = format!(
+            "### cargo merge bump\n\n`{}`: {} -> {to}; to rebuild: {}\n\n",
+            args.member,
+            from.as_deref().unwrap_or("HEAD"),
+            groups
+                .iter()
+                .map(|g| format!("`{g}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        r.write()?;
+    }
     let mut stdout = std::io::stdout().lock();
     if args.message_format == MessageFormat::Json {
         let line = Bumped {

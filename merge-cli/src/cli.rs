@@ -226,6 +226,11 @@ pub struct BuildArgs {
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<u32>,
 
+    /// Also write outputs to `$GITHUB_OUTPUT` and a Markdown summary to
+    /// `$GITHUB_STEP_SUMMARY`, for a GitHub Actions step (the repository's action.yml)
+    #[arg(long)]
+    pub github: bool,
+
     /// Output format (json: one `merged-binary` line per group; cargo's own output goes to
     /// stderr either way)
     #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]
@@ -306,6 +311,11 @@ pub struct StatusArgs {
     #[arg(long)]
     pub offline: bool,
 
+    /// Also write outputs to `$GITHUB_OUTPUT` and a Markdown summary to
+    /// `$GITHUB_STEP_SUMMARY`, for a GitHub Actions step (the repository's action.yml)
+    #[arg(long)]
+    pub github: bool,
+
     /// Output format (json: one `group-status` line per group)
     #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]
     pub message_format: MessageFormat,
@@ -332,6 +342,11 @@ pub struct BumpArgs {
     /// The merge plan
     #[arg(long, value_name = "FILE", default_value = "merge.toml")]
     pub plan: PathBuf,
+
+    /// Also write outputs to `$GITHUB_OUTPUT` and a Markdown summary to
+    /// `$GITHUB_STEP_SUMMARY`, for a GitHub Actions step (the repository's action.yml)
+    #[arg(long)]
+    pub github: bool,
 
     /// Output format (json: one `bumped` line)
     #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]

@@ -11,6 +11,7 @@ mod check;
 mod cli;
 mod diagnostic;
 mod fsx;
+mod github;
 mod human;
 mod json;
 mod mergelock;

@@ -297,6 +297,7 @@ fn merged_binary(args: &BenchArgs) -> Result<crate::build::Built, Failure> {
         target: None,
         features: Vec::new(),
         jobs: None,
+        github: false,
         message_format: MessageFormat::Human,
     };
     let built = crate::build::run(&build, false)?;

@@ -146,7 +146,60 @@ pub fn exec(args: &StatusArgs) -> Result<bool, Failure> {
         return Err(Failure::Input(problems));
     }
     print(&statuses, args.message_format)?;
+    if args.github {
+        github_report(&statuses).write()?;
+    }
     Ok(statuses.iter().any(|s| s.state == "stale"))
+}
+
+/// For a GitHub Actions step: `state` (`fresh` or `stale`) and `stale-groups` (one line per
+/// group), and a table of every member's changes.
+fn github_report(statuses: &[GroupStatus]) -> crate::github::Report {
+    use crate::github::cell;
+    let mut r = crate::github::Report::default();
+    let stale: Vec<&str> = statuses
+        .iter()
+        .filter(|s| s.state == "stale")
+        .map(|s| s.group.as_str())
+        .collect();
+    r.output("state", if stale.is_empty() { "fresh" } else { "stale" });
+    r.output("stale-groups", stale.join("\n"));
+    r.summary.push_str(
+        "### cargo merge status\n\n| group | member | state | changes |\n|---|---|---|---|\n",
+    );
+    for s in statuses {
+        for c in &s.changes {
+            r.summary.push_str(&format!(
+                "| {} | | {} | {} |\n",
+                cell(&s.group),
+                s.state,
+                cell(&c.message)
+            ));
+        }
+        for m in &s.members {
+            let changes: Vec<String> = m
+                .changes
+                .iter()
+                .map(|c| match c.class {
+                    Some(class) => format!("{} (**{class}**)", c.message),
+                    None => c.message.clone(),
+                })
+                .collect();
+            let state = if m.changes.is_empty() {
+                "fresh"
+            } else {
+                "stale"
+            };
+            r.summary.push_str(&format!(
+                "| {} | {} | {state} | {} |\n",
+                cell(&s.group),
+                cell(&m.name),
+                cell(&changes.join("\n"))
+            ));
+        }
+    }
+    r.summary.push('\n');
+    r
 }
 
 fn group_status(
