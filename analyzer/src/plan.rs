@@ -45,6 +45,11 @@ impl Track {
 pub struct PlanGroup {
     pub name: String,
     pub members: Vec<String>,
+    /// The merged Deployment's resources (`cargo merge render`), Kubernetes' shape:
+    /// `requests = { cpu = "500m", memory = "256Mi" }`, `limits = { .. }`; the members' own
+    /// summed when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<BTreeMap<String, BTreeMap<String, String>>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +107,7 @@ impl Plan {
             plan.group.push(PlanGroup {
                 name: g.name.clone(),
                 members: g.members.clone(),
+                resources: None,
             });
             for m in &g.members {
                 let manifest = traffic
@@ -138,6 +144,7 @@ mod tests {
         plan.group.push(PlanGroup {
             name: "checkout".into(),
             members: vec!["orders".into(), "pricing".into()],
+            resources: None,
         });
         plan.service.insert(
             "orders".into(),

@@ -87,6 +87,16 @@ pub enum Command {
     /// Edits the member's `[service.NAME]` table in place (its comments and layout kept): sets
     /// `rev`, `tag` or `branch` and drops the other two.
     Bump(BumpArgs),
+
+    /// Print the Kubernetes objects that run a group as its merged binary.
+    ///
+    /// From the members' own manifests (`--manifests`): their Deployments become the group's
+    /// one Deployment (the merged binary's image; the union of their ports; each member's
+    /// environment, namespaced as build namespaces it; their arguments as `--member-args`;
+    /// resources summed, or the plan's), their Services select it, every other object passes
+    /// unchanged. Without `--group`: the manifests as they are (split again). Never compiles;
+    /// only Kubernetes objects go to stdout, and a render that cannot be whole is an error.
+    Render(RenderArgs),
 }
 
 impl Command {
@@ -100,6 +110,7 @@ impl Command {
             },
             Command::Status(s) => s.message_format,
             Command::Bump(b) => b.message_format,
+            Command::Render(_) => MessageFormat::Human,
             // A SARIF run's input problems are text on stderr: no log is written.
             Command::Check(c) => match c.message_format {
                 CheckFormat::Json => MessageFormat::Json,
@@ -351,6 +362,33 @@ pub struct BumpArgs {
     /// Output format (json: one `bumped` line)
     #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]
     pub message_format: MessageFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The merge plan
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+
+    /// The folder of the members' own Kubernetes manifests (YAML, read recursively)
+    #[arg(long, value_name = "DIR")]
+    pub manifests: PathBuf,
+
+    /// The group to run merged (without it: the manifests as they are)
+    #[arg(long, value_name = "NAME")]
+    pub group: Option<String>,
+
+    /// The merged binary's container image (with --group)
+    #[arg(long, value_name = "REF", requires = "group")]
+    pub image: Option<String>,
+
+    /// Folder where members from git are checked out (as `build --out`)
+    #[arg(long, value_name = "DIR", default_value = "target/merge")]
+    pub out: PathBuf,
+
+    /// No network: git members as last fetched, cargo metadata offline
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

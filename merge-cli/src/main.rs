@@ -10,12 +10,14 @@ mod bump;
 mod check;
 mod cli;
 mod diagnostic;
+mod envmerge;
 mod fsx;
 mod github;
 mod human;
 mod json;
 mod mergelock;
 mod release_manifest;
+mod render;
 mod sarif;
 mod state;
 mod status;
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         cli::Command::Bump(b) => bump::exec(&b),
+        cli::Command::Render(r) => render::exec(&r),
         cli::Command::Check(c) => match check::exec(&c) {
             // Errors were found and reported: status 1, with nothing more to say.
             Ok(true) => return ExitCode::from(1),

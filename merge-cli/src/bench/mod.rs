@@ -324,36 +324,21 @@ impl Env {
         members: &[&str],
         fallbacks: &[(String, String)],
     ) -> Result<Env, String> {
-        let namespaced: BTreeSet<&str> = fallbacks.iter().map(|(n, _)| n.as_str()).collect();
-        let mut split = BTreeMap::new();
-        let mut plain: BTreeMap<String, (String, String)> = BTreeMap::new();
-        let mut merged = Vec::new();
-        for &name in members {
-            let env: Vec<(String, String)> = services
-                .get(name)
-                .map(|s| s.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default();
-            for (k, v) in &env {
-                let own = format!("{}_{k}", crate::synth::mitigate::prefix(name));
-                if namespaced.contains(own.as_str()) {
-                    merged.push((own, v.clone()));
-                    continue;
-                }
-                match plain.get(k) {
-                    Some((other, value)) if value != v => {
-                        return Err(format!(
-                            "members `{other}` and `{name}` set `{k}` differently ({value:?}, {v:?}), and the merged binary reads one `{k}` for both (build namespaced it for neither)"
-                        ));
-                    }
-                    Some(_) => {}
-                    None => {
-                        plain.insert(k.clone(), (name.to_owned(), v.clone()));
-                        merged.push((k.clone(), v.clone()));
-                    }
-                }
-            }
-            split.insert(name.to_owned(), env);
-        }
+        let split: BTreeMap<String, Vec<(String, String)>> = members
+            .iter()
+            .map(|&name| {
+                let env = services
+                    .get(name)
+                    .map(|s| s.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default();
+                (name.to_owned(), env)
+            })
+            .collect();
+        let each: Vec<(&str, Vec<(String, String)>)> = members
+            .iter()
+            .map(|&name| (name, split[name].clone()))
+            .collect();
+        let merged = crate::envmerge::merged(&each, fallbacks)?;
         Ok(Env { split, merged })
     }
 }

@@ -147,19 +147,7 @@ pub fn group(
     // What check finds, build mends where it can; what it cannot is refused unless allowed.
     let checked = merge_analyzer::check::check_group(name, members, isolation);
     let findings = checked.findings;
-    let mut places = mitigate::Places::default();
-    for m in members {
-        places.add(
-            &m.name,
-            &m.root,
-            m.local_packages()
-                .filter(|p| !layout::TOOL_CRATES.contains(&p.name.as_str()))
-                .filter_map(|p| {
-                    let dir = p.manifest_path.parent()?.as_std_path().to_path_buf();
-                    Some((dir, p.name.to_string()))
-                }),
-        );
-    }
+    let places = places(members);
     // Members on a tonic the rewrite does not know (let through by `--allow unsupported-tonic`).
     let unknown_members: BTreeSet<&str> = findings
         .iter()
@@ -469,6 +457,36 @@ pub fn group(
         protos: decision.clone(),
         findings: findings.iter().map(|f| (f.code, f.severity)).collect(),
     })
+}
+
+/// Where each member's own code is, for the mitigations.
+fn places(members: &[Member]) -> mitigate::Places {
+    let mut places = mitigate::Places::default();
+    for m in members {
+        places.add(
+            &m.name,
+            &m.root,
+            m.local_packages()
+                .filter(|p| !layout::TOOL_CRATES.contains(&p.name.as_str()))
+                .filter_map(|p| {
+                    let dir = p.manifest_path.parent()?.as_std_path().to_path_buf();
+                    Some((dir, p.name.to_string()))
+                }),
+        );
+    }
+    places
+}
+
+/// The environment keys build namespaces for group `name` (`<MEMBER>_<KEY>`, `<KEY>`), as
+/// [`group`] decides them, without making the workspace: what `render` gives the merged
+/// deployment.
+pub fn env_fallbacks(
+    name: &str,
+    members: &[Member],
+    isolation: Isolation,
+) -> Vec<(String, String)> {
+    let checked = merge_analyzer::check::check_group(name, members, isolation);
+    mitigate::plan(&checked.findings, places(members)).env_fallbacks
 }
 
 /// Per local package, the tonic and prost (compatibility buckets) its member links: generated

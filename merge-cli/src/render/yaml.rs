@@ -1,0 +1,124 @@
+//! Kubernetes manifests as data: YAML documents read (yaml-rust2) into JSON values, and
+//! objects written back as a YAML stream (each document JSON, which YAML reads as it is: no
+//! quoting rule can turn `"0.1.0"` or `"true"` into another type on the way out).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use yaml_rust2::{Yaml, YamlLoader};
+
+/// One document of a manifest file.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub file: PathBuf,
+    pub value: Value,
+}
+
+/// The manifests of a folder: every document, and each file's text as it is.
+#[derive(Debug, Default)]
+pub struct Manifests {
+    pub docs: Vec<Doc>,
+    pub texts: Vec<(PathBuf, String)>,
+}
+
+/// Every document of every `.yaml`, `.yml` and `.json` file under `dir` (sorted by path; empty
+/// documents skipped), and the files' texts as they are.
+pub fn read_dir(dir: &Path) -> Result<Manifests, String> {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().to_path_buf())
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+        })
+        .collect();
+    files.sort();
+    let mut docs = Vec::new();
+    let mut texts = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+        let parsed =
+            YamlLoader::load_from_str(&text).map_err(|e| format!("`{}`: {e}", file.display()))?;
+        for y in parsed {
+            let value = json(&y).map_err(|e| format!("`{}`: {e}", file.display()))?;
+            if !value.is_null() {
+                docs.push(Doc {
+                    file: file.clone(),
+                    value,
+                });
+            }
+        }
+        texts.push((file, text));
+    }
+    Ok(Manifests { docs, texts })
+}
+
+/// A YAML value as JSON.
+fn json(y: &Yaml) -> Result<Value, String> {
+    Ok(match y {
+        Yaml::Null => Value::Null,
+        Yaml::Boolean(b) => Value::Bool(*b),
+        Yaml::Integer(i) => Value::from(*i),
+        Yaml::Real(r) => r
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .ok_or_else(|| format!("`{r}` is not a number JSON can hold"))?,
+        Yaml::String(s) => Value::String(s.clone()),
+        Yaml::Array(a) => Value::Array(a.iter().map(json).collect::<Result<_, _>>()?),
+        Yaml::Hash(h) => {
+            let mut map = serde_json::Map::new();
+            for (k, v) in h {
+                let key = match k {
+                    Yaml::String(s) => s.clone(),
+                    Yaml::Integer(i) => i.to_string(),
+                    Yaml::Boolean(b) => b.to_string(),
+                    other => return Err(format!("a key that is not a string: {other:?}")),
+                };
+                map.insert(key, json(v)?);
+            }
+            Value::Object(map)
+        }
+        Yaml::Alias(_) | Yaml::BadValue => return Err("an alias or a bad value".to_owned()),
+    })
+}
+
+/// `objects` as a YAML stream: each a document of its own.
+pub fn stream(objects: &[Value]) -> String {
+    let mut out = String::new();
+    for o in objects {
+        out.push_str("---\n");
+        out.push_str(&serde_json::to_string_pretty(o).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_documents_become_json_and_come_back() {
+        let docs = YamlLoader::load_from_str(
+            "a: 1\nb: \"0.1.0\"\nc: [true, 1.5, null]\n---\nkind: Service\n",
+        )
+        .expect("YAML");
+        let values: Vec<Value> = docs.iter().map(|d| json(d).expect("JSON")).collect();
+        assert_eq!(
+            values[0],
+            serde_json::json!({"a": 1, "b": "0.1.0", "c": [true, 1.5, null]})
+        );
+        let text = stream(&values);
+        let back: Vec<Value> = YamlLoader::load_from_str(&text)
+            .expect("YAML again")
+            .iter()
+            .map(|d| json(d).expect("JSON"))
+            .collect();
+        assert_eq!(back, values);
+    }
+}
