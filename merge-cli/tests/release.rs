@@ -333,6 +333,20 @@ fn a_git_member_follows_its_releases_through_status_bump_and_build() {
         "{changes}"
     );
 
+    // Following the newest tag instead of a pin: 0.3.0, the newest, is what the group takes.
+    let v030 = git(&repo, &["rev-parse", "v0.3.0^{commit}"]);
+    let plan_text = std::fs::read_to_string(plan_dir.join("merge.toml")).expect("plan");
+    std::fs::write(
+        plan_dir.join("merge.toml"),
+        plan_text.replace("tag = \"v0.3.0\"", "track = \"latest-tag\""),
+    )
+    .expect("plan");
+    let (code, stale) = status(&plan_dir);
+    assert_eq!(code, Some(1), "{stale}");
+    let p = pricing(&stale);
+    assert_eq!(p["current_commit"], v030.as_str(), "{p}");
+    assert!(p["changes"].to_string().contains("(latest-tag)"), "{p}");
+
     // The team's repository was only read: nothing in it that the team did not commit.
     assert_eq!(git(&repo, &["status", "--porcelain", "--ignored"]), "");
 }
