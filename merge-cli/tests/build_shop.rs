@@ -37,21 +37,6 @@ fn answers(url: &str) -> Vec<String> {
     .collect()
 }
 
-/// The environment of the four services: each its own address, peers at the others'.
-fn shop_env(ports: &[u16; 4]) -> Vec<(&'static str, String)> {
-    let [gateway, catalog, pricing, inventory] = ports.map(|p| format!("127.0.0.1:{p}"));
-    vec![
-        ("GATEWAY_ADDR", gateway),
-        ("CATALOG_ADDR", catalog.clone()),
-        ("PRICING_ADDR", pricing.clone()),
-        ("INVENTORY_ADDR", inventory.clone()),
-        ("GATEWAY_CATALOG_URL", format!("http://{catalog}")),
-        ("GATEWAY_PRICING_URL", format!("http://{pricing}")),
-        ("GATEWAY_INVENTORY_URL", format!("http://{inventory}")),
-        ("CATALOG_INVENTORY_URL", format!("http://{inventory}")),
-    ]
-}
-
 #[test]
 fn the_merged_shop_answers_like_the_split_one_calls_inline_and_rebuilds_only_what_changed() {
     build_fixtures(&[

@@ -65,6 +65,14 @@ fn the_action_and_the_example_workflow_parse_and_every_step_has_a_shell() {
             "{name}"
         );
     }
+    // The README shows the workflow as it is in its file.
+    let file = std::fs::read_to_string(root().join("ci/github/member-released.yml")).expect("file");
+    let body = &file[file.find("name: member released").expect("its name")..];
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    assert!(
+        readme.contains(body),
+        "README.md's copy of the workflow differs from its file"
+    );
     let workflow = load(&root().join("ci/github/member-released.yml"));
     let jobs = workflow["jobs"].as_hash().expect("jobs");
     assert!(!jobs.is_empty());

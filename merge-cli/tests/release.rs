@@ -112,6 +112,16 @@ fn status(dir: &Path) -> (Option<i32>, serde_json::Value) {
     )
 }
 
+/// `status` says every group is fresh (exit 0).
+fn assert_fresh(dir: &Path) {
+    let (code, line) = status(dir);
+    assert_eq!(
+        (code, line["state"].as_str()),
+        (Some(0), Some("fresh")),
+        "{line}"
+    );
+}
+
 fn pricing(status: &serde_json::Value) -> &serde_json::Value {
     status["members"]
         .as_array()
@@ -195,12 +205,7 @@ fn a_git_member_follows_its_releases_through_status_bump_and_build() {
             .is_file(),
         "checked out under the output folder"
     );
-    let (code, fresh) = status(&plan_dir);
-    assert_eq!(
-        (code, fresh["state"].as_str()),
-        (Some(0), Some("fresh")),
-        "{fresh}"
-    );
+    assert_fresh(&plan_dir);
 
     // The pricing team releases 0.2.0: a new field, wire-compatible.
     edit(
@@ -282,12 +287,7 @@ fn a_git_member_follows_its_releases_through_status_bump_and_build() {
     let lock = text(&std::fs::read(plan_dir.join("merge.lock")).expect("merge.lock"));
     assert!(lock.contains(&format!("git-commit = \"{v020}\"")), "{lock}");
     assert!(lock.contains("git-pin = \"tag v0.2.0\""), "{lock}");
-    let (code, fresh) = status(&plan_dir);
-    assert_eq!(
-        (code, fresh["state"].as_str()),
-        (Some(0), Some("fresh")),
-        "{fresh}"
-    );
+    assert_fresh(&plan_dir);
 
     // 0.3.0 changes a field's type: breaking. Pinned to 0.2.0 the group stays fresh (the
     // newer tag is said); pinned to 0.3.0 it is stale, the change classified breaking.

@@ -90,17 +90,8 @@ fn a_copy_of_the_binary_alone_builds_the_shop_from_the_crates_it_carries() {
 
     // It serves: gateway answers through the members it merged.
     let ports = [free_port(), free_port(), free_port(), free_port()];
-    let [gateway, catalog, pricing, inventory] = ports.map(|p| format!("127.0.0.1:{p}"));
-    let env = vec![
-        ("GATEWAY_ADDR", gateway.clone()),
-        ("CATALOG_ADDR", catalog.clone()),
-        ("PRICING_ADDR", pricing.clone()),
-        ("INVENTORY_ADDR", inventory.clone()),
-        ("GATEWAY_CATALOG_URL", format!("http://{catalog}")),
-        ("GATEWAY_PRICING_URL", format!("http://{pricing}")),
-        ("GATEWAY_INVENTORY_URL", format!("http://{inventory}")),
-        ("CATALOG_INVENTORY_URL", format!("http://{inventory}")),
-    ];
+    let env = shop_env(&ports);
+    let gateway = format!("127.0.0.1:{}", ports[0]);
     let mut running = Running::default();
     running.start(&binary, &env, &ports);
     let answer = client(

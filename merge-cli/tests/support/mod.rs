@@ -110,6 +110,22 @@ pub fn shop_plan(dir: &Path, shop: &Path) -> PathBuf {
     path
 }
 
+/// The environment of the shop's four services (ports: gateway, catalog, pricing,
+/// inventory): each its own address, peers at the others'.
+pub fn shop_env(ports: &[u16; 4]) -> Vec<(&'static str, String)> {
+    let [gateway, catalog, pricing, inventory] = ports.map(|p| format!("127.0.0.1:{p}"));
+    vec![
+        ("GATEWAY_ADDR", gateway),
+        ("CATALOG_ADDR", catalog.clone()),
+        ("PRICING_ADDR", pricing.clone()),
+        ("INVENTORY_ADDR", inventory.clone()),
+        ("GATEWAY_CATALOG_URL", format!("http://{catalog}")),
+        ("GATEWAY_PRICING_URL", format!("http://{pricing}")),
+        ("GATEWAY_INVENTORY_URL", format!("http://{inventory}")),
+        ("CATALOG_INVENTORY_URL", format!("http://{inventory}")),
+    ]
+}
+
 pub fn build_json(plan: &Path, out: &Path) -> PathBuf {
     build_json_with(plan, out, &[])
 }
