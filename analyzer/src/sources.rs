@@ -35,6 +35,14 @@ impl Pin {
             .into_iter()
             .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
             .collect();
+        if let Some((k, v)) = given
+            .iter()
+            .find(|(_, v)| v.is_empty() || v.starts_with('-'))
+        {
+            return Err(format!(
+                "`{k} = {v:?}` is not a pin: a commit, tag or branch name, not empty and not starting with `-`"
+            ));
+        }
         match (given.as_slice(), s.track) {
             ([], Track::Pinned) => Ok(Pin::Head),
             ([], Track::LatestTag) => Ok(Pin::LatestTag),
@@ -252,9 +260,16 @@ fn update(cache: &Path, url: &str, fetch: Fetch) -> Result<(), String> {
         .map_err(|e| format!("cannot create a folder in `{}`: {e}", parent.display()))?;
     let into = tmp.path().join("repo.git");
     let into_text = into.display().to_string();
-    git(None, &["clone", "--quiet", "--mirror", url, &into_text])?;
-    std::fs::rename(&into, cache)
-        .map_err(|e| format!("cannot move the fetched `{url}` into place: {e}"))
+    git(
+        None,
+        &["clone", "--quiet", "--mirror", "--", url, &into_text],
+    )?;
+    match std::fs::rename(&into, cache) {
+        Ok(()) => Ok(()),
+        // Another run sharing the output folder made it meanwhile.
+        Err(_) if cache.join("HEAD").is_file() => Ok(()),
+        Err(e) => Err(format!("cannot move the fetched `{url}` into place: {e}")),
+    }
 }
 
 /// The commit `pin` names in `cache`, with the tag it came from.
@@ -290,8 +305,8 @@ fn resolve(cache: &Path, pin: &Pin) -> Result<(String, Option<String>), String> 
     }
 }
 
-/// The repository's version tags (`1.2.3`, `v1.2.3`, with a pre-release or not), newest
-/// first by version.
+/// The repository's release tags (`1.2.3`, `v1.2.3`; pre-releases left out), newest first by
+/// version.
 fn version_tags(cache: &Path) -> Vec<String> {
     let listed = git(Some(cache), &["tag", "--list"]).unwrap_or_default();
     let mut tags: Vec<(cargo_metadata::semver::Version, String)> = listed
@@ -299,7 +314,8 @@ fn version_tags(cache: &Path) -> Vec<String> {
         .filter_map(|t| {
             let v =
                 cargo_metadata::semver::Version::parse(t.strip_prefix('v').unwrap_or(t)).ok()?;
-            Some((v, t.to_owned()))
+            // A pre-release (`v2.0.0-rc.1`) is not a release to follow.
+            v.pre.is_empty().then(|| (v, t.to_owned()))
         })
         .collect();
     tags.sort();
@@ -310,8 +326,8 @@ fn version_tags(cache: &Path) -> Vec<String> {
 fn newer_tags(cache: &Path, tag: Option<&str>, commit: &str) -> Vec<String> {
     let all = version_tags(cache);
     let current = match tag {
-        Some(t) => Some(t.to_owned()),
-        None => all
+        Some(t) if all.iter().any(|v| v == t) => Some(t.to_owned()),
+        _ => all
             .iter()
             .find(|t| {
                 git(
@@ -363,11 +379,24 @@ fn check_out(cache: &Path, commit: &str, dir: &Path) -> Result<(), String> {
             commit,
         ],
     )?;
+    // Protos are often kept in a submodule: a checkout without them would fail in build.rs.
+    if into.join(".gitmodules").is_file() {
+        git(
+            Some(&into),
+            &["submodule", "update", "--quiet", "--init", "--recursive"],
+        )
+        .map_err(|e| format!("its submodules: {e}"))?;
+    }
     if dir.exists() {
         std::fs::remove_dir_all(dir)
             .map_err(|e| format!("cannot replace `{}`: {e}", dir.display()))?;
     }
-    std::fs::rename(&into, dir).map_err(|e| format!("cannot move the checkout into place: {e}"))
+    match std::fs::rename(&into, dir) {
+        Ok(()) => Ok(()),
+        // Another run sharing the output folder checked it out meanwhile.
+        Err(_) if git(Some(dir), &["rev-parse", "HEAD"]).is_ok_and(|h| h == commit) => Ok(()),
+        Err(e) => Err(format!("cannot move the checkout into place: {e}")),
+    }
 }
 
 #[cfg(test)]
@@ -414,6 +443,8 @@ mod tests {
         );
         assert!(Pin::of(&service(Some("a"), Some("b"), None, Track::Pinned)).is_err());
         assert!(Pin::of(&service(None, Some("v1"), None, Track::LatestTag)).is_err());
+        assert!(Pin::of(&service(Some(""), None, None, Track::Pinned)).is_err());
+        assert!(Pin::of(&service(Some("--upload-pack=x"), None, None, Track::Pinned)).is_err());
     }
 
     #[test]

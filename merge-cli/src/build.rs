@@ -89,7 +89,7 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
     // Members from git, checked out under the output folder at their pins.
     let names: Vec<&str> = wanted.iter().map(String::as_str).collect();
     let fetch = sources::Fetch {
-        offline: args.offline || args.frozen,
+        offline: args.offline || args.frozen || args.checked_out,
     };
     let sources = sources::checkout(&mut plan, &names, &out, fetch)
         .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
@@ -267,7 +267,8 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
     // Written once every group built: it describes binaries that exist.
     let lock = plan.dir.join("merge.lock");
     let previous = std::fs::read_to_string(&lock).ok();
-    let text = mergelock::render(&plan, isolation, &sources, &made, previous.as_deref());
+    let text = mergelock::render(&plan, isolation, &sources, &made, previous.as_deref())
+        .map_err(|e| anyhow::anyhow!(e))?;
     fsx::write_all_if_changed(&[(&lock, text.as_bytes())])?;
     Ok(built)
 }

@@ -60,6 +60,14 @@ pub fn exec(args: &BumpArgs) -> Result<(), Failure> {
         (_, _, Some(b)) => ("branch", b),
         _ => unreachable!("clap requires one of --rev, --tag and --branch"),
     };
+    if value.is_empty() || value.starts_with('-') {
+        return Err(input(
+            format!(
+                "`{value}` is not a pin: a commit, tag or branch name, not empty and not starting with `-`"
+            ),
+            "give the member's new commit, tag or branch",
+        ));
+    }
     let from = PINS.iter().find_map(|k| {
         let v = match *k {
             "rev" => &service.rev,

@@ -242,6 +242,11 @@ pub struct BuildArgs {
     #[arg(long)]
     pub github: bool,
 
+    /// Git members are checked out already (bench did it): no second fetch, so both setups
+    /// run one commit
+    #[arg(skip)]
+    pub checked_out: bool,
+
     /// Output format (json: one `merged-binary` line per group; cargo's own output goes to
     /// stderr either way)
     #[arg(long, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]

@@ -15,14 +15,16 @@ use crate::synth::Group;
 use crate::synth::protos::sha256;
 
 /// The text of merge.lock for `groups` (each with its members); the records of other groups
-/// in `previous` (an earlier merge.lock, when only some groups were built) are kept.
+/// in `previous` (an earlier merge.lock, when only some groups were built) are kept, unless it
+/// is of an older version (those groups then read as not built). A previous merge.lock that
+/// does not parse is an error: its other groups' records would be lost.
 pub fn render(
     plan: &PlanFile,
     isolation: Isolation,
     sources: &[Source],
     groups: &[(Group, Vec<Member>)],
     previous: Option<&str>,
-) -> String {
+) -> Result<String, String> {
     let built: BTreeSet<&str> = groups.iter().map(|(g, _)| g.name.as_str()).collect();
     let mut records: BTreeMap<(String, String), String> = BTreeMap::new();
     for (g, ms) in groups {
@@ -40,30 +42,43 @@ pub fn render(
             );
         }
     }
-    for (key, text) in kept(previous, &built) {
+    for (key, text) in kept(previous, &built)? {
         records.entry(key).or_insert(text);
     }
     let mut out = String::from(
         "# merge.lock: written by `cargo merge build`; do not edit.\n\
          # What each merged binary was built from, member by member.\n\
-         version = 1\n",
+         version = 2\n",
     );
     for text in records.into_values() {
         out.push('\n');
         out.push_str(&text);
     }
-    out
+    Ok(out)
 }
 
+/// A record's (group, member).
+type Key = (String, String);
+
 /// Records of groups not built now, as they were.
-fn kept(previous: Option<&str>, built: &BTreeSet<&str>) -> Vec<((String, String), String)> {
-    let Some(doc) = previous.and_then(|p| p.parse::<toml_edit::DocumentMut>().ok()) else {
-        return Vec::new();
+fn kept(previous: Option<&str>, built: &BTreeSet<&str>) -> Result<Vec<(Key, String)>, String> {
+    let Some(previous) = previous else {
+        return Ok(Vec::new());
     };
+    let doc = previous.parse::<toml_edit::DocumentMut>().map_err(|e| {
+        format!(
+            "the merge.lock beside the plan does not parse ({}); fix it or remove it (a merge of two pull requests that each changed it leaves conflict markers)",
+            e.message().trim()
+        )
+    })?;
+    if doc.get("version").and_then(toml_edit::Item::as_integer) != Some(i64::from(VERSION)) {
+        return Ok(Vec::new());
+    }
     let Some(list) = doc.get("member").and_then(|m| m.as_array_of_tables()) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    list.iter()
+    Ok(list
+        .iter()
         .filter_map(|t| {
             let group = t.get("group")?.as_str()?;
             let name = t.get("name")?.as_str()?;
@@ -79,7 +94,7 @@ fn kept(previous: Option<&str>, built: &BTreeSet<&str>) -> Vec<((String, String)
                 one.to_string().trim_start().to_owned(),
             ))
         })
-        .collect()
+        .collect())
 }
 
 /// What one member of a built group was built from: merge.lock's record of it, and its entry
@@ -158,7 +173,7 @@ pub fn record_of(cx: &Context<'_>, m: &Member, decisions: Vec<String>) -> Record
         git_pin: source.map(|s| s.pin.describe()),
         git_commit,
         git_dirty,
-        plan: plan_hash(cx.plan, cx.group, &m.name, cx.isolation),
+        plan: plan_hash(cx.plan, cx.group, &m.name),
         cargo_lock: std::fs::read(&lock)
             .ok()
             .map(|bytes| format!("sha256:{}", sha256(&bytes))),
@@ -173,8 +188,10 @@ pub fn record_of(cx: &Context<'_>, m: &Member, decisions: Vec<String>) -> Record
     }
 }
 
-/// The hash of what the plan says of member `name` of `group`.
-pub fn plan_hash(plan: &PlanFile, group: &str, name: &str, isolation: Isolation) -> String {
+/// The hash of what the plan says of member `name` of `group` (its own `isolation`, not an
+/// override on build's command line, which the record's `isolation` says).
+pub fn plan_hash(plan: &PlanFile, group: &str, name: &str) -> String {
+    let isolation = plan.plan.isolation;
     let mut service = plan.plan.service.get(name).cloned().unwrap_or_default();
     service.env.clear();
     let members = plan
@@ -193,6 +210,10 @@ pub fn plan_hash(plan: &PlanFile, group: &str, name: &str, isolation: Isolation)
     format!("sha256:{}", sha256(said.to_string().as_bytes()))
 }
 
+/// The version of merge.lock this cargo-merge writes and reads (2: proto paths relative to
+/// the member's folder, the plan's hash, git pins).
+pub const VERSION: u32 = 2;
+
 /// merge.lock as written: its records.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct Lock {
@@ -207,14 +228,14 @@ pub fn read(text: &str) -> Result<Lock, (Option<usize>, String)> {
     let lock: Lock = toml::from_str(text).map_err(|e| {
         let line = e
             .span()
-            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         (line, e.message().trim().to_owned())
     })?;
-    if lock.version > 1 {
+    if lock.version != VERSION {
         return Err((
             None,
             format!(
-                "merge.lock version {} is newer than this cargo-merge reads (1)",
+                "merge.lock is of version {}, this cargo-merge reads version {VERSION}: build again to write it anew",
                 lock.version
             ),
         ));
@@ -312,10 +333,10 @@ mod tests {
 
     #[test]
     fn records_of_groups_not_built_are_kept() {
-        let previous = "version = 1\n\n[[member]]\nname = \"a\"\ngroup = \"one\"\ndecisions = []\n\n\
+        let previous = "version = 2\n\n[[member]]\nname = \"a\"\ngroup = \"one\"\ndecisions = []\n\n\
                         [[member]]\nname = \"b\"\ngroup = \"two\"\ndecisions = []\n";
         let built = BTreeSet::from(["two"]);
-        let kept = kept(Some(previous), &built);
+        let kept = kept(Some(previous), &built).expect("parses");
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].0, ("one".to_owned(), "a".to_owned()));
         assert!(
@@ -323,6 +344,19 @@ mod tests {
             "{}",
             kept[0].1
         );
+    }
+
+    #[test]
+    fn an_older_lock_keeps_nothing_and_a_broken_one_is_an_error() {
+        let built = BTreeSet::from(["two"]);
+        let old = "version = 1\n\n[[member]]\nname = \"a\"\ngroup = \"one\"\n";
+        assert_eq!(kept(Some(old), &built), Ok(Vec::new()));
+        let conflicted = "version = 2\n<<<<<<< HEAD\n[[member]]\n";
+        assert!(kept(Some(conflicted), &built).is_err_and(|e| e.contains("does not parse")),);
+        // Lines are counted from 1, also for an error at a line's start.
+        let (line, _) = read("version = 2\n\n[[member]]\nname = 3\n").expect_err("bad");
+        assert_eq!(line, Some(4));
+        assert!(read("version = 1\n").is_err_and(|(_, e)| e.contains("build again")));
     }
 
     #[test]

@@ -298,6 +298,7 @@ fn merged_binary(args: &BenchArgs) -> Result<crate::build::Built, Failure> {
         features: Vec::new(),
         jobs: None,
         github: false,
+        checked_out: true,
         message_format: MessageFormat::Human,
     };
     let built = crate::build::run(&build, false)?;

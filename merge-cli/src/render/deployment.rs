@@ -90,6 +90,8 @@ impl Merge<'_> {
                     w.member
                 ));
             }
+            known(&w.member, "container", c, CONTAINER_KEYS)?;
+            known(&w.member, "pod", &w.pod()["spec"], POD_KEYS)?;
             own.push((w, c));
             // Its other containers (sidecars): once each, identical where members share one.
             for other in w.pod()["spec"]["containers"]
@@ -156,7 +158,7 @@ impl Merge<'_> {
         }
         let resources = match &self.resources {
             Some(r) => r.clone(),
-            None => summed(own.iter().map(|(_, c)| &c["resources"]))?,
+            None => summed(&own.iter().map(|(_, c)| &c["resources"]).collect::<Vec<_>>())?,
         };
         let mut main = json!({
             "name": self.group,
@@ -170,6 +172,25 @@ impl Merge<'_> {
         }
         if !mounts.is_empty() {
             main["volumeMounts"] = Value::Array(mounts);
+        }
+        // A container's other settings: lists joined, the rest the same in every member that
+        // sets it.
+        let containers_of: Vec<&Value> = own.iter().map(|(_, c)| *c).collect();
+        let mut env_from = Vec::new();
+        for c in &containers_of {
+            for e in c["envFrom"].as_array().into_iter().flatten() {
+                if !env_from.contains(e) {
+                    env_from.push(e.clone());
+                }
+            }
+        }
+        if !env_from.is_empty() {
+            main["envFrom"] = Value::Array(env_from);
+        }
+        for key in CONTAINER_SAME {
+            if let Some(v) = same(&own, key, |(_, c)| &c[key])? {
+                main[key] = v;
+            }
         }
         containers.insert(0, main);
         let replicas = self
@@ -191,6 +212,49 @@ impl Merge<'_> {
         if !volumes.is_empty() {
             pod_spec["volumes"] = Value::Array(volumes);
         }
+        for key in POD_SAME {
+            if let Some(v) = same(&own, key, |(w, _)| &w.pod()["spec"][key])? {
+                pod_spec[key] = v;
+            }
+        }
+        for key in ["initContainers", "imagePullSecrets"] {
+            let mut list = Vec::new();
+            for (w, _) in &own {
+                for item in w.pod()["spec"][key].as_array().into_iter().flatten() {
+                    union_by(&mut list, item, "name", key)?;
+                }
+            }
+            if !list.is_empty() {
+                pod_spec[key] = Value::Array(list);
+            }
+        }
+        if let Some(grace) = own
+            .iter()
+            .filter_map(|(w, _)| w.pod()["spec"]["terminationGracePeriodSeconds"].as_i64())
+            .max()
+        {
+            pod_spec["terminationGracePeriodSeconds"] = Value::from(grace);
+        }
+        let mut annotations = serde_json::Map::new();
+        for (w, _) in &own {
+            for (k, v) in w.pod()["metadata"]["annotations"]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
+                match annotations.get(k) {
+                    Some(x) if x != v => {
+                        return Err(format!(
+                            "members set the pod annotation `{k}` differently (`{}` wants {v}): one pod cannot hold both",
+                            w.member
+                        ));
+                    }
+                    _ => {
+                        annotations.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
         let deployment = json!({
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -199,7 +263,7 @@ impl Merge<'_> {
                 "replicas": replicas,
                 "selector": { "matchLabels": labels(self.group) },
                 "template": {
-                    "metadata": { "labels": labels(self.group) },
+                    "metadata": template_metadata(self.group, annotations),
                     "spec": pod_spec,
                 },
             },
@@ -248,6 +312,123 @@ impl Merge<'_> {
     }
 }
 
+/// The keys of a member's container render merges; any other is an error (a render is whole).
+const CONTAINER_KEYS: &[&str] = &[
+    "name",
+    "image",
+    "ports",
+    "env",
+    "envFrom",
+    "resources",
+    "args",
+    "volumeMounts",
+    "imagePullPolicy",
+    "securityContext",
+    "workingDir",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+];
+
+/// Container settings every member that sets one must set alike.
+const CONTAINER_SAME: &[&str] = &["imagePullPolicy", "securityContext", "workingDir"];
+
+/// The keys of a member's pod spec render merges.
+const POD_KEYS: &[&str] = &[
+    "containers",
+    "volumes",
+    "initContainers",
+    "imagePullSecrets",
+    "terminationGracePeriodSeconds",
+    "serviceAccountName",
+    "serviceAccount",
+    "automountServiceAccountToken",
+    "securityContext",
+    "nodeSelector",
+    "tolerations",
+    "affinity",
+    "topologySpreadConstraints",
+    "priorityClassName",
+    "dnsPolicy",
+    "dnsConfig",
+    "runtimeClassName",
+    "schedulerName",
+    "enableServiceLinks",
+];
+
+/// Pod settings every member that sets one must set alike.
+const POD_SAME: &[&str] = &[
+    "serviceAccountName",
+    "serviceAccount",
+    "automountServiceAccountToken",
+    "securityContext",
+    "nodeSelector",
+    "tolerations",
+    "affinity",
+    "topologySpreadConstraints",
+    "priorityClassName",
+    "dnsPolicy",
+    "dnsConfig",
+    "runtimeClassName",
+    "schedulerName",
+    "enableServiceLinks",
+];
+
+/// An error naming a key of `what` (of `member`) that render does not merge.
+fn known(member: &str, what: &str, v: &Value, keys: &[&str]) -> Result<(), String> {
+    let unknown: Vec<&str> = v
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| !keys.contains(k))
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{member}`'s {what} sets {}, which render does not merge yet: a render leaving it out would not be whole",
+            unknown
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+}
+
+/// The one value of `key` the members that set it agree on.
+fn same<'a, T>(
+    own: &'a [T],
+    key: &str,
+    get: impl Fn(&'a T) -> &'a Value,
+) -> Result<Option<Value>, String> {
+    let mut found: Option<&Value> = None;
+    for item in own {
+        let v = get(item);
+        if v.is_null() {
+            continue;
+        }
+        match found {
+            Some(x) if x != v => {
+                return Err(format!(
+                    "members set `{key}` differently ({x} and {v}): one pod cannot hold both"
+                ));
+            }
+            _ => found = Some(v),
+        }
+    }
+    Ok(found.cloned())
+}
+
+fn template_metadata(group: &str, annotations: serde_json::Map<String, Value>) -> Value {
+    let mut m = json!({ "labels": labels(group) });
+    if !annotations.is_empty() {
+        m["annotations"] = Value::Object(annotations);
+    }
+    m
+}
+
 /// Adds `item` to `list` unless one with the same `key` is there: the same one is taken once,
 /// a different one is an error.
 fn union_by(list: &mut Vec<Value>, item: &Value, key: &str, what: &str) -> Result<(), String> {
@@ -276,40 +457,74 @@ fn shell_word(w: &str) -> String {
     }
 }
 
-/// The members' requests and limits, summed per resource (cpu in millicores, memory in bytes).
-fn summed<'a>(each: impl Iterator<Item = &'a Value>) -> Result<Value, String> {
-    let mut total: BTreeMap<(&str, String), f64> = BTreeMap::new();
+/// The members' requests and limits, summed per resource (cpu in millicores, memory in
+/// bytes, rounded up). A member that sets a limit but no request is requested its limit, as
+/// Kubernetes does; a limit only holds when every member sets one (a member without a limit
+/// must not be capped by the others').
+fn summed(each: &[&Value]) -> Result<Value, String> {
+    let parse = |name: &str, q: &Value| -> Result<f64, String> {
+        let text = match q {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            other => return Err(format!("resource `{name}`: `{other}` is not a quantity")),
+        };
+        quantity(&text)
+            .ok_or_else(|| format!("resource `{name}`: `{text}` is not a Kubernetes quantity"))
+    };
+    let mut names = std::collections::BTreeSet::new();
     for r in each {
         for kind in ["requests", "limits"] {
-            for (name, q) in r[kind].as_object().into_iter().flatten() {
-                let text = match q {
-                    Value::String(s) => s.clone(),
-                    Value::Number(n) => n.to_string(),
-                    other => return Err(format!("resource `{name}`: `{other}` is not a quantity")),
-                };
-                let v = quantity(&text).ok_or_else(|| {
-                    format!("resource `{name}`: `{text}` is not a Kubernetes quantity")
-                })?;
-                *total.entry((kind, name.clone())).or_default() += v;
+            for (name, _) in r[kind].as_object().into_iter().flatten() {
+                names.insert(name.clone());
             }
         }
     }
     let mut out = json!({});
-    for ((kind, name), v) in total {
-        let text = if name == "cpu" {
-            format!("{}m", (v * 1000.0).round() as i64)
-        } else if (v / (1024.0 * 1024.0)).fract() == 0.0 {
-            format!("{}Mi", (v / (1024.0 * 1024.0)) as i64)
-        } else {
-            format!("{}", v.round() as i64)
+    for name in names {
+        let (mut requested, mut limited, mut all_limited) = (0.0, 0.0, true);
+        for r in each {
+            let limit = r["limits"]
+                .get(&name)
+                .map(|q| parse(&name, q))
+                .transpose()?;
+            let request = r["requests"]
+                .get(&name)
+                .map(|q| parse(&name, q))
+                .transpose()?;
+            requested += request.or(limit).unwrap_or(0.0);
+            match limit {
+                Some(l) => limited += l,
+                None => all_limited = false,
+            }
+        }
+        let text = |v: f64| {
+            if name == "cpu" {
+                format!("{}m", (v * 1000.0).ceil() as i64)
+            } else if (v / (1024.0 * 1024.0)).fract() == 0.0 {
+                format!("{}Mi", (v / (1024.0 * 1024.0)) as i64)
+            } else {
+                format!("{}", v.ceil() as i64)
+            }
         };
-        out[kind][name] = Value::String(text);
+        if requested > 0.0 {
+            out["requests"][&name] = Value::String(text(requested));
+        }
+        if all_limited {
+            out["limits"][&name] = Value::String(text(limited));
+        }
     }
     Ok(out)
 }
 
 /// A Kubernetes quantity (`100m`, `0.5`, `64Mi`, `1G`) as a number of units.
 fn quantity(text: &str) -> Option<f64> {
+    // `129e6` and `1E3`: a decimal exponent.
+    if let Some((m, e)) = text.split_once(['e', 'E'])
+        && !m.is_empty()
+        && e.parse::<i32>().is_ok()
+    {
+        return Some(m.parse::<f64>().ok()? * 10f64.powi(e.parse().ok()?));
+    }
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
         .unwrap_or(text.len());
@@ -317,6 +532,10 @@ fn quantity(text: &str) -> Option<f64> {
     let n: f64 = number.parse().ok()?;
     let factor = match suffix {
         "" => 1.0,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
         "m" => 1e-3,
         "k" => 1e3,
         "M" => 1e6,
@@ -341,17 +560,22 @@ mod tests {
         assert_eq!(quantity("64Mi"), Some(67_108_864.0));
         assert_eq!(quantity("1"), Some(1.0));
         assert_eq!(quantity("lots"), None);
-        let r = summed(
-            [
-                json!({"requests": {"cpu": "100m", "memory": "32Mi"}, "limits": {"cpu": "1"}}),
-                json!({"requests": {"cpu": 0.25, "memory": "32Mi"}}),
-            ]
-            .iter(),
-        )
-        .expect("sums");
+        assert_eq!(quantity("129e6"), Some(129e6));
+        assert_eq!(quantity("1Pi"), Some(1024f64.powi(5)));
+        let (a, b) = (
+            json!({"requests": {"cpu": "100m", "memory": "32Mi"}, "limits": {"cpu": "1"}}),
+            json!({"requests": {"cpu": 0.25, "memory": "32Mi"}}),
+        );
+        // b has no cpu limit: the merged pod gets none.
         assert_eq!(
-            r,
-            json!({"requests": {"cpu": "350m", "memory": "64Mi"}, "limits": {"cpu": "1000m"}})
+            summed(&[&a, &b]).expect("sums"),
+            json!({"requests": {"cpu": "350m", "memory": "64Mi"}})
+        );
+        // A limit without a request is the request too.
+        let c = json!({"limits": {"cpu": "500m"}});
+        assert_eq!(
+            summed(&[&a, &c]).expect("sums"),
+            json!({"requests": {"cpu": "600m", "memory": "32Mi"}, "limits": {"cpu": "1500m"}})
         );
         assert_eq!(shell_word("--verbose"), "--verbose");
         assert_eq!(shell_word("a b"), "'a b'");

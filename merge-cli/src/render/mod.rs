@@ -57,6 +57,15 @@ pub fn exec(args: &RenderArgs) -> Result<(), Failure> {
         }
         return Ok(());
     };
+    // What is written back goes through JSON: refuse what YAML 1.1 (Kubernetes) and YAML 1.2
+    // (this reader) read differently, rather than change it silently.
+    let ambiguous: Vec<Diagnostic> = texts
+        .iter()
+        .flat_map(|(file, text)| yaml::ambiguous(file, text))
+        .collect();
+    if !ambiguous.is_empty() {
+        return Err(Failure::Input(ambiguous));
+    }
     let Some(image) = &args.image else {
         return Err(bad(
             format!("--group {group} needs --image: the merged binary's image"),
@@ -148,6 +157,22 @@ pub fn exec(args: &RenderArgs) -> Result<(), Failure> {
             "fix the members' manifests, or leave the member out of the group",
         )
     })?;
+    for w in &workloads {
+        let c = &w.deployment["spec"]["template"]["spec"]["containers"];
+        for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+            let set = c
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c.get(probe).is_some());
+            if set {
+                crate::status::warning(&format!(
+                    "`{}`'s {probe} is not carried into the merged pod (one pod, one probe of each kind)",
+                    w.member
+                ));
+            }
+        }
+    }
     let pods: Vec<(String, BTreeMap<String, String>)> = workloads
         .iter()
         .map(|w| (w.member.clone(), w.labels()))

@@ -56,6 +56,43 @@ pub fn read_dir(dir: &Path) -> Result<Manifests, String> {
     Ok(Manifests { docs, texts })
 }
 
+/// Plain scalars that Kubernetes (YAML 1.1) and this reader (YAML 1.2) read differently:
+/// `0644` (octal to one, decimal to the other) and `<<` merge keys. Each is an error naming
+/// the file and line.
+pub fn ambiguous(file: &Path, text: &str) -> Vec<crate::diagnostic::Diagnostic> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let code = line.split(" #").next().unwrap_or_default();
+        let value = code
+            .rsplit_once(": ")
+            .map(|(_, v)| v)
+            .or_else(|| code.trim_start().strip_prefix("- "))
+            .unwrap_or_default()
+            .trim();
+        let octal =
+            value.len() > 1 && value.starts_with('0') && value.bytes().all(|b| b.is_ascii_digit());
+        let merge_key = code.trim_start().starts_with("<<:");
+        if octal || merge_key {
+            let what = if octal {
+                format!(
+                    "`{value}` is octal to Kubernetes and decimal to cargo-merge; write it in decimal"
+                )
+            } else {
+                "a `<<` merge key is read differently by Kubernetes and cargo-merge; write the keys out".to_owned()
+            };
+            let mut d = crate::diagnostic::Diagnostic::usage(
+                "invalid-value",
+                what,
+                "render writes the objects back: it will not change what a value means",
+            );
+            d.file = Some(file.to_path_buf());
+            d.line = Some(i + 1);
+            out.push(d);
+        }
+    }
+    out
+}
+
 /// A YAML value as JSON.
 fn json(y: &Yaml) -> Result<Value, String> {
     Ok(match y {
@@ -101,6 +138,14 @@ pub fn stream(objects: &[Value]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_yaml_versions_read_differently_are_refused_with_their_line() {
+        let text = "mode: 0644\nport: 8080\nname: \"0644\"\n<<: *base\nlist:\n  - 0755\n";
+        let found = ambiguous(Path::new("k8s/a.yaml"), text);
+        let lines: Vec<Option<usize>> = found.iter().map(|d| d.line).collect();
+        assert_eq!(lines, vec![Some(1), Some(4), Some(6)]);
+    }
 
     #[test]
     fn yaml_documents_become_json_and_come_back() {

@@ -261,7 +261,12 @@ fn short(commit: &str) -> &str {
 /// What differs between the record `before` (merge.lock's) and `now`.
 fn compare(before: &Record, now: &Record, m: &Member) -> Vec<Change> {
     let mut out = Vec::new();
-    if before.git_commit != now.git_commit {
+    // In a repository holding more than the member, a commit elsewhere changes nothing of it.
+    let moved = match (&before.git_commit, &now.git_commit) {
+        (Some(a), Some(b)) if a != b => touched(m, a, b),
+        (a, b) => a != b,
+    };
+    if moved {
         let say = |c: &Option<String>| c.as_deref().map_or("no commit", short).to_owned();
         let pin = now
             .git_pin
@@ -277,11 +282,13 @@ fn compare(before: &Record, now: &Record, m: &Member) -> Vec<Change> {
             ),
         ));
     }
-    if now.git_dirty {
-        out.push(Change::new(
-            "dirty",
-            "uncommitted changes in its folder".to_owned(),
-        ));
+    if now.git_dirty || before.git_dirty {
+        let when = match (before.git_dirty, now.git_dirty) {
+            (true, true) => "built, and now, with uncommitted changes in its folder",
+            (true, false) => "built with uncommitted changes in its folder, which no commit holds",
+            _ => "uncommitted changes in its folder",
+        };
+        out.push(Change::new("dirty", when.to_owned()));
     }
     if before.version != now.version {
         out.push(Change::new(
@@ -333,6 +340,25 @@ fn compare(before: &Record, now: &Record, m: &Member) -> Vec<Change> {
         });
     }
     out
+}
+
+/// Whether the member's own folders (its local packages) differ between commits `a` and `b`;
+/// when git cannot tell, they do.
+fn touched(m: &Member, a: &str, b: &str) -> bool {
+    let dirs: Vec<String> = m
+        .local_packages()
+        .filter_map(|p| p.manifest_path.parent().map(|d| d.to_string()))
+        .collect();
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&m.root)
+        .args(["diff", "--quiet", a, b, "--"])
+        .args(&dirs)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    // `git diff --quiet`: 0 the same, 1 different, anything else it could not tell.
+    !matches!(out.map(|s| s.code()), Ok(Some(0)))
 }
 
 /// A changed .proto file, classified against its text at the locked commit.

@@ -144,7 +144,10 @@ fn messages(f: &FileDescriptorProto) -> BTreeMap<String, DescriptorProto> {
         for m in list {
             let full = qualified(prefix, m.name());
             walk(&full, &m.nested_type, out);
-            out.insert(full, m.clone());
+            // A map field's hidden entry message is said as the field's type, not on its own.
+            if !is_map_entry(m) {
+                out.insert(full, m.clone());
+            }
         }
     }
     let mut out = BTreeMap::new();
@@ -177,18 +180,57 @@ fn enums(f: &FileDescriptorProto) -> BTreeMap<String, EnumDescriptorProto> {
 
 /// What the wire sees of a field: its type (a message or enum by the name written), and
 /// whether it repeats.
-fn shape(f: &prost_types::FieldDescriptorProto) -> (String, bool) {
+fn is_map_entry(m: &DescriptorProto) -> bool {
+    m.options.as_ref().is_some_and(|o| o.map_entry())
+}
+
+/// What the wire sees of a field: its type (a message or enum by the name written; a map by
+/// its key and value types), whether it repeats, and the oneof it is in (not the one proto3's
+/// `optional` makes).
+fn shape(
+    m: &DescriptorProto,
+    f: &prost_types::FieldDescriptorProto,
+) -> (String, bool, Option<String>) {
     use field_descriptor_proto::Type;
     let named = || f.type_name().trim_start_matches('.').to_owned();
-    let ty = match f.r#type {
+    let plain = |f: &prost_types::FieldDescriptorProto| match f.r#type {
         // Not resolved (imports are not read): a message or enum, by the name written.
-        None => named(),
+        None => f.type_name().trim_start_matches('.').to_owned(),
         Some(_) => match f.r#type() {
-            Type::Message | Type::Enum | Type::Group => named(),
+            Type::Message | Type::Enum | Type::Group => {
+                f.type_name().trim_start_matches('.').to_owned()
+            }
             t => t.as_str_name().to_owned(),
         },
     };
-    (ty, f.label() == field_descriptor_proto::Label::Repeated)
+    let last = named();
+    let last = last.rsplit('.').next().unwrap_or_default();
+    let entry = m
+        .nested_type
+        .iter()
+        .find(|n| is_map_entry(n) && n.name() == last);
+    let ty = match entry {
+        Some(e) => {
+            let kv: Vec<String> = e.field.iter().map(plain).collect();
+            format!("map<{}>", kv.join(", "))
+        }
+        None => plain(f),
+    };
+    let oneof = f
+        .oneof_index
+        .filter(|_| !f.proto3_optional())
+        .and_then(|i| m.oneof_decl.get(usize::try_from(i).ok()?))
+        .map(|o| o.name().to_owned());
+    let repeated = entry.is_none() && f.label() == field_descriptor_proto::Label::Repeated;
+    (ty, repeated, oneof)
+}
+
+/// Whether two type names name the same type: as written, or by their last segment when one
+/// of them is written unqualified (`Money` and `.shop.Money`).
+fn same_type(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim_start_matches('.'), b.trim_start_matches('.'));
+    a == b
+        || ((!a.contains('.') || !b.contains('.')) && a.rsplit('.').next() == b.rsplit('.').next())
 }
 
 fn fields(full: &str, old: &DescriptorProto, new: &DescriptorProto, v: &mut Verdict) {
@@ -210,8 +252,8 @@ fn fields(full: &str, old: &DescriptorProto, new: &DescriptorProto, v: &mut Verd
             }
             continue;
         };
-        let (was, is) = (shape(f), shape(g));
-        if was.0 != is.0 {
+        let (was, is) = (shape(old, f), shape(new, g));
+        if !same_type(&was.0, &is.0) {
             v.breaking.push(format!(
                 "field `{full}.{}` = {n} changed type {} -> {}",
                 f.name(),
@@ -222,6 +264,18 @@ fn fields(full: &str, old: &DescriptorProto, new: &DescriptorProto, v: &mut Verd
             v.breaking.push(format!(
                 "field `{full}.{}` = {n} changed between single and repeated",
                 f.name()
+            ));
+        }
+        if was.2 != is.2 {
+            let said = |o: &Option<String>| {
+                o.as_ref()
+                    .map_or("no oneof".to_owned(), |o| format!("oneof `{o}`"))
+            };
+            v.breaking.push(format!(
+                "field `{full}.{}` = {n} moved from {} to {}",
+                f.name(),
+                said(&was.2),
+                said(&is.2)
             ));
         }
         if f.name() != g.name() {
@@ -327,5 +381,45 @@ mod tests {
             assert!(v.breaking.iter().any(|b| b.contains(said)), "{said}: {v:?}");
         }
         assert!(compare("p.proto", OLD, "message {").is_err());
+        // Into a oneof: breaking.
+        let v = compare(
+            "p.proto",
+            OLD,
+            &OLD.replace(
+                "string sku = 1; uint32 quantity = 2;",
+                "oneof what { string sku = 1; } uint32 quantity = 2;",
+            ),
+        )
+        .expect("parses");
+        assert!(
+            v.breaking
+                .iter()
+                .any(|b| b.contains("moved from no oneof to oneof `what`")),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn maps_renames_and_qualified_names_are_not_breaking() {
+        let old = "syntax = \"proto3\";\npackage p;\nmessage M { map<string, uint64> prices = 1; Money m = 2; optional string note = 3; }\nmessage Money { uint64 cents = 1; }\n";
+        let new = old
+            .replace("prices = 1", "price_list = 1")
+            .replace("Money m = 2", ".p.Money m = 2")
+            .replace("optional string note", "string note");
+        let v = compare("p.proto", old, &new).expect("parses");
+        assert_eq!(v.class(), "wire-compatible", "{v:?}");
+        let v = compare(
+            "p.proto",
+            old,
+            &old.replace("map<string, uint64>", "map<string, string>"),
+        )
+        .expect("parses");
+        assert!(
+            v.breaking
+                .iter()
+                .any(|b| b
+                    .contains("map<TYPE_STRING, TYPE_UINT64> -> map<TYPE_STRING, TYPE_STRING>")),
+            "{v:?}"
+        );
     }
 }
