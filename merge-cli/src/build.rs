@@ -86,6 +86,20 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
     if !diagnostics.is_empty() {
         return Err(Failure::Input(diagnostics));
     }
+    // The merge.lock this build rewrites must be readable now, not once everything is built:
+    // its records of the groups not built here are carried over.
+    let lock_path = plan.dir.join("merge.lock");
+    if let Ok(previous) = std::fs::read_to_string(&lock_path)
+        && let Err(e) = mergelock::carried(&previous)
+    {
+        let mut d = Diagnostic::usage(
+            "malformed-input",
+            e,
+            "merge.lock is written by `cargo merge build`; fix the file or remove it",
+        );
+        d.file = Some(lock_path);
+        return Err(Failure::Input(vec![d]));
+    }
     // Members from git, checked out under the output folder at their pins.
     let names: Vec<&str> = wanted.iter().map(String::as_str).collect();
     let fetch = sources::Fetch {

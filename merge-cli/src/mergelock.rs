@@ -57,6 +57,12 @@ pub fn render(
     Ok(out)
 }
 
+/// Whether `previous` (the merge.lock a build is to rewrite) can be read for the records it
+/// carries over.
+pub fn carried(previous: &str) -> Result<(), String> {
+    kept(Some(previous), &BTreeSet::new()).map(|_| ())
+}
+
 /// A record's (group, member).
 type Key = (String, String);
 

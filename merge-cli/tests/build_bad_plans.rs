@@ -356,3 +356,38 @@ fn a_member_with_an_out_of_date_lockfile_is_refused_as_stale() {
         "the member's lockfile was written"
     );
 }
+
+#[test]
+fn a_merge_lock_that_does_not_parse_is_refused_before_anything_is_built() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = dir.path().join("merge.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            "[[group]]\nname = \"locked\"\nmembers = [\"inventory\"]\n\n[service.inventory]\nmanifest = \"{}\"\n",
+            fixture("shop/inventory")
+        ),
+    )
+    .expect("plan");
+    // What a merge of two pull requests that each changed merge.lock leaves.
+    let conflicted = "version = 2\n<<<<<<< HEAD\n[[member]]\n";
+    std::fs::write(dir.path().join("merge.lock"), conflicted).expect("lock");
+    let out_dir = dir.path().join("out");
+    let out = merge_build(&[
+        "--plan",
+        plan.to_str().expect("utf-8"),
+        "--out",
+        out_dir.to_str().expect("utf-8"),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("merge.lock") && err.contains("does not parse"),
+        "{err}"
+    );
+    assert!(!out_dir.exists(), "built despite: {err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("merge.lock")).expect("lock"),
+        conflicted
+    );
+}
