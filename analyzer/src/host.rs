@@ -11,6 +11,8 @@ use cargo_platform::{Cfg, Platform};
 pub struct Host {
     triple: String,
     cfgs: Vec<Cfg>,
+    /// `rustc -V`'s line (empty when not asked of rustc).
+    version: String,
 }
 
 impl Host {
@@ -35,7 +37,9 @@ impl Host {
             .find_map(|l| l.strip_prefix("host: "))?
             .trim()
             .to_owned();
-        Host::new(triple, &run(&["--print", "cfg"])?)
+        let mut host = Host::new(triple, &run(&["--print", "cfg"])?)?;
+        host.version = version.lines().next().unwrap_or_default().trim().to_owned();
+        Some(host)
     }
 
     /// A host from its triple and `rustc --print cfg`'s lines.
@@ -45,7 +49,21 @@ impl Host {
             .filter(|l| !l.trim().is_empty())
             .map(|l| l.parse::<Cfg>().ok())
             .collect::<Option<Vec<_>>>()?;
-        Some(Host { triple, cfgs })
+        Some(Host {
+            triple,
+            cfgs,
+            version: String::new(),
+        })
+    }
+
+    /// Its target triple (`x86_64-unknown-linux-gnu`).
+    pub fn triple(&self) -> &str {
+        &self.triple
+    }
+
+    /// The compiler's version line (`rustc 1.95.0 (59807616e 2026-04-14)`), when known.
+    pub fn version(&self) -> Option<&str> {
+        (!self.version.is_empty()).then_some(self.version.as_str())
     }
 
     /// Whether a dependency for `platform` (none: every platform) is built here.

@@ -112,15 +112,12 @@ impl Build<'_> {
             .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", binary.display()))?;
         let plan = std::fs::read(self.plan)
             .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", self.plan.display()))?;
-        let rustc_version = rustc(&["-V"]);
+        // rustc is asked once per process (what check reads of the host, too).
+        let host = merge_analyzer::host::Host::get();
+        let rustc_version = host.and_then(|h| h.version()).map(str::to_owned);
         let target = match self.target {
             Some(t) => t.to_owned(),
-            None => rustc(&["-vV"])
-                .and_then(|v| {
-                    v.lines()
-                        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
-                })
-                .unwrap_or_default(),
+            None => host.map(|h| h.triple().to_owned()).unwrap_or_default(),
         };
         let plan_name = self
             .plan
@@ -172,19 +169,6 @@ impl Build<'_> {
             check: Summary::of(findings),
         })
     }
-}
-
-/// What `rustc ARGS` prints, trimmed (`RUSTC` when set, as cargo runs it).
-fn rustc(args: &[&str]) -> Option<String> {
-    let program = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let out = std::process::Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 #[cfg(test)]
