@@ -90,8 +90,8 @@ impl Merge<'_> {
                     w.member
                 ));
             }
-            known(&w.member, "container", c, CONTAINER_KEYS)?;
-            known(&w.member, "pod", &w.pod()["spec"], POD_KEYS)?;
+            known(&w.member, "container", c, &[CONTAINER_KEYS, CONTAINER_SAME])?;
+            known(&w.member, "pod", &w.pod()["spec"], &[POD_KEYS, POD_SAME])?;
             own.push((w, c));
             // Its other containers (sidecars): once each, identical where members share one.
             for other in w.pod()["spec"]["containers"]
@@ -312,7 +312,8 @@ impl Merge<'_> {
     }
 }
 
-/// The keys of a member's container render merges; any other is an error (a render is whole).
+/// The keys of a member's container render merges on their own terms (the others of
+/// [`CONTAINER_SAME`] must match); any other key is an error (a render is whole).
 const CONTAINER_KEYS: &[&str] = &[
     "name",
     "image",
@@ -322,9 +323,6 @@ const CONTAINER_KEYS: &[&str] = &[
     "resources",
     "args",
     "volumeMounts",
-    "imagePullPolicy",
-    "securityContext",
-    "workingDir",
     "livenessProbe",
     "readinessProbe",
     "startupProbe",
@@ -333,27 +331,14 @@ const CONTAINER_KEYS: &[&str] = &[
 /// Container settings every member that sets one must set alike.
 const CONTAINER_SAME: &[&str] = &["imagePullPolicy", "securityContext", "workingDir"];
 
-/// The keys of a member's pod spec render merges.
+/// The keys of a member's pod spec render merges on their own terms (the others of
+/// [`POD_SAME`] must match).
 const POD_KEYS: &[&str] = &[
     "containers",
     "volumes",
     "initContainers",
     "imagePullSecrets",
     "terminationGracePeriodSeconds",
-    "serviceAccountName",
-    "serviceAccount",
-    "automountServiceAccountToken",
-    "securityContext",
-    "nodeSelector",
-    "tolerations",
-    "affinity",
-    "topologySpreadConstraints",
-    "priorityClassName",
-    "dnsPolicy",
-    "dnsConfig",
-    "runtimeClassName",
-    "schedulerName",
-    "enableServiceLinks",
 ];
 
 /// Pod settings every member that sets one must set alike.
@@ -374,14 +359,15 @@ const POD_SAME: &[&str] = &[
     "enableServiceLinks",
 ];
 
-/// An error naming a key of `what` (of `member`) that render does not merge.
-fn known(member: &str, what: &str, v: &Value, keys: &[&str]) -> Result<(), String> {
+/// An error naming a key of `what` (of `member`) that render does not merge: in none of
+/// `lists`.
+fn known(member: &str, what: &str, v: &Value, lists: &[&[&str]]) -> Result<(), String> {
     let unknown: Vec<&str> = v
         .as_object()
         .into_iter()
         .flatten()
         .map(|(k, _)| k.as_str())
-        .filter(|k| !keys.contains(k))
+        .filter(|k| !lists.iter().any(|l| l.contains(k)))
         .collect();
     if unknown.is_empty() {
         Ok(())
