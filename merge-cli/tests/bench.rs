@@ -38,18 +38,26 @@ fn shop_bench_plan(dir: &Path, ports: [u16; 5]) -> PathBuf {
     path
 }
 
-fn bench(args: &[&str]) -> Command {
+/// `cargo merge bench` of `group` of `plan` with `requests`, into `out`, with `more` arguments.
+fn bench(plan: &Path, group: &str, requests: &Path, out: &Path, more: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-merge"));
     c.env("NO_COLOR", "1")
         .env("CARGO_TARGET_DIR", target())
-        .args(["merge", "bench"])
-        .args(args)
+        .args(["merge", "bench", "--plan"])
+        .arg(plan)
+        .args(["--group", group, "--requests"])
+        .arg(requests)
+        .arg("--out")
+        .arg(out)
+        .args(more)
         .stdin(Stdio::null());
     c
 }
 
-fn run(args: &[&str]) -> Output {
-    bench(args).output().expect("cargo-merge runs")
+fn run(plan: &Path, group: &str, requests: &Path, out: &Path, more: &[&str]) -> Output {
+    bench(plan, group, requests, out, more)
+        .output()
+        .expect("cargo-merge runs")
 }
 
 fn free(port: u16) -> bool {
@@ -71,24 +79,22 @@ fn the_shop_answers_alike_split_and_merged_and_both_setups_are_measured() {
     let plan = shop_bench_plan(work.path(), ports);
     let requests = root().join("fixtures/shop/bench/requests.jsonl");
     let out_dir = work.path().join("out");
-    let out = run(&[
-        "--plan",
-        plan.to_str().expect("utf-8"),
-        "--group",
+    let out = run(
+        &plan,
         "shop-bench",
-        "--requests",
-        requests.to_str().expect("utf-8"),
-        "--out",
-        out_dir.to_str().expect("utf-8"),
-        "--duration",
-        "2s",
-        "--warmup",
-        "500ms",
-        "--concurrency",
-        "4",
-        "--message-format",
-        "json",
-    ]);
+        &requests,
+        &out_dir,
+        &[
+            "--duration",
+            "2s",
+            "--warmup",
+            "500ms",
+            "--concurrency",
+            "4",
+            "--message-format",
+            "json",
+        ],
+    );
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let lines = json_lines(&out);
@@ -167,25 +173,23 @@ fn a_merged_answer_that_differs_exits_1_with_the_request_and_both_answers() {
     )
     .expect("requests");
     let out_dir = work.path().join("out");
-    let out = run(&[
-        "--plan",
-        plan.to_str().expect("utf-8"),
-        "--group",
+    let out = run(
+        &plan,
         "outdated",
-        "--requests",
-        requests.to_str().expect("utf-8"),
-        "--out",
-        out_dir.to_str().expect("utf-8"),
-        "--allow",
-        "unsupported-tonic",
-        "--duration",
-        "1s",
-        "--warmup",
-        "0s",
-        // Open loop: 40 requests, at fixed times.
-        "--rate",
-        "40",
-    ]);
+        &requests,
+        &out_dir,
+        &[
+            "--allow",
+            "unsupported-tonic",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            // Open loop: 40 requests, at fixed times.
+            "--rate",
+            "40",
+        ],
+    );
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let at = format!(
@@ -230,16 +234,7 @@ fn a_bad_request_file_is_an_error_with_its_lines_before_anything_runs() {
     )
     .expect("requests");
     let out_dir = work.path().join("out");
-    let out = run(&[
-        "--plan",
-        plan.to_str().expect("utf-8"),
-        "--group",
-        "shop-bench",
-        "--requests",
-        requests.to_str().expect("utf-8"),
-        "--out",
-        out_dir.to_str().expect("utf-8"),
-    ]);
+    let out = run(&plan, "shop-bench", &requests, &out_dir, &[]);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     for (line, what) in [
@@ -269,18 +264,13 @@ fn ctrl_c_stops_every_process_it_started() {
     let plan = shop_bench_plan(work.path(), ports);
     let requests = root().join("fixtures/shop/bench/requests.jsonl");
     let out_dir = work.path().join("out");
-    let mut child = bench(&[
-        "--plan",
-        plan.to_str().expect("utf-8"),
-        "--group",
+    let mut child = bench(
+        &plan,
         "shop-bench",
-        "--requests",
-        requests.to_str().expect("utf-8"),
-        "--out",
-        out_dir.to_str().expect("utf-8"),
-        "--duration",
-        "120s",
-    ])
+        &requests,
+        &out_dir,
+        &["--duration", "120s"],
+    )
     .stdout(Stdio::null())
     .stderr(Stdio::piped())
     .spawn()
