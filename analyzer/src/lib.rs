@@ -10,6 +10,7 @@ pub mod check;
 pub mod dot;
 pub mod error;
 pub mod format;
+pub mod git;
 pub mod group;
 pub mod host;
 pub mod import;

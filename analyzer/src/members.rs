@@ -47,9 +47,10 @@ pub struct Member {
     pub lib: Option<Target>,
     /// The member's own resolve (its lockfile's versions), all its dependencies.
     pub metadata: Metadata,
-    /// The git commit its folder is at (`<sha>-dirty` when a tracked file of its folder has
-    /// changes), or `None` outside a git work tree.
+    /// The git commit its folder is at, or `None` outside a git work tree.
     pub commit: Option<String>,
+    /// Whether a tracked file of its folder has uncommitted changes.
+    pub dirty: bool,
     /// What its binary links ([`Member::linked_packages`]) and what building it compiles
     /// ([`Member::built_packages`]), walked once when it is loaded.
     linked: BTreeSet<PackageId>,
@@ -217,11 +218,11 @@ impl PlanFile {
     }
 
     /// The groups named in `only`, or every group of the plan when `only` is empty.
-    pub fn groups<'a>(&'a self, only: &'a [String]) -> Vec<&'a str> {
+    pub fn groups(&self, only: &[String]) -> Vec<String> {
         if only.is_empty() {
-            self.plan.group.iter().map(|g| g.name.as_str()).collect()
+            self.plan.group.iter().map(|g| g.name.clone()).collect()
         } else {
-            only.iter().map(String::as_str).collect()
+            only.to_vec()
         }
     }
 
@@ -468,7 +469,7 @@ fn load_member(
     let root = path.parent().unwrap_or(Path::new("/")).to_path_buf();
     let linked = reachable(&metadata, &package, None, false);
     let built = reachable(&metadata, &package, None, true);
-    let commit = commit_of(&root);
+    let (commit, dirty) = commit_of(&root).map_or((None, false), |(c, d)| (Some(c), d));
     Ok(Member {
         name: name.to_owned(),
         manifest: path,
@@ -478,30 +479,20 @@ fn load_member(
         lib,
         metadata,
         commit,
+        dirty,
         linked,
         built,
     })
 }
 
-/// The commit of the git work tree holding `dir`, with `-dirty` when a tracked file under `dir`
-/// has changes; `None` when `dir` is in no work tree (or git is missing).
-pub fn commit_of(dir: &Path) -> Option<String> {
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-    };
+/// The commit of the git work tree holding `dir`, and whether a tracked file under `dir` has
+/// changes; `None` when `dir` is in no work tree (or git is missing).
+pub fn commit_of(dir: &Path) -> Option<(String, bool)> {
+    let git = |args: &[&str]| crate::git::run(Some(dir), args).ok();
     let sha = git(&["rev-parse", "--verify", "-q", "HEAD"]).filter(|s| !s.is_empty())?;
     let changed = git(&["status", "--porcelain", "--untracked-files=no", "--", "."])
         .is_some_and(|s| !s.is_empty());
-    Some(if changed { format!("{sha}-dirty") } else { sha })
+    Some((sha, changed))
 }
 
 fn names(targets: &[&Target]) -> String {

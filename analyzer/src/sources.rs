@@ -10,9 +10,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use crate::error::{ImportError, InputCode, InputError, Problems};
+use crate::git::run as git;
 use crate::members::PlanFile;
 use crate::plan::{PlanService, Track};
 
@@ -96,7 +96,7 @@ pub struct Fetch {
 /// in the checkout in `plan.checkouts`. Members given as folders are left as they are.
 pub fn checkout(
     plan: &mut PlanFile,
-    groups: &[&str],
+    groups: &[String],
     out: &Path,
     fetch: Fetch,
 ) -> Result<Vec<Source>, ImportError> {
@@ -106,7 +106,7 @@ pub fn checkout(
         .plan
         .group
         .iter()
-        .filter(|g| groups.contains(&g.name.as_str()))
+        .filter(|g| groups.contains(&g.name))
         .flat_map(|g| g.members.iter().cloned())
         .collect();
     // One fetch per repository, however many members it holds.
@@ -208,30 +208,6 @@ fn cache_name(url: &str) -> String {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     format!("{slug}-{h:016x}.git")
-}
-
-/// Runs git; its trimmed stdout, or what it said on failure.
-fn git(dir: Option<&Path>, args: &[&str]) -> Result<String, String> {
-    let mut c = Command::new("git");
-    if let Some(d) = dir {
-        c.arg("-C").arg(d);
-    }
-    let out = c
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    } else {
-        let said = String::from_utf8_lossy(&out.stderr);
-        Err(format!(
-            "`git {}` failed: {}",
-            args.join(" "),
-            said.trim().lines().last().unwrap_or("no message")
-        ))
-    }
 }
 
 /// The cache of `url` at `cache` (a mirror), made or brought up to date.

@@ -68,11 +68,7 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
     let mut plan =
         members::read_plan(&plan_path).map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
     let isolation = args.isolation.map_or(plan.plan.isolation, Isolation::from);
-    let wanted: Vec<String> = plan
-        .groups(&args.group)
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let wanted: Vec<String> = plan.groups(&args.group);
     let mut diagnostics = Vec::new();
     for w in &wanted {
         if !plan.plan.group.iter().any(|g| g.name == *w) {
@@ -101,11 +97,10 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
         return Err(Failure::Input(vec![d]));
     }
     // Members from git, checked out under the output folder at their pins.
-    let names: Vec<&str> = wanted.iter().map(String::as_str).collect();
     let fetch = sources::Fetch {
         offline: args.offline || args.frozen || args.checked_out,
     };
-    let sources = sources::checkout(&mut plan, &names, &out, fetch)
+    let sources = sources::checkout(&mut plan, &wanted, &out, fetch)
         .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
     let tools = crate::tools::locate(&out).map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
     let allow: BTreeSet<String> = args.allow.iter().cloned().collect();

@@ -44,18 +44,13 @@ pub fn exec(args: &CheckArgs) -> Result<bool, Failure> {
     let mut plan =
         members::read_plan(&args.plan).map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
     let isolation = args.isolation.map_or(plan.plan.isolation, Isolation::from);
-    let groups: Vec<String> = plan
-        .groups(&args.group)
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let groups: Vec<String> = plan.groups(&args.group);
     // Members from git are read where build checks them out.
-    let names: Vec<&str> = groups.iter().map(String::as_str).collect();
     let out = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone());
     let fetch = merge_analyzer::sources::Fetch {
         offline: args.offline,
     };
-    merge_analyzer::sources::checkout(&mut plan, &names, &out, fetch)
+    merge_analyzer::sources::checkout(&mut plan, &groups, &out, fetch)
         .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
     let options = CargoOptions {
         offline: args.offline,

@@ -157,13 +157,6 @@ pub struct Context<'a> {
 
 /// Member `m` of the group, as it is now.
 pub fn record_of(cx: &Context<'_>, m: &Member, decisions: Vec<String>) -> Record {
-    let (git_commit, git_dirty) = match &m.commit {
-        Some(c) => match c.strip_suffix("-dirty") {
-            Some(sha) => (Some(sha.to_owned()), true),
-            None => (Some(c.clone()), false),
-        },
-        None => (None, false),
-    };
     let source = cx.sources.iter().find(|s| s.member == m.name);
     let lock = m.metadata.workspace_root.as_std_path().join("Cargo.lock");
     Record {
@@ -177,8 +170,8 @@ pub fn record_of(cx: &Context<'_>, m: &Member, decisions: Vec<String>) -> Record
             None => relative(&cx.plan.dir, &m.root),
         },
         git_pin: source.map(|s| s.pin.describe()),
-        git_commit,
-        git_dirty,
+        git_commit: m.commit.clone(),
+        git_dirty: m.dirty,
         plan: plan_hash(cx.plan, cx.group, &m.name),
         cargo_lock: std::fs::read(&lock)
             .ok()

@@ -57,7 +57,7 @@ pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
     };
     let out = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone());
     let fetch = merge_analyzer::sources::Fetch::default();
-    merge_analyzer::sources::checkout(&mut plan, &[args.group.as_str()], &out, fetch)
+    merge_analyzer::sources::checkout(&mut plan, std::slice::from_ref(&args.group), &out, fetch)
         .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
     let members = members::load_group(&plan, &args.group, &options)
         .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;

@@ -84,7 +84,7 @@ pub fn exec(args: &RenderArgs) -> Result<(), Failure> {
     let fetch = merge_analyzer::sources::Fetch {
         offline: args.offline,
     };
-    merge_analyzer::sources::checkout(&mut plan, &[group.as_str()], &out, fetch)
+    merge_analyzer::sources::checkout(&mut plan, std::slice::from_ref(group), &out, fetch)
         .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
     let options = CargoOptions {
         offline: args.offline,

@@ -77,11 +77,7 @@ pub fn exec(args: &StatusArgs) -> Result<bool, Failure> {
     let mut plan =
         members::read_plan(&args.plan).map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
     let isolation = plan.plan.isolation;
-    let groups: Vec<String> = plan
-        .groups(&args.group)
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let groups: Vec<String> = plan.groups(&args.group);
     let unknown: Vec<Diagnostic> = groups
         .iter()
         .filter(|g| !plan.plan.group.iter().any(|x| &x.name == *g))
@@ -117,11 +113,10 @@ pub fn exec(args: &StatusArgs) -> Result<bool, Failure> {
         }
     };
     let out = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone());
-    let names: Vec<&str> = groups.iter().map(String::as_str).collect();
     let fetch = sources::Fetch {
         offline: args.offline,
     };
-    let checked_out = sources::checkout(&mut plan, &names, &out, fetch)
+    let checked_out = sources::checkout(&mut plan, &groups, &out, fetch)
         .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
     let options = CargoOptions {
         offline: args.offline,
@@ -349,16 +344,10 @@ fn touched(m: &Member, a: &str, b: &str) -> bool {
         .local_packages()
         .filter_map(|p| p.manifest_path.parent().map(|d| d.to_string()))
         .collect();
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(&m.root)
-        .args(["diff", "--quiet", a, b, "--"])
-        .args(&dirs)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
-    // `git diff --quiet`: 0 the same, 1 different, anything else it could not tell.
-    !matches!(out.map(|s| s.code()), Ok(Some(0)))
+    let mut args = vec!["diff", "--quiet", a, b, "--"];
+    args.extend(dirs.iter().map(String::as_str));
+    // `git diff --quiet` fails when they differ, and when it cannot tell.
+    merge_analyzer::git::run(Some(&m.root), &args).is_err()
 }
 
 /// A changed .proto file, classified against its text at the locked commit.
@@ -399,20 +388,7 @@ fn proto_change(m: &Member, path: &str, commit: Option<&str>) -> Change {
 /// The text of `file` at `commit` of the git repository holding it.
 fn text_at(file: &Path, commit: &str) -> Result<String, String> {
     let dir = file.parent().ok_or("no folder")?;
-    let git = |args: &[&str]| -> Result<String, String> {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run git: {e}"))?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
-        }
-    };
+    let git = |args: &[&str]| merge_analyzer::git::output(Some(dir), args);
     let top = git(&["rev-parse", "--show-toplevel"])?;
     let top = Path::new(top.trim());
     let rel = file

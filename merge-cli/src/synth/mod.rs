@@ -417,7 +417,16 @@ pub fn group(
                         version: member
                             .map(|x| x.package.version.to_string())
                             .unwrap_or_default(),
-                        commit: member.and_then(|x| x.commit.clone()).unwrap_or_default(),
+                        commit: member
+                            .and_then(|x| {
+                                let c = x.commit.as_ref()?;
+                                Some(if x.dirty {
+                                    format!("{c}-dirty")
+                                } else {
+                                    c.clone()
+                                })
+                            })
+                            .unwrap_or_default(),
                         name: m,
                         lib: lib.clone(),
                         serves: !u.serves.is_empty(),
