@@ -37,7 +37,8 @@ fn git(dir: &Path, args: &[&str]) -> String {
     text(&out.stdout).trim().to_owned()
 }
 
-/// The pricing team's repository: fixtures/shop/pricing, its runtime-shim dependency pointed
+/// The pricing team's repository: fixtures/shop/pricing, its runtime-shim (and optional
+/// shop-telemetry) dependency pointed
 /// at this repository's, committed and tagged `v0.1.0`.
 fn pricing_repo(dir: &Path) -> PathBuf {
     let repo = dir.join("pricing-repo");
@@ -52,6 +53,13 @@ fn pricing_repo(dir: &Path) -> PathBuf {
         .replace(
             "path = \"../../../runtime-shim\"",
             &format!("path = \"{}\"", root().join("runtime-shim").display()),
+        )
+        .replace(
+            "path = \"../shop-telemetry\"",
+            &format!(
+                "path = \"{}\"",
+                root().join("fixtures/shop/shop-telemetry").display()
+            ),
         );
     std::fs::write(&manifest, text).expect("manifest");
     git(&repo, &["init", "-q"]);
