@@ -31,6 +31,10 @@ pub struct Service {
     pub manifest: Option<PathBuf>,
     /// The entry node of a trace (`USER` in DGG): it calls, it is never merged.
     pub entry: bool,
+    /// Calls per second into this service measured on its own side (server spans, server-side
+    /// series), whoever the caller. The affinity denominator when it exceeds the sum of the
+    /// traced edges into the service: callers that were not traced do not inflate affinity.
+    pub inbound_qps: Option<f64>,
 }
 
 impl Service {
@@ -116,6 +120,32 @@ pub enum SourceKind {
     Alibaba,
     /// DGG call-graph pattern folders.
     Dgg,
+    /// OpenTelemetry spans in OTLP JSON.
+    Otlp,
+    /// Jaeger's query-API JSON.
+    Jaeger,
+    /// Zipkin v2 JSON spans.
+    Zipkin,
+    /// Jaeger or Zipkin dependency links (`parent`, `child`, `callCount`).
+    DependencyLinks,
+    /// Prometheus series: text exposition or the HTTP API's query JSON.
+    Prometheus,
+}
+
+impl SourceKind {
+    /// How the report names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SourceKind::Native => "native",
+            SourceKind::Alibaba => "Alibaba trace",
+            SourceKind::Dgg => "DGG patterns",
+            SourceKind::Otlp => "OpenTelemetry spans",
+            SourceKind::Jaeger => "Jaeger traces",
+            SourceKind::Zipkin => "Zipkin spans",
+            SourceKind::DependencyLinks => "dependency links",
+            SourceKind::Prometheus => "Prometheus series",
+        }
+    }
 }
 
 /// A call graph with traffic metrics.
@@ -128,6 +158,8 @@ pub struct Traffic {
     pub assumptions: Vec<String>,
     /// The traffic file's own `[thresholds]`, applied under the command-line flags.
     pub thresholds: ThresholdOverrides,
+    /// The inputs read, in order, and what each was ([`crate::import::load_all`] fills it).
+    pub sources: Vec<(PathBuf, SourceKind)>,
 }
 
 impl Traffic {
@@ -138,6 +170,7 @@ impl Traffic {
             kind,
             assumptions: Vec::new(),
             thresholds: ThresholdOverrides::default(),
+            sources: Vec::new(),
         }
     }
 

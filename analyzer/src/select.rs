@@ -135,6 +135,12 @@ impl Totals {
                 t.outbound_mc[e.source().index()] += call.qps;
             }
         }
+        for ix in traffic.graph.node_indices() {
+            if let Some(measured) = traffic.service(ix).inbound_qps {
+                let total = &mut t.inbound[ix.index()];
+                *total = total.max(measured);
+            }
+        }
         t
     }
 

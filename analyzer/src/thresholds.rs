@@ -46,6 +46,24 @@ pub struct ThresholdOverrides {
 }
 
 impl ThresholdOverrides {
+    /// `later`'s values over these.
+    pub fn apply_over(&mut self, later: &ThresholdOverrides) {
+        let ThresholdOverrides {
+            min_affinity,
+            min_encoding_cost,
+            max_cpu_util,
+            max_mem_ratio,
+            max_group_size,
+            max_group_mem_gib,
+        } = *later;
+        self.min_affinity = min_affinity.or(self.min_affinity);
+        self.min_encoding_cost = min_encoding_cost.or(self.min_encoding_cost);
+        self.max_cpu_util = max_cpu_util.or(self.max_cpu_util);
+        self.max_mem_ratio = max_mem_ratio.or(self.max_mem_ratio);
+        self.max_group_size = max_group_size.or(self.max_group_size);
+        self.max_group_mem_gib = max_group_mem_gib.or(self.max_group_mem_gib);
+    }
+
     /// Checks every value against its range; the messages name the setting.
     pub fn validate(&self) -> Vec<String> {
         let mut out = Vec::new();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use merge_analyzer::paths::resolve;
 
-use merge_analyzer::import::{self, Format};
+use merge_analyzer::import;
 use merge_analyzer::{Assumed, ImportError, Thresholds, dot, plan::Plan, profiles};
 
 use crate::cli::{AnalyzeArgs, MessageFormat, TrafficFormat};
@@ -36,12 +36,12 @@ pub fn plan_for(traffic_path: &Path, plan_dir: &Path) -> Result<String, Failure>
 
 pub fn exec(args: &AnalyzeArgs) -> Result<(), Failure> {
     check_outputs(args)?;
-    let format = args.format.map(|f| match f {
-        TrafficFormat::Native => Format::Native,
-        TrafficFormat::Alibaba => Format::Alibaba,
-        TrafficFormat::Dgg => Format::Dgg,
-    });
-    let mut traffic = import::load(&args.traffic, format).map_err(input_failure)?;
+    let options = import::Options {
+        format: args.format.map(TrafficFormat::format),
+        window: args.window,
+        sample_rate: args.sample_rate,
+    };
+    let mut traffic = import::load_all(&args.traffic, &options).map_err(input_failure)?;
     if let Some(dir) = &args.profiles {
         let patterns = if args.encoding_frames.is_empty() {
             profiles::DEFAULT_PATTERNS
@@ -81,9 +81,7 @@ pub fn exec(args: &AnalyzeArgs) -> Result<(), Failure> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let printed = match args.message_format {
-        MessageFormat::Human => {
-            human::report(&mut out, &args.traffic, &traffic, &analysis, args.limit)
-        }
+        MessageFormat::Human => human::report(&mut out, &traffic, &analysis, args.limit),
         MessageFormat::Json => json::merge_plan(&mut out, &traffic, &analysis),
     }
     .and_then(|()| out.flush());
@@ -104,13 +102,13 @@ pub fn exec(args: &AnalyzeArgs) -> Result<(), Failure> {
 
 /// The outputs must not overwrite the traffic input or each other.
 fn check_outputs(args: &AnalyzeArgs) -> Result<(), Failure> {
-    let input = resolve(&args.traffic);
+    let inputs: Vec<PathBuf> = args.traffic.iter().map(|p| resolve(p)).collect();
     let outputs = [("--plan-out", &args.plan_out), ("--dot", &args.dot)];
     let mut seen: Vec<(&str, PathBuf)> = Vec::new();
     for (flag, path) in outputs {
         let Some(path) = path else { continue };
         let path = resolve(path);
-        if path == input {
+        if inputs.contains(&path) {
             let message = format!(
                 "{flag} {} would overwrite the traffic input",
                 path.display()

@@ -97,6 +97,15 @@ pub enum Command {
     /// unchanged. Without `--group`: the manifests as they are (split again). Never compiles;
     /// only Kubernetes objects go to stdout, and a render that cannot be whole is an error.
     Render(RenderArgs),
+
+    /// Print the query that turns spans where they live into the traffic analyze reads.
+    ///
+    /// For spans too many for one machine: Spark SQL over OTLP spans in JSON lines or Parquet,
+    /// ClickHouse SQL over the OpenTelemetry exporter's `otel_traces` table, each writing the
+    /// native CSV folder (services.csv, calls.csv) with the rules of analyze's own OTLP
+    /// importer; or PromQL over the service-graph, mesh and CPU series, with the commands that
+    /// save Prometheus's answers (which analyze reads as they are). Prints only; runs nothing.
+    Query(QueryArgs),
 }
 
 impl Command {
@@ -110,7 +119,7 @@ impl Command {
             },
             Command::Status(s) => s.message_format,
             Command::Bump(b) => b.message_format,
-            Command::Render(_) => MessageFormat::Human,
+            Command::Render(_) | Command::Query(_) => MessageFormat::Human,
             // A SARIF run's input problems are text on stderr: no log is written.
             Command::Check(c) => match c.message_format {
                 CheckFormat::Json => MessageFormat::Json,
@@ -396,6 +405,51 @@ pub struct RenderArgs {
     pub offline: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Where the query runs
+    #[arg(long, value_enum, value_name = "ENGINE")]
+    pub engine: QueryEngine,
+
+    /// Where the spans are: Spark, a path of OTLP JSON lines (the collector's file exporter;
+    /// globs allowed) or Parquet [default: spans.jsonl]; ClickHouse, the exporter's table
+    /// [default: otel_traces]
+    #[arg(long, value_name = "TABLE")]
+    pub table: Option<String>,
+
+    /// Spark: the spans are Parquet files with the OTLP records' columns, not JSON lines
+    #[arg(long)]
+    pub parquet: bool,
+
+    /// Only spans that start at or after this time (RFC 3339 in UTC, or seconds since the
+    /// epoch); with --to, the rates are over the time between them
+    #[arg(long, value_name = "TIME", value_parser = crate::query::parse_time)]
+    pub from: Option<crate::query::Time>,
+
+    /// Only spans that start before this time
+    #[arg(long, value_name = "TIME", value_parser = crate::query::parse_time)]
+    pub to: Option<crate::query::Time>,
+
+    /// Sampling probability of the traces: every span counts 1/P (else what spans say, as
+    /// analyze --sample-rate)
+    #[arg(long, value_name = "P", value_parser = probability)]
+    pub sample_rate: Option<f64>,
+
+    /// The folder the query's CSV files (or Prometheus answers) are written to
+    #[arg(long, value_name = "DIR", default_value = "traffic")]
+    pub out: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueryEngine {
+    /// Spark SQL (spark-sql -f, or spark.sql per statement)
+    Spark,
+    /// ClickHouse SQL (clickhouse-client --multiquery)
+    Clickhouse,
+    /// PromQL, with curl commands for Prometheus's HTTP API
+    Promql,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BenchFormat {
     Human,
@@ -458,17 +512,56 @@ pub enum TrafficFormat {
     Alibaba,
     /// DGG call-graph patterns: folders S_<id>/graphK.json
     Dgg,
+    /// OpenTelemetry OTLP JSON: the collector's file exporter (a request per line) or documents
+    Otlp,
+    /// Jaeger JSON, as its query API and UI download give it ({"data": [traces]})
+    Jaeger,
+    /// Zipkin v2 JSON: a list of spans, or of traces
+    Zipkin,
+    /// Jaeger or Zipkin dependency links: {"parent", "child", "callCount"}
+    Links,
+    /// Prometheus: text exposition (scrapes) or the HTTP API's query JSON
+    Prometheus,
+}
+
+impl TrafficFormat {
+    pub fn format(self) -> merge_analyzer::import::Format {
+        use merge_analyzer::import::Format;
+        match self {
+            TrafficFormat::Native => Format::Native,
+            TrafficFormat::Alibaba => Format::Alibaba,
+            TrafficFormat::Dgg => Format::Dgg,
+            TrafficFormat::Otlp => Format::Otlp,
+            TrafficFormat::Jaeger => Format::Jaeger,
+            TrafficFormat::Zipkin => Format::Zipkin,
+            TrafficFormat::Links => Format::Links,
+            TrafficFormat::Prometheus => Format::Prometheus,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Traffic to read: a .toml or .json file, or a folder (native CSV, Alibaba trace or DGG)
-    #[arg(long, value_name = "PATH")]
-    pub traffic: PathBuf,
+    /// Traffic to read: a native .toml/.json file or CSV folder, traces (OTLP JSON, Jaeger,
+    /// Zipkin, dependency links), Prometheus series, an Alibaba trace or DGG folder; the format is
+    /// told from the content. Repeat it to combine inputs: edges from traces, CPU from Prometheus
+    #[arg(long, value_name = "PATH", required = true)]
+    pub traffic: Vec<PathBuf>,
 
-    /// Format of the traffic, when the guess from the path is not wanted
+    /// Format of every --traffic input, when the guess from the content is not wanted
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<TrafficFormat>,
+
+    /// Seconds the traffic covers: divides counts into rates for inputs without timestamps
+    /// (dependency links, one scrape of a counter), and overrides the spans' own time span
+    #[arg(long, value_name = "SECONDS", value_parser = positive)]
+    pub window: Option<f64>,
+
+    /// Sampling probability of the traces (0.01: one trace in a hundred kept): every span counts
+    /// 1/P. Without it, spans that say their probability (tracestate, Jaeger's sampler tags)
+    /// count by it, others once
+    #[arg(long, value_name = "P", value_parser = probability)]
+    pub sample_rate: Option<f64>,
 
     /// Folder of folded stack profiles (perf script | stackcollapse-perf, inferno), one per
     /// service and named after it (`pricing.folded`, `S_1/MS_2.folded`; .collapsed and .txt
@@ -552,6 +645,17 @@ fn number(s: &str) -> Result<f64, String> {
         .map_err(|_| format!("`{s}` is not a number"))
 }
 
+fn probability(s: &str) -> Result<f64, String> {
+    let p = number(s)?;
+    if p > 0.0 && p <= 1.0 {
+        Ok(p)
+    } else {
+        Err(format!(
+            "{p} is not a sampling probability: give a number above 0, at most 1"
+        ))
+    }
+}
+
 fn share(s: &str) -> Result<f64, String> {
     check_share(number(s)?)
 }
@@ -618,7 +722,7 @@ mod tests {
             let Command::Analyze(a) = m.command else {
                 panic!("analyze parses as analyze");
             };
-            assert_eq!(a.traffic, PathBuf::from("t.toml"));
+            assert_eq!(a.traffic, [PathBuf::from("t.toml")]);
         }
         let args = [
             "cargo",

@@ -2,32 +2,30 @@
 //! heaviest first, each with the reasons and the figures behind them.
 
 use std::io::{self, Write};
-use std::path::Path;
 
 use merge_analyzer::format::qps;
 use merge_analyzer::model::NodeIndex;
-use merge_analyzer::{Analysis, EdgeVerdict, Reason, SourceKind, Traffic};
+use merge_analyzer::{Analysis, EdgeVerdict, Reason, Traffic};
 
 pub fn report(
     out: &mut impl Write,
-    path: &Path,
     traffic: &Traffic,
     analysis: &Analysis,
     limit: usize,
 ) -> io::Result<()> {
     let limit = if limit == 0 { usize::MAX } else { limit };
     let name = |ix: NodeIndex| short(&traffic.service(ix).name);
-    let kind = match traffic.kind {
-        SourceKind::Native => "native",
-        SourceKind::Alibaba => "Alibaba trace",
-        SourceKind::Dgg => "DGG patterns",
-    };
+    let from = traffic
+        .sources
+        .iter()
+        .map(|(path, kind)| format!("{} ({})", path.display(), kind.describe()))
+        .collect::<Vec<_>>()
+        .join(", ");
     writeln!(
         out,
-        "Analyzed {} services and {} calls from {} ({kind})",
+        "Analyzed {} services and {} calls from {from}",
         traffic.service_count(),
         traffic.call_count(),
-        path.display()
     )?;
 
     let saved = analysis

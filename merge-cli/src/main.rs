@@ -16,6 +16,7 @@ mod github;
 mod human;
 mod json;
 mod mergelock;
+mod query;
 mod release_manifest;
 mod render;
 mod sarif;
@@ -68,6 +69,7 @@ fn main() -> ExitCode {
         },
         cli::Command::Bump(b) => bump::exec(&b),
         cli::Command::Render(r) => render::exec(&r),
+        cli::Command::Query(q) => query::exec(&q),
         cli::Command::Check(c) => match check::exec(&c) {
             // Errors were found and reported: status 1, with nothing more to say.
             Ok(true) => return ExitCode::from(1),

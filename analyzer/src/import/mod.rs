@@ -1,20 +1,30 @@
 //! Importers: every supported traffic source becomes a [`Traffic`].
 //!
-//! `--traffic PATH` picks the importer from the path: a `.toml` or `.json` file is the native
-//! format, a folder with `services.csv` and `calls.csv` the native CSV format, a folder (or CSV
-//! file) with MSCallGraph columns an Alibaba trace, a folder of `S_<id>/graphK.json` DGG
-//! patterns. [`Format`] overrides the guess.
+//! `--traffic PATH` picks the importer from the path and the file's content ([`detect`]): a
+//! `.toml` file is the native format; a JSON file is native, OTLP, Jaeger, Zipkin or dependency
+//! links by its first keys; Prometheus text by its first line; a folder with `services.csv` and
+//! `calls.csv` the native CSV format, a folder (or CSV file) with MSCallGraph columns an Alibaba
+//! trace, a folder of `S_<id>/graphK.json` DGG patterns. [`Format`] overrides the guess. Several
+//! inputs are read one by one and combined ([`combine`]).
 
 pub mod alibaba;
+mod combine;
 pub mod dgg;
+mod jaeger;
+mod json_text;
+mod links;
 mod native;
 pub mod native_csv;
 mod native_file;
+mod otlp;
+mod prometheus;
+pub mod spans;
+mod zipkin;
 
 use std::path::Path;
 
 use crate::error::{ImportError, InputCode, InputError};
-use crate::model::Traffic;
+use crate::model::{SourceKind, Traffic};
 
 /// A traffic source format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,27 +35,94 @@ pub enum Format {
     Alibaba,
     /// DGG call-graph pattern folders.
     Dgg,
+    /// OpenTelemetry OTLP JSON (the collector's file exporter, or single documents).
+    Otlp,
+    /// Jaeger's query-API JSON.
+    Jaeger,
+    /// Zipkin v2 JSON spans.
+    Zipkin,
+    /// Jaeger or Zipkin dependency links.
+    Links,
+    /// Prometheus text exposition or query-API JSON.
+    Prometheus,
 }
 
 impl Format {
-    pub const ALL: [Format; 3] = [Format::Native, Format::Alibaba, Format::Dgg];
+    pub const ALL: [Format; 8] = [
+        Format::Native,
+        Format::Alibaba,
+        Format::Dgg,
+        Format::Otlp,
+        Format::Jaeger,
+        Format::Zipkin,
+        Format::Links,
+        Format::Prometheus,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Format::Native => "native",
             Format::Alibaba => "alibaba",
             Format::Dgg => "dgg",
+            Format::Otlp => "otlp",
+            Format::Jaeger => "jaeger",
+            Format::Zipkin => "zipkin",
+            Format::Links => "links",
+            Format::Prometheus => "prometheus",
         }
     }
 }
 
+/// How to read traffic inputs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// The format of every input, instead of the guess.
+    pub format: Option<Format>,
+    /// The seconds the input covers, where it has no timestamps (or to override them).
+    pub window: Option<f64>,
+    /// Every trace's sampling probability, instead of what spans say.
+    pub sample_rate: Option<f64>,
+}
+
+/// Reads every input and combines them (edges from traces, CPU from Prometheus, ...).
+pub fn load_all(paths: &[impl AsRef<Path>], options: &Options) -> Result<Traffic, ImportError> {
+    let mut loaded = Vec::with_capacity(paths.len());
+    for path in paths {
+        let path = path.as_ref();
+        loaded.push((path.to_path_buf(), load_with(path, options)?));
+    }
+    Ok(combine::combine(loaded))
+}
+
 /// Reads traffic from `path`, with `format` or the format guessed from the path.
 pub fn load(path: &Path, format: Option<Format>) -> Result<Traffic, ImportError> {
-    let format = match format {
+    let options = Options {
+        format,
+        ..Options::default()
+    };
+    load_with(path, &options)
+}
+
+fn load_with(path: &Path, options: &Options) -> Result<Traffic, ImportError> {
+    let format = match options.format {
         Some(f) => f,
         None => detect(path)?,
     };
+    let rates = spans::Rates {
+        window: options.window,
+        sample_rate: options.sample_rate,
+    };
+    let traces = |kind, read: fn(&mut spans::SpanSet, &Path) -> Result<(), ImportError>| {
+        let mut set = spans::SpanSet::new(kind);
+        read(&mut set, path)?;
+        set.finish(rates)
+    };
     match format {
+        Format::Otlp => traces(SourceKind::Otlp, otlp::read),
+        Format::Jaeger => traces(SourceKind::Jaeger, jaeger::read),
+        Format::Zipkin => traces(SourceKind::Zipkin, zipkin::read),
+        Format::Links => links::from_file(path, rates),
+        Format::Prometheus => prometheus::from_file(path, rates),
         Format::Native if path.is_dir() => native_csv::from_dir(path),
         Format::Native => {
             let text = std::fs::read_to_string(path).map_err(|e| ImportError::io(path, e))?;
@@ -79,14 +156,72 @@ pub fn detect(path: &Path) -> Result<Format, ImportError> {
         ));
     }
     match extension(path).as_deref() {
-        Some("toml" | "json") => Ok(Format::Native),
-        Some("csv") if alibaba::is_call_graph_file(path) => Ok(Format::Alibaba),
-        _ => Err(unknown(
-            path,
-            "cannot tell the traffic format from this file: give a .toml or .json file in the \
-             native format, a folder, or --format",
-        )),
+        Some("toml") => return Ok(Format::Native),
+        Some("csv") if alibaba::is_call_graph_file(path) => return Ok(Format::Alibaba),
+        _ => {}
     }
+    let head = head(path)?;
+    if let Some(format) = sniff_json(&head) {
+        return Ok(format);
+    }
+    if prometheus::is_exposition(&head) {
+        return Ok(Format::Prometheus);
+    }
+    Err(unknown(
+        path,
+        "cannot tell the traffic format from this file: expected a native .toml or .json file, \
+         OTLP JSON (resourceSpans), Jaeger JSON (data: traces), Zipkin v2 JSON (a list of spans), \
+         dependency links (parent, child, callCount), Prometheus text or query JSON; or name it \
+         with --format",
+    ))
+}
+
+/// The first 64 KiB of a file, as text (a multi-byte character cut at the end is dropped).
+fn head(path: &Path) -> Result<String, ImportError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
+    let mut bytes = Vec::with_capacity(64 << 10);
+    file.take(64 << 10)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ImportError::io(path, e))?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            String::from_utf8_lossy(&e.into_bytes()[..valid]).into_owned()
+        }
+    })
+}
+
+/// The JSON format whose keys start `head`: the first key of the top-level object, or of the
+/// first object of a top-level list (or of a list in it).
+fn sniff_json(head: &str) -> Option<Format> {
+    let body = head.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    let in_list = body.starts_with('[');
+    let key = first_key(body)?;
+    let has = |k: &str| head.contains(&format!("\"{k}\""));
+    Some(match key {
+        "resourceSpans" | "resource_spans" => Format::Otlp,
+        "service" | "call" | "thresholds" if !in_list => Format::Native,
+        "status" if has("resultType") => Format::Prometheus,
+        "data" | "dependencies" | "parent" | "child" | "callCount"
+            if has("callCount") && !has("spans") =>
+        {
+            Format::Links
+        }
+        "data" | "traceID" | "spans" | "processes" if !in_list || has("spanID") => Format::Jaeger,
+        _ if in_list && has("traceId") && (has("localEndpoint") || has("id")) => Format::Zipkin,
+        _ if in_list && has("traceID") && has("spanID") => Format::Jaeger,
+        _ => return None,
+    })
+}
+
+/// The first object key in `s`: after `{` (skipping `[` and blanks), a quoted string.
+fn first_key(s: &str) -> Option<&str> {
+    let s = s.trim_start_matches(|c: char| c.is_whitespace() || c == '[');
+    let s = s.strip_prefix('{')?.trim_start();
+    let s = s.strip_prefix('"')?;
+    Some(&s[..s.find('"')?])
 }
 
 fn extension(path: &Path) -> Option<String> {

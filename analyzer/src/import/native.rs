@@ -24,6 +24,8 @@ pub(crate) struct RawService {
     pub cache_heavy: Option<bool>,
     pub encoding_cost: Option<f64>,
     pub manifest: Option<String>,
+    #[serde(default)]
+    pub inbound_qps: Option<f64>,
 }
 
 /// A `[[call]]` entry as written.
@@ -115,13 +117,14 @@ impl NativeBuilder {
         }
         // Named only when something is wrong: formatting it for every row costs.
         let what = Lazy(|| format!("service `{name}`"));
-        let cpu_cores = match raw.cpu_cores {
-            None => {
-                bad.push((MalformedInput, format!("{what} has no `cpu_cores`")));
-                None
-            }
-            Some(v) => non_negative(&mut bad, &what, "cpu_cores", v),
-        };
+        // Absent for services a trace names and nothing measured: the analysis assumes a
+        // figure (`--assume-cores`) and says so.
+        let cpu_cores = raw
+            .cpu_cores
+            .and_then(|v| non_negative(&mut bad, &what, "cpu_cores", v));
+        let inbound_qps = raw
+            .inbound_qps
+            .and_then(|v| non_negative(&mut bad, &what, "inbound_qps", v));
         let cpu_util = raw
             .cpu_util
             .and_then(|v| share(&mut bad, &what, "cpu_util", v));
@@ -167,6 +170,7 @@ impl NativeBuilder {
                 .manifest
                 .map(|m| crate::paths::normalize(&self.base_dir.join(m))),
             entry: false,
+            inbound_qps,
         };
         if let Err(ix) = self.traffic.add_service(service) {
             let name = &self.traffic.service(ix).name;

@@ -24,7 +24,7 @@ mod warm;
 
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use csv::ByteRecord;
@@ -48,6 +48,7 @@ const SERVICE_COLUMNS: &[&str] = &[
     "cache_heavy",
     "encoding_cost",
     "manifest",
+    "inbound_qps",
 ];
 const CALL_COLUMNS: &[&str] = &[
     "caller",
@@ -59,9 +60,39 @@ const CALL_COLUMNS: &[&str] = &[
     "p99_ms",
 ];
 
-/// Whether `dir` holds the two files of this format.
+/// Whether `dir` holds the two files of this format (each a file, or a folder of one part as
+/// Spark writes it).
 pub fn is_native_csv_dir(dir: &Path) -> bool {
-    dir.join(SERVICES_FILE).is_file() && dir.join(CALLS_FILE).is_file()
+    dir.join(SERVICES_FILE).exists() && dir.join(CALLS_FILE).exists()
+}
+
+/// `path` itself, or when it is a folder (Spark's and Hive's output: `part-*` files beside
+/// `_SUCCESS` and hidden checksums), its one part file.
+fn part_file(path: &Path) -> Result<PathBuf, ImportError> {
+    if !path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| ImportError::io(path, e))?
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            !name.starts_with(['.', '_']) && e.path().is_file()
+        })
+        .map(|e| e.path())
+        .collect();
+    parts.sort();
+    match parts.len() {
+        1 => Ok(parts.remove(0)),
+        n => Err(ImportError::one(InputError::new(
+            path,
+            None,
+            format!(
+                "a folder in place of the file must hold one CSV part file, not {n}: write it with one partition (Spark: COALESCE(1)) or concatenate the parts"
+            ),
+        ))),
+    }
 }
 
 /// Reads `dir/services.csv` and `dir/calls.csv`.
@@ -70,8 +101,8 @@ pub fn from_dir(dir: &Path) -> Result<Traffic, ImportError> {
 }
 
 fn from_dir_split(dir: &Path, split: Split) -> Result<Traffic, ImportError> {
-    let services_path = dir.join(SERVICES_FILE);
-    let calls_path = dir.join(CALLS_FILE);
+    let services_path = part_file(&dir.join(SERVICES_FILE))?;
+    let calls_path = part_file(&dir.join(CALLS_FILE))?;
     std::fs::metadata(&services_path).map_err(|e| ImportError::io(&services_path, e))?;
     let calls_len = std::fs::metadata(&calls_path)
         .map_err(|e| ImportError::io(&calls_path, e))?
@@ -383,7 +414,7 @@ fn read_services(
     split: Split,
 ) -> Result<(), ImportError> {
     let mut h = header(path, data, SERVICE_COLUMNS)?;
-    require(path, &h.columns, SERVICE_COLUMNS, &[0, 1])?;
+    require(path, &h.columns, SERVICE_COLUMNS, &[0])?;
     let body = (h.body as usize).min(data.len());
     h.line = 1 + newlines(&data[..body]);
     let Some(text) = plain(&data[body..]).filter(|_| split.by_hand) else {
@@ -423,6 +454,7 @@ fn service_row<'d, F: Field<'d>>(
             cache_heavy: row.flag(5)?,
             encoding_cost: row.number(6)?,
             manifest: row.text(7)?.map(str::to_string),
+            inbound_qps: row.number(8)?,
         })
     })();
     match parsed {

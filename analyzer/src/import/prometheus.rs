@@ -1,0 +1,602 @@
+//! Prometheus series: the text exposition format (a scrape, or several scrapes one after the
+//! other) or the HTTP API's query answers (`/api/v1/query` vectors, `/api/v1/query_range`
+//! matrices; several answers may follow each other in one file).
+//!
+//! Series are read by name, or, for the result of an expression (which has no `__name__`), by
+//! their labels:
+//! - call edges: `traces_service_graph_request_total{client,server}` (the OpenTelemetry
+//!   collector's and Tempo's service graph), `istio_requests_total{source_workload,
+//!   destination_workload}` (the `destination` reporter when both reported), and a merged
+//!   binary's `merge_calls_total{caller,callee,path="inline"}`, so calls already merged still
+//!   count. A caller named `unknown` or empty adds to its callee's inbound total only.
+//! - CPU: `container_cpu_usage_seconds_total` (cores used) per `container` (else the pod's name
+//!   without its ReplicaSet suffix), summed over pods; limits from
+//!   `kube_pod_container_resource_limits{resource="cpu"}` or `container_spec_cpu_quota /
+//!   container_spec_cpu_period`. `cpu_util` = used / limit.
+//!
+//! A counter's rate is its increase between the first and last samples over their time (a reset
+//! restarts the count); a counter with one sample is a count over `--window`. The service
+//! graph counts sampled spans: its rates are divided by `--sample-rate`. An expression's
+//! value is taken as a rate already (`rate(..)` / `sum by (..) (rate(..))`); a matrix of them is
+//! averaged. Every other series is skipped and counted in the report.
+
+use std::path::Path;
+
+use rustc_hash::FxHashMap;
+use serde::Deserialize;
+
+use super::spans::Rates;
+use crate::error::{ImportError, InputCode, InputError, Lines, Problems, json_message};
+use crate::model::{Call, RpcType, SourceKind, Traffic};
+
+/// One series and its samples: (seconds since the epoch, when given; value).
+#[derive(Debug)]
+struct Series {
+    name: Option<String>,
+    labels: Vec<(String, String)>,
+    samples: Vec<(Option<f64>, f64)>,
+    line: usize,
+}
+
+impl Series {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.label(key).is_some()
+    }
+}
+
+/// What a series gives.
+enum Role {
+    Edge {
+        caller: String,
+        callee: String,
+        rpctype: RpcType,
+        /// Istio's `reporter`: `Some(true)` for destination.
+        destination: Option<bool>,
+        /// Counted from sampled spans (the service graph).
+        sampled: bool,
+    },
+    Cpu(String),
+    Limit(String),
+    Quota(String),
+    Period(String),
+    Skip,
+}
+
+/// Reads one file of series.
+pub fn from_file(path: &Path, rates: Rates) -> Result<Traffic, ImportError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ImportError::io(path, e))?;
+    let mut problems = Problems::default();
+    let series = if text.trim_start().starts_with('{') {
+        query_json(path, &text, &mut problems)
+    } else {
+        exposition(path, &text, &mut problems)
+    };
+    let traffic = build(path, series, rates, &mut problems);
+    problems.finish(traffic)
+}
+
+/// Whether `text` (the start of a file) is in the text exposition format: its first line that
+/// is not blank is a `# HELP`/`# TYPE` comment or a sample.
+pub fn is_exposition(head: &str) -> bool {
+    let Some(line) = head.lines().map(str::trim).find(|l| !l.is_empty()) else {
+        return false;
+    };
+    if line.starts_with("# HELP ") || line.starts_with("# TYPE ") {
+        return true;
+    }
+    parse_sample(line).is_ok()
+}
+
+fn exposition(path: &Path, text: &str, problems: &mut Problems) -> Vec<Series> {
+    let mut by_key: FxHashMap<String, usize> = FxHashMap::default();
+    let mut out: Vec<Series> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match parse_sample(line) {
+            Ok((name, labels, value, ts)) => {
+                let key = line[..line.len() - line_tail(line)].to_string();
+                let ix = *by_key.entry(key).or_insert_with(|| {
+                    out.push(Series {
+                        name: Some(name.to_string()),
+                        labels,
+                        samples: Vec::new(),
+                        line: i + 1,
+                    });
+                    out.len() - 1
+                });
+                out[ix].samples.push((ts.map(|ms| ms / 1000.0), value));
+            }
+            Err(message) => problems.push(InputError::at(path, i + 1, message)),
+        }
+    }
+    out
+}
+
+/// The length of a sample line's value and timestamp, with the space before them.
+fn line_tail(line: &str) -> usize {
+    let body_end = match line.rfind('}') {
+        Some(i) => i + 1,
+        None => line.find(char::is_whitespace).unwrap_or(line.len()),
+    };
+    line.len() - body_end
+}
+
+type Labels = Vec<(String, String)>;
+type Sample<'a> = (&'a str, Labels, f64, Option<f64>);
+
+/// `name{label="value",...} value [timestamp_ms]`.
+fn parse_sample(line: &str) -> Result<Sample<'_>, String> {
+    let name_end = line
+        .find(|c: char| c == '{' || c.is_whitespace())
+        .unwrap_or(line.len());
+    let name = &line[..name_end];
+    let valid_name = name.chars().enumerate().all(|(i, c)| {
+        c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
+    });
+    if name.is_empty() || !valid_name {
+        return Err(format!("`{name}` is not a metric name"));
+    }
+    let mut rest = &line[name_end..];
+    let mut labels = Vec::new();
+    if let Some(inner) = rest.strip_prefix('{') {
+        let (parsed, after) = parse_labels(inner)?;
+        labels = parsed;
+        rest = after;
+    }
+    let mut fields = rest.split_whitespace();
+    let value = fields.next().ok_or("a sample with no value")?;
+    let value = parse_value(value).ok_or_else(|| format!("`{value}` is not a sample value"))?;
+    let ts = match fields.next() {
+        Some(t) => Some(
+            t.parse::<f64>()
+                .map_err(|_| format!("`{t}` is not a timestamp in milliseconds"))?,
+        ),
+        None => None,
+    };
+    if let Some(extra) = fields.next() {
+        return Err(format!("unexpected `{extra}` after the timestamp"));
+    }
+    Ok((name, labels, value, ts))
+}
+
+/// Labels up to the closing brace, and the text after it.
+fn parse_labels(mut s: &str) -> Result<(Labels, &str), String> {
+    let mut labels = Vec::new();
+    loop {
+        s = s.trim_start();
+        if let Some(after) = s.strip_prefix('}') {
+            return Ok((labels, after));
+        }
+        let eq = s.find('=').ok_or("a label with no `=`")?;
+        let key = s[..eq].trim().to_string();
+        s = s[eq + 1..].trim_start();
+        s = s.strip_prefix('"').ok_or("a label value must be quoted")?;
+        let mut value = String::new();
+        let mut chars = s.char_indices();
+        let end = loop {
+            match chars.next() {
+                Some((i, '"')) => break i,
+                Some((_, '\\')) => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, c)) => value.push(c),
+                    None => return Err("a label value is not closed".into()),
+                },
+                Some((_, c)) => value.push(c),
+                None => return Err("a label value is not closed".into()),
+            }
+        };
+        labels.push((key, value));
+        s = s[end + 1..].trim_start();
+        s = s.strip_prefix(',').unwrap_or(s);
+    }
+}
+
+fn parse_value(s: &str) -> Option<f64> {
+    match s {
+        "+Inf" | "Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        "NaN" => Some(f64::NAN),
+        s => s.parse().ok(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    status: String,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    data: Option<Data>,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct Result_ {
+    #[serde(default)]
+    metric: FxHashMap<String, String>,
+    #[serde(default)]
+    value: Option<(f64, String)>,
+    #[serde(default)]
+    values: Vec<(f64, String)>,
+}
+
+fn query_json(path: &Path, text: &str, problems: &mut Problems) -> Vec<Series> {
+    let lines = Lines::new(text);
+    let mut out = Vec::new();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Answer>();
+    loop {
+        let start = stream.byte_offset();
+        let line = lines.line(start + text[start..].len() - text[start..].trim_start().len());
+        let answer = match stream.next() {
+            None => break,
+            Some(Ok(a)) => a,
+            Some(Err(e)) => {
+                let message = format!("not a Prometheus query answer: {}", json_message(&e));
+                problems.push(InputError::at(path, e.line(), message));
+                break;
+            }
+        };
+        let data = match (answer.status.as_str(), answer.data) {
+            ("success", Some(data)) => data,
+            (status, _) => {
+                let why = answer.error.unwrap_or_default();
+                let message = format!("the query answered `{status}`: {why}");
+                problems.push(InputError::at(path, line, message));
+                continue;
+            }
+        };
+        if !matches!(data.result_type.as_str(), "vector" | "matrix") {
+            let message = format!(
+                "a `{}` result has no series: query for a vector or a matrix",
+                data.result_type
+            );
+            problems.push(InputError::at(path, line, message));
+            continue;
+        }
+        let results: Vec<Result_> = match serde_json::from_value(data.result) {
+            Ok(r) => r,
+            Err(e) => {
+                let message = format!("not a Prometheus {} result: {e}", data.result_type);
+                problems.push(InputError::at(path, line, message));
+                continue;
+            }
+        };
+        for r in results {
+            let mut samples = Vec::new();
+            for (t, v) in r.value.into_iter().chain(r.values) {
+                match parse_value(&v) {
+                    Some(v) => samples.push((Some(t), v)),
+                    None => {
+                        let message = format!("`{v}` is not a sample value");
+                        problems.push(InputError::at(path, line, message));
+                    }
+                }
+            }
+            let mut labels: Vec<(String, String)> = r.metric.into_iter().collect();
+            labels.sort();
+            let name = labels
+                .iter()
+                .position(|(k, _)| k == "__name__")
+                .map(|i| labels.remove(i).1);
+            out.push(Series {
+                name,
+                labels,
+                samples,
+                line,
+            });
+        }
+    }
+    out
+}
+
+fn role(s: &Series) -> Role {
+    let label = |k: &str| s.label(k).unwrap_or_default().to_string();
+    let named = |n: &str| s.name.as_deref() == Some(n);
+    let computed = s.name.is_none();
+    if named("traces_service_graph_request_total")
+        || (computed && s.has("client") && s.has("server"))
+    {
+        let rpctype = match s.label("connection_type") {
+            Some("messaging_system") => RpcType::Mq,
+            Some("database") => RpcType::Db,
+            _ => RpcType::Rpc,
+        };
+        return Role::Edge {
+            caller: label("client"),
+            callee: label("server"),
+            rpctype,
+            destination: None,
+            sampled: true,
+        };
+    }
+    if named("istio_requests_total")
+        || (computed && s.has("source_workload") && s.has("destination_workload"))
+    {
+        let rpctype = match s.label("request_protocol") {
+            Some("http") => RpcType::Http,
+            Some("tcp") => RpcType::Other("tcp".into()),
+            _ => RpcType::Rpc,
+        };
+        return Role::Edge {
+            caller: label("source_workload"),
+            callee: label("destination_workload"),
+            rpctype,
+            destination: s.label("reporter").map(|r| r == "destination"),
+            sampled: false,
+        };
+    }
+    if named("merge_calls_total") || (computed && s.has("caller") && s.has("callee")) {
+        if s.label("path") != Some("inline") {
+            return Role::Skip;
+        }
+        return Role::Edge {
+            caller: label("caller"),
+            callee: label("callee"),
+            rpctype: RpcType::Rpc,
+            destination: None,
+            sampled: false,
+        };
+    }
+    let Some(service) = workload(s) else {
+        return Role::Skip;
+    };
+    match s.name.as_deref() {
+        Some("container_cpu_usage_seconds_total") | None => Role::Cpu(service),
+        Some("kube_pod_container_resource_limits") if s.label("resource") == Some("cpu") => {
+            Role::Limit(service)
+        }
+        Some("container_spec_cpu_quota") => Role::Quota(service),
+        Some("container_spec_cpu_period") => Role::Period(service),
+        _ => Role::Skip,
+    }
+}
+
+/// The service a container series belongs to: its container's name, else its pod's name without
+/// the ReplicaSet hash and pod suffix (`pricing-7d9f8b6c5-x2x4q` is `pricing`).
+fn workload(s: &Series) -> Option<String> {
+    if let Some(c) = s
+        .label("container")
+        .filter(|c| !c.is_empty() && *c != "POD")
+    {
+        return Some(c.to_string());
+    }
+    let pod = s.label("pod").filter(|p| !p.is_empty())?;
+    let parts: Vec<&str> = pod.rsplitn(3, '-').collect();
+    let looks_generated = |p: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&p.len())
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    };
+    match parts.as_slice() {
+        [suffix, hash, name] if looks_generated(suffix, 5..=5) && looks_generated(hash, 6..=10) => {
+            Some(name.to_string())
+        }
+        _ => Some(pod.to_string()),
+    }
+}
+
+/// The rate of a series (module docs), or why there is none.
+fn rate(s: &Series, window: Option<f64>) -> Result<f64, String> {
+    let samples = &s.samples;
+    if s.name.is_none() {
+        let sum: f64 = samples.iter().map(|(_, v)| v).sum();
+        return Ok(sum / samples.len().max(1) as f64);
+    }
+    match samples.as_slice() {
+        [] => Ok(0.0),
+        [(_, v)] => match window {
+            Some(w) => Ok(v / w),
+            None => Err(format!(
+                "one sample of the counter `{}` gives no rate: give --window (the seconds it counts) or two scrapes",
+                s.name.as_deref().unwrap_or_default()
+            )),
+        },
+        [(first_t, first), .., (last_t, _)] => {
+            let mut increase = 0.0;
+            let mut prev = *first;
+            for (_, v) in &samples[1..] {
+                increase += if *v >= prev { v - prev } else { *v };
+                prev = *v;
+            }
+            let span = match (first_t, last_t, window) {
+                (Some(a), Some(b), _) if b > a => b - a,
+                (_, _, Some(w)) => w,
+                _ => {
+                    return Err(
+                        "several samples of one counter with no timestamps: give --window".into(),
+                    );
+                }
+            };
+            Ok(increase / span)
+        }
+    }
+}
+
+fn gauge(s: &Series) -> f64 {
+    s.samples.last().map_or(0.0, |(_, v)| *v)
+}
+
+#[derive(Default)]
+struct Cpu {
+    used: f64,
+    limit: f64,
+    quota: f64,
+    period: f64,
+}
+
+fn build(path: &Path, series: Vec<Series>, rates: Rates, problems: &mut Problems) -> Traffic {
+    let window = rates.window;
+    let mut traffic = Traffic::new(SourceKind::Prometheus);
+    let mut edges: FxHashMap<(String, String, RpcType), (f64, Option<bool>)> = FxHashMap::default();
+    let mut inbound: FxHashMap<String, f64> = FxHashMap::default();
+    let mut cpu: FxHashMap<String, Cpu> = FxHashMap::default();
+    let mut skipped = 0usize;
+    for s in &series {
+        let role = role(s);
+        let mut rate_of = |s: &Series| match rate(s, window) {
+            Ok(r) if r.is_finite() && r >= 0.0 => Some(r),
+            Ok(r) => {
+                let message = format!("rate {r} is not a rate");
+                problems.push(InputError::at(path, s.line, message).code(InputCode::InvalidValue));
+                None
+            }
+            Err(message) => {
+                problems.push(InputError::at(path, s.line, message));
+                None
+            }
+        };
+        match role {
+            Role::Edge {
+                caller,
+                callee,
+                rpctype,
+                destination,
+                sampled,
+            } => {
+                let Some(mut r) = rate_of(s) else { continue };
+                if sampled {
+                    r /= rates.sample_rate.unwrap_or(1.0);
+                }
+                if callee.is_empty() || callee == "unknown" {
+                    skipped += 1;
+                    continue;
+                }
+                if destination != Some(false) {
+                    *inbound.entry(callee.clone()).or_default() += r;
+                }
+                if caller.is_empty() || caller == "unknown" {
+                    continue;
+                }
+                let e = edges
+                    .entry((caller, callee, rpctype))
+                    .or_insert((0.0, destination));
+                // Istio reports a call twice (source and destination): the destination wins.
+                match (e.1, destination) {
+                    (Some(false), Some(true)) => *e = (r, destination),
+                    (Some(true), Some(false)) => {}
+                    _ => e.0 += r,
+                }
+            }
+            Role::Cpu(name) => {
+                if let Some(r) = rate_of(s) {
+                    cpu.entry(name).or_default().used += r;
+                }
+            }
+            Role::Limit(name) => cpu.entry(name).or_default().limit += gauge(s),
+            Role::Quota(name) => cpu.entry(name).or_default().quota += gauge(s),
+            Role::Period(name) => {
+                let c = cpu.entry(name).or_default();
+                c.period = c.period.max(gauge(s));
+            }
+            Role::Skip => skipped += 1,
+        }
+    }
+    let mut edges: Vec<_> = edges.into_iter().collect();
+    edges.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((caller, callee, rpctype), (qps, _)) in edges {
+        let a = traffic.service_or_insert(&caller);
+        let b = traffic.service_or_insert(&callee);
+        let mut call = Call::rpc(qps);
+        call.rpctype = rpctype;
+        traffic.add_call(a, b, call);
+    }
+    let mut inbound: Vec<_> = inbound.into_iter().collect();
+    inbound.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, qps) in inbound {
+        let ix = traffic.service_or_insert(&name);
+        traffic.service_mut(ix).inbound_qps = Some(qps);
+    }
+    let mut cpu: Vec<_> = cpu.into_iter().collect();
+    cpu.sort_by(|a, b| a.0.cmp(&b.0));
+    let with_cpu = cpu.len();
+    for (name, c) in cpu {
+        let ix = traffic.service_or_insert(&name);
+        let limit = if c.limit > 0.0 {
+            c.limit
+        } else if c.period > 0.0 {
+            c.quota / c.period
+        } else {
+            0.0
+        };
+        let s = traffic.service_mut(ix);
+        s.cpu_cores = Some(c.used);
+        s.cpu_util = (limit > 0.0).then(|| (c.used / limit).min(1.0));
+    }
+    let said = &mut traffic.assumptions;
+    said.push(format!(
+        "series: {} read, {skipped} of them neither call edges nor container CPU (skipped); CPU for {with_cpu} services",
+        series.len()
+    ));
+    said.push(match window {
+        Some(w) => format!("qps: a counter with one sample counts over the {w} s window given; counters with several, over their samples' time"),
+        None => "qps: counters over their samples' time; expressions (no metric name) are taken as rates".to_string(),
+    });
+    if let Some(p) = rates.sample_rate {
+        said.push(format!(
+            "sampling: the service graph's counts (of sampled spans) count 1/{p} (--sample-rate)"
+        ));
+    }
+    traffic
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_parse_with_labels_and_timestamps() {
+        let (name, labels, value, ts) = parse_sample(
+            r#"traces_service_graph_request_total{client="a",server="b\"c"} 12 1700000000000"#,
+        )
+        .unwrap();
+        assert_eq!(name, "traces_service_graph_request_total");
+        assert_eq!(labels[1], ("server".to_string(), "b\"c".to_string()));
+        assert_eq!((value, ts), (12.0, Some(1.7e12)));
+        assert!(parse_sample("9abc 1").is_err());
+        assert!(parse_sample(r#"a{b="c} 1"#).is_err());
+        assert!(is_exposition("# HELP x y\nx 1\n"));
+        assert!(!is_exposition("{\"status\": \"success\"}"));
+    }
+
+    #[test]
+    fn pods_name_their_workload() {
+        let s = |pod: &str| Series {
+            name: None,
+            labels: vec![("pod".into(), pod.into())],
+            samples: vec![],
+            line: 1,
+        };
+        assert_eq!(
+            workload(&s("pricing-7d9f8b6c5-x2x4q")).as_deref(),
+            Some("pricing")
+        );
+        assert_eq!(workload(&s("cache-0")).as_deref(), Some("cache-0"));
+    }
+
+    #[test]
+    fn counters_with_resets_give_their_increase() {
+        let s = Series {
+            name: Some("merge_calls_total".into()),
+            labels: vec![],
+            samples: vec![(Some(0.0), 10.0), (Some(5.0), 30.0), (Some(10.0), 5.0)],
+            line: 1,
+        };
+        assert_eq!(rate(&s, None), Ok(2.5));
+    }
+}
