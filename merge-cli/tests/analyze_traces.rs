@@ -1,5 +1,6 @@
-//! `cargo merge analyze` on the two real-trace fixtures: the Alibaba v2021 sample
-//! (fixtures/traffic/alibaba-v2021-sample) and the DGG pattern subset (fixtures/traffic/dgg).
+//! `cargo merge analyze` on the real-trace fixtures: the Alibaba v2021 sample
+//! (fixtures/traffic/alibaba-v2021-sample), the DGG pattern subset (fixtures/traffic/dgg) and
+//! the shop's recorded spans with its CPU (fixtures/traces).
 //!
 //! The binary runs from the repository root with a repository-relative `--traffic` path, so the
 //! snapshots hold no machine paths. Each fixture's human report and its `merge-plan` JSON line are
@@ -14,6 +15,8 @@ use serde_json::Value;
 
 const ALIBABA: &str = "fixtures/traffic/alibaba-v2021-sample";
 const DGG: &str = "fixtures/traffic/dgg";
+const SPANS: &str = "fixtures/traces/shop.otlp.jsonl";
+const CPU: &str = "fixtures/traces/shop.cpu.prom";
 
 const REASONS: [&str; 7] = [
     "low-affinity",
@@ -162,4 +165,45 @@ fn dgg_patterns_merge_plan() {
     );
     let pretty = serde_json::to_string_pretty(&plan).expect("pretty JSON");
     insta::assert_snapshot!("dgg_json", pretty);
+}
+
+#[test]
+fn shop_spans_with_cpu_human_report() {
+    let report = analyze(SPANS, &["--traffic", CPU]);
+    assert!(count_after(&report, "Merge groups:") > 0, "{report}");
+    insta::assert_snapshot!("shop_spans_human", report);
+}
+
+#[test]
+fn shop_spans_merge_plan() {
+    merge_plan(SPANS);
+}
+
+/// A span file with a span whose resource has no service: exit status 2, the file, line and
+/// span named, and no plan written.
+#[test]
+fn a_bad_span_file_is_an_error_and_nothing_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let text = std::fs::read_to_string(format!("{root}/{SPANS}")).expect("spans");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[1] = lines[1].replacen("\"service.name\"", "\"service.namespace\"", 1);
+    let bad = dir.path().join("spans.jsonl");
+    std::fs::write(&bad, lines.join("\n")).expect("write");
+    let plan = dir.path().join("merge.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-merge"))
+        .args(["merge", "analyze", "--traffic"])
+        .arg(&bad)
+        .arg("--plan-out")
+        .arg(&plan)
+        .output()
+        .expect("run cargo-merge");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:2: span ", bad.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("has no service"), "{stderr}");
+    assert!(!plan.exists(), "no plan is written");
 }

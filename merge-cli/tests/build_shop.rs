@@ -122,6 +122,29 @@ fn the_merged_shop_answers_like_the_split_one_calls_inline_and_rebuilds_only_wha
         );
         assert!(counters.contains(&line), "{line} in:\n{counters}");
     }
+    // Re-analysing a merged system keeps its merged edges: the scrape is traffic too (one
+    // scrape of counters, so a window is given).
+    let scrape = tempfile::NamedTempFile::new().expect("a temporary file");
+    std::fs::write(scrape.path(), &counters).expect("write the scrape");
+    let options = merge_analyzer::import::Options {
+        window: Some(1.0),
+        ..Default::default()
+    };
+    let traffic = merge_analyzer::import::load_all(&[scrape.path()], &options)
+        .unwrap_or_else(|e| panic!("the scrape reads as traffic: {e}\n{counters}"));
+    for (caller, callee) in [
+        ("gateway", "catalog"),
+        ("gateway", "pricing"),
+        ("gateway", "inventory"),
+        ("catalog", "inventory"),
+    ] {
+        let edge = traffic
+            .find(caller)
+            .zip(traffic.find(callee))
+            .and_then(|(a, b)| traffic.graph.find_edge(a, b));
+        let edge = edge.unwrap_or_else(|| panic!("{caller} -> {callee} from:\n{counters}"));
+        assert!(traffic.graph[edge].qps > 0.0);
+    }
     for crate_name in ["merge-protos", "shop-proto"] {
         assert!(
             !counters.contains(&format!("caller=\"{crate_name}\"")),

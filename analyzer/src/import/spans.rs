@@ -205,10 +205,12 @@ pub struct SpanSet {
     files: Vec<PathBuf>,
     names: FxHashMap<Box<str>, u32>,
     service_names: Vec<Box<str>>,
+    peer_index: FxHashMap<Box<str>, u32>,
     peers: Vec<Box<str>>,
     spans: Vec<Rec>,
     /// Sampling probability per trace, where a span says it.
     sampling: FxHashMap<u128, f32>,
+    last_sampling: Option<(u128, f32)>,
     first_ns: u64,
     last_ns: u64,
     pub problems: Problems,
@@ -230,9 +232,11 @@ impl SpanSet {
             files: Vec::new(),
             names: FxHashMap::default(),
             service_names: Vec::new(),
+            peer_index: FxHashMap::default(),
             peers: Vec::new(),
             spans: Vec::new(),
             sampling: FxHashMap::default(),
+            last_sampling: None,
             first_ns: u64::MAX,
             last_ns: 0,
             problems: Problems::default(),
@@ -272,14 +276,16 @@ impl SpanSet {
             .and_then(tracestate_probability)
             .or(s.attrs.sampling());
         if let Some(p) = probability {
-            self.sampling.insert(s.trace, p as f32);
+            // Spans of one trace tend to come together: insert only when the trace changes.
+            let p = p as f32;
+            if self.last_sampling != Some((s.trace, p)) {
+                self.sampling.insert(s.trace, p);
+                self.last_sampling = Some((s.trace, p));
+            }
         }
         let proto = s.attrs.proto();
         let peer = match s.remote.map(str::to_string).or_else(|| s.attrs.peer()) {
-            Some(p) if s.kind.calls() => {
-                self.peers.push(p.into());
-                self.peers.len() as u32
-            }
+            Some(p) if s.kind.calls() => intern(&mut self.peer_index, &mut self.peers, &p) + 1,
             _ => 0,
         };
         self.spans.push(Rec {
@@ -625,11 +631,8 @@ pub fn tracestate_probability(state: &str) -> Option<f64> {
 /// A trace id from hex (16 or 32 digits) or base64 (protobuf's JSON form of bytes).
 pub fn trace_id(s: &str) -> Option<u128> {
     match s.len() {
-        1..=32 if s.bytes().all(|b| b.is_ascii_hexdigit()) => u128::from_str_radix(s, 16).ok(),
-        _ => {
-            let bytes = base64_bytes(s)?;
-            Some(u128::from_be_bytes(bytes.try_into().ok()?))
-        }
+        1..=32 => hex(s.as_bytes()).or_else(|| base64_id(s)),
+        _ => base64_id(s),
     }
 }
 
@@ -637,12 +640,35 @@ pub fn trace_id(s: &str) -> Option<u128> {
 pub fn span_id(s: &str) -> Option<u64> {
     match s.len() {
         0 => Some(0),
-        1..=16 if s.bytes().all(|b| b.is_ascii_hexdigit()) => u64::from_str_radix(s, 16).ok(),
-        _ => {
-            let bytes = base64_bytes(s)?;
-            Some(u64::from_be_bytes(bytes.try_into().ok()?))
-        }
+        1..=16 => hex(s.as_bytes()).map(|v| v as u64).or_else(|| base64_id(s)),
+        _ => base64_id(s),
     }
+}
+
+/// Hex digits (at most 32) as a number, in one pass: ids are read tens of millions of times.
+fn hex(digits: &[u8]) -> Option<u128> {
+    let mut v: u128 = 0;
+    for &b in digits {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return None,
+        };
+        v = (v << 4) | u128::from(d);
+    }
+    Some(v)
+}
+
+/// An id of 16 or 8 bytes in base64 (protobuf's JSON form of bytes), big-endian.
+fn base64_id<T: TryFrom<u128>>(s: &str) -> Option<T> {
+    let bytes = base64_bytes(s)?;
+    let v = match bytes.len() {
+        16 => u128::from_be_bytes(bytes.try_into().ok()?),
+        8 => u128::from(u64::from_be_bytes(bytes.try_into().ok()?)),
+        _ => return None,
+    };
+    T::try_from(v).ok()
 }
 
 fn base64_bytes(s: &str) -> Option<Vec<u8>> {
@@ -762,6 +788,24 @@ mod tests {
                 .iter()
                 .any(|a| a.starts_with("1 client spans name no callee"))
         );
+    }
+
+    #[test]
+    fn zipkin_shared_spans_join_to_their_client_and_parent_their_children() {
+        let mut set = SpanSet::new(SourceKind::Zipkin);
+        set.file(Path::new("z.json"));
+        set.push(span(1, 10, 0, "a", SpanKind::Client));
+        // b's server span shares its client's id; b's own call is its child.
+        let mut server = span(1, 10, 0, "b", SpanKind::Server);
+        server.shared = true;
+        set.push(server);
+        set.push(span(1, 11, 10, "b", SpanKind::Client));
+        set.push(span(1, 12, 11, "c", SpanKind::Server));
+        let t = set.finish(Rates::default()).unwrap();
+        let edge = |x: &str, y: &str| t.graph.find_edge(t.find(x).unwrap(), t.find(y).unwrap());
+        assert!(edge("a", "b").is_some() && edge("b", "c").is_some());
+        assert!(edge("a", "c").is_none());
+        assert_eq!(t.call_count(), 2);
     }
 
     #[test]
