@@ -32,7 +32,7 @@ pub fn text(q: &Query) -> String {
     };
     let window = match q.window_literal() {
         Some(w) => format!("SELECT CAST({w} AS DOUBLE) AS seconds"),
-        None => "SELECT (max(end_ns) - min(start_ns)) / 1e9 AS seconds FROM merge_spans WHERE start_ns > 0"
+        None => "SELECT (max(end_ns) - min(start_ns)) / 1e9 AS seconds FROM merge_sampled WHERE start_ns > 0"
             .to_string(),
     };
     let filter = q.time_filter("CAST(s.startTimeUnixNano AS BIGINT)");
@@ -65,14 +65,12 @@ LATERAL VIEW explode(rs.scopeSpans) c AS ss
 LATERAL VIEW explode(ss.spans) t AS s
 WHERE try_element_at(filter(rs.resource.attributes, a -> a.key = 'service.name'), 1).value.stringValue <> ''{filter};
 
--- The time the rates are over.
-CREATE OR REPLACE TEMPORARY VIEW merge_window AS
-{window};
-
 -- Each span's weight (1/p of its trace: tracestate ot=th: or ot=p:, or Jaeger's sampler tags),
 -- its protocol, and for client and producer spans the peer they name.
 CREATE OR REPLACE TEMPORARY VIEW merge_sampled AS
-SELECT *, 1.0 / coalesce({probability}, 1.0) AS w FROM (
+SELECT trace_id, span_id, parent_id, service, kind, start_ns, end_ns, proto, peer,
+  1.0 / coalesce({probability}, 1.0) AS w
+FROM (
   SELECT *,
     CASE
       WHEN trace_state RLIKE 'ot=[^,]*th:[0-9a-f]{{1,14}}' THEN
@@ -94,6 +92,12 @@ SELECT *, 1.0 / coalesce({probability}, 1.0) AS w FROM (
       element_at(attrs, 'net.peer.name'), lower(coalesce(element_at(attrs, 'db.system'), element_at(attrs, 'db.system.name'))),
       element_at(attrs, 'messaging.system')), '') END AS peer
   FROM merge_spans);
+-- Both outputs read it: computed once.
+CACHE TABLE merge_sampled;
+
+-- The time the rates are over.
+CREATE OR REPLACE TEMPORARY VIEW merge_window AS
+{window};
 
 -- A span whose parent is a span of another service: one call from the parent's service. The
 -- caller's span gives the duration when it is a client or producer span.
@@ -119,6 +123,7 @@ SELECT caller, callee, sum(w) / (SELECT seconds FROM merge_window) AS qps, rpcty
   round(sort_array(collect_list(dur_ns))[CAST(greatest(1, ceil(0.5 * count(*))) AS INT) - 1] / 1e6, 3) AS p50_ms,
   round(sort_array(collect_list(dur_ns))[CAST(greatest(1, ceil(0.99 * count(*))) AS INT) - 1] / 1e6, 3) AS p99_ms
 FROM merge_edges GROUP BY caller, callee, rpctype;
+CACHE TABLE merge_calls;
 
 -- Every service, with the calls into it that its own server and consumer spans saw.
 CREATE OR REPLACE TEMPORARY VIEW merge_services AS
