@@ -1,0 +1,65 @@
+//! Every input a fuzz target crashed on, kept under fixtures/fuzz/<target>/ once fixed, replayed
+//! through the target's own code (fuzz/src/lib.rs, included here): the readers must return a
+//! model or input errors naming lines their files have, never panic. A new crash input goes into
+//! the folder of its target with the fix.
+
+#[allow(dead_code)]
+#[path = "../../fuzz/src/lib.rs"]
+mod fuzz;
+
+use std::path::Path;
+
+/// Kept crash inputs, one folder per target; none is kept yet (README.md there).
+#[test]
+fn every_kept_crash_input_is_read_without_a_panic() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/fuzz");
+    let mut replayed = 0;
+    for entry in std::fs::read_dir(&dir).expect("fixtures/fuzz").flatten() {
+        let target = entry.file_name().to_string_lossy().into_owned();
+        if !entry.path().is_dir() {
+            continue;
+        }
+        assert!(
+            fuzz::TARGETS.contains(&target.as_str()),
+            "fixtures/fuzz/{target} is not a fuzz target"
+        );
+        for input in std::fs::read_dir(entry.path())
+            .expect("a target's folder")
+            .flatten()
+        {
+            let data = std::fs::read(input.path()).expect("an input");
+            fuzz::run(&target, &data);
+            replayed += 1;
+        }
+    }
+    // The folder names only targets that exist, and what it holds was all replayed.
+    let kept = walkdir::WalkDir::new(&dir)
+        .min_depth(2)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .count();
+    assert_eq!(replayed, kept);
+}
+
+/// The seeds themselves (the fixtures the corpora start from) hold the property, so a target
+/// that fails on its own seeds is found by the ordinary tests too.
+#[test]
+fn the_targets_hold_on_fixture_inputs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let read = |p: &str| std::fs::read(root.join(p)).expect(p);
+    fuzz::run("import_native_toml", &read("fixtures/traffic/shop.toml"));
+    fuzz::run("import_native_json", &read("fixtures/traffic/shop.json"));
+    fuzz::run("import_links", &read("fixtures/traces/shop.links.json"));
+    fuzz::run("import_prometheus", &read("fixtures/traces/shop.cpu.prom"));
+    fuzz::run(
+        "detect_and_import",
+        &read("fixtures/traces/shop.servicegraph.query.json"),
+    );
+    fuzz::run("read_plan", &read("fixtures/shop/bench/merge.toml"));
+    fuzz::run("check_scan", &read("fixtures/shop/gateway/src/lib.rs"));
+    fuzz::run(
+        "import_native_csv",
+        b"name,cpu_cores\na,1\n---\ncaller,callee,qps\na,b,1\n",
+    );
+}

@@ -1,0 +1,4 @@
+//! A DGG call-graph pattern file.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cargo_merge_fuzz::run("import_dgg", data));

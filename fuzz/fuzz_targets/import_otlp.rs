@@ -1,0 +1,4 @@
+//! OTLP JSON lines or documents.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cargo_merge_fuzz::run("import_otlp", data));

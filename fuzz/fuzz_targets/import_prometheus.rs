@@ -1,0 +1,4 @@
+//! Prometheus text or query JSON.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cargo_merge_fuzz::run("import_prometheus", data));

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Seeds each fuzz target's corpus from the repository's fixtures (small, valid inputs the
+fuzzer mutates): fuzz/seed.py CORPUS_DIR. Large fixtures are cut to a few entries, so that the
+fuzzer's inputs stay small and fast."""
+import glob
+import json
+import os
+import sys
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+corpus = sys.argv[1]
+
+
+def fixture(path):
+    with open(os.path.join(root, path), "rb") as f:
+        return f.read()
+
+
+def head(path, lines):
+    return b"".join(fixture(path).splitlines(keepends=True)[:lines])
+
+
+def seed(target, name, data):
+    d = os.path.join(corpus, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+def small_otlp():
+    line = json.loads(fixture("fixtures/traces/shop.otlp.jsonl").splitlines()[0])
+    for rs in line["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            ss["spans"] = ss["spans"][:3]
+    return json.dumps(line).encode()
+
+
+def small_jaeger():
+    doc = json.loads(fixture("fixtures/traces/shop.jaeger.json"))
+    doc["data"] = doc["data"][:2]
+    return json.dumps(doc, indent=1).encode()
+
+
+def small_zipkin():
+    return json.dumps(json.loads(fixture("fixtures/traces/shop.zipkin.json"))[:6], indent=1).encode()
+
+
+seeds = {
+    "import_native_toml": [(p, fixture(p)) for p in ["fixtures/traffic/shop.toml"] + sorted(glob.glob("fixtures/traffic/cases/*.toml", root_dir=root))],
+    "import_native_json": [("shop.json", fixture("fixtures/traffic/shop.json"))],
+    "import_native_csv": [("shop-csv", fixture("fixtures/traffic/shop-csv/services.csv") + b"---\n" + fixture("fixtures/traffic/shop-csv/calls.csv"))],
+    "import_alibaba": [("v2021", head("fixtures/traffic/alibaba-v2021-sample/Callgraph.csv", 40) + b"---\n" + head("fixtures/traffic/alibaba-v2021-sample/Resource.csv", 20))],
+    "import_dgg": [(p, fixture(p)) for p in sorted(glob.glob("fixtures/traffic/dgg/*/S_*/graph1.json", root_dir=root))[:4]],
+    "import_otlp": [("shop", small_otlp())],
+    "import_jaeger": [("shop", small_jaeger())],
+    "import_zipkin": [("shop", small_zipkin())],
+    "import_links": [("shop", fixture("fixtures/traces/shop.links.json"))],
+    "import_prometheus": [(p, fixture(p)) for p in ["fixtures/traces/shop.cpu.prom", "fixtures/traces/shop.servicegraph.prom", "fixtures/traces/shop.servicegraph.query.json"]],
+    "read_plan": [(p, fixture(p)) for p in sorted(glob.glob("fixtures/**/merge.toml", root_dir=root, recursive=True))],
+    "check_scan": [(p, fixture(p)) for p in sorted(glob.glob("fixtures/shop/*/src/*.rs", root_dir=root) + glob.glob("fixtures/hazards/**/*.rs", root_dir=root, recursive=True) + glob.glob("fixtures/guarded/**/*.rs", root_dir=root, recursive=True))],
+}
+seeds["detect_and_import"] = [
+    (t + "-" + name, data)
+    for t in ("import_native_toml", "import_native_json", "import_otlp", "import_jaeger", "import_zipkin", "import_links", "import_prometheus")
+    for name, data in seeds[t][:2]
+]
+
+for target, inputs in seeds.items():
+    for name, data in inputs:
+        seed(target, name.replace("/", "_"), data)

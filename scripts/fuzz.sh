@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs cargo-merge's fuzz targets (fuzz/): each for SECONDS (default 60), or for RUNS
+# executions when MERGE_FUZZ_RUNS is set, seeded from the fixtures (fuzz/seed.py), on the
+# nightly toolchain with cargo-fuzz (installed when missing), as many at once as there are
+# cores (MERGE_FUZZ_JOBS). Prints the executions of each target; a crash fails the script, the
+# failing input under fuzz/artifacts/<target>/. The corpus grows in target/fuzz-corpus/.
+#   bash scripts/fuzz.sh [SECONDS] [TARGET...]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root/fuzz"
+seconds="${1:-60}"
+shift || true
+if ! cargo +nightly --version >/dev/null 2>&1; then
+    echo "fuzz: the nightly toolchain is needed (rustup toolchain install nightly)" >&2
+    exit 1
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz: installing cargo-fuzz" >&2
+    cargo install cargo-fuzz --locked >&2
+fi
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    mapfile -t targets < <(cargo fuzz list)
+fi
+corpus="$root/target/fuzz-corpus"
+python3 "$root/fuzz/seed.py" "$corpus"
+# One build of every target, with the address sanitizer and debug assertions.
+cargo +nightly fuzz build -O --debug-assertions
+limit="-max_total_time=$seconds"
+if [ -n "${MERGE_FUZZ_RUNS:-}" ]; then
+    limit="-runs=$MERGE_FUZZ_RUNS"
+fi
+# One target: its run's statistics in target/fuzz-<target>.log, a line of executions, and the
+# failing input's tail of the log on a crash.
+run_one() {
+    local t="$1" log="$root/target/fuzz-$1.log" runs
+    mkdir -p "$corpus/$t"
+    if ! cargo +nightly fuzz run -O --debug-assertions "$t" "$corpus/$t" -- \
+        "$limit" -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=65536 \
+        -print_final_stats=1 >"$log" 2>&1; then
+        tail -40 "$log" >&2
+        echo "fuzz: $t FAILED; the input is under fuzz/artifacts/$t/" >&2
+        return 1
+    fi
+    runs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')"
+    echo "fuzz: $t: $runs executions, no crash"
+}
+
+# As many targets at once as there are cores (each libFuzzer process uses one).
+jobs_max="${MERGE_FUZZ_JOBS:-$(nproc)}"
+failed=0
+for t in "${targets[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+        wait -n || failed=1
+    done
+    run_one "$t" &
+done
+while [ "$(jobs -rp | wc -l)" -gt 0 ]; do
+    wait -n || failed=1
+done
+exit "$failed"
