@@ -3,8 +3,9 @@
 //!
 //! - Services are matched by name. A figure one input lacks is taken from the next that has it;
 //!   where two inputs both give it, the first one given wins.
-//! - A call edge (caller, callee, rpctype) is taken from the first input that has it: the same
-//!   calls seen by two systems are not counted twice.
+//! - A call edge (caller, callee) is taken, with its rpctype, from the first input that has it:
+//!   the same calls seen by two systems (traces say `http`, a service graph `rpc`) are not
+//!   counted twice.
 //! - Services that only a Prometheus input names and no call edge touches (the rest of the
 //!   cluster's containers) are left out.
 //! - `[thresholds]` of native inputs apply in order, a later file's values over an earlier one's.
@@ -14,7 +15,7 @@
 use std::path::PathBuf;
 
 use petgraph::visit::EdgeRef;
-use rustc_hash::FxHashSet;
+use rustc_hash::FxHashMap;
 
 use crate::model::{Service, SourceKind, Traffic};
 
@@ -25,10 +26,11 @@ pub fn combine(mut inputs: Vec<(PathBuf, Traffic)>) -> Traffic {
         return t;
     }
     let mut out = Traffic::new(inputs.first().map_or(SourceKind::Native, |(_, t)| t.kind));
-    let mut seen_edges: FxHashSet<(String, String, String)> = FxHashSet::default();
+    // (caller, callee) -> the input that gave it.
+    let mut first_input: FxHashMap<(String, String), usize> = FxHashMap::default();
     let mut said = Vec::new();
     let mut cpu_only = Vec::new();
-    for (path, t) in inputs {
+    for (input, (path, t)) in inputs.into_iter().enumerate() {
         let label = format!("{} ({})", path.display(), t.kind.describe());
         let (mut added, mut repeated, mut filled) = (0usize, 0usize, 0usize);
         for ix in t.graph.node_indices() {
@@ -47,8 +49,8 @@ pub fn combine(mut inputs: Vec<(PathBuf, Traffic)>) -> Traffic {
         }
         for e in t.graph.edge_references() {
             let (a, b) = (&t.service(e.source()).name, &t.service(e.target()).name);
-            let key = (a.clone(), b.clone(), e.weight().rpctype.to_string());
-            if !seen_edges.insert(key) {
+            let given_by = *first_input.entry((a.clone(), b.clone())).or_insert(input);
+            if given_by != input {
                 repeated += 1;
                 continue;
             }

@@ -1,7 +1,7 @@
 //! Jaeger traces as its query API returns them (`{"data": [trace, ...]}`, which the UI's
 //! "Download JSON" also writes), or one trace object or a list of them. A span's service is its
 //! process's `serviceName`; its kind the `span.kind` tag; its parent the `CHILD_OF` reference
-//! (or the older `parentSpanID`). Times are microseconds. The join: [`super::spans`].
+//! (else a `FOLLOWS_FROM` in the same trace, else the older `parentSpanID`). Times are microseconds. The join: [`super::spans`].
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::json_text::{Scalar, line_of};
+use super::json_text::{Scalar, line_of, without_bom};
 use super::spans::{self, Attrs, SpanIn, SpanKind, SpanSet};
 use crate::error::{ImportError, Lines, json_message};
 
@@ -79,13 +79,14 @@ struct Tag<'a> {
 pub fn read(set: &mut SpanSet, path: &Path) -> Result<(), ImportError> {
     set.file(path);
     let text = std::fs::read_to_string(path).map_err(|e| ImportError::io(path, e))?;
-    let lines = Lines::new(&text);
+    let text = without_bom(&text);
+    let lines = Lines::new(text);
     let traces = if text.trim_start().starts_with('[') {
-        serde_json::from_str::<Vec<&RawValue>>(&text)
+        serde_json::from_str::<Vec<&RawValue>>(text)
     } else {
-        serde_json::from_str::<Object<'_>>(&text).and_then(|o| match o.data {
+        serde_json::from_str::<Object<'_>>(text).and_then(|o| match o.data {
             Some(data) => Ok(data),
-            None => serde_json::from_str::<&RawValue>(&text).map(|t| vec![t]),
+            None => serde_json::from_str::<&RawValue>(text).map(|t| vec![t]),
         })
     };
     let traces = match traces {
@@ -99,9 +100,9 @@ pub fn read(set: &mut SpanSet, path: &Path) -> Result<(), ImportError> {
         }
     };
     for raw in traces {
-        let line = line_of(&lines, &text, raw);
+        let line = line_of(&lines, text, raw);
         match serde_json::from_str::<Trace<'_>>(raw.get()) {
-            Ok(trace) => take(set, &lines, &text, trace),
+            Ok(trace) => take(set, &lines, text, trace),
             Err(e) => set.problem(
                 line + e.line() - 1,
                 format!("not a Jaeger trace: {}", json_message(&e)),
@@ -122,11 +123,17 @@ fn take(set: &mut SpanSet, lines: &Lines, text: &str, trace: Trace<'_>) {
                 continue;
             }
         };
+        // The parent: the CHILD_OF reference, else a FOLLOWS_FROM within the trace (a
+        // FOLLOWS_FROM into another trace is a link, as OpenTelemetry's span links become).
         let parent_ref = span
             .references
             .iter()
             .find(|r| r.ref_type == "CHILD_OF")
-            .or(span.references.first());
+            .or_else(|| {
+                span.references
+                    .iter()
+                    .find(|r| r.ref_type == "FOLLOWS_FROM" && r.trace_id == span.trace_id)
+            });
         if let Some(r) = parent_ref {
             if r.trace_id != span.trace_id {
                 set.problem(

@@ -70,3 +70,8 @@ pub fn line_of(lines: &Lines, text: &str, raw: &RawValue) -> usize {
     let offset = (raw.get().as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
     lines.line(offset.min(text.len()))
 }
+
+/// `text` without a leading byte-order mark (editors on Windows write one).
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}

@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::json_text::line_of;
+use super::json_text::{line_of, without_bom};
 use super::spans::Rates;
 use crate::error::{ImportError, InputCode, InputError, Lines, Problems, json_message};
 use crate::model::{Call, SourceKind, Traffic};
@@ -44,15 +44,16 @@ struct Wrapped<'a> {
 /// Reads one file of links.
 pub fn from_file(path: &Path, rates: Rates) -> Result<Traffic, ImportError> {
     let text = std::fs::read_to_string(path).map_err(|e| ImportError::io(path, e))?;
-    let lines = Lines::new(&text);
+    let text = without_bom(&text);
+    let lines = Lines::new(text);
     let mut problems = Problems::default();
     let mut raws: Vec<&RawValue> = Vec::new();
-    let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<&RawValue>();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
     for doc in stream.by_ref() {
         match doc {
             Ok(doc) if doc.get().starts_with('[') => match serde_json::from_str(doc.get()) {
                 Ok(list) => raws.extend::<Vec<&RawValue>>(list),
-                Err(e) => problems.push(error(path, &lines, &text, doc, &e)),
+                Err(e) => problems.push(error(path, &lines, text, doc, &e)),
             },
             Ok(doc) => match serde_json::from_str::<Wrapped<'_>>(doc.get()) {
                 Ok(
@@ -79,11 +80,11 @@ pub fn from_file(path: &Path, rates: Rates) -> Result<Traffic, ImportError> {
         let link = match serde_json::from_str::<Link<'_>>(raw.get()) {
             Ok(l) => l,
             Err(e) => {
-                problems.push(error(path, &lines, &text, raw, &e));
+                problems.push(error(path, &lines, text, raw, &e));
                 continue;
             }
         };
-        let line = line_of(&lines, &text, raw);
+        let line = line_of(&lines, text, raw);
         if link.parent.is_empty() || link.child.is_empty() {
             problems.push(InputError::at(
                 path,

@@ -167,6 +167,11 @@ pub fn detect(path: &Path) -> Result<Format, ImportError> {
     if prometheus::is_exposition(&head) {
         return Ok(Format::Prometheus);
     }
+    // Native JSON whose first key is none of the native ones: the native reader says what is
+    // wrong with it, as it did before other JSON formats were told apart.
+    if extension(path).as_deref() == Some("json") {
+        return Ok(Format::Native);
+    }
     Err(unknown(
         path,
         "cannot tell the traffic format from this file: expected a native .toml or .json file, \
@@ -203,7 +208,8 @@ fn sniff_json(head: &str) -> Option<Format> {
     Some(match key {
         "resourceSpans" | "resource_spans" => Format::Otlp,
         "service" | "call" | "thresholds" if !in_list => Format::Native,
-        "status" if has("resultType") => Format::Prometheus,
+        // A query answer whatever the order of its keys (`jq -S` puts `data` first).
+        _ if !in_list && has("resultType") && has("status") => Format::Prometheus,
         "data" | "dependencies" | "parent" | "child" | "callCount"
             if has("callCount") && !has("spans") =>
         {
@@ -231,4 +237,42 @@ fn extension(path: &Path) -> Option<String> {
 
 fn unknown(path: &Path, message: &str) -> ImportError {
     ImportError::one(InputError::new(path, None, message).code(InputCode::UnknownFormat))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Format, sniff_json};
+
+    #[test]
+    fn json_formats_are_told_by_their_keys_in_any_order() {
+        let cases = [
+            (r#"{"resourceSpans": []}"#, Some(Format::Otlp)),
+            (
+                r#"{"status": "success", "data": {"resultType": "vector"}}"#,
+                Some(Format::Prometheus),
+            ),
+            // `jq -S` sorts the keys.
+            (
+                r#"{"data": {"result": [], "resultType": "vector"}, "status": "success"}"#,
+                Some(Format::Prometheus),
+            ),
+            (
+                r#"{"data": [{"traceID": "a", "spans": [], "processes": {}}]}"#,
+                Some(Format::Jaeger),
+            ),
+            (
+                r#"[{"parent": "a", "child": "b", "callCount": 3}]"#,
+                Some(Format::Links),
+            ),
+            (
+                r#"[{"traceId": "a", "id": "b", "localEndpoint": {}}]"#,
+                Some(Format::Zipkin),
+            ),
+            ("\u{feff}{\"service\": []}", Some(Format::Native)),
+            (r#"{"something": 1}"#, None),
+        ];
+        for (head, want) in cases {
+            assert_eq!(sniff_json(head), want, "{head}");
+        }
+    }
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use super::json_text::Scalar;
+use super::json_text::{Scalar, without_bom};
 use super::spans::{self, Attrs, SpanIn, SpanKind, SpanSet};
 use crate::error::{ImportError, Lines, json_message};
 
@@ -132,14 +132,15 @@ pub fn read(set: &mut SpanSet, path: &Path) -> Result<(), ImportError> {
             continue;
         }
         let was_first = std::mem::replace(&mut first, false);
-        match serde_json::from_str::<Request<'_>>(&line) {
+        let text = if was_first { without_bom(&line) } else { &line };
+        match serde_json::from_str::<Request<'_>>(text) {
             Ok(request) => take(set, request, number),
             Err(e) if e.is_eof() && was_first => {
                 let mut text = std::mem::take(&mut line);
                 reader
                     .read_to_string(&mut text)
                     .map_err(|e| ImportError::io(path, e))?;
-                return read_documents(set, &text, number);
+                return read_documents(set, without_bom(&text), number);
             }
             Err(e) => set.problem(
                 number,

@@ -12,7 +12,12 @@
 //! - CPU: `container_cpu_usage_seconds_total` (cores used) per `container` (else the pod's name
 //!   without its ReplicaSet suffix), summed over pods; limits from
 //!   `kube_pod_container_resource_limits{resource="cpu"}` or `container_spec_cpu_quota /
-//!   container_spec_cpu_period`. `cpu_util` = used / limit.
+//!   container_spec_cpu_period`. `cpu_util` = used / limit. An expression (no `__name__`)
+//!   with a `container` or `pod` label is read as cores used. `container=""` and
+//!   `container="POD"` (cAdvisor's pod-level and pause series) are skipped.
+//! - For one (caller, callee) the mesh's figure is taken over the service graph's (they see the
+//!   same calls); a merged binary's in-process calls add to either. A service graph caller
+//!   `user` (a `virtual_node`: an uninstrumented caller) adds to the callee's inbound total only.
 //!
 //! A counter's rate is its increase between the first and last samples over their time (a reset
 //! restarts the count); a counter with one sample is a count over `--window`. The service
@@ -25,6 +30,7 @@ use std::path::Path;
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
+use super::json_text::without_bom;
 use super::spans::Rates;
 use crate::error::{ImportError, InputCode, InputError, Lines, Problems, json_message};
 use crate::model::{Call, RpcType, SourceKind, Traffic};
@@ -51,9 +57,20 @@ impl Series {
     }
 }
 
+/// Where an edge's series come from. The service graph and the mesh see the same calls: for
+/// one (caller, callee) the mesh's figure is taken, else the service graph's; a merged binary's
+/// in-process calls are calls neither saw, and add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Family {
+    Mesh,
+    ServiceGraph,
+    Inline,
+}
+
 /// What a series gives.
 enum Role {
     Edge {
+        family: Family,
         caller: String,
         callee: String,
         rpctype: RpcType,
@@ -72,11 +89,12 @@ enum Role {
 /// Reads one file of series.
 pub fn from_file(path: &Path, rates: Rates) -> Result<Traffic, ImportError> {
     let text = std::fs::read_to_string(path).map_err(|e| ImportError::io(path, e))?;
+    let text = without_bom(&text);
     let mut problems = Problems::default();
     let series = if text.trim_start().starts_with('{') {
-        query_json(path, &text, &mut problems)
+        query_json(path, text, &mut problems)
     } else {
-        exposition(path, &text, &mut problems)
+        exposition(path, text, &mut problems)
     };
     let traffic = build(path, series, rates, &mut problems);
     problems.finish(traffic)
@@ -102,6 +120,8 @@ fn exposition(path: &Path, text: &str, problems: &mut Problems) -> Vec<Series> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
+        // An OpenMetrics exemplar (`value # {trace_id="…"} 1.0`) is not part of the sample.
+        let line = without_exemplar(line);
         match parse_sample(line) {
             Ok((name, labels, value, ts)) => {
                 let key = line[..line.len() - line_tail(line)].to_string();
@@ -120,6 +140,23 @@ fn exposition(path: &Path, text: &str, problems: &mut Problems) -> Vec<Series> {
         }
     }
     out
+}
+
+/// A sample line without its OpenMetrics exemplar: the first ` # {` outside a quoted label
+/// value and what follows.
+fn without_exemplar(line: &str) -> &str {
+    let mut quoted = false;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ' ' if !quoted && line[i..].starts_with(" # {") => return line[..i].trim_end(),
+            _ => {}
+        }
+    }
+    line
 }
 
 /// The length of a sample line's value and timestamp, with the space before them.
@@ -238,7 +275,9 @@ struct Result_ {
 
 fn query_json(path: &Path, text: &str, problems: &mut Problems) -> Vec<Series> {
     let lines = Lines::new(text);
-    let mut out = Vec::new();
+    let mut out: Vec<Series> = Vec::new();
+    // The same series in several answers is one series: its samples join.
+    let mut by_key: FxHashMap<(Option<String>, Labels), usize> = FxHashMap::default();
     let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Answer>();
     loop {
         let start = stream.byte_offset();
@@ -294,13 +333,23 @@ fn query_json(path: &Path, text: &str, problems: &mut Problems) -> Vec<Series> {
                 .iter()
                 .position(|(k, _)| k == "__name__")
                 .map(|i| labels.remove(i).1);
-            out.push(Series {
-                name,
-                labels,
-                samples,
-                line,
-            });
+            match by_key.get(&(name.clone(), labels.clone())) {
+                Some(&i) => out[i].samples.extend(samples),
+                None => {
+                    by_key.insert((name.clone(), labels.clone()), out.len());
+                    out.push(Series {
+                        name,
+                        labels,
+                        samples,
+                        line,
+                    });
+                }
+            }
         }
+    }
+    for s in &mut out {
+        s.samples
+            .sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
     }
     out
 }
@@ -317,8 +366,15 @@ fn role(s: &Series) -> Role {
             Some("database") => RpcType::Db,
             _ => RpcType::Rpc,
         };
+        // An uninstrumented caller is the virtual node `user`: its calls only reach the
+        // callee's inbound total.
+        let client = match (s.label("client"), s.label("connection_type")) {
+            (Some("user"), Some("virtual_node")) => String::new(),
+            _ => label("client"),
+        };
         return Role::Edge {
-            caller: label("client"),
+            family: Family::ServiceGraph,
+            caller: client,
             callee: label("server"),
             rpctype,
             destination: None,
@@ -334,6 +390,7 @@ fn role(s: &Series) -> Role {
             _ => RpcType::Rpc,
         };
         return Role::Edge {
+            family: Family::Mesh,
             caller: label("source_workload"),
             callee: label("destination_workload"),
             rpctype,
@@ -346,6 +403,7 @@ fn role(s: &Series) -> Role {
             return Role::Skip;
         }
         return Role::Edge {
+            family: Family::Inline,
             caller: label("caller"),
             callee: label("callee"),
             rpctype: RpcType::Rpc,
@@ -370,11 +428,12 @@ fn role(s: &Series) -> Role {
 /// The service a container series belongs to: its container's name, else its pod's name without
 /// the ReplicaSet hash and pod suffix (`pricing-7d9f8b6c5-x2x4q` is `pricing`).
 fn workload(s: &Series) -> Option<String> {
-    if let Some(c) = s
-        .label("container")
-        .filter(|c| !c.is_empty() && *c != "POD")
-    {
-        return Some(c.to_string());
+    // cAdvisor's `container=""` (the whole pod) and `container="POD"` (the pause container)
+    // would count the pod's CPU again.
+    match s.label("container") {
+        Some("" | "POD") => return None,
+        Some(c) => return Some(c.to_string()),
+        None => {}
     }
     let pod = s.label("pod").filter(|p| !p.is_empty())?;
     let parts: Vec<&str> = pod.rsplitn(3, '-').collect();
@@ -443,8 +502,10 @@ struct Cpu {
 fn build(path: &Path, series: Vec<Series>, rates: Rates, problems: &mut Problems) -> Traffic {
     let window = rates.window;
     let mut traffic = Traffic::new(SourceKind::Prometheus);
-    let mut edges: FxHashMap<(String, String, RpcType), (f64, Option<bool>)> = FxHashMap::default();
-    let mut inbound: FxHashMap<String, f64> = FxHashMap::default();
+    // (family, caller, callee, rpctype) -> (qps, Istio's reporter: destination?)
+    type Edges = FxHashMap<(Family, String, String, RpcType), (f64, Option<bool>)>;
+    let mut edges = Edges::default();
+    let mut inbound: FxHashMap<(Family, String), f64> = FxHashMap::default();
     let mut cpu: FxHashMap<String, Cpu> = FxHashMap::default();
     let mut skipped = 0usize;
     for s in &series {
@@ -463,6 +524,7 @@ fn build(path: &Path, series: Vec<Series>, rates: Rates, problems: &mut Problems
         };
         match role {
             Role::Edge {
+                family,
                 caller,
                 callee,
                 rpctype,
@@ -478,13 +540,13 @@ fn build(path: &Path, series: Vec<Series>, rates: Rates, problems: &mut Problems
                     continue;
                 }
                 if destination != Some(false) {
-                    *inbound.entry(callee.clone()).or_default() += r;
+                    *inbound.entry((family, callee.clone())).or_default() += r;
                 }
                 if caller.is_empty() || caller == "unknown" {
                     continue;
                 }
                 let e = edges
-                    .entry((caller, callee, rpctype))
+                    .entry((family, caller, callee, rpctype))
                     .or_insert((0.0, destination));
                 // Istio reports a call twice (source and destination): the destination wins.
                 match (e.1, destination) {
@@ -507,18 +569,40 @@ fn build(path: &Path, series: Vec<Series>, rates: Rates, problems: &mut Problems
             Role::Skip => skipped += 1,
         }
     }
-    let mut edges: Vec<_> = edges.into_iter().collect();
-    edges.sort_by(|a, b| a.0.cmp(&b.0));
-    for ((caller, callee, rpctype), (qps, _)) in edges {
+    // The mesh and the service graph see the same calls: per pair, one of them (Family).
+    let meshed: rustc_hash::FxHashSet<(String, String)> = edges
+        .keys()
+        .filter(|(f, ..)| *f == Family::Mesh)
+        .map(|(_, a, b, _)| (a.clone(), b.clone()))
+        .collect();
+    let mut summed: std::collections::BTreeMap<(String, String, RpcType), f64> = Default::default();
+    for ((family, caller, callee, rpctype), (qps, _)) in edges {
+        let seen_by_mesh = meshed.contains(&(caller.clone(), callee.clone()));
+        if family == Family::ServiceGraph && seen_by_mesh {
+            continue;
+        }
+        *summed.entry((caller, callee, rpctype)).or_default() += qps;
+    }
+    for ((caller, callee, rpctype), qps) in summed {
         let a = traffic.service_or_insert(&caller);
         let b = traffic.service_or_insert(&callee);
         let mut call = Call::rpc(qps);
         call.rpctype = rpctype;
         traffic.add_call(a, b, call);
     }
-    let mut inbound: Vec<_> = inbound.into_iter().collect();
-    inbound.sort_by(|a, b| a.0.cmp(&b.0));
-    for (name, qps) in inbound {
+    let mesh_inbound: rustc_hash::FxHashSet<String> = inbound
+        .keys()
+        .filter(|(f, _)| *f == Family::Mesh)
+        .map(|(_, name)| name.clone())
+        .collect();
+    let mut into: std::collections::BTreeMap<String, f64> = Default::default();
+    for ((family, name), qps) in inbound {
+        if family == Family::ServiceGraph && mesh_inbound.contains(&name) {
+            continue;
+        }
+        *into.entry(name).or_default() += qps;
+    }
+    for (name, qps) in into {
         let ix = traffic.service_or_insert(&name);
         traffic.service_mut(ix).inbound_qps = Some(qps);
     }
@@ -587,6 +671,40 @@ mod tests {
             Some("pricing")
         );
         assert_eq!(workload(&s("cache-0")).as_deref(), Some("cache-0"));
+    }
+
+    fn traffic(text: &str) -> Traffic {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("series.prom");
+        std::fs::write(&path, text).unwrap();
+        from_file(&path, Rates::default()).unwrap()
+    }
+
+    #[test]
+    fn the_mesh_wins_over_the_service_graph_and_inline_calls_add() {
+        let t = traffic(concat!(
+            "traces_service_graph_request_total{client=\"a\",server=\"b\"} 0 0\n",
+            "traces_service_graph_request_total{client=\"a\",server=\"b\"} 100 10000\n",
+            "traces_service_graph_request_total{client=\"user\",server=\"a\",connection_type=\"virtual_node\"} 0 0\n",
+            "traces_service_graph_request_total{client=\"user\",server=\"a\",connection_type=\"virtual_node\"} 50 10000\n",
+            "istio_requests_total{reporter=\"destination\",source_workload=\"a\",destination_workload=\"b\"} 0 0\n",
+            "istio_requests_total{reporter=\"destination\",source_workload=\"a\",destination_workload=\"b\"} 80 10000\n",
+            "merge_calls_total{caller=\"a\",callee=\"b\",path=\"inline\"} 0 0\n",
+            "merge_calls_total{caller=\"a\",callee=\"b\",path=\"inline\"} 20 10000 # {trace_id=\"x\"} 1\n",
+            "container_cpu_usage_seconds_total{pod=\"b-7d9f8b6c5-x2x4q\",container=\"b\"} 0 0\n",
+            "container_cpu_usage_seconds_total{pod=\"b-7d9f8b6c5-x2x4q\",container=\"b\"} 5 10000\n",
+            "container_cpu_usage_seconds_total{pod=\"b-7d9f8b6c5-x2x4q\",container=\"\"} 0 0\n",
+            "container_cpu_usage_seconds_total{pod=\"b-7d9f8b6c5-x2x4q\",container=\"\"} 9 10000\n",
+        ));
+        let (a, b) = (t.find("a").unwrap(), t.find("b").unwrap());
+        // 80 from the mesh (the service graph's 100 are the same calls) and 20 in-process.
+        assert_eq!(t.graph[t.graph.find_edge(a, b).unwrap()].qps, 10.0);
+        assert_eq!(t.service(b).inbound_qps, Some(10.0));
+        // `user` is no service: its calls are a's inbound only.
+        assert!(t.find("user").is_none());
+        assert_eq!(t.service(a).inbound_qps, Some(5.0));
+        // The pod-level series (container="") is not counted again.
+        assert_eq!(t.service(b).cpu_cores, Some(0.5));
     }
 
     #[test]

@@ -99,9 +99,11 @@ pub struct Attrs {
     rpc: bool,
     http: bool,
     db: Option<String>,
+    db_name: Option<String>,
     messaging: Option<String>,
     peer_service: Option<String>,
     server_address: Option<String>,
+    net_peer_name: Option<String>,
     /// The sampling probability a Jaeger sampler tag gives.
     sampler_param: Option<f64>,
     sampler_probabilistic: bool,
@@ -113,22 +115,27 @@ impl Attrs {
         match key {
             "rpc.system" | "rpc.system.name" | "rpc.service" | "rpc.method" => self.rpc = true,
             "http.request.method" | "http.method" => self.http = true,
-            "db.system" | "db.system.name" => self.db = Some(value.to_ascii_lowercase()),
+            "db.system" => self.db = Some(value.to_ascii_lowercase()),
+            "db.system.name" => self.db_name = Some(value.to_ascii_lowercase()),
             "messaging.system" => self.messaging = Some(value.to_string()),
             "peer.service" => self.peer_service = Some(value.to_string()),
-            "server.address" | "net.peer.name" if self.server_address.is_none() => {
-                self.server_address = Some(value.to_string())
-            }
+            "server.address" => self.server_address = Some(value.to_string()),
+            "net.peer.name" => self.net_peer_name = Some(value.to_string()),
             "sampler.type" => self.sampler_probabilistic = value == "probabilistic",
             "sampler.param" => self.sampler_param = value.parse().ok(),
             _ => {}
         }
     }
 
+    /// The database system: `db.system`, else the newer `db.system.name`.
+    fn db(&self) -> Option<&String> {
+        self.db.as_ref().or(self.db_name.as_ref())
+    }
+
     fn proto(&self) -> Proto {
         if self.rpc {
             Proto::Rpc
-        } else if let Some(db) = &self.db {
+        } else if let Some(db) = self.db() {
             match db.as_str() {
                 "memcached" | "redis" => Proto::Mc,
                 _ => Proto::Db,
@@ -142,13 +149,21 @@ impl Attrs {
         }
     }
 
-    /// The callee a client span names when no span of the callee answers it.
+    /// The callee a client span names when no span of the callee answers it, in this order:
+    /// `peer.service`, `server.address`, `net.peer.name`, the database system, the messaging
+    /// system (an empty value counts as none).
     fn peer(self) -> Option<String> {
-        self.peer_service
-            .or(self.server_address)
-            .or(self.db)
-            .or(self.messaging)
-            .filter(|p| !p.is_empty())
+        let db = self.db().cloned();
+        [
+            self.peer_service,
+            self.server_address,
+            self.net_peer_name,
+            db,
+            self.messaging,
+        ]
+        .into_iter()
+        .flatten()
+        .find(|p| !p.is_empty())
     }
 
     fn sampling(&self) -> Option<f64> {
@@ -189,7 +204,7 @@ struct Rec {
     service: u32,
     /// Index into `peers` + 1, 0 for none.
     peer: u32,
-    dur_ms: f32,
+    dur_ms: f64,
     line: u32,
     file: u16,
     kind: SpanKind,
@@ -208,9 +223,9 @@ pub struct SpanSet {
     peer_index: FxHashMap<Box<str>, u32>,
     peers: Vec<Box<str>>,
     spans: Vec<Rec>,
-    /// Sampling probability per trace, where a span says it.
-    sampling: FxHashMap<u128, f32>,
-    last_sampling: Option<(u128, f32)>,
+    /// Sampling probability per trace, where a span says it (the largest, when they differ).
+    sampling: FxHashMap<u128, f64>,
+    last_sampling: Option<(u128, f64)>,
     first_ns: u64,
     last_ns: u64,
     pub problems: Problems,
@@ -277,9 +292,9 @@ impl SpanSet {
             .or(s.attrs.sampling());
         if let Some(p) = probability {
             // Spans of one trace tend to come together: insert only when the trace changes.
-            let p = p as f32;
             if self.last_sampling != Some((s.trace, p)) {
-                self.sampling.insert(s.trace, p);
+                let kept = self.sampling.entry(s.trace).or_insert(p);
+                *kept = kept.max(p);
                 self.last_sampling = Some((s.trace, p));
             }
         }
@@ -294,7 +309,7 @@ impl SpanSet {
             parent: s.parent,
             service,
             peer,
-            dur_ms: (s.end_ns.saturating_sub(s.start_ns)) as f32 / 1e6,
+            dur_ms: (s.end_ns.saturating_sub(s.start_ns)) as f64 / 1e6,
             line: s.line.min(u32::MAX as usize) as u32,
             file: (self.files.len().saturating_sub(1)).min(u16::MAX as usize) as u16,
             kind: s.kind,
@@ -320,7 +335,7 @@ impl SpanSet {
         let mut untraced_callers = 0usize;
         let weight = |trace: u128| match rates.sample_rate {
             Some(p) => 1.0 / p,
-            None => 1.0 / self.sampling.get(&trace).copied().unwrap_or(1.0) as f64,
+            None => 1.0 / self.sampling.get(&trace).copied().unwrap_or(1.0),
         };
         let mut answered = Vec::new();
         for (i, s) in self.spans.iter().enumerate() {
@@ -383,10 +398,10 @@ impl SpanSet {
         for i in answered {
             self.spans[i].answered = true;
         }
-        // Calls to uninstrumented callees.
+        // Calls to uninstrumented callees, in the same edges as the joined calls: a peer that
+        // is a traced service is that service.
         let mut to_peers = 0usize;
         let mut nameless = 0usize;
-        let mut peer_edges: FxHashMap<(u32, Box<str>, Proto), Edge> = FxHashMap::default();
         for s in &self.spans {
             if !s.kind.calls() || s.answered {
                 continue;
@@ -396,18 +411,19 @@ impl SpanSet {
                 continue;
             }
             to_peers += 1;
-            let peer = self.peers[s.peer as usize - 1].clone();
-            peer_edges
-                .entry((s.service, peer, s.proto))
+            let peer = &self.peers[s.peer as usize - 1];
+            let callee = intern(&mut self.names, &mut self.service_names, peer);
+            edges
+                .entry((s.service, callee, s.proto))
                 .or_default()
                 .add(weight(s.trace), s.dur_ms);
         }
+        inbound.resize(self.service_names.len(), 0.0);
         self.into_traffic(
             traffic,
             rates,
             Joined {
                 edges,
-                peer_edges,
                 inbound,
                 untraced_callers,
                 to_peers,
@@ -473,14 +489,6 @@ impl SpanSet {
         for ((a, b, proto), e) in edges {
             traffic.add_call(nodes[a as usize], nodes[b as usize], e.call(proto, window));
         }
-        let mut peer_edges: Vec<_> = j.peer_edges.into_iter().collect();
-        peer_edges.sort_unstable_by(|((a, x, p), _), ((b, y, q), _)| {
-            (a, x, *p as u8).cmp(&(b, y, *q as u8))
-        });
-        for ((a, peer, proto), e) in peer_edges {
-            let b = traffic.service_or_insert(&peer);
-            traffic.add_call(nodes[a as usize], b, e.call(proto, window));
-        }
 
         let said = &mut traffic.assumptions;
         let spans = self.spans.len();
@@ -525,7 +533,6 @@ impl SpanSet {
 
 struct Joined {
     edges: FxHashMap<(u32, u32, Proto), Edge>,
-    peer_edges: FxHashMap<(u32, Box<str>, Proto), Edge>,
     inbound: Vec<f64>,
     untraced_callers: usize,
     to_peers: usize,
@@ -535,17 +542,17 @@ struct Joined {
 #[derive(Default)]
 struct Edge {
     count: f64,
-    durations: Vec<f32>,
+    durations: Vec<f64>,
 }
 
 impl Edge {
-    fn add(&mut self, weight: f64, dur_ms: f32) {
+    fn add(&mut self, weight: f64, dur_ms: f64) {
         self.count += weight;
         self.durations.push(dur_ms);
     }
 
     fn call(mut self, proto: Proto, window: f64) -> Call {
-        self.durations.sort_unstable_by(f32::total_cmp);
+        self.durations.sort_unstable_by(f64::total_cmp);
         let mut call = Call::rpc(self.count / window);
         call.rpctype = proto.rpctype();
         call.p50_ms = nearest_rank(&self.durations, 0.50);
@@ -555,12 +562,12 @@ impl Edge {
 }
 
 /// The nearest-rank percentile `p` of sorted values, rounded to microseconds.
-pub(crate) fn nearest_rank(sorted: &[f32], p: f64) -> Option<f64> {
+pub(crate) fn nearest_rank(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }
     let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    Some((sorted[rank - 1] as f64 * 1000.0).round() / 1000.0)
+    Some((sorted[rank - 1] * 1000.0).round() / 1000.0)
 }
 
 struct Index {

@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::json_text::{Scalar, line_of};
+use super::json_text::{Scalar, line_of, without_bom};
 use super::spans::{self, Attrs, SpanIn, SpanKind, SpanSet};
 use crate::error::{ImportError, Lines, json_message};
 
@@ -49,8 +49,9 @@ struct Endpoint<'a> {
 pub fn read(set: &mut SpanSet, path: &Path) -> Result<(), ImportError> {
     set.file(path);
     let text = std::fs::read_to_string(path).map_err(|e| ImportError::io(path, e))?;
-    let lines = Lines::new(&text);
-    let items = match serde_json::from_str::<Vec<&RawValue>>(&text) {
+    let text = without_bom(&text);
+    let lines = Lines::new(text);
+    let items = match serde_json::from_str::<Vec<&RawValue>>(text) {
         Ok(items) => items,
         Err(e) => {
             let message = format!("not Zipkin v2 JSON (a list of spans): {}", json_message(&e));
@@ -62,14 +63,14 @@ pub fn read(set: &mut SpanSet, path: &Path) -> Result<(), ImportError> {
         if raw.get().starts_with('[') {
             // A trace: a list of spans.
             match serde_json::from_str::<Vec<&RawValue>>(raw.get()) {
-                Ok(spans) => spans.into_iter().for_each(|s| span(set, &lines, &text, s)),
+                Ok(spans) => spans.into_iter().for_each(|s| span(set, &lines, text, s)),
                 Err(e) => {
-                    let line = line_of(&lines, &text, raw) + e.line() - 1;
+                    let line = line_of(&lines, text, raw) + e.line() - 1;
                     set.problem(line, format!("not a Zipkin trace: {}", json_message(&e)));
                 }
             }
         } else {
-            span(set, &lines, &text, raw);
+            span(set, &lines, text, raw);
         }
     }
     Ok(())

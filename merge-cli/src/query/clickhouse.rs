@@ -9,11 +9,14 @@ use super::Query;
 pub fn text(q: &Query) -> String {
     let probability = match q.sample_rate {
         Some(p) => format!("toFloat64({p})"),
-        None => "max(p) OVER (PARTITION BY trace_id)".to_string(),
+        // A span's probability counts when in (0, 1]; a trace takes the largest its spans say.
+        None => "max(if(p_said > 0 AND p_said <= 1, p_said, NULL)) OVER (PARTITION BY trace_id)"
+            .to_string(),
     };
     let window = match q.window_literal() {
         Some(w) => format!("toFloat64({w})"),
-        None => "(SELECT (max(end_ns) - min(start_ns)) / 1e9 FROM merge_spans WHERE start_ns > 0)"
+        // No time (no timestamps, or one instant): counts, as the importer says.
+        None => "(SELECT if(max(end_ns) > min(start_ns), (max(end_ns) - min(start_ns)) / 1e9, 1.0) FROM merge_spans WHERE start_ns > 0)"
             .to_string(),
     };
     let filter = q.time_filter("toUnixTimestamp64Nano(Timestamp)");
@@ -34,7 +37,7 @@ merge_spans AS (
             lower(replaceOne(toString(SpanKind), 'SPAN_KIND_', '')) = 'consumer', 5,
             lower(replaceOne(toString(SpanKind), 'SPAN_KIND_', '')) = 'internal', 1, 0) AS kind,
     toInt64(toUnixTimestamp64Nano(Timestamp)) AS start_ns,
-    toInt64(toUnixTimestamp64Nano(Timestamp)) + toInt64(Duration) AS end_ns,
+    toInt64(toUnixTimestamp64Nano(Timestamp)) + greatest(toInt64(Duration), 0) AS end_ns,
     TraceState AS trace_state,
     SpanAttributes AS attrs
   FROM {table}
@@ -46,12 +49,12 @@ merge_sampled AS (
   SELECT *, 1.0 / ifNull({probability}, 1.0) AS w FROM (
     SELECT *,
       multiIf(
-        match(trace_state, 'ot=[^,]*th:[0-9a-f]'),
-          1.0 - toFloat64(reinterpretAsUInt64(reverse(unhex(leftPad(rightPad(extract(trace_state, 'ot=[^,]*th:([0-9a-f]{{1,14}})'), 14, '0'), 16, '0'))))) / 72057594037927936.0,
-        match(trace_state, 'ot=[^,]*p:[0-9]'),
+        match(trace_state, 'ot=[^,]*th:[0-9a-f]{{1,14}}(;|,|$)'),
+          1.0 - toFloat64(reinterpretAsUInt64(reverse(unhex(leftPad(rightPad(extract(trace_state, 'ot=[^,]*th:([0-9a-f]{{1,14}})(?:;|,|$)'), 14, '0'), 16, '0'))))) / 72057594037927936.0,
+        match(trace_state, 'ot=[^,]*p:[0-9]{{1,2}}(;|,|$)') AND toUInt32(extract(trace_state, 'ot=[^,]*p:([0-9]+)')) <= 62,
           pow(0.5, toUInt32(extract(trace_state, 'ot=[^,]*p:([0-9]+)'))),
         attrs['sampler.type'] = 'probabilistic', toFloat64OrNull(attrs['sampler.param']),
-        NULL) AS p,
+        NULL) AS p_said,
       multiIf(
         mapContains(attrs, 'rpc.system') OR mapContains(attrs, 'rpc.system.name')
           OR mapContains(attrs, 'rpc.service') OR mapContains(attrs, 'rpc.method'), 'rpc',
@@ -61,11 +64,11 @@ merge_sampled AS (
         mapContains(attrs, 'http.request.method') OR mapContains(attrs, 'http.method'), 'http',
         'unknown') AS proto,
       if(kind IN (3, 4), multiIf(
-        mapContains(attrs, 'peer.service'), attrs['peer.service'],
-        mapContains(attrs, 'server.address'), attrs['server.address'],
-        mapContains(attrs, 'net.peer.name'), attrs['net.peer.name'],
-        mapContains(attrs, 'db.system'), lower(attrs['db.system']),
-        mapContains(attrs, 'db.system.name'), lower(attrs['db.system.name']),
+        attrs['peer.service'] != '', attrs['peer.service'],
+        attrs['server.address'] != '', attrs['server.address'],
+        attrs['net.peer.name'] != '', attrs['net.peer.name'],
+        mapContains(attrs, 'db.system') AND attrs['db.system'] != '', lower(attrs['db.system']),
+        attrs['db.system.name'] != '', lower(attrs['db.system.name']),
         attrs['messaging.system']), '') AS peer
     FROM merge_spans
   )

@@ -28,11 +28,16 @@ pub fn text(q: &Query) -> String {
     };
     let probability = match q.sample_rate {
         Some(p) => format!("CAST({p} AS DOUBLE)"),
-        None => "max(p) OVER (PARTITION BY trace_id)".to_string(),
+        // A span's probability counts when in (0, 1]; a trace takes the largest its spans say.
+        None => {
+            "max(CASE WHEN p_said > 0 AND p_said <= 1 THEN p_said END) OVER (PARTITION BY trace_id)"
+                .to_string()
+        }
     };
     let window = match q.window_literal() {
         Some(w) => format!("SELECT CAST({w} AS DOUBLE) AS seconds"),
-        None => "SELECT (max(end_ns) - min(start_ns)) / 1e9 AS seconds FROM merge_sampled WHERE start_ns > 0"
+        // No time (no timestamps, or one instant): counts, as the importer says.
+        None => "SELECT coalesce(nullif((max(end_ns) - min(start_ns)) / 1e9, 0), 1.0) AS seconds FROM merge_sampled WHERE start_ns > 0"
             .to_string(),
     };
     let filter = q.time_filter("CAST(s.startTimeUnixNano AS BIGINT)");
@@ -54,8 +59,8 @@ SELECT
   lower(coalesce(s.parentSpanId, '')) AS parent_id,
   try_element_at(filter(rs.resource.attributes, a -> a.key = 'service.name'), 1).value.stringValue AS service,
   s.kind AS kind,
-  CAST(s.startTimeUnixNano AS BIGINT) AS start_ns,
-  CAST(s.endTimeUnixNano AS BIGINT) AS end_ns,
+  coalesce(CAST(s.startTimeUnixNano AS BIGINT), 0) AS start_ns,
+  greatest(coalesce(CAST(s.endTimeUnixNano AS BIGINT), 0), coalesce(CAST(s.startTimeUnixNano AS BIGINT), 0)) AS end_ns,
   coalesce(s.traceState, '') AS trace_state,
   map_from_entries(transform(coalesce(s.attributes, array()), a -> struct(a.key,
     coalesce(a.value.stringValue, a.value.intValue, CAST(a.value.doubleValue AS STRING), CAST(a.value.boolValue AS STRING))))) AS attrs
@@ -73,12 +78,12 @@ SELECT trace_id, span_id, parent_id, service, kind, start_ns, end_ns, proto, pee
 FROM (
   SELECT *,
     CASE
-      WHEN trace_state RLIKE 'ot=[^,]*th:[0-9a-f]{{1,14}}' THEN
-        1.0 - CAST(conv(rpad(regexp_extract(trace_state, 'ot=[^,]*th:([0-9a-f]{{1,14}})', 1), 14, '0'), 16, 10) AS DOUBLE) / 72057594037927936.0
-      WHEN trace_state RLIKE 'ot=[^,]*p:[0-9]+' THEN
+      WHEN trace_state RLIKE 'ot=[^,]*th:[0-9a-f]{{1,14}}(;|,|$)' THEN
+        1.0 - CAST(conv(rpad(regexp_extract(trace_state, 'ot=[^,]*th:([0-9a-f]{{1,14}})(;|,|$)', 1), 14, '0'), 16, 10) AS DOUBLE) / 72057594037927936.0
+      WHEN trace_state RLIKE 'ot=[^,]*p:[0-9]{{1,2}}(;|,|$)' AND CAST(regexp_extract(trace_state, 'ot=[^,]*p:([0-9]+)', 1) AS INT) <= 62 THEN
         pow(0.5, CAST(regexp_extract(trace_state, 'ot=[^,]*p:([0-9]+)', 1) AS INT))
       WHEN element_at(attrs, 'sampler.type') = 'probabilistic' THEN try_cast(element_at(attrs, 'sampler.param') AS DOUBLE)
-    END AS p,
+    END AS p_said,
     CASE
       WHEN element_at(attrs, 'rpc.system') IS NOT NULL OR element_at(attrs, 'rpc.system.name') IS NOT NULL
         OR element_at(attrs, 'rpc.service') IS NOT NULL OR element_at(attrs, 'rpc.method') IS NOT NULL THEN 'rpc'
@@ -88,10 +93,12 @@ FROM (
       WHEN element_at(attrs, 'http.request.method') IS NOT NULL OR element_at(attrs, 'http.method') IS NOT NULL THEN 'http'
       ELSE 'unknown'
     END AS proto,
-    CASE WHEN kind IN (3, 4) THEN nullif(coalesce(element_at(attrs, 'peer.service'), element_at(attrs, 'server.address'),
-      element_at(attrs, 'net.peer.name'), lower(coalesce(element_at(attrs, 'db.system'), element_at(attrs, 'db.system.name'))),
-      element_at(attrs, 'messaging.system')), '') END AS peer
-  FROM merge_spans);
+    CASE WHEN kind IN (3, 4) THEN coalesce(nullif(element_at(attrs, 'peer.service'), ''),
+      nullif(element_at(attrs, 'server.address'), ''), nullif(element_at(attrs, 'net.peer.name'), ''),
+      nullif(lower(coalesce(element_at(attrs, 'db.system'), element_at(attrs, 'db.system.name'))), ''),
+      nullif(element_at(attrs, 'messaging.system'), '')) END AS peer
+  FROM merge_spans
+);
 -- Both outputs read it: computed once.
 CACHE TABLE merge_sampled;
 

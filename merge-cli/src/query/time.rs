@@ -8,7 +8,9 @@ pub struct Time(pub i128);
 pub fn parse_time(text: &str) -> Result<Time, String> {
     let text = text.trim();
     if let Ok(seconds) = text.parse::<f64>() {
-        return Ok(Time((seconds * 1e9).round() as i128));
+        if seconds.is_finite() && seconds.abs() < 1e12 {
+            return Ok(Time((seconds * 1e9).round() as i128));
+        }
     }
     rfc3339(text).ok_or_else(|| {
         format!("`{text}` is not a time: give RFC 3339 in UTC (2026-12-05T10:00:00Z) or seconds since the epoch")
@@ -23,7 +25,13 @@ fn rfc3339(s: &str) -> Option<Time> {
     let (hms, fraction) = time.split_once('.').unwrap_or((time, ""));
     let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
     let (h, min, sec) = (t.next()??, t.next()??, t.next()??);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || sec > 60 {
+    if !(0..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&day)
+        || !(0..=23).contains(&h)
+        || !(0..=59).contains(&min)
+        || !(0..=60).contains(&sec)
+    {
         return None;
     }
     if fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
@@ -63,5 +71,6 @@ mod tests {
         assert!(parse_time("2026-13-05T10:00:00Z").is_err());
         assert!(parse_time("2026-12-05T10:00:00+01:00").is_err());
         assert!(parse_time("yesterday").is_err());
+        assert!(parse_time("99999999999999-01-01T00:00:00Z").is_err());
     }
 }
