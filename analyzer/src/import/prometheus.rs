@@ -40,7 +40,7 @@ use crate::model::{Call, RpcType, SourceKind, Traffic};
 struct Series {
     name: Option<String>,
     labels: Vec<(String, String)>,
-    samples: Vec<(Option<f64>, f64)>,
+    samples: Samples,
     line: usize,
 }
 
@@ -112,9 +112,46 @@ pub fn is_exposition(head: &str) -> bool {
     parse_sample(line).is_ok()
 }
 
+/// Series by name and labels: a series seen again (another scrape, another query answer) is
+/// the same series, its samples added.
+#[derive(Default)]
+struct SeriesSet {
+    out: Vec<Series>,
+    index: FxHashMap<(Option<String>, Labels), usize>,
+}
+
+impl SeriesSet {
+    fn add(&mut self, name: Option<String>, mut labels: Labels, samples: Samples, line: usize) {
+        labels.sort();
+        let key = (name, labels);
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None => {
+                self.out.push(Series {
+                    name: key.0.clone(),
+                    labels: key.1.clone(),
+                    samples: Vec::new(),
+                    line,
+                });
+                self.index.insert(key, self.out.len() - 1);
+                self.out.len() - 1
+            }
+        };
+        self.out[i].samples.extend(samples);
+    }
+
+    /// The series, each one's samples in time order.
+    fn finish(mut self) -> Vec<Series> {
+        for s in &mut self.out {
+            s.samples
+                .sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+        }
+        self.out
+    }
+}
+
 fn exposition(path: &Path, text: &str, problems: &mut Problems) -> Vec<Series> {
-    let mut by_key: FxHashMap<String, usize> = FxHashMap::default();
-    let mut out: Vec<Series> = Vec::new();
+    let mut set = SeriesSet::default();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -124,22 +161,13 @@ fn exposition(path: &Path, text: &str, problems: &mut Problems) -> Vec<Series> {
         let line = without_exemplar(line);
         match parse_sample(line) {
             Ok((name, labels, value, ts)) => {
-                let key = line[..line.len() - line_tail(line)].to_string();
-                let ix = *by_key.entry(key).or_insert_with(|| {
-                    out.push(Series {
-                        name: Some(name.to_string()),
-                        labels,
-                        samples: Vec::new(),
-                        line: i + 1,
-                    });
-                    out.len() - 1
-                });
-                out[ix].samples.push((ts.map(|ms| ms / 1000.0), value));
+                let sample = vec![(ts.map(|ms| ms / 1000.0), value)];
+                set.add(Some(name.to_string()), labels, sample, i + 1);
             }
             Err(message) => problems.push(InputError::at(path, i + 1, message)),
         }
     }
-    out
+    set.finish()
 }
 
 /// A sample line without its OpenMetrics exemplar: the first ` # {` outside a quoted label
@@ -159,16 +187,8 @@ fn without_exemplar(line: &str) -> &str {
     line
 }
 
-/// The length of a sample line's value and timestamp, with the space before them.
-fn line_tail(line: &str) -> usize {
-    let body_end = match line.rfind('}') {
-        Some(i) => i + 1,
-        None => line.find(char::is_whitespace).unwrap_or(line.len()),
-    };
-    line.len() - body_end
-}
-
 type Labels = Vec<(String, String)>;
+type Samples = Vec<(Option<f64>, f64)>;
 type Sample<'a> = (&'a str, Labels, f64, Option<f64>);
 
 /// `name{label="value",...} value [timestamp_ms]`.
@@ -275,9 +295,7 @@ struct Result_ {
 
 fn query_json(path: &Path, text: &str, problems: &mut Problems) -> Vec<Series> {
     let lines = Lines::new(text);
-    let mut out: Vec<Series> = Vec::new();
-    // The same series in several answers is one series: its samples join.
-    let mut by_key: FxHashMap<(Option<String>, Labels), usize> = FxHashMap::default();
+    let mut set = SeriesSet::default();
     let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Answer>();
     loop {
         let start = stream.byte_offset();
@@ -327,31 +345,15 @@ fn query_json(path: &Path, text: &str, problems: &mut Problems) -> Vec<Series> {
                     }
                 }
             }
-            let mut labels: Vec<(String, String)> = r.metric.into_iter().collect();
-            labels.sort();
+            let mut labels: Labels = r.metric.into_iter().collect();
             let name = labels
                 .iter()
                 .position(|(k, _)| k == "__name__")
-                .map(|i| labels.remove(i).1);
-            match by_key.get(&(name.clone(), labels.clone())) {
-                Some(&i) => out[i].samples.extend(samples),
-                None => {
-                    by_key.insert((name.clone(), labels.clone()), out.len());
-                    out.push(Series {
-                        name,
-                        labels,
-                        samples,
-                        line,
-                    });
-                }
-            }
+                .map(|i| labels.swap_remove(i).1);
+            set.add(name, labels, samples, line);
         }
     }
-    for s in &mut out {
-        s.samples
-            .sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    }
-    out
+    set.finish()
 }
 
 fn role(s: &Series) -> Role {
