@@ -218,10 +218,8 @@ struct Rec {
 pub struct SpanSet {
     kind: SourceKind,
     files: Vec<PathBuf>,
-    names: FxHashMap<Box<str>, u32>,
-    service_names: Vec<Box<str>>,
-    peer_index: FxHashMap<Box<str>, u32>,
-    peers: Vec<Box<str>>,
+    services: Names,
+    peers: Names,
     spans: Vec<Rec>,
     /// Sampling probability per trace, where a span says it (the largest, when they differ).
     sampling: FxHashMap<u128, f64>,
@@ -245,10 +243,8 @@ impl SpanSet {
         SpanSet {
             kind,
             files: Vec::new(),
-            names: FxHashMap::default(),
-            service_names: Vec::new(),
-            peer_index: FxHashMap::default(),
-            peers: Vec::new(),
+            services: Names::default(),
+            peers: Names::default(),
             spans: Vec::new(),
             sampling: FxHashMap::default(),
             last_sampling: None,
@@ -281,7 +277,7 @@ impl SpanSet {
             let message = format!("span {:016x} has no service name", s.id);
             return self.problem(s.line, message);
         }
-        let service = intern(&mut self.names, &mut self.service_names, s.service);
+        let service = self.services.id(s.service);
         if s.start_ns > 0 {
             self.first_ns = self.first_ns.min(s.start_ns);
             self.last_ns = self.last_ns.max(s.end_ns.max(s.start_ns));
@@ -299,9 +295,10 @@ impl SpanSet {
             }
         }
         let proto = s.attrs.proto();
-        let peer = match s.remote.map(str::to_string).or_else(|| s.attrs.peer()) {
-            Some(p) if s.kind.calls() => intern(&mut self.peer_index, &mut self.peers, &p) + 1,
-            _ => 0,
+        let peer = match (s.kind.calls(), s.remote) {
+            (false, _) => 0,
+            (true, Some(remote)) => self.peers.id(remote) + 1,
+            (true, None) => s.attrs.peer().map_or(0, |p| self.peers.id(&p) + 1),
         };
         self.spans.push(Rec {
             trace: s.trace,
@@ -331,7 +328,7 @@ impl SpanSet {
         let index = self.index();
         let mut problems = Problems::default();
         let mut edges: FxHashMap<(u32, u32, Proto), Edge> = FxHashMap::default();
-        let mut inbound = vec![0.0f64; self.service_names.len()];
+        let mut inbound = vec![0.0f64; self.services.list.len()];
         let mut untraced_callers = 0usize;
         let weight = |trace: u128| match rates.sample_rate {
             Some(p) => 1.0 / p,
@@ -411,14 +408,13 @@ impl SpanSet {
                 continue;
             }
             to_peers += 1;
-            let peer = &self.peers[s.peer as usize - 1];
-            let callee = intern(&mut self.names, &mut self.service_names, peer);
+            let callee = self.services.id(&self.peers.list[s.peer as usize - 1]);
             edges
                 .entry((s.service, callee, s.proto))
                 .or_default()
                 .add(weight(s.trace), s.dur_ms);
         }
-        inbound.resize(self.service_names.len(), 0.0);
+        inbound.resize(self.services.list.len(), 0.0);
         self.into_traffic(
             traffic,
             rates,
@@ -473,7 +469,8 @@ impl SpanSet {
             None => 1.0,
         };
         let nodes: Vec<_> = self
-            .service_names
+            .services
+            .list
             .iter()
             .zip(&j.inbound)
             .map(|(name, &inbound)| {
@@ -601,14 +598,24 @@ impl Index {
     }
 }
 
-fn intern(names: &mut FxHashMap<Box<str>, u32>, list: &mut Vec<Box<str>>, name: &str) -> u32 {
-    if let Some(&i) = names.get(name) {
-        return i;
+/// Names by number, each kept once.
+#[derive(Debug, Default)]
+struct Names {
+    index: FxHashMap<Box<str>, u32>,
+    list: Vec<Box<str>>,
+}
+
+impl Names {
+    /// The number of `name`, given it on first sight.
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        self.list.push(name.into());
+        self.index.insert(name.into(), i);
+        i
     }
-    let i = list.len() as u32;
-    list.push(name.into());
-    names.insert(name.into(), i);
-    i
 }
 
 /// The sampling probability in a W3C tracestate's OpenTelemetry entry: `ot=th:<hex>` (the
