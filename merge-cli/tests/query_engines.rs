@@ -6,15 +6,14 @@
 //! The engines come from PyPI through scripts/engines-venv.sh (a virtual environment under
 //! target/, made once); Spark needs Java 17.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use support::root;
 
 fn spans() -> PathBuf {
     root().join("fixtures/traces/shop.otlp.jsonl")

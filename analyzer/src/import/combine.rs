@@ -35,11 +35,7 @@ pub fn combine(mut inputs: Vec<(PathBuf, Traffic)>) -> Traffic {
         let (mut added, mut repeated, mut filled) = (0usize, 0usize, 0usize);
         for ix in t.graph.node_indices() {
             let s = t.service(ix);
-            let lonely = t.graph.edges(ix).next().is_none()
-                && t.graph
-                    .edges_directed(ix, petgraph::Direction::Incoming)
-                    .next()
-                    .is_none();
+            let lonely = t.graph.neighbors_undirected(ix).next().is_none();
             if lonely && t.kind == SourceKind::Prometheus && out.find(&s.name).is_none() {
                 cpu_only.push(s.clone());
                 continue;
