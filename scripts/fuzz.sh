@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs cargo-merge's fuzz targets (fuzz/): each for SECONDS (default 60), or for RUNS
-# executions when MERGE_FUZZ_RUNS is set, seeded from the fixtures (fuzz/seed.py), on the
+# Runs cargo-merge's fuzz targets (fuzz/): each for SECONDS (default 60), or until
+# MERGE_FUZZ_RUNS executions when that is set and comes first, seeded from the fixtures (fuzz/seed.py), on the
 # nightly toolchain with cargo-fuzz (installed when missing), as many at once as there are
 # cores (MERGE_FUZZ_JOBS). Prints the executions of each target; a crash fails the script, the
 # failing input under fuzz/artifacts/<target>/. The corpus grows in target/fuzz-corpus/.
@@ -26,9 +26,9 @@ corpus="$root/target/fuzz-corpus"
 python3 "$root/fuzz/seed.py" "$corpus"
 # One build of every target, with the address sanitizer and debug assertions.
 cargo +nightly fuzz build -O --debug-assertions
-limit="-max_total_time=$seconds"
+limits=("-max_total_time=$seconds")
 if [ -n "${MERGE_FUZZ_RUNS:-}" ]; then
-    limit="-runs=$MERGE_FUZZ_RUNS"
+    limits+=("-runs=$MERGE_FUZZ_RUNS")
 fi
 # One target: its run's statistics in target/fuzz-<target>.log, a line of executions, and the
 # failing input's tail of the log on a crash.
@@ -39,7 +39,7 @@ run_one() {
     # records (32 bytes each, freed with the process), which LeakSanitizer reports. Unbounded
     # allocation is what matters, and the RSS and malloc limits catch it.
     if ! cargo +nightly fuzz run -O --debug-assertions "$t" "$corpus/$t" -- \
-        "$limit" -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=65536 -detect_leaks=0 \
+        "${limits[@]}" -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=65536 -detect_leaks=0 \
         -print_final_stats=1 >"$log" 2>&1; then
         tail -40 "$log" >&2
         echo "fuzz: $t FAILED; the input is under fuzz/artifacts/$t/" >&2
