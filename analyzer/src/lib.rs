@@ -14,6 +14,7 @@ pub mod git;
 pub mod group;
 pub mod host;
 pub mod import;
+pub mod lock;
 pub mod members;
 pub mod model;
 pub mod paths;

@@ -86,14 +86,15 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
     // its records of the groups not built here are carried over.
     let lock_path = plan.dir.join("merge.lock");
     if let Ok(previous) = std::fs::read_to_string(&lock_path)
-        && let Err(e) = mergelock::carried(&previous)
+        && let Err(e) = merge_analyzer::lock::records_not_built(&previous, &Default::default())
     {
         let mut d = Diagnostic::usage(
             "malformed-input",
-            e,
+            e.message,
             "merge.lock is written by `cargo merge build`; fix the file or remove it",
         );
         d.file = Some(lock_path);
+        d.line = e.line;
         return Err(Failure::Input(vec![d]));
     }
     // Members from git, checked out under the output folder at their pins.

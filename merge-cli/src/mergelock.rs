@@ -2,11 +2,13 @@
 //! source folder or git repository and pin, package version, git commit, hashes of its plan
 //! entry, Cargo.lock and .proto files) and the isolation decisions taken. Deterministic
 //! (sorted, no timestamps), so an unchanged build writes the same bytes; `cargo merge status`
-//! reads it back ([`read`]) and compares.
+//! reads it back (`merge_analyzer::lock`, where the records' types and the readers live) and
+//! compares.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use merge_analyzer::lock::{self, ProtoHash, Record, VERSION};
 use merge_analyzer::members::{Member, PlanFile};
 use merge_analyzer::plan::Isolation;
 use merge_analyzer::sources::Source;
@@ -42,108 +44,22 @@ pub fn render(
             );
         }
     }
-    for (key, text) in kept(previous, &built)? {
-        records.entry(key).or_insert(text);
+    if let Some(previous) = previous {
+        let kept = lock::records_not_built(previous, &built).map_err(|e| e.message)?;
+        for (key, text) in kept {
+            records.entry(key).or_insert(text);
+        }
     }
-    let mut out = String::from(
+    let mut out = format!(
         "# merge.lock: written by `cargo merge build`; do not edit.\n\
          # What each merged binary was built from, member by member.\n\
-         version = 2\n",
+         version = {VERSION}\n",
     );
     for text in records.into_values() {
         out.push('\n');
         out.push_str(&text);
     }
     Ok(out)
-}
-
-/// Whether `previous` (the merge.lock a build is to rewrite) can be read for the records it
-/// carries over.
-pub fn carried(previous: &str) -> Result<(), String> {
-    kept(Some(previous), &BTreeSet::new()).map(|_| ())
-}
-
-/// A record's (group, member).
-type Key = (String, String);
-
-/// Records of groups not built now, as they were.
-fn kept(previous: Option<&str>, built: &BTreeSet<&str>) -> Result<Vec<(Key, String)>, String> {
-    let Some(previous) = previous else {
-        return Ok(Vec::new());
-    };
-    let doc = previous.parse::<toml_edit::DocumentMut>().map_err(|e| {
-        format!(
-            "the merge.lock beside the plan does not parse ({}); fix it or remove it (a merge of two pull requests that each changed it leaves conflict markers)",
-            e.message().trim()
-        )
-    })?;
-    if doc.get("version").and_then(toml_edit::Item::as_integer) != Some(i64::from(VERSION)) {
-        return Ok(Vec::new());
-    }
-    let Some(list) = doc.get("member").and_then(|m| m.as_array_of_tables()) else {
-        return Ok(Vec::new());
-    };
-    Ok(list
-        .iter()
-        .filter_map(|t| {
-            let group = t.get("group")?.as_str()?;
-            let name = t.get("name")?.as_str()?;
-            if built.contains(group) {
-                return None;
-            }
-            let mut one = toml_edit::DocumentMut::new();
-            let mut array = toml_edit::ArrayOfTables::new();
-            array.push(t.clone());
-            one.insert("member", toml_edit::Item::ArrayOfTables(array));
-            Some((
-                (group.to_owned(), name.to_owned()),
-                one.to_string().trim_start().to_owned(),
-            ))
-        })
-        .collect())
-}
-
-/// What one member of a built group was built from: merge.lock's record of it, and its entry
-/// in the group's `merge-manifest.json`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-// merge.lock writes its keys in kebab-case, the manifest's JSON in snake_case.
-#[serde(rename_all(deserialize = "kebab-case"))]
-pub struct Record {
-    pub name: String,
-    pub group: String,
-    pub isolation: String,
-    pub package: String,
-    pub version: String,
-    /// Its package folder, relative to the plan's folder; for a git member, the repository
-    /// as the plan names it.
-    pub source: String,
-    /// A git member's pin (`tag v1.2.0`, `rev ..`, `branch ..`, `HEAD`, `latest-tag`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub git_pin: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub git_commit: Option<String>,
-    /// Built with uncommitted changes in its folder.
-    #[serde(default)]
-    pub git_dirty: bool,
-    /// `sha256:<hex>` of what the plan says of it (its entry, its group's members and the
-    /// isolation policy; not `env`, which only bench reads).
-    #[serde(default)]
-    pub plan: String,
-    /// `sha256:<hex>` of its Cargo.lock.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cargo_lock: Option<String>,
-    #[serde(default)]
-    pub proto: Vec<ProtoHash>,
-    #[serde(default)]
-    pub decisions: Vec<String>,
-}
-
-/// A .proto file of a member, by its path relative to the member's package folder (so that
-/// it does not move with a checkout).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ProtoHash {
-    pub path: String,
-    pub sha256: String,
 }
 
 /// What the records of one group share.
@@ -207,39 +123,6 @@ pub fn plan_hash(plan: &PlanFile, group: &str, name: &str) -> String {
         "service": service,
     });
     format!("sha256:{}", sha256(said.to_string().as_bytes()))
-}
-
-/// The version of merge.lock this cargo-merge writes and reads (2: proto paths relative to
-/// the member's folder, the plan's hash, git pins).
-pub const VERSION: u32 = 2;
-
-/// merge.lock as written: its records.
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct Lock {
-    #[serde(default)]
-    pub version: u32,
-    #[serde(default)]
-    pub member: Vec<Record>,
-}
-
-/// Reads merge.lock's text; an error names the line.
-pub fn read(text: &str) -> Result<Lock, (Option<usize>, String)> {
-    let lock: Lock = toml::from_str(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-        (line, e.message().trim().to_owned())
-    })?;
-    if lock.version != VERSION {
-        return Err((
-            None,
-            format!(
-                "merge.lock is of version {}, this cargo-merge reads version {VERSION}: build again to write it anew",
-                lock.version
-            ),
-        ));
-    }
-    Ok(lock)
 }
 
 /// A record as merge.lock's `[[member]]` table.
@@ -329,34 +212,6 @@ fn proto_files(m: &Member) -> Vec<(std::path::PathBuf, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn records_of_groups_not_built_are_kept() {
-        let previous = "version = 2\n\n[[member]]\nname = \"a\"\ngroup = \"one\"\ndecisions = []\n\n\
-                        [[member]]\nname = \"b\"\ngroup = \"two\"\ndecisions = []\n";
-        let built = BTreeSet::from(["two"]);
-        let kept = kept(Some(previous), &built).expect("parses");
-        assert_eq!(kept.len(), 1);
-        assert_eq!(kept[0].0, ("one".to_owned(), "a".to_owned()));
-        assert!(
-            kept[0].1.starts_with("[[member]]\nname = \"a\""),
-            "{}",
-            kept[0].1
-        );
-    }
-
-    #[test]
-    fn an_older_lock_keeps_nothing_and_a_broken_one_is_an_error() {
-        let built = BTreeSet::from(["two"]);
-        let old = "version = 1\n\n[[member]]\nname = \"a\"\ngroup = \"one\"\n";
-        assert_eq!(kept(Some(old), &built), Ok(Vec::new()));
-        let conflicted = "version = 2\n<<<<<<< HEAD\n[[member]]\n";
-        assert!(kept(Some(conflicted), &built).is_err_and(|e| e.contains("does not parse")),);
-        // Lines are counted from 1, also for an error at a line's start.
-        let (line, _) = read("version = 2\n\n[[member]]\nname = 3\n").expect_err("bad");
-        assert_eq!(line, Some(4));
-        assert!(read("version = 1\n").is_err_and(|(_, e)| e.contains("build again")));
-    }
 
     #[test]
     fn hashes_and_quotes_are_stable() {

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use merge_analyzer::check::Severity;
 use serde::Serialize;
 
-use crate::mergelock::Record;
 use crate::synth::protos::sha256;
+use merge_analyzer::lock::Record;
 
 /// The file's name, in `<out>/<group>/`.
 pub const FILE: &str = "merge-manifest.json";

@@ -20,7 +20,8 @@ use serde::Serialize;
 use crate::Failure;
 use crate::cli::{MessageFormat, StatusArgs};
 use crate::diagnostic::Diagnostic;
-use crate::mergelock::{self, Record};
+use crate::mergelock;
+use merge_analyzer::lock::{self, Record};
 
 /// One group's state: the JSON line `group-status`.
 #[derive(Debug, Serialize)]
@@ -94,17 +95,17 @@ pub fn exec(args: &StatusArgs) -> Result<bool, Failure> {
     }
     let lock_path = plan.dir.join("merge.lock");
     let lock = match std::fs::read_to_string(&lock_path) {
-        Ok(text) => mergelock::read(&text).map_err(|(line, message)| {
+        Ok(text) => lock::read(&text).map_err(|e| {
             let mut d = Diagnostic::usage(
                 "malformed-input",
-                format!("merge.lock: {message}"),
+                format!("merge.lock: {}", e.message),
                 "merge.lock is written by `cargo merge build`; build again to write it anew",
             );
             d.file = Some(lock_path.clone());
-            d.line = line;
+            d.line = e.line;
             Failure::Input(vec![d])
         })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => mergelock::Lock::default(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => lock::Lock::default(),
         Err(e) => {
             return Err(Failure::Other(anyhow::anyhow!(
                 "cannot read `{}`: {e}",
