@@ -1,28 +1,39 @@
-//! Every input a fuzz target crashed on, kept under fixtures/fuzz/<target>/ once fixed, replayed
-//! through the target's own code (fuzz/src/lib.rs, included here): the readers must return a
-//! model or input errors naming lines their files have, never panic. A new crash input goes into
-//! the folder of its target with the fix.
+//! Every input a readers' fuzz target crashed on, kept under fixtures/fuzz/<target>/ once fixed,
+//! replayed through the target's own code (fuzz/src/readers.rs, included here): the readers must
+//! return a model or input errors naming lines their files have, never panic. A new crash input
+//! goes into the folder of its target with the fix. (The rewrite's and the conversion's kept
+//! inputs are replayed by merge-rewrite's and merge-tests' tests.)
 
 #[allow(dead_code)]
-#[path = "../../fuzz/src/lib.rs"]
+#[path = "../../fuzz/src/readers.rs"]
 mod fuzz;
 
 use std::path::Path;
 
-/// Kept crash inputs, one folder per target; none is kept yet (README.md there).
+/// Kept crash inputs, one folder per target (README.md there).
 #[test]
 fn every_kept_crash_input_is_read_without_a_panic() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/fuzz");
-    let mut replayed = 0;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = root.join("fixtures/fuzz");
+    let (mut replayed, mut kept) = (0, 0);
     for entry in std::fs::read_dir(&dir).expect("fixtures/fuzz").flatten() {
         let target = entry.file_name().to_string_lossy().into_owned();
         if !entry.path().is_dir() {
             continue;
         }
+        let source = root.join(format!("fuzz/fuzz_targets/{target}.rs"));
         assert!(
-            fuzz::TARGETS.contains(&target.as_str()),
+            source.is_file(),
             "fixtures/fuzz/{target} is not a fuzz target"
         );
+        if !fuzz::TARGETS.contains(&target.as_str()) {
+            continue;
+        }
+        kept += walkdir::WalkDir::new(entry.path())
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_type().is_file())
+            .count();
         for input in std::fs::read_dir(entry.path())
             .expect("a target's folder")
             .flatten()
@@ -32,13 +43,8 @@ fn every_kept_crash_input_is_read_without_a_panic() {
             replayed += 1;
         }
     }
-    // The folder names only targets that exist, and what it holds was all replayed.
-    let kept = walkdir::WalkDir::new(&dir)
-        .min_depth(2)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .count();
+    // The folder names only targets that exist, and what it holds for the readers was all
+    // replayed.
     assert_eq!(replayed, kept);
 }
 
@@ -57,6 +63,14 @@ fn the_targets_hold_on_fixture_inputs() {
         &read("fixtures/traces/shop.servicegraph.query.json"),
     );
     fuzz::run("read_plan", &read("fixtures/shop/bench/merge.toml"));
+    fuzz::run("read_lock", &read("fixtures/guarded/merge.lock"));
+    fuzz::run("read_lock", b"version = 2\n<<<<<<< HEAD\n[[member]]\n");
+    let gateway = read("fixtures/profiles/shop/gateway.folded");
+    fuzz::run(
+        "import_profiles",
+        &[&gateway[..], b"\n---\n", &gateway[..]].concat(),
+    );
+    fuzz::run("import_profiles", b"x;prost::enc 1e308\ny 1e308\n---\n");
     fuzz::run("check_scan", &read("fixtures/shop/gateway/src/lib.rs"));
     fuzz::run(
         "import_native_csv",

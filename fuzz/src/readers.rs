@@ -1,19 +1,20 @@
-//! What the fuzz targets do, in one place ([`run`]): each input is written to files in a folder
-//! of its own (the readers read paths, as `--traffic` and `--plan` give them), read, and held to
-//! the property every reader promises: it returns its model or input errors, never panics, and
-//! an error that names a line of one of the input's files names a line that file has.
+//! The targets of the readers ([`run`]): each input is written to files in a folder of its own
+//! (the readers read paths, as `--traffic`, `--profiles` and `--plan` give them), read, and held
+//! to the property every reader promises: it returns its model or input errors, never panics,
+//! and an error that names a line of one of the input's files names a line that file has.
 //!
-//! The ordinary test suite includes this file too (analyzer/tests/fuzz_regressions.rs) and
-//! replays every crash input kept under fixtures/fuzz/<target>/ through [`run`].
+//! It needs only merge-analyzer (and tempfile), so the ordinary test suite includes this file
+//! too (analyzer/tests/fuzz_regressions.rs) and replays every crash input kept under
+//! fixtures/fuzz/<target>/ through [`run`].
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
-use merge_analyzer::ImportError;
 use merge_analyzer::import::{self, Format, Options};
+use merge_analyzer::{ImportError, Service, SourceKind, Traffic, lock, profiles};
 
-/// Every target, as `cargo fuzz list` names them (fuzz_targets/<name>.rs).
-pub const TARGETS: [&str; 13] = [
+/// The readers' targets, as `cargo fuzz list` names them (fuzz_targets/<name>.rs).
+pub const TARGETS: [&str; 15] = [
     "import_native_toml",
     "import_native_json",
     "import_native_csv",
@@ -25,7 +26,9 @@ pub const TARGETS: [&str; 13] = [
     "import_links",
     "import_prometheus",
     "detect_and_import",
+    "import_profiles",
     "read_plan",
+    "read_lock",
     "check_scan",
 ];
 
@@ -55,7 +58,9 @@ pub fn run(target: &str, data: &[u8]) {
         "import_links" => one("links.json", Format::Links),
         "import_prometheus" => one("series.prom", Format::Prometheus),
         "detect_and_import" => check_import(&[("traffic", data)], None, "traffic"),
+        "import_profiles" => check_profiles(data),
         "read_plan" => check_plan(data),
+        "read_lock" => check_lock(data),
         "check_scan" => check_scan(data),
         other => panic!("no fuzz target `{other}`"),
     }
@@ -123,6 +128,63 @@ fn check_plan(data: &[u8]) {
             check_error(&e, &written);
         }
     });
+}
+
+/// Folded profiles of services `a` and `S_1/c` (the input cut at `---` into `a.folded` and
+/// `S_1/c.collapsed`) applied to a graph of three: the encoding costs that come back are
+/// shares, between 0 and 1.
+fn check_profiles(data: &[u8]) {
+    let (a, c) = split(data);
+    in_empty_dir(|dir| {
+        let written = write(dir, &[("a.folded", a), ("S_1/c.collapsed", c)]);
+        let mut traffic = Traffic::new(SourceKind::Native);
+        let services: Vec<_> = ["a", "b", "S_1/c"]
+            .into_iter()
+            .filter_map(|name| traffic.add_service(Service::named(name)).ok())
+            .collect();
+        let patterns: Vec<String> = profiles::DEFAULT_PATTERNS
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        match profiles::apply(&mut traffic, dir, &patterns) {
+            Ok(_) => {
+                for &ix in &services {
+                    let s = traffic.service(ix);
+                    if let Some(cost) = s.encoding_cost {
+                        assert!(
+                            (0.0..=1.0).contains(&cost),
+                            "encoding cost {cost} of `{}` is no share",
+                            s.name
+                        );
+                    }
+                }
+            }
+            Err(e) => check_error(&e, &written),
+        }
+    });
+}
+
+/// Reads `data` as merge.lock, as `cargo merge status` does and as a build does for the
+/// records it carries over: an error's line is one the file has.
+fn check_lock(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let lines = text.lines().count() + 1;
+    let built = std::collections::BTreeSet::from(["shop"]);
+    let errors = [
+        lock::read(text).err(),
+        lock::records_not_built(text, &built).err(),
+    ];
+    for e in errors.into_iter().flatten() {
+        assert!(!e.message.is_empty(), "an error with no message");
+        if let Some(line) = e.line {
+            assert!(
+                (1..=lines).contains(&line),
+                "an error at line {line} of a file of {lines} lines: {e}"
+            );
+        }
+    }
 }
 
 /// Scans `data` as Rust source when it is text: every finding is on a line of the file.
