@@ -45,6 +45,33 @@ pub struct Analysis {
     pub flags: Vec<ServiceFlags>,
 }
 
+impl Analysis {
+    /// The rejected edges, the heaviest `limit` of them (0: all) heaviest first (by qps, then
+    /// caller and callee name), and how many were rejected in all: what the reports list.
+    pub fn heaviest_rejected<'a>(
+        &'a self,
+        traffic: &Traffic,
+        limit: usize,
+    ) -> (Vec<&'a EdgeVerdict>, usize) {
+        let mut rejected: Vec<&EdgeVerdict> = self.edges.iter().filter(|v| !v.merged()).collect();
+        let total = rejected.len();
+        let heaviest_first = |a: &&EdgeVerdict, b: &&EdgeVerdict| {
+            let name = |ix| &traffic.service(ix).name;
+            b.qps
+                .total_cmp(&a.qps)
+                .then_with(|| name(a.caller).cmp(name(b.caller)))
+                .then_with(|| name(a.callee).cmp(name(b.callee)))
+                .then_with(|| a.edge.cmp(&b.edge))
+        };
+        if limit != 0 && limit < total {
+            rejected.select_nth_unstable_by(limit, heaviest_first);
+            rejected.truncate(limit);
+        }
+        rejected.sort_by(heaviest_first);
+        (rejected, total)
+    }
+}
+
 /// Judges every call edge of `traffic` against `thresholds` and groups the merged ones.
 pub fn analyze(traffic: &Traffic, thresholds: &Thresholds, assumed: &Assumed) -> Analysis {
     let totals = select::Totals::of(traffic);

@@ -1,7 +1,9 @@
 //! `cargo bench --bench analyze_scale`: `cargo merge analyze` on a ByteDance-sized call graph
 //! (300,000 services, 3,000,000 edges, native CSV folder) against Python's `csv` module merely
 //! reading the same two files. The goal: analyze at least 3 times faster than that read, under
-//! 2 GiB peak RSS.
+//! 2 GiB peak RSS. `cargo_merge_analyze_json` is the same with `--message-format json` (every
+//! merged edge and the 20 heaviest rejected ones); the goal: at most 1.2 times the human
+//! report's time.
 //!
 //! The graph comes from merge-traffic-gen (seed 1) and is cached under
 //! `<target>/bench-data/scale-<services>-<calls>/`. `MERGE_BENCH_SCALE=0.01` shrinks it for a
@@ -17,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use std::time::{Duration, Instant};
-use support::{analyze, median_secs, peak_rss_kib, target_dir};
+use support::{analyze, analyze_with, median_secs, peak_rss_kib, target_dir};
 
 use criterion::{Criterion, SamplingMode};
 use merge_traffic_gen::{GenConfig, write_csv_dir};
@@ -68,6 +70,9 @@ fn main() {
             .warm_up_time(Duration::from_secs(2))
             .measurement_time(Duration::from_secs(if scale >= 0.5 { 30 } else { 5 }));
         group.bench_function("cargo_merge_analyze", |b| b.iter(|| analyze(&data)));
+        group.bench_function("cargo_merge_analyze_json", |b| {
+            b.iter(|| analyze_with(&data, &["--message-format", "json"]))
+        });
         if python {
             group.bench_function("python_csv_read", |b| b.iter(|| python_read(&data)));
         } else {
@@ -85,6 +90,11 @@ fn main() {
         let theirs = median_secs(&dir.join("python_csv_read"));
         if let Some(ours) = ours {
             eprintln!("median cargo_merge_analyze: {ours:.3} s");
+        }
+        if let (Some(ours), Some(json)) = (ours, median_secs(&dir.join("cargo_merge_analyze_json")))
+        {
+            eprintln!("median cargo_merge_analyze_json: {json:.3} s");
+            eprintln!("json / human: {:.2}x", json / ours);
         }
         if let (Some(ours), Some(theirs)) = (ours, theirs) {
             eprintln!("median python_csv_read: {theirs:.3} s");

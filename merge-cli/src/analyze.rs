@@ -82,7 +82,7 @@ pub fn exec(args: &AnalyzeArgs) -> Result<(), Failure> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let printed = match args.message_format {
         MessageFormat::Human => human::report(&mut out, &traffic, &analysis, args.limit),
-        MessageFormat::Json => json::merge_plan(&mut out, &traffic, &analysis),
+        MessageFormat::Json => json::merge_plan(&mut out, &traffic, &analysis, args.limit),
     }
     .and_then(|()| out.flush());
     ignore_broken_pipe(printed)?;

@@ -594,7 +594,8 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "CORES", default_value_t = 1.0, value_parser = positive)]
     pub assume_cores: f64,
 
-    /// How many groups and rejected edges the human report lists (0: all)
+    /// How many groups (human report) and rejected edges (both formats) to list, heaviest
+    /// first; 0 lists all. JSON always lists every group and merged edge
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub limit: usize,
 

@@ -13,7 +13,7 @@ pub fn report(
     analysis: &Analysis,
     limit: usize,
 ) -> io::Result<()> {
-    let limit = if limit == 0 { usize::MAX } else { limit };
+    let shown = if limit == 0 { usize::MAX } else { limit };
     let name = |ix: NodeIndex| short(&traffic.service(ix).name);
     let from = traffic
         .sources
@@ -39,7 +39,7 @@ pub fn report(
         analysis.groups.len(),
         cores(saved)
     )?;
-    for g in analysis.groups.iter().take(limit) {
+    for g in analysis.groups.iter().take(shown) {
         writeln!(
             out,
             "  {}  [{}]  est. {} cores saved",
@@ -71,15 +71,9 @@ pub fn report(
             )?;
         }
     }
-    more(out, analysis.groups.len(), limit, "groups")?;
+    more(out, analysis.groups.len(), shown, "groups")?;
 
-    let mut rejected: Vec<&EdgeVerdict> = analysis.edges.iter().filter(|v| !v.merged()).collect();
-    let total_rejected = rejected.len();
-    if limit < total_rejected {
-        rejected.select_nth_unstable_by(limit, heaviest_first(traffic));
-        rejected.truncate(limit);
-    }
-    rejected.sort_by(heaviest_first(traffic));
+    let (rejected, total_rejected) = analysis.heaviest_rejected(traffic, limit);
     writeln!(out)?;
     writeln!(out, "Rejected edges: {total_rejected}, heaviest first")?;
     for v in rejected {
@@ -97,7 +91,7 @@ pub fn report(
             why.join("; ")
         )?;
     }
-    more(out, total_rejected, limit, "rejected edges")?;
+    more(out, total_rejected, shown, "rejected edges")?;
 
     let hashed = traffic
         .graph
@@ -118,28 +112,6 @@ pub fn report(
         }
     }
     Ok(())
-}
-
-fn heaviest_first(
-    traffic: &Traffic,
-) -> impl Fn(&&EdgeVerdict, &&EdgeVerdict) -> std::cmp::Ordering + '_ {
-    move |a, b| {
-        b.qps
-            .total_cmp(&a.qps)
-            .then_with(|| {
-                traffic
-                    .service(a.caller)
-                    .name
-                    .cmp(&traffic.service(b.caller).name)
-            })
-            .then_with(|| {
-                traffic
-                    .service(a.callee)
-                    .name
-                    .cmp(&traffic.service(b.callee).name)
-            })
-            .then_with(|| a.edge.cmp(&b.edge))
-    }
 }
 
 fn more(out: &mut impl Write, total: usize, limit: usize, what: &str) -> io::Result<()> {

@@ -1,4 +1,7 @@
-//! JSON lines of `analyze`: one `merge-plan` object (design.md, Data contracts).
+//! JSON lines of `analyze`: one `merge-plan` object (design.md, Data contracts). Like the human
+//! report it lists every group and merged edge but only the heaviest `--limit` rejected edges
+//! (all with `--limit 0`), with the count of the rest: a graph of millions of calls would
+//! otherwise make a line of hundreds of megabytes.
 
 use std::io::{self, Write};
 
@@ -12,7 +15,11 @@ struct MergePlan<'a> {
     services: usize,
     calls: usize,
     groups: Vec<GroupLine<'a>>,
+    /// Merged edges in graph order, then the listed rejected ones, heaviest first.
     edges: Edges<'a>,
+    rejected_edges: usize,
+    /// Rejected edges left out of `edges` (`--limit`).
+    rejected_edges_omitted: usize,
     thresholds: &'a merge_analyzer::Thresholds,
     assumptions: &'a [String],
 }
@@ -40,13 +47,18 @@ struct EdgeLine<'a> {
 }
 
 /// Streams the edges without building them all first (millions on large graphs).
-struct Edges<'a>(&'a Traffic, &'a [EdgeVerdict]);
+struct Edges<'a> {
+    traffic: &'a Traffic,
+    merged: Vec<&'a EdgeVerdict>,
+    rejected: Vec<&'a EdgeVerdict>,
+}
 
 impl Serialize for Edges<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Edges(traffic, edges) = self;
-        let mut seq = s.serialize_seq(Some(edges.len()))?;
-        for v in *edges {
+        let traffic = self.traffic;
+        let edges = self.merged.iter().chain(&self.rejected);
+        let mut seq = s.serialize_seq(Some(self.merged.len() + self.rejected.len()))?;
+        for v in edges {
             seq.serialize_element(&EdgeLine {
                 caller: &traffic.service(v.caller).name,
                 callee: &traffic.service(v.callee).name,
@@ -64,7 +76,14 @@ impl Serialize for Edges<'_> {
     }
 }
 
-pub fn merge_plan(out: &mut impl Write, traffic: &Traffic, analysis: &Analysis) -> io::Result<()> {
+pub fn merge_plan(
+    out: &mut impl Write,
+    traffic: &Traffic,
+    analysis: &Analysis,
+    limit: usize,
+) -> io::Result<()> {
+    let (rejected, rejected_edges) = analysis.heaviest_rejected(traffic, limit);
+    let merged = analysis.edges.iter().filter(|v| v.merged()).collect();
     let line = MergePlan {
         reason: "merge-plan",
         services: traffic.service_count(),
@@ -78,7 +97,13 @@ pub fn merge_plan(out: &mut impl Write, traffic: &Traffic, analysis: &Analysis) 
                 est_cores_saved: g.est_cores_saved,
             })
             .collect(),
-        edges: Edges(traffic, &analysis.edges),
+        rejected_edges,
+        rejected_edges_omitted: rejected_edges - rejected.len(),
+        edges: Edges {
+            traffic,
+            merged,
+            rejected,
+        },
         thresholds: &analysis.thresholds,
         assumptions: &analysis.assumptions,
     };

@@ -293,6 +293,50 @@ fn shop_json_line() {
     insta::assert_snapshot!("shop_json", text);
 }
 
+/// JSON lists every merged edge but only the heaviest `--limit` rejected ones, with counts.
+#[test]
+fn json_lists_the_heaviest_rejected_edges_up_to_the_limit() {
+    let edges = |limit: &str| {
+        let out = analyze(&[
+            "--traffic",
+            "fixtures/traffic/shop.toml",
+            "--message-format",
+            "json",
+            "--limit",
+            limit,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("valid JSON");
+        let pairs: Vec<String> = v["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| format!("{} {}->{}", e["verdict"], e["caller"], e["callee"]).replace('"', ""))
+            .collect();
+        (
+            pairs,
+            v["rejected_edges"].clone(),
+            v["rejected_edges_omitted"].clone(),
+        )
+    };
+    let (two, total, omitted) = edges("2");
+    assert_eq!(
+        two,
+        [
+            "merge gateway->catalog",
+            "merge gateway->pricing",
+            "merge catalog->inventory",
+            "merge gateway->inventory",
+            "reject web->gateway",
+            "reject gateway->session-cache",
+        ]
+    );
+    assert_eq!((total, omitted), (5.into(), 3.into()));
+    let (all, total, omitted) = edges("0");
+    assert_eq!(all.len(), 9, "{all:?}");
+    assert_eq!((total, omitted), (5.into(), 0.into()));
+}
+
 #[test]
 fn analyze_help() {
     let out = analyze(&["--help"]);

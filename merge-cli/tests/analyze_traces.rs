@@ -70,7 +70,8 @@ fn human(traffic: &str) -> String {
 /// The `merge-plan` line, checked for consistency: at least one group and one rejected edge,
 /// each verdict agreeing with its reasons.
 fn merge_plan(traffic: &str) -> Value {
-    let stdout = analyze(traffic, &["--message-format", "json"]);
+    // Every edge (`--limit 0`): the snapshots hold the whole judged graph.
+    let stdout = analyze(traffic, &["--message-format", "json", "--limit", "0"]);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "one JSON line: {stdout}");
     let plan: Value = serde_json::from_str(lines[0]).expect("valid JSON");

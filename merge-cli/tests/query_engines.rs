@@ -71,6 +71,8 @@ fn plan(traffic: &Path) -> Value {
         traffic.to_str().expect("UTF-8"),
         "--message-format",
         "json",
+        "--limit",
+        "0",
     ]);
     serde_json::from_str(text.lines().next().expect("a line")).expect("JSON")
 }

@@ -23,9 +23,15 @@ pub fn target_dir() -> PathBuf {
 
 /// `cargo merge analyze --traffic PATH`, human report to /dev/null.
 pub fn analyze(dir: &Path) {
+    analyze_with(dir, &[]);
+}
+
+/// `cargo merge analyze --traffic DIR` with `extra` arguments, its report thrown away.
+pub fn analyze_with(dir: &Path, extra: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_cargo-merge"))
         .args(["merge", "analyze", "--traffic"])
         .arg(dir)
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
