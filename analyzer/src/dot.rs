@@ -42,7 +42,7 @@ pub fn render(traffic: &Traffic, analysis: &Analysis) -> String {
             );
             let _ = writeln!(s, "  {a} -> {b} [style=bold, label={}];", quote(&label));
         } else {
-            let reasons: Vec<&str> = v.reasons.iter().map(|r| r.code()).collect();
+            let reasons: Vec<&str> = v.reasons.iter().map(|r| r.name()).collect();
             let _ = writeln!(
                 s,
                 "  {a} -> {b} [style=dashed, color=gray40, label={}];",

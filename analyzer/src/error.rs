@@ -1,92 +1,206 @@
 //! Errors of reading traffic input: every problem names the file and, where it has one, the line.
 
 use std::fmt;
+
+use crate::check::Severity;
+use crate::codes::{CheckCode, Entry, Family};
 use std::path::{Path, PathBuf};
 
-/// The kind of an input problem: a stable kebab-case code, shown with the problem.
+/// The kind of an input problem: a stable kebab-case code, shown with the problem; its texts
+/// are in the catalogue ([`InputCode::entry`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum InputCode {
-    /// The file cannot be parsed: syntax, a wrong type, a missing or unknown field or column.
     MalformedInput,
-    /// A value outside its range: a negative qps, a share above 1, NaN.
     InvalidValue,
-    /// A name that the input does not declare.
     UnknownService,
-    /// The same service, call or profile given twice.
     DuplicateEntry,
-    /// A path whose format cannot be told.
     UnknownFormat,
-    /// A file or folder that cannot be read.
     Unreadable,
-    /// A plan group names a member the plan gives no manifest for.
     UnknownMember,
-    /// A member's manifest does not exist or cargo cannot read it.
     MissingManifest,
-    /// A member's Cargo.lock lacks what its manifest needs (or is missing): cargo would have to
-    /// write it, and cargo-merge reads members with `--locked`.
     StaleLockfile,
-    /// A member that has no binary to run (a library).
     NotAService,
-    /// A member package with several binaries and no `bin` in the plan, or a `bin` it lacks.
     AmbiguousBinary,
-    /// Two members need different versions of a crate that sets `links`.
-    LinksConflict,
+    UnknownGroup,
+    OutputConflict,
+    NothingToMerge,
+    BadProto,
+    BadRequest,
+    EnvConflict,
     /// A `cargo merge check` finding of error level that `build` cannot mend: the build is
     /// refused unless `--allow CODE`. It carries the finding's own code, as `check` prints it.
-    Check(&'static str),
+    Check(CheckCode),
+}
+
+/// An input code's catalogue entry.
+macro_rules! input {
+    ($name:literal, $summary:expr, $explanation:expr, $help:expr, $example:expr) => {
+        &Entry {
+            family: Family::Input,
+            name: $name,
+            level: Severity::Error,
+            severity: "error",
+            summary: $summary,
+            explanation: $explanation,
+            help: $help,
+            example: $example,
+        }
+    };
 }
 
 impl InputCode {
+    /// Every input code (not the check codes a refused build carries).
+    pub const ALL: &'static [InputCode] = &[
+        InputCode::MalformedInput,
+        InputCode::InvalidValue,
+        InputCode::UnknownService,
+        InputCode::DuplicateEntry,
+        InputCode::UnknownFormat,
+        InputCode::Unreadable,
+        InputCode::UnknownMember,
+        InputCode::MissingManifest,
+        InputCode::StaleLockfile,
+        InputCode::NotAService,
+        InputCode::AmbiguousBinary,
+        InputCode::UnknownGroup,
+        InputCode::OutputConflict,
+        InputCode::NothingToMerge,
+        InputCode::BadProto,
+        InputCode::BadRequest,
+        InputCode::EnvConflict,
+    ];
+
     pub fn code(self) -> &'static str {
-        match self {
-            InputCode::MalformedInput => "malformed-input",
-            InputCode::InvalidValue => "invalid-value",
-            InputCode::UnknownService => "unknown-service",
-            InputCode::DuplicateEntry => "duplicate-entry",
-            InputCode::UnknownFormat => "unknown-format",
-            InputCode::Unreadable => "unreadable-input",
-            InputCode::UnknownMember => "unknown-member",
-            InputCode::MissingManifest => "missing-manifest",
-            InputCode::StaleLockfile => "stale-lockfile",
-            InputCode::NotAService => "not-a-service",
-            InputCode::AmbiguousBinary => "ambiguous-binary",
-            InputCode::LinksConflict => "links-conflict",
-            InputCode::Check(code) => code,
-        }
+        self.entry().name
     }
 
     /// What to do about it, in general; a problem may say more in its message.
     pub fn help(self) -> &'static str {
+        self.entry().help
+    }
+
+    pub fn entry(self) -> &'static Entry {
         match self {
-            InputCode::MalformedInput => {
-                "fix the entry at this line; the README's \"Traffic input\" lists the formats and fields"
-            }
-            InputCode::InvalidValue => "give a value in the range the message names",
-            InputCode::UnknownService => "declare the service, or correct the name",
-            InputCode::DuplicateEntry => "keep one of the entries (add their qps if both are real)",
-            InputCode::UnknownFormat => {
-                "point --traffic at a supported file or folder, or name the format with --format"
-            }
-            InputCode::Unreadable => "check that the path exists and can be read",
-            InputCode::UnknownMember => {
-                "add a [service.NAME] table with the member's `manifest`, or correct the name"
-            }
-            InputCode::MissingManifest => {
-                "point `manifest` at the member's Cargo.toml (relative to the plan's folder)"
-            }
-            InputCode::StaleLockfile => {
-                "update the member's Cargo.lock in its own repository (`cargo update -w` there, or `cargo generate-lockfile`); cargo-merge never writes a member's lockfile"
-            }
-            InputCode::NotAService => "list only packages that build a binary in a group",
-            InputCode::AmbiguousBinary => {
-                "set `bin` in the member's [service.NAME] table to one of its binaries"
-            }
-            InputCode::LinksConflict => {
-                "align the two members on one version of the crate; a native library cannot be linked twice"
-            }
-            InputCode::Check(_) => {
-                "run `cargo merge check` for what to change, or pass `--allow` with this code to build anyway"
-            }
+            InputCode::MalformedInput => input!(
+                "malformed-input",
+                "the file cannot be parsed",
+                "A syntax error, a value of the wrong type, a missing or unknown field or column.",
+                "fix the entry at this line; the README's \"Traffic input\" lists the formats and fields",
+                "`qps = \"fast\"` in a traffic file, or a truncated JSON document."
+            ),
+            InputCode::InvalidValue => input!(
+                "invalid-value",
+                "a value outside its range",
+                "A negative qps, a share above 1, NaN, or a flag's value out of range.",
+                "give a value in the range the message names",
+                "`affinity = 1.4`, or `--min-affinity 2`."
+            ),
+            InputCode::UnknownService => input!(
+                "unknown-service",
+                "a name that the input does not declare",
+                "A call, a profile or a figure names a service the input has no entry for.",
+                "declare the service, or correct the name",
+                "a call `gateway -> pricng` when the services are `gateway` and `pricing`."
+            ),
+            InputCode::DuplicateEntry => input!(
+                "duplicate-entry",
+                "the same service, call or profile given twice",
+                "Two entries give the same thing; cargo-merge would have to choose one.",
+                "keep one of the entries (add their qps if both are real)",
+                "two `[[call]]` tables for `gateway -> pricing` with rpctype `rpc`."
+            ),
+            InputCode::UnknownFormat => input!(
+                "unknown-format",
+                "a path whose format cannot be told",
+                "`--traffic` points at a file or folder that is none of the formats cargo-merge reads, by its name or its first bytes.",
+                "point --traffic at a supported file or folder, or name the format with --format",
+                "`--traffic notes.txt`."
+            ),
+            InputCode::Unreadable => input!(
+                "unreadable-input",
+                "a file or folder that cannot be read",
+                "The path does not exist, or cargo-merge may not read it.",
+                "check that the path exists and can be read",
+                "`--traffic traces/` when the folder is missing."
+            ),
+            InputCode::UnknownMember => input!(
+                "unknown-member",
+                "a plan group names a member the plan gives no manifest for",
+                "build and check find a member's package through its `[service.NAME]` table's `manifest`; a group member without one cannot be built.",
+                "add a [service.NAME] table with the member's `manifest`, or correct the name",
+                "`members = [\"gateway\", \"pricing\"]` with only `[service.gateway]` in the plan."
+            ),
+            InputCode::MissingManifest => input!(
+                "missing-manifest",
+                "a member's manifest does not exist or cargo cannot read it",
+                "The `manifest` a member's `[service.NAME]` table names is missing, or `cargo metadata` fails on it.",
+                "point `manifest` at the member's Cargo.toml (relative to the plan's folder)",
+                "`manifest = \"services/pricing/Cargo.toml\"` after the folder moved."
+            ),
+            InputCode::StaleLockfile => input!(
+                "stale-lockfile",
+                "a member's Cargo.lock lacks what its manifest needs (or is missing)",
+                "cargo would have to write the member's lockfile, and cargo-merge reads members with `--locked`: it never changes a member's files.",
+                "update the member's Cargo.lock in its own repository (`cargo update -w` there, or `cargo generate-lockfile`); cargo-merge never writes a member's lockfile",
+                "a dependency added to the member's Cargo.toml without building it since."
+            ),
+            InputCode::NotAService => input!(
+                "not-a-service",
+                "a member that has no binary to run (a library)",
+                "A merged binary runs each member's `main`; a library package has none.",
+                "list only packages that build a binary in a group",
+                "`members = [\"shop-proto\", ...]` where `shop-proto` is a library."
+            ),
+            InputCode::AmbiguousBinary => input!(
+                "ambiguous-binary",
+                "a member package with several binaries and no `bin` in the plan, or a `bin` it lacks",
+                "cargo-merge must know which of the package's binaries is the service.",
+                "set `bin` in the member's [service.NAME] table to one of its binaries",
+                "a package with `src/bin/server.rs` and `src/bin/admin.rs` and no `bin = \"server\"`."
+            ),
+            InputCode::UnknownGroup => input!(
+                "unknown-group",
+                "`--group` names a group the plan does not have",
+                "build, check, status and bench take `--group NAME` to work on some of the plan's groups; the name must be one of its `[[group]]` tables.",
+                "name a [[group]] of the plan with --group, or leave it out for every group",
+                "`--group checkout` when the plan's only group is `gateway`."
+            ),
+            InputCode::OutputConflict => input!(
+                "output-conflict",
+                "two outputs would be written to one path, or over an input",
+                "A command was asked to write a file where another of its outputs, or one of its inputs, is.",
+                "give each output a path of its own",
+                "`cargo merge analyze --traffic t.toml --plan-out t.toml`."
+            ),
+            InputCode::NothingToMerge => input!(
+                "nothing-to-merge",
+                "the traffic gives no group to merge",
+                "Every call edge was rejected, so there is no plan to write; the report says why for each.",
+                "look at the rejected edges' reasons, or loosen the thresholds they name",
+                "a graph whose callees each serve many callers (every edge `low-affinity`)."
+            ),
+            InputCode::BadProto => input!(
+                "bad-proto",
+                "the members' .proto files do not compile",
+                "bench encodes its requests with the members' own .proto files (protox, in process); one of them does not compile.",
+                "fix the .proto file the message names",
+                "an `import \"common.proto\"` whose file is not under the member's folder."
+            ),
+            InputCode::BadRequest => input!(
+                "bad-request",
+                "a line of bench's requests file cannot be sent",
+                "Each line of `--requests` is one JSON object naming a gRPC method and its message, or an HTTP request.",
+                "one JSON object per line: {\"method\": \"/package.Service/Method\", \"message\": {..}}",
+                "`{\"method\": \"Quote\"}` (the method is `/shop.pricing.Pricing/Quote`)."
+            ),
+            InputCode::EnvConflict => input!(
+                "env-conflict",
+                "two members are given different values for one environment key",
+                "Split, each member runs with its own `[service.NAME.env]`; merged, keys the members share must agree unless build namespaces them.",
+                "give the members different keys, or the same value",
+                "`PORT = \"50051\"` for one member and `PORT = \"50052\"` for another."
+            ),
+            InputCode::Check(code) => code.entry(),
         }
     }
 }

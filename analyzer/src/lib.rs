@@ -7,6 +7,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod check;
+pub mod codes;
 pub mod dot;
 pub mod error;
 pub mod format;

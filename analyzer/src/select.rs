@@ -7,42 +7,7 @@ use petgraph::visit::EdgeRef;
 use crate::model::{RpcType, Traffic};
 use crate::thresholds::Thresholds;
 
-/// Why an edge is not merged. The order is the order reasons are listed in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Reason {
-    NonRpc,
-    LowAffinity,
-    LowEncodingCost,
-    CacheHeavy,
-    HighLoad,
-    MemoryConstrained,
-    GroupLimit,
-}
-
-impl Reason {
-    pub const ALL: [Reason; 7] = [
-        Reason::NonRpc,
-        Reason::LowAffinity,
-        Reason::LowEncodingCost,
-        Reason::CacheHeavy,
-        Reason::HighLoad,
-        Reason::MemoryConstrained,
-        Reason::GroupLimit,
-    ];
-
-    /// The stable code of design.md.
-    pub fn code(self) -> &'static str {
-        match self {
-            Reason::NonRpc => "non-rpc",
-            Reason::LowAffinity => "low-affinity",
-            Reason::LowEncodingCost => "low-encoding-cost",
-            Reason::CacheHeavy => "cache-heavy",
-            Reason::HighLoad => "high-load",
-            Reason::MemoryConstrained => "memory-constrained",
-            Reason::GroupLimit => "group-limit",
-        }
-    }
-}
+pub use crate::codes::Reason;
 
 /// A set of [`Reason`]s.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -62,7 +27,10 @@ impl Reasons {
     }
 
     pub fn iter(self) -> impl Iterator<Item = Reason> {
-        Reason::ALL.into_iter().filter(move |&r| self.contains(r))
+        Reason::ALL
+            .iter()
+            .copied()
+            .filter(move |&r| self.contains(r))
     }
 }
 

@@ -23,7 +23,7 @@ fn verdicts(t: &Traffic, a: &Analysis) -> BTreeMap<String, Vec<&'static str>> {
         .iter()
         .map(|v| {
             let key = format!("{}->{}", t.service(v.caller).name, t.service(v.callee).name);
-            (key, v.reasons.iter().map(|r| r.code()).collect())
+            (key, v.reasons.iter().map(|r| r.name()).collect())
         })
         .collect()
 }

@@ -1,5 +1,6 @@
 //! `cargo merge analyze`: traffic in, report (and optionally plan and picture) out.
 
+use merge_analyzer::error::InputCode;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -22,7 +23,7 @@ pub fn plan_for(traffic_path: &Path, plan_dir: &Path) -> Result<String, Failure>
     let analysis = merge_analyzer::analyze(&traffic, &thresholds, &Assumed::default());
     if analysis.groups.is_empty() {
         return Err(Failure::Input(vec![Diagnostic::usage(
-            "nothing-to-merge",
+            InputCode::NothingToMerge,
             format!(
                 "`{}` gives no group to merge with the default thresholds",
                 traffic_path.display()
@@ -114,7 +115,7 @@ fn check_outputs(args: &AnalyzeArgs) -> Result<(), Failure> {
                 path.display()
             );
             return Err(Failure::Input(vec![Diagnostic::usage(
-                "output-conflict",
+                InputCode::OutputConflict,
                 message,
                 "write the plan and the picture to files of their own",
             )]));
@@ -122,7 +123,7 @@ fn check_outputs(args: &AnalyzeArgs) -> Result<(), Failure> {
         if let Some((other, _)) = seen.iter().find(|(_, p)| *p == path) {
             let message = format!("{flag} and {other} name the same file `{}`", path.display());
             return Err(Failure::Input(vec![Diagnostic::usage(
-                "output-conflict",
+                InputCode::OutputConflict,
                 message,
                 "write the plan and the picture to files of their own",
             )]));

@@ -3,6 +3,7 @@
 //! and merge.lock beside the plan, then compiles each group with cargo, whose output streams
 //! through. Prints where each merged binary is and how to run it.
 
+use merge_analyzer::error::InputCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -73,7 +74,7 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
     for w in &wanted {
         if !plan.plan.group.iter().any(|g| g.name == *w) {
             diagnostics.push(Diagnostic::usage(
-                "unknown-group",
+                InputCode::UnknownGroup,
                 format!("the plan `{}` has no group `{w}`", plan_path.display()),
                 "name a [[group]] of the plan with --group, or leave it out to build every group",
             ));
@@ -89,7 +90,7 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
         && let Err(e) = merge_analyzer::lock::records_not_built(&previous, &Default::default())
     {
         let mut d = Diagnostic::usage(
-            "malformed-input",
+            InputCode::MalformedInput,
             e.message,
             "merge.lock is written by `cargo merge build`; fix the file or remove it",
         );
@@ -335,7 +336,7 @@ fn overlap(dir: &Path, members: &[Member]) -> Option<Diagnostic> {
             let inside = dir.starts_with(&root) && !dir.starts_with(root.join("target"));
             if inside || root.starts_with(&dir) {
                 return Some(Diagnostic::usage(
-                    "output-conflict",
+                    InputCode::OutputConflict,
                     format!(
                         "the output folder `{}` overlaps `{}` (member `{}`), which cargo merge never writes to",
                         dir.display(),

@@ -3,6 +3,7 @@
 //! rebuilt. The plan is written atomically, and only once the new pin is known to be valid
 //! TOML for the member.
 
+use merge_analyzer::error::InputCode;
 use std::io::Write as _;
 
 use anyhow::Context as _;
@@ -34,7 +35,7 @@ pub fn exec(args: &BumpArgs) -> Result<(), Failure> {
     let plan =
         members::read_plan(&args.plan).map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
     let input = |message: String, help: &'static str| {
-        let mut d = Diagnostic::usage("invalid-value", message, help);
+        let mut d = Diagnostic::usage(InputCode::InvalidValue, message, help);
         d.file = Some(args.plan.clone());
         d.line = plan.service_line(&args.member);
         Failure::Input(vec![d])

@@ -115,7 +115,7 @@ pub fn exec(args: &CheckArgs) -> Result<bool, Failure> {
 fn line(f: &Finding) -> Line<'_> {
     Line {
         reason: "diagnostic",
-        code: f.code,
+        code: f.code.name(),
         severity: f.severity.label(),
         group: &f.group,
         member: &f.member,

@@ -106,6 +106,20 @@ pub enum Command {
     /// importer; or PromQL over the service-graph, mesh and CPU series, with the commands that
     /// save Prometheus's answers (which analyze reads as they are). Prints only; runs nothing.
     Query(QueryArgs),
+
+    /// Explain a diagnostic code: what it means, what to do, an example.
+    ///
+    /// Every code cargo-merge prints is in one catalogue: what `check` finds (and `build`
+    /// refuses or mends), why `analyze` rejects an edge, and problems of input files and
+    /// plans. Without a code, lists them all with a line each.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The code, as printed (`global-tracing-init`, `low-affinity`, `stale-lockfile`, ...)
+    #[arg(value_name = "CODE")]
+    pub code: Option<String>,
 }
 
 impl Command {
@@ -119,7 +133,7 @@ impl Command {
             },
             Command::Status(s) => s.message_format,
             Command::Bump(b) => b.message_format,
-            Command::Render(_) | Command::Query(_) => MessageFormat::Human,
+            Command::Render(_) | Command::Query(_) | Command::Explain(_) => MessageFormat::Human,
             // A SARIF run's input problems are text on stderr: no log is written.
             Command::Check(c) => match c.message_format {
                 CheckFormat::Json => MessageFormat::Json,
@@ -217,8 +231,8 @@ pub struct BuildArgs {
     pub group: Vec<String>,
 
     /// Build despite `cargo merge check` errors of this code that build cannot mend (repeat
-    /// for several)
-    #[arg(long, value_name = "CODE")]
+    /// for several; `cargo merge explain CODE` says what each is)
+    #[arg(long, value_name = "CODE", value_parser = check_code)]
     pub allow: Vec<String>,
 
     /// Members' lockfiles are always read with cargo's --locked (never changed); this also
@@ -309,7 +323,7 @@ pub struct BenchArgs {
     pub out: PathBuf,
 
     /// Build despite `cargo merge check` errors of this code (as `build --allow`)
-    #[arg(long, value_name = "CODE")]
+    #[arg(long, value_name = "CODE", value_parser = check_code)]
     pub allow: Vec<String>,
 
     /// Output: a table, JSON lines (`bench-result` per setup, then `bench-compare`), or
@@ -663,6 +677,16 @@ fn share(s: &str) -> Result<f64, String> {
 
 fn positive(s: &str) -> Result<f64, String> {
     check_positive(number(s)?)
+}
+
+/// A check code `--allow` may name.
+fn check_code(s: &str) -> Result<String, String> {
+    match merge_analyzer::codes::CheckCode::from_name(s) {
+        Some(code) => Ok(code.name().to_owned()),
+        None => Err(format!(
+            "`{s}` is not a check code; `cargo merge explain` lists them"
+        )),
+    }
 }
 
 fn group_size(s: &str) -> Result<usize, String> {

@@ -25,10 +25,10 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error about the command line or the files it names, with no line.
-    pub fn usage(code: &'static str, message: String, help: &'static str) -> Self {
+    pub fn usage(code: InputCode, message: String, help: &'static str) -> Self {
         Diagnostic {
             reason: "diagnostic",
-            code,
+            code: code.code(),
             severity: "error",
             file: None,
             line: None,

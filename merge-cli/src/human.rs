@@ -136,7 +136,7 @@ fn explain(traffic: &Traffic, analysis: &Analysis, v: &EdgeVerdict, r: Reason) -
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let code = r.code();
+    let code = r.name();
     match r {
         Reason::NonRpc => {
             let call = &traffic.graph[v.edge];

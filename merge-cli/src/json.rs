@@ -68,7 +68,7 @@ impl Serialize for Edges<'_> {
                 encoding_cost: v.encoding_cost,
                 est_cores_saved: v.est_cores_saved,
                 verdict: if v.merged() { "merge" } else { "reject" },
-                reasons: v.reasons.iter().map(|r| r.code()).collect(),
+                reasons: v.reasons.iter().map(|r| r.name()).collect(),
                 joined: v.joined,
             })?;
         }

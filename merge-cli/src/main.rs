@@ -11,6 +11,7 @@ mod check;
 mod cli;
 mod diagnostic;
 mod envmerge;
+mod explain;
 mod fsx;
 mod github;
 mod human;
@@ -70,6 +71,7 @@ fn main() -> ExitCode {
         cli::Command::Bump(b) => bump::exec(&b),
         cli::Command::Render(r) => render::exec(&r),
         cli::Command::Query(q) => query::exec(&q),
+        cli::Command::Explain(e) => explain::exec(&e),
         cli::Command::Check(c) => match check::exec(&c) {
             // Errors were found and reported: status 1, with nothing more to say.
             Ok(true) => return ExitCode::from(1),

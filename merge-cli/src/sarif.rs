@@ -1,8 +1,8 @@
 //! `cargo merge check --message-format sarif`: the findings as one SARIF 2.1.0 log, the format
 //! GitHub code scanning takes (`github/codeql-action/upload-sarif`).
 //!
-//! One run, whose driver lists a rule per check code (the catalogue below, then any code it does
-//! not know yet, with a generic description), and one result per finding. File paths are
+//! One run, whose driver lists a rule per check code (from the catalogue,
+//! `merge_analyzer::codes`), and one result per finding. File paths are
 //! relative to the root of the git work tree that holds the plan (`uriBaseId` `%SRCROOT%`),
 //! since code scanning places an alert by its path from the repository's root: the first folder,
 //! from the plan's own up, with a `.git` entry (a folder, or a file as in worktrees and
@@ -23,194 +23,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use merge_analyzer::check::{Finding, Severity};
+use merge_analyzer::codes::CheckCode;
 use merge_analyzer::members::{Member, PlanFile};
 use serde::Serialize;
 
 /// The `$schema` of the log.
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
-
-/// What the rule of a check code says, and the level it has by default (under the default
-/// isolation, `exact`). A finding's own level can differ: the result says it.
-#[derive(Debug)]
-struct RuleText {
-    code: &'static str,
-    level: Severity,
-    short: &'static str,
-    full: &'static str,
-    help: &'static str,
-}
-
-/// Every check code, described for code scanning (README: `cargo merge check`).
-const RULES: &[RuleText] = &[
-    RuleText {
-        code: "links-conflict",
-        level: Severity::Error,
-        short: "Two members link one native library",
-        full: "Two members reach, through different packages or versions, crates that declare the same `links` native library; one binary cannot link it twice.",
-        help: "Align the members on one version of the crate that links the library.",
-    },
-    RuleText {
-        code: "unsupported-tonic",
-        level: Severity::Error,
-        short: "A member uses a tonic the in-process rewrite does not know",
-        full: "A member's binary links a tonic version whose generated code the in-process rewrite does not emit code for; rewritten, it would not compile.",
-        help: "Move the member to a known tonic, or build with `--allow unsupported-tonic`: its generated code is left as it is and its calls stay on the network.",
-    },
-    RuleText {
-        code: "version-conflict",
-        level: Severity::Note,
-        short: "A shared package needs a vendored version for one member",
-        full: "Under isolation `exact`, a local package several members share depends on a crate that one of them locks at a version vendored for it alone; build gives that member a copy of the package of its own.",
-        help: "Nothing to do; align the members' Cargo.lock files on the crate to share one copy.",
-    },
-    RuleText {
-        code: "exact-pin-conflict",
-        level: Severity::Note,
-        short: "Members pin different versions of a crate",
-        full: "Members require different exact versions (`=x.y.z`) of one crate. Isolation `exact` vendors the other version per member (a note); under `unify` the pin holds where one version satisfies every member (a warning) and is an error where none does; under `strict` it is an error.",
-        help: "Use isolation `exact`, or align the pins.",
-    },
-    RuleText {
-        code: "version-drift",
-        level: Severity::Note,
-        short: "Members lock different versions of a crate",
-        full: "Members lock different semver-compatible versions of one crate. Isolation `exact` vendors the other versions (a note); `unify` runs one version for all (a warning); `strict` refuses (an error).",
-        help: "Test the member with the unified version, align the members' Cargo.lock files, or use isolation `exact`.",
-    },
-    RuleText {
-        code: "feature-drift",
-        level: Severity::Note,
-        short: "Members enable different features of a shared crate",
-        full: "Members build one shared crate with different features; in one binary Cargo unifies them, so a member runs the crate with features it did not ask for.",
-        help: "Check that every member works with the union of the features, or enable the same features everywhere.",
-    },
-    RuleText {
-        code: "profile-conflict",
-        level: Severity::Warning,
-        short: "Members set a build profile key differently",
-        full: "Members' `[profile]` sections give one key different values (for example `panic` or `opt-level`); the merged workspace has one profile, so one of them wins.",
-        help: "Agree on one value for the key, or accept the merged workspace's.",
-    },
-    RuleText {
-        code: "patch-conflict",
-        level: Severity::Error,
-        short: "Members patch one crate differently",
-        full: "Members' `[patch]` sections replace one crate with different sources; the merged workspace can hold one patch per crate.",
-        help: "Patch the crate with the same source in every member, or drop the patch where it is not needed.",
-    },
-    RuleText {
-        code: "global-allocator",
-        level: Severity::Error,
-        short: "More than one #[global_allocator]",
-        full: "More than one member defines a `#[global_allocator]`; one binary can have only one.",
-        help: "Keep one allocator for the merged binary and remove the others from the members that can do without.",
-    },
-    RuleText {
-        code: "global-logger-init",
-        level: Severity::Error,
-        short: "Process-wide logger set by several members",
-        full: "Members set the process-wide `log` logger (`env_logger::init`, `log::set_logger`, ...); in one process only the first succeeds and the others fail or panic.",
-        help: "Let every initialisation but one fail quietly (`try_init()`, or ignore `set_logger`'s error): the first one wins.",
-    },
-    RuleText {
-        code: "global-tracing-init",
-        level: Severity::Error,
-        short: "Process-wide tracing subscriber set by several members",
-        full: "Members set the process-wide tracing subscriber (`tracing_subscriber::..init()`, `set_global_default`); in one process the second initialisation panics or fails.",
-        help: "Let every initialisation but one fail quietly (`try_init()`): the first one wins.",
-    },
-    RuleText {
-        code: "metrics-default-registry",
-        level: Severity::Warning,
-        short: "Metrics registered in the process-wide default registry",
-        full: "Members register metrics in prometheus' process-wide default registry; in one process they share one registry and one /metrics page, and a metric name two members register fails the second time (an error).",
-        help: "Register the member's metrics in a `prometheus::Registry` of its own (`Registry::new_custom` with a prefix), or give them names no other member uses.",
-    },
-    RuleText {
-        code: "env-var-collision",
-        level: Severity::Warning,
-        short: "Members read the same environment variable",
-        full: "Members read the same literal environment key (`env::var(\"PORT\")`, clap's `env = \"PORT\"`); in one process they get one value.",
-        help: "Give each member its own key (`<MEMBER>_<KEY>`), or make sure one value suits all of them.",
-    },
-    RuleText {
-        code: "listen-addr-collision",
-        level: Severity::Error,
-        short: "Members listen on the same address",
-        full: "Members bind the same port on overlapping interfaces; in one process the second bind fails. Both hard-coded: an error; a default of a flag or environment key, which can be set apart: a warning.",
-        help: "Make the address configurable, or set each member's own address when the merged binary runs.",
-    },
-    RuleText {
-        code: "process-exit",
-        level: Severity::Warning,
-        short: "Process exit outside main",
-        full: "A member calls `process::exit` or `process::abort` outside `main`; in one process it ends every member.",
-        help: "Return an error to `main` instead, so the merged binary can say which member failed.",
-    },
-    RuleText {
-        code: "env-set-var",
-        level: Severity::Warning,
-        short: "Environment changed at run time",
-        full: "A member calls `env::set_var` or `env::remove_var`; the environment is shared by every member of the process.",
-        help: "Pass the value explicitly instead of through the process environment.",
-    },
-    RuleText {
-        code: "static-mut",
-        level: Severity::Note,
-        short: "A static mut",
-        full: "A member has a `static mut`: there is one per process, shared with the other members' code only when they link the same crate.",
-        help: "Prefer an atomic, a `OnceLock` or state owned by the service.",
-    },
-    RuleText {
-        code: "served-stack",
-        level: Severity::Note,
-        short: "A server served with something around it",
-        full: "A member serves a tonic server with a layer, a timeout, a concurrency limit, load shedding, a trace function or TLS; in-process calls to its services enter the stack it serves, so it runs for them as over the network.",
-        help: "Nothing to do; the in-process call never goes around it.",
-    },
-    RuleText {
-        code: "service-stack",
-        level: Severity::Note,
-        short: "A service or channel wrapped by hand",
-        full: "A member wraps a service or channel in `InterceptedService` or a `ServiceBuilder` stack; in-process calls run it too (a server's through the stack it serves, a client's through the client's own stack, the message encoded).",
-        help: "Nothing to do; the in-process call never goes around it.",
-    },
-    RuleText {
-        code: "client-stack",
-        level: Severity::Note,
-        short: "A client channel with a stack of its own",
-        full: "A member makes a client channel with an endpoint timeout or limit, or a balanced one; in-process calls through it go through the client's own stack, the message encoded, so it applies as over the network.",
-        help: "Nothing to do; a plain channel lets in-process calls go straight to the callee.",
-    },
-    RuleText {
-        code: "unrouted-service",
-        level: Severity::Warning,
-        short: "Services the in-process registry cannot name",
-        full: "A member adds services to a tonic server with `add_routes`; their names are not known to the in-process registry, so calls to them from other members stay on the network.",
-        help: "Add each service with `add_service` to have it called in-process.",
-    },
-    RuleText {
-        code: "global-thread-pool",
-        level: Severity::Error,
-        short: "Process-wide thread pool configured",
-        full: "A member configures rayon's global thread pool (`build_global`); when two members do, the second fails (an error); when one does, every member's rayon work runs on the pool it sized (a note).",
-        help: "Build a `rayon::ThreadPool` of the member's own and `install` its work there.",
-    },
-    RuleText {
-        code: "signal-handler",
-        level: Severity::Warning,
-        short: "Process-wide signal handler",
-        full: "A member installs a signal handler. One that replaces the handler before it stops the other members' handlers and the merged binary's own stop (a warning); one that chains still sees SIGTERM and SIGINT with every other member (a note).",
-        help: "Use a handler that chains (`signal_hook`, `tokio::signal`), and make sure the member stops cleanly on SIGTERM.",
-    },
-    RuleText {
-        code: "current-dir",
-        level: Severity::Note,
-        short: "Working directory shared by every member",
-        full: "A member changes the working directory (`env::set_current_dir`) or opens a path relative to it; the working directory is one per process, so in one binary every member's relative paths follow the merged binary's.",
-        help: "Open files by absolute paths (from a flag or the environment), or run the merged binary where each member's relative files are found.",
-    },
-];
 
 /// A SARIF 2.1.0 log (the parts cargo-merge writes).
 #[derive(Debug, Serialize)]
@@ -326,28 +144,18 @@ pub fn log<'a>(
     let members: BTreeMap<&str, &Member> =
         members.into_iter().map(|m| (m.name.as_str(), m)).collect();
     let root = source_root(&plan.dir);
-    let mut rules: Vec<Rule> = RULES.iter().map(rule).collect();
-    let mut index: BTreeMap<String, usize> = rules
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.id.clone(), i))
-        .collect();
-    let mut unknown: Vec<&str> = findings
-        .iter()
-        .map(|f| f.code)
-        .filter(|c| !index.contains_key(*c))
-        .collect();
-    unknown.sort_unstable();
-    unknown.dedup();
-    for code in unknown {
-        index.insert(code.to_owned(), rules.len());
-        rules.push(generic_rule(code));
-    }
+    let rules: Vec<Rule> = CheckCode::ALL.iter().map(|&c| rule(c)).collect();
+    let index = |code: CheckCode| {
+        CheckCode::ALL
+            .iter()
+            .position(|&c| c == code)
+            .expect("every code is in the catalogue")
+    };
     let results = findings
         .iter()
         .map(|f| SarifResult {
-            rule_id: f.code.to_owned(),
-            rule_index: index[f.code],
+            rule_id: f.code.name().to_owned(),
+            rule_index: index(f.code),
             level: level(f.severity),
             message: Text {
                 text: format!("{} {}", sentence(&f.message), sentence(&f.help)),
@@ -382,28 +190,16 @@ pub fn log<'a>(
     }
 }
 
-fn rule(r: &RuleText) -> Rule {
+fn rule(code: CheckCode) -> Rule {
+    let e = code.entry();
     Rule {
-        id: r.code.to_owned(),
-        short_description: text(r.short),
-        full_description: text(r.full),
-        help: text(r.help),
+        id: e.name.to_owned(),
+        short_description: text(e.summary),
+        full_description: text(e.explanation),
+        help: text(e.help),
         default_configuration: Configuration {
-            level: level(r.level),
+            level: level(e.level),
         },
-    }
-}
-
-/// The rule of a code the catalogue does not describe (yet).
-fn generic_rule(code: &str) -> Rule {
-    Rule {
-        id: code.to_owned(),
-        short_description: text(&format!("cargo merge check: {code}")),
-        full_description: text(&format!(
-            "A `{code}` finding of cargo merge check: something that would break when the plan's members share one process. Its message says what and where."
-        )),
-        help: text("Follow the help given in the finding's message."),
-        default_configuration: Configuration { level: "warning" },
     }
 }
 
@@ -623,21 +419,6 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-
-    #[test]
-    fn every_code_has_one_rule() {
-        let mut codes: Vec<&str> = RULES.iter().map(|r| r.code).collect();
-        codes.sort_unstable();
-        codes.dedup();
-        assert_eq!(codes.len(), RULES.len(), "a code listed twice");
-    }
-
-    #[test]
-    fn an_unknown_code_gets_a_generic_rule() {
-        let r = generic_rule("new-hazard");
-        assert_eq!(r.id, "new-hazard");
-        assert!(r.full_description.text.contains("`new-hazard`"));
-    }
 
     #[test]
     fn paths_become_uri_references() {

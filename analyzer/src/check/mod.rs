@@ -37,6 +37,7 @@ pub use sources::softenable;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use crate::codes::CheckCode;
 use crate::members::Member;
 use crate::plan::Isolation;
 
@@ -60,7 +61,7 @@ impl Severity {
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    pub code: &'static str,
+    pub code: CheckCode,
     pub severity: Severity,
     pub group: String,
     pub member: String,
@@ -113,7 +114,7 @@ pub(crate) fn others(who: &BTreeSet<&str>, me: &str) -> String {
 pub(crate) fn finding_at(
     group: &str,
     member: Option<&Member>,
-    code: &'static str,
+    code: CheckCode,
     severity: Severity,
     at: Option<(&Path, usize, usize)>,
     message: String,

@@ -16,6 +16,7 @@ mod protos;
 mod report;
 mod requests;
 
+use merge_analyzer::error::InputCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -42,7 +43,7 @@ pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
         members::read_plan(&args.plan).map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
     if !plan.plan.group.iter().any(|g| g.name == args.group) {
         return Err(Failure::Input(vec![Diagnostic::usage(
-            "unknown-group",
+            InputCode::UnknownGroup,
             format!(
                 "the plan `{}` has no group `{}`",
                 args.plan.display(),
@@ -63,7 +64,7 @@ pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
         .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
     let pool = protos::pool(&members).map_err(|e| {
         Failure::Input(vec![Diagnostic::usage(
-            "bad-proto",
+            InputCode::BadProto,
             format!("the members' .proto files do not compile: {e}"),
             "bench encodes requests with the members' own .proto files; fix the one named",
         )])
@@ -104,7 +105,7 @@ pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
     let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
     let env = Env::of(&plan.plan.service, &names, &merged.env_fallbacks).map_err(|e| {
         Failure::Input(vec![Diagnostic::usage(
-            "env-conflict",
+            InputCode::EnvConflict,
             e,
             "give the members different keys, or the same value",
         )])
@@ -149,7 +150,7 @@ pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
 
 fn bad_request(file: &Path, line: usize, message: String) -> Diagnostic {
     let mut d = Diagnostic::usage(
-        "bad-request",
+        InputCode::BadRequest,
         message,
         "one JSON object per line: {\"method\": \"/package.Service/Method\", \"message\": {..}, \"metadata\": {..}} or {\"http\": {\"method\": \"GET\", \"path\": \"/..\", \"headers\": {..}, \"body\": ..}}",
     );

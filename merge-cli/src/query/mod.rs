@@ -14,6 +14,7 @@ mod promql;
 mod spark;
 mod time;
 
+use merge_analyzer::error::InputCode;
 use std::io::Write;
 
 use crate::Failure;
@@ -62,7 +63,7 @@ pub fn exec(args: &QueryArgs) -> Result<(), Failure> {
     if let (Some(from), Some(to)) = (from_ns, to_ns) {
         if to <= from {
             return Err(Failure::Input(vec![crate::diagnostic::Diagnostic::usage(
-                "invalid-value",
+                InputCode::InvalidValue,
                 "--to must be after --from".to_string(),
                 "give the start and the end of the time the spans cover",
             )]));

@@ -12,6 +12,7 @@
 mod deployment;
 mod yaml;
 
+use merge_analyzer::error::InputCode;
 use std::collections::BTreeMap;
 use std::io::Write as _;
 
@@ -26,7 +27,11 @@ use deployment::{Merge, Workload};
 
 pub fn exec(args: &RenderArgs) -> Result<(), Failure> {
     let bad = |message: String, help: &'static str| {
-        Failure::Input(vec![Diagnostic::usage("invalid-value", message, help)])
+        Failure::Input(vec![Diagnostic::usage(
+            InputCode::InvalidValue,
+            message,
+            help,
+        )])
     };
     let yaml::Manifests { docs, texts } = yaml::read_dir(&args.manifests).map_err(|e| {
         bad(
@@ -132,7 +137,7 @@ pub fn exec(args: &RenderArgs) -> Result<(), Failure> {
                 .into_iter()
                 .map(|m| {
                     Diagnostic::usage(
-                        "invalid-value",
+                        InputCode::InvalidValue,
                         m,
                         "a render is whole or nothing: every member needs its Deployment",
                     )

@@ -2,6 +2,7 @@
 //! objects written back as a YAML stream (each document JSON, which YAML reads as it is: no
 //! quoting rule can turn `"0.1.0"` or `"true"` into another type on the way out).
 
+use merge_analyzer::error::InputCode;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -81,7 +82,7 @@ pub fn ambiguous(file: &Path, text: &str) -> Vec<crate::diagnostic::Diagnostic> 
                 "a `<<` merge key is read differently by Kubernetes and cargo-merge; write the keys out".to_owned()
             };
             let mut d = crate::diagnostic::Diagnostic::usage(
-                "invalid-value",
+                InputCode::InvalidValue,
                 what,
                 "render writes the objects back: it will not change what a value means",
             );

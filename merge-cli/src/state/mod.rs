@@ -7,6 +7,7 @@
 
 mod protodiff;
 
+use merge_analyzer::error::InputCode;
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
@@ -84,7 +85,7 @@ pub fn exec(args: &StatusArgs) -> Result<bool, Failure> {
         .filter(|g| !plan.plan.group.iter().any(|x| &x.name == *g))
         .map(|g| {
             Diagnostic::usage(
-                "unknown-group",
+                InputCode::UnknownGroup,
                 format!("the plan `{}` has no group `{g}`", args.plan.display()),
                 "name a [[group]] of the plan with --group, or leave it out for every group",
             )
@@ -97,7 +98,7 @@ pub fn exec(args: &StatusArgs) -> Result<bool, Failure> {
     let lock = match std::fs::read_to_string(&lock_path) {
         Ok(text) => lock::read(&text).map_err(|e| {
             let mut d = Diagnostic::usage(
-                "malformed-input",
+                InputCode::MalformedInput,
                 format!("merge.lock: {}", e.message),
                 "merge.lock is written by `cargo merge build`; build again to write it anew",
             );

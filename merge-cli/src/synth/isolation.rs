@@ -3,6 +3,7 @@
 //! versions `strict` refuses, `unify` warns, `exact` vendors (`vendor.rs` plans it); then the
 //! copies are pointed at their member's vendored versions and the vendored crates copied in.
 
+use merge_analyzer::codes::CheckCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -56,7 +57,7 @@ pub(super) fn isolate(
                     chains.join("; ")
                 ),
             )
-            .code(InputCode::LinksConflict),
+            .code(InputCode::Check(CheckCode::LinksConflict)),
         );
     }
     let conflicts = lock::conflicts(members);
@@ -68,9 +69,9 @@ pub(super) fn isolate(
         // Refused under check's own code: `exact-pin-conflict` where a member pins it.
         let pinned: Vec<String> = pins(members, &c, &moving);
         let code = InputCode::Check(if pinned.is_empty() {
-            "version-drift"
+            CheckCode::VersionDrift
         } else {
-            "exact-pin-conflict"
+            CheckCode::ExactPinConflict
         });
         let pins_said = if pinned.is_empty() {
             String::new()
@@ -144,7 +145,9 @@ pub(super) fn isolate(
             plan
         }
         Err(e) => {
-            problems.push(InputError::new(plan, line, e).code(InputCode::LinksConflict));
+            problems.push(
+                InputError::new(plan, line, e).code(InputCode::Check(CheckCode::LinksConflict)),
+            );
             vendor::Plan::default()
         }
     }

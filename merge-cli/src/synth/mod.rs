@@ -39,6 +39,7 @@ pub mod serve_hook;
 pub mod source;
 pub mod vendor;
 
+use merge_analyzer::codes::CheckCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -151,7 +152,7 @@ pub fn group(
     // Members on a tonic the rewrite does not know (let through by `--allow unsupported-tonic`).
     let unknown_members: BTreeSet<&str> = findings
         .iter()
-        .filter(|f| f.code == "unsupported-tonic")
+        .filter(|f| f.code == CheckCode::UnsupportedTonic)
         .map(|f| f.member.as_str())
         .collect();
     let mitigations = mitigate::plan(&findings, places);
@@ -464,7 +465,10 @@ pub fn group(
         includes,
         frameworks: frameworks(members),
         protos: decision.clone(),
-        findings: findings.iter().map(|f| (f.code, f.severity)).collect(),
+        findings: findings
+            .iter()
+            .map(|f| (f.code.name(), f.severity))
+            .collect(),
     })
 }
 

@@ -1,6 +1,7 @@
 //! The gate between `check` and `build`: the error-level findings build neither mends nor
 //! leaves to the isolation policy refuse the build, unless `--allow CODE` lets them through.
 
+use merge_analyzer::codes::CheckCode;
 use std::collections::BTreeSet;
 
 use merge_analyzer::check::{Finding, Severity};
@@ -18,14 +19,18 @@ pub(super) fn refusals(
     mitigations: &mitigate::Plan,
     allow: &BTreeSet<String>,
 ) -> Vec<InputError> {
-    const BY_ISOLATION: [&str; 3] = ["links-conflict", "exact-pin-conflict", "version-drift"];
+    const BY_ISOLATION: [CheckCode; 3] = [
+        CheckCode::LinksConflict,
+        CheckCode::ExactPinConflict,
+        CheckCode::VersionDrift,
+    ];
     findings
         .iter()
         .filter(|f| {
             f.severity == Severity::Error
                 && !mitigations.mends(f)
                 && !BY_ISOLATION.contains(&f.code)
-                && !allow.contains(f.code)
+                && !allow.contains(f.code.name())
         })
         .map(|f| {
             let file = f
@@ -62,7 +67,7 @@ mod tests {
 
     fn finding(code: &'static str, severity: Severity) -> Finding {
         Finding {
-            code,
+            code: CheckCode::from_name(code).expect("a check code"),
             severity,
             group: "g".to_owned(),
             member: "alpha".to_owned(),
@@ -89,7 +94,7 @@ mod tests {
         let refused = refusals(&findings, &[], &plan, &BTreeSet::new());
         let codes: Vec<&str> = refused.iter().map(|e| e.code.code()).collect();
         assert_eq!(codes, ["process-exit", "signal-handler"]);
-        assert_eq!(refused[0].code, InputCode::Check("process-exit"));
+        assert_eq!(refused[0].code, InputCode::Check(CheckCode::ProcessExit));
         assert!(
             refused[0].message.ends_with(
                 "(cargo merge check: process-exit; pass --allow process-exit to build anyway)"

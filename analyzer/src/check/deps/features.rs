@@ -1,6 +1,7 @@
 //! `feature-drift`: a crate the merged build holds once for several members, compiled with
 //! the union of their features.
 
+use crate::codes::CheckCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -213,7 +214,7 @@ pub(super) fn feature_drift(
             out.push(finding_at(
                 group,
                 Some(m),
-                "feature-drift",
+                CheckCode::FeatureDrift,
                 Severity::Note,
                 at,
                 format!(
@@ -240,7 +241,7 @@ pub(super) fn feature_drift(
         out.push(finding_at(
             group,
             Some(m),
-            "feature-drift",
+            CheckCode::FeatureDrift,
             Severity::Note,
             at,
             format!(

@@ -4,6 +4,7 @@
 
 use super::manifest::manifest_line;
 use crate::check::{Finding, Severity, finding_at};
+use crate::codes::CheckCode;
 use crate::members::Member;
 use crate::plan::Isolation;
 use crate::versions;
@@ -25,7 +26,7 @@ pub(super) fn version_findings(
             out.push(finding_at(
                 group,
                 Some(m),
-                "links-conflict",
+                CheckCode::LinksConflict,
                 Severity::Error,
                 manifest_line(m, &p.name),
                 format!("`{member}` links the native library `{links}` through {chain}, and another member links it through another package: one binary cannot link both"),
@@ -42,7 +43,7 @@ pub(super) fn version_findings(
                 out.push(finding_at(
                     group,
                     Some(m),
-                    "version-drift",
+                    CheckCode::VersionDrift,
                     Severity::Note,
                     manifest_line(m, &b.conflict.name),
                     format!("`{member}`'s build uses {}", b.describe()),
@@ -61,7 +62,7 @@ pub(super) fn version_findings(
             out.push(finding_at(
                 group,
                 Some(m),
-                "version-conflict",
+                CheckCode::VersionConflict,
                 Severity::Note,
                 manifest_line(m, package),
                 format!(
@@ -90,40 +91,40 @@ pub(super) fn version_findings(
                 let (code, severity, help) = match (pinned, isolation) {
                     (_, Isolation::Exact) => (
                         if pinned {
-                            "exact-pin-conflict"
+                            CheckCode::ExactPinConflict
                         } else {
-                            "version-drift"
+                            CheckCode::VersionDrift
                         },
                         Severity::Note,
                         "isolation `exact` vendors the other version for the members that lock it; nothing to do",
                     ),
                     (true, Isolation::Unify) if !unifiable => (
-                        "exact-pin-conflict",
+                        CheckCode::ExactPinConflict,
                         Severity::Error,
                         "use isolation `exact`, or align the pins: no one version satisfies every member",
                     ),
                     (false, Isolation::Unify) if !unifiable => (
-                        "version-drift",
+                        CheckCode::VersionDrift,
                         Severity::Error,
                         "use isolation `exact`, or align the requirements: no one version satisfies every member",
                     ),
                     (true, Isolation::Unify) => (
-                        "exact-pin-conflict",
+                        CheckCode::ExactPinConflict,
                         Severity::Warning,
                         "the pin holds and the other members move to it: test them with it, or use isolation `exact`",
                     ),
                     (false, Isolation::Unify) => (
-                        "version-drift",
+                        CheckCode::VersionDrift,
                         Severity::Warning,
                         "test the member with the unified version, or use isolation `exact`",
                     ),
                     (true, Isolation::Strict) => (
-                        "exact-pin-conflict",
+                        CheckCode::ExactPinConflict,
                         Severity::Error,
                         "use isolation `exact`, or align the pins: one workspace cannot hold both",
                     ),
                     (false, Isolation::Strict) => (
-                        "version-drift",
+                        CheckCode::VersionDrift,
                         Severity::Error,
                         "align the members' Cargo.lock files, or use isolation `exact`",
                     ),

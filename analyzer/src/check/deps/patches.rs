@@ -1,6 +1,7 @@
 //! `patch-conflict`: the members' `[patch.<registry>]` entries, compared with each other and
 //! with what the other members link unpatched.
 
+use crate::codes::CheckCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -212,7 +213,7 @@ pub(super) fn patch_conflicts(
         out.push(finding_at(
             group,
             Some(m),
-            "patch-conflict",
+            CheckCode::PatchConflict,
             Severity::Error,
             place(issue.member, patches[issue.member][issue.patch].at),
             issue.message,
@@ -263,7 +264,7 @@ pub(super) fn patch_conflicts(
             out.push(finding_at(
                 group,
                 Some(m),
-                "patch-conflict",
+                CheckCode::PatchConflict,
                 Severity::Warning,
                 place(o, patch.at),
                 format!(

@@ -1,6 +1,7 @@
 //! `profile-conflict`: the `panic`, `opt-level` and `lto` of the members' `[profile]` tables
 //! (cargo's build profiles, not crate::profiles' stack profiles).
 
+use crate::codes::CheckCode;
 use std::collections::{BTreeMap, BTreeSet};
 
 use toml_edit::{Document, Item, Value};
@@ -290,7 +291,7 @@ pub(super) fn profile_conflicts(
         out.push(finding_at(
             group,
             Some(&members[i]),
-            "profile-conflict",
+            CheckCode::ProfileConflict,
             issue.severity,
             at,
             issue.message,

@@ -5,6 +5,7 @@
 
 use super::manifest::manifest_line;
 use crate::check::{Finding, Severity, finding_at};
+use crate::codes::CheckCode;
 use crate::members::Member;
 
 /// The tonic versions `m`'s own code depends on (what its generated code is for: a tonic a
@@ -36,7 +37,7 @@ pub(super) fn unsupported(group: &str, members: &[Member], out: &mut Vec<Finding
             out.push(finding_at(
                 group,
                 Some(m),
-                "unsupported-tonic",
+                CheckCode::UnsupportedTonic,
                 Severity::Error,
                 manifest_line(m, "tonic"),
                 format!(

@@ -1,6 +1,7 @@
 //! What members collide on when they share one process: `env-var-collision` (an environment
 //! key several members read) and `listen-addr-collision` (a port several members bind).
 
+use crate::codes::CheckCode;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Finder, Owners, Site, once_per_place_and_member};
@@ -33,7 +34,7 @@ pub(super) fn environment(
             let f = match sharers {
                 None => {
                     let mut f = finding(
-                        "env-var-collision",
+                        CheckCode::EnvVarCollision,
                         Severity::Warning,
                         s,
                         format!(
@@ -52,7 +53,7 @@ pub(super) fn environment(
                     }
                     let list: Vec<String> = sharers.iter().map(|m| format!("`{m}`")).collect();
                     finding(
-                        "env-var-collision",
+                        CheckCode::EnvVarCollision,
                         Severity::Warning,
                         s,
                         format!(
@@ -139,7 +140,7 @@ pub(super) fn listeners(
             )
         };
         out.push(finding(
-            "listen-addr-collision",
+            CheckCode::ListenAddrCollision,
             severity,
             s,
             format!(

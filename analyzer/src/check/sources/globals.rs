@@ -1,6 +1,7 @@
 //! What a process has one of: `global-allocator`, `metrics-default-registry` (prometheus'
 //! default registry), `global-thread-pool` (rayon's), `signal-handler` and `current-dir`.
 
+use crate::codes::CheckCode;
 use std::collections::BTreeSet;
 
 use super::{Finder, Owners, Site, once_per_place};
@@ -59,7 +60,13 @@ pub(super) fn allocators(
                 ),
             )
         };
-        out.push(finding("global-allocator", severity, s, message, &help));
+        out.push(finding(
+            CheckCode::GlobalAllocator,
+            severity,
+            s,
+            message,
+            &help,
+        ));
     }
 }
 
@@ -112,7 +119,7 @@ pub(super) fn metrics(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Findin
             )
         };
         out.push(finding(
-            "metrics-default-registry",
+            CheckCode::MetricsDefaultRegistry,
             severity,
             s,
             message,
@@ -149,7 +156,7 @@ pub(super) fn process_wide_calls(sites: &[Site], finding: &Finder<'_>, out: &mut
             )
         };
         out.push(finding(
-            "global-thread-pool",
+            CheckCode::GlobalThreadPool,
             severity,
             s,
             message,
@@ -182,11 +189,11 @@ pub(super) fn process_wide_calls(sites: &[Site], finding: &Finder<'_>, out: &mut
                             "nothing to do if the member stops cleanly on SIGTERM",
                         )
                     };
-                    out.push(finding("signal-handler", severity, s, message, help));
+                    out.push(finding(CheckCode::SignalHandler, severity, s, message, help));
                 }
                 if let ["std", "env", "set_current_dir"] = names.as_slice() {
                     out.push(finding(
-                        "current-dir",
+                        CheckCode::CurrentDir,
                         Severity::Note,
                         s,
                         format!(
@@ -198,7 +205,7 @@ pub(super) fn process_wide_calls(sites: &[Site], finding: &Finder<'_>, out: &mut
                 }
             }
             Event::RelativePath { path } => out.push(finding(
-                "current-dir",
+                CheckCode::CurrentDir,
                 Severity::Note,
                 s,
                 format!(

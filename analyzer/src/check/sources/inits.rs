@@ -1,6 +1,7 @@
 //! `global-tracing-init` and `global-logger-init`: which calls initialise tracing or a logger,
 //! and which of them `build` can soften.
 
+use crate::codes::CheckCode;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -48,11 +49,11 @@ pub(super) fn inits(
         }
         _ => false,
     };
-    for code in ["global-tracing-init", "global-logger-init"] {
+    for code in [CheckCode::GlobalTracingInit, CheckCode::GlobalLoggerInit] {
         let found: Vec<(&Site, bool)> = sites
             .iter()
             .filter_map(|s| {
-                if code == "global-tracing-init" {
+                if code == CheckCode::GlobalTracingInit {
                     tracing_init(&s.event).then_some((s, false))
                 } else if logger_init(&s.event) {
                     Some((s, false))
@@ -63,7 +64,7 @@ pub(super) fn inits(
             })
             .collect();
         let who: BTreeSet<&str> = found.iter().map(|(s, _)| s.member.as_str()).collect();
-        let what = if code == "global-tracing-init" {
+        let what = if code == CheckCode::GlobalTracingInit {
             "tracing subscriber"
         } else {
             "logger"

@@ -3,6 +3,7 @@
 //! initialisations in inits.rs, what a process has one of in globals.rs, and the environment
 //! keys and listen addresses members collide on in collisions.rs.
 
+use crate::codes::CheckCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -66,7 +67,7 @@ pub(super) fn source_findings(
             .insert(s.member.as_str());
     }
     let finding =
-        |code: &'static str, severity: Severity, site: &Site, message: String, help: &str| {
+        |code: CheckCode, severity: Severity, site: &Site, message: String, help: &str| {
             let member = members.iter().find(|m| m.name == site.member);
             finding_at(
                 group,
@@ -89,7 +90,7 @@ pub(super) fn source_findings(
         match names.as_slice() {
             ["std" | "core", "process", what @ ("exit" | "abort")] if !in_main => {
                 out.push(finding(
-                    "process-exit",
+                    CheckCode::ProcessExit,
                     Severity::Warning,
                     s,
                     format!("`{}` calls `process::{what}` outside `main`: in one process it ends every member", s.member),
@@ -98,7 +99,7 @@ pub(super) fn source_findings(
             }
             ["std", "env", what @ ("set_var" | "remove_var")] => {
                 out.push(finding(
-                    "env-set-var",
+                    CheckCode::EnvSetVar,
                     Severity::Warning,
                     s,
                     format!("`{}` calls `env::{what}`: the environment is shared by every member of the process", s.member),
@@ -111,7 +112,7 @@ pub(super) fn source_findings(
     for s in once_per_place(&sites) {
         if let Event::StaticMut { name } = &s.event {
             out.push(finding(
-                "static-mut",
+                CheckCode::StaticMut,
                 Severity::Note,
                 s,
                 format!("`{}` has a `static mut {name}`: it is one per process, shared with the other members' code only if they link the same crate", s.member),
@@ -147,7 +148,7 @@ fn once_per_place_and_member(sites: &[Site]) -> Vec<&Site> {
 }
 
 /// Makes a finding at a site.
-type Finder<'a> = dyn Fn(&'static str, Severity, &Site, String, &str) -> Finding + 'a;
+type Finder<'a> = dyn Fn(CheckCode, Severity, &Site, String, &str) -> Finding + 'a;
 
 /// Every event of a member's local packages' `src/` folders.
 fn sites_of(m: &Member) -> Vec<Site> {

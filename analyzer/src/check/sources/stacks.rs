@@ -11,6 +11,7 @@
 use super::{Finder, Site, once_per_place};
 use crate::check::scan::Event;
 use crate::check::{Finding, Severity};
+use crate::codes::CheckCode;
 
 /// A tonic server builder's settings that put something around the services it serves.
 const SERVER_WRAPS: [&str; 6] = [
@@ -50,7 +51,7 @@ pub(super) fn stacks(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Finding
                     && SERVER_WRAPS.contains(&name.as_str()) =>
             {
                 out.push(finding(
-                    "served-stack",
+                    CheckCode::ServedStack,
                     Severity::Note,
                     s,
                     format!(
@@ -64,7 +65,7 @@ pub(super) fn stacks(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Finding
                 if name == "add_routes" && ends_with(root, &["Server", "builder"]) =>
             {
                 out.push(finding(
-                    "unrouted-service",
+                    CheckCode::UnroutedService,
                     Severity::Warning,
                     s,
                     format!(
@@ -93,7 +94,7 @@ pub(super) fn stacks(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Finding
                 if name == "service" && ends_with(root, &["ServiceBuilder", "new"]) =>
             {
                 out.push(finding(
-                    "service-stack",
+                    CheckCode::ServiceStack,
                     Severity::Note,
                     s,
                     format!(
@@ -105,7 +106,7 @@ pub(super) fn stacks(sites: &[Site], finding: &Finder<'_>, out: &mut Vec<Finding
             }
             Event::Call { path, .. } if ends_with(path, &["InterceptedService", "new"]) => {
                 out.push(finding(
-                    "service-stack",
+                    CheckCode::ServiceStack,
                     Severity::Note,
                     s,
                     format!(
@@ -136,7 +137,7 @@ fn client_stack(finding: &Finder<'_>, s: &Site, what: &str) -> Finding {
         ),
     };
     finding(
-        "client-stack",
+        CheckCode::ClientStack,
         Severity::Note,
         s,
         format!(

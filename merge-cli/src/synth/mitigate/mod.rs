@@ -20,6 +20,7 @@
 
 mod edits;
 
+use merge_analyzer::codes::CheckCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -200,9 +201,9 @@ impl Plan {
 /// allocator in a package of the member alone (kept or removed) or the one kept.
 pub fn mends(f: &Finding, place: &Place, kept: Option<&Place>) -> bool {
     match f.code {
-        "global-allocator" => *place == Place::Own || kept == Some(place),
-        "env-var-collision" => *place == Place::Own,
-        "global-tracing-init" | "global-logger-init" => softens(f),
+        CheckCode::GlobalAllocator => *place == Place::Own || kept == Some(place),
+        CheckCode::EnvVarCollision => *place == Place::Own,
+        CheckCode::GlobalTracingInit | CheckCode::GlobalLoggerInit => softens(f),
         _ => false,
     }
 }
@@ -236,19 +237,20 @@ pub fn plan(findings: &[Finding], places: Places) -> Plan {
     for f in findings {
         match (f.code, f.severity) {
             // A note: only one member initialises, nothing to mend.
-            ("global-tracing-init" | "global-logger-init", Severity::Error | Severity::Warning)
-                if softens(f) =>
-            {
+            (
+                CheckCode::GlobalTracingInit | CheckCode::GlobalLoggerInit,
+                Severity::Error | Severity::Warning,
+            ) if softens(f) => {
                 out.members
                     .entry(f.member.clone())
                     .or_default()
                     .soften_inits = true;
             }
             // Only reported when several members define one.
-            ("global-allocator", _) => {
+            (CheckCode::GlobalAllocator, _) => {
                 allocators.insert((f.member.clone(), places.of(f)));
             }
-            ("env-var-collision", _) if places.of(f) == Place::Own => {
+            (CheckCode::EnvVarCollision, _) if places.of(f) == Place::Own => {
                 if let Some(key) = &f.subject {
                     let m = out.members.entry(f.member.clone()).or_default();
                     m.env_keys.insert(key.clone());
@@ -313,7 +315,7 @@ mod tests {
 
     fn finding(code: &'static str, severity: Severity, member: &str, file: &str) -> Finding {
         Finding {
-            code,
+            code: CheckCode::from_name(code).expect("a check code"),
             severity,
             group: "g".to_owned(),
             member: member.to_owned(),
@@ -421,7 +423,7 @@ mod tests {
         );
         assert_eq!(
             places().of(&finding(
-                "x",
+                "static-mut",
                 Severity::Note,
                 "beta",
                 "src/../../common/x.rs"
