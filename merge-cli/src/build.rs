@@ -147,14 +147,10 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
     tools.write()?;
     let mut reseeded = BTreeSet::new();
     for (g, _) in &made {
-        for w in &g.warnings {
-            status::warning(&format!("group `{}`: {w}", g.name));
-        }
-        for n in &g.notes {
-            status::status("Mended", &format!("group `{}`: {n}", g.name));
-        }
-        for p in &g.picks {
-            status::status("Picked", &format!("group `{}`: {p}", g.name));
+        let said = g.warnings.iter().map(|w| (Said::Warning, w));
+        let said = said.chain(g.notes.iter().map(|n| (Said::Mended, n)));
+        for (kind, message) in said.chain(g.picks.iter().map(|p| (Said::Picked, p))) {
+            tell(json, kind, &g.name, message)?;
         }
         if write_group(&out.join(&g.name), g)? {
             reseeded.insert(g.name.clone());
@@ -532,6 +528,57 @@ fn package_name(id: &str) -> String {
         Some((name, _)) => name.rsplit('/').next().unwrap_or(name).to_owned(),
         None => url.rsplit('/').next().unwrap_or(url).to_owned(),
     }
+}
+
+/// What a build tells of a group before compiling it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Said {
+    /// Something the user should know (a profile conflict, version drift under `unify`, a
+    /// `#[global_allocator]` removed).
+    Warning,
+    /// A check finding build made harmless in the copies.
+    Mended,
+    /// The one version the merged graph holds of a crate members build with at several.
+    Picked,
+}
+
+/// A `Said` as a JSON line.
+#[derive(Serialize)]
+struct SaidLine<'a> {
+    reason: &'static str,
+    group: &'a str,
+    message: &'a str,
+}
+
+/// Tells `message` of `group`: a status line on stderr, or in JSON mode a line on stdout
+/// (`build-warning`, `mended`, `picked`).
+fn tell(json: bool, kind: Said, group: &str, message: &str) -> Result<(), Failure> {
+    if !json {
+        let text = format!("group `{group}`: {message}");
+        match kind {
+            Said::Warning => status::warning(&text),
+            Said::Mended => status::status("Mended", &text),
+            Said::Picked => status::status("Picked", &text),
+        }
+        return Ok(());
+    }
+    let reason = match kind {
+        Said::Warning => "build-warning",
+        Said::Mended => "mended",
+        Said::Picked => "picked",
+    };
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer(
+        &mut stdout,
+        &SaidLine {
+            reason,
+            group,
+            message,
+        },
+    )
+    .context("failed to write to stdout")?;
+    writeln!(stdout).context("failed to write to stdout")?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -297,10 +297,20 @@ fn a_workspace_of_services_and_one_package_of_two_services_merge_as_they_are() {
     let build = build_json_output(&plan, &out_dir, &["--group", "fleet"]);
     let err = text(&build.stderr);
     assert!(build.status.success(), "{err}");
-    assert!(
-        err.contains("the merged build compiles 0.2.37 for every member"),
-        "{err}"
-    );
+    // In JSON mode what build tells of a group is a JSON line on stdout, not text.
+    let lines: Vec<serde_json::Value> = text(&build.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let picked = |v: &&serde_json::Value| {
+        v["reason"] == "picked"
+            && v["group"] == "fleet"
+            && v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("the merged build compiles 0.2.37 for every member"))
+    };
+    assert!(lines.iter().any(|v| picked(&v)), "{lines:?}");
+    assert!(!err.contains("the merged build compiles"), "{err}");
     let binary = merged_binary(&build);
     assert_eq!(tree(&layouts), before, "a member's tree was written to");
 
