@@ -117,3 +117,15 @@ seeds["detect_and_import"] = [
 for target, inputs in seeds.items():
     for name, data in inputs:
         seed(target, name.replace("/", "_"), data)
+
+# Every input a target once failed on (fixtures/fuzz/<target>/, README.md there) starts its
+# corpus too, so that each fuzz run replays them first. The rewrite's kept generated files
+# (.rs) are its ordinary test's, not fuzzer input.
+kept = os.path.join(root, "fixtures", "fuzz")
+for target in sorted(os.listdir(kept)):
+    folder = os.path.join(kept, target)
+    if not os.path.isdir(folder):
+        continue
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".rs"):
+            seed(target, "kept-" + name, fixture(os.path.join("fixtures", "fuzz", target, name)))
