@@ -307,6 +307,18 @@ catalogue! {
     }
 }
 
+impl CheckCode {
+    /// Whether `build --allow` can let a build through despite errors of this code: not for
+    /// a native library linked twice, nor for versions the isolation policy decides
+    /// (`--isolation exact` vendors them).
+    pub fn allowable(self) -> bool {
+        !matches!(
+            self,
+            CheckCode::LinksConflict | CheckCode::ExactPinConflict | CheckCode::VersionDrift
+        )
+    }
+}
+
 /// The entry of the code named `name`, in any family.
 pub fn lookup(name: &str) -> Option<&'static Entry> {
     all().find(|e| e.name == name)
@@ -347,5 +359,29 @@ mod tests {
         );
         assert_eq!(Reason::from_name("group-limit"), Some(Reason::GroupLimit));
         assert_eq!(lookup("no-such-code"), None);
+    }
+
+    /// The reasons' texts name the default thresholds; they must follow a change of those.
+    #[test]
+    fn the_reasons_name_the_default_thresholds() {
+        let t = crate::Thresholds::default();
+        let says = |r: Reason, what: String| {
+            let e = r.entry();
+            assert!(
+                e.summary.contains(&what) || e.explanation.contains(&what),
+                "`{r}` does not say {what}"
+            );
+        };
+        says(Reason::LowAffinity, format!("({:.2})", t.min_affinity));
+        says(
+            Reason::LowEncodingCost,
+            format!("({:.2}", t.min_encoding_cost),
+        );
+        says(Reason::HighLoad, format!("({:.2})", t.max_cpu_util));
+        says(
+            Reason::MemoryConstrained,
+            format!("({:.2})", t.max_mem_ratio),
+        );
+        says(Reason::GroupLimit, format!("({})", t.max_group_size));
     }
 }

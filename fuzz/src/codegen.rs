@@ -284,7 +284,10 @@ mod tests {
     /// The inputs this target once failed on (fixtures/fuzz/rewrite_generated/crash-*).
     #[test]
     fn kept_inputs_hold_the_property() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/fuzz/rewrite_generated");
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/fuzz/rewrite_generated"
+        );
         let mut replayed = 0;
         for entry in std::fs::read_dir(dir).expect("the kept inputs").flatten() {
             if entry.file_name().to_string_lossy().starts_with("crash-") {

@@ -33,12 +33,9 @@ pub fn run(data: &[u8]) {
     same(&back, &this, "kinds_alt -> kinds");
 }
 
-/// `moved` equals `decoded`; where `==` cannot tell (a NaN is unequal to itself), their
-/// encodings in `kinds_alt` (sorted maps, so one byte string per message) must agree.
-fn same<M: Message + PartialEq + std::fmt::Debug>(moved: &M, decoded: &M, way: &str) {
-    if moved == decoded {
-        return;
-    }
+/// `moved` equals `decoded`, bit for bit: their encodings in `kinds_alt` (sorted maps, so one
+/// byte string per message) agree. Not `==`, which takes -0.0 for 0.0 and no NaN for itself.
+fn same<M: Message + std::fmt::Debug>(moved: &M, decoded: &M, way: &str) {
     let canonical = |m: &M| {
         kinds_alt::All::decode(m.encode_to_vec().as_slice())
             .expect("re-decodes")

@@ -10,21 +10,16 @@
 //!
 //! Each part's property lives in a file the ordinary test suite includes too, so a crash input
 //! kept under fixtures/fuzz/<target>/ is replayed there: readers.rs by
-//! analyzer/tests/fuzz_regressions.rs, rewrite.rs by inline-macros/rewrite/tests/fuzz_regressions.rs
-//! (on the generated file the crash gave), convert.rs by tests/tests/fuzz_regressions.rs.
+//! analyzer/tests/fuzz_regressions.rs, rewrite.rs by inline-macros/rewrite/tests/rewrite.rs (on
+//! the generated file a failure printed), convert.rs by tests/tests/fuzz_regressions.rs. The
+//! fuzzer's own bytes of every kept input also seed its corpus (fuzz/seed.py), so each fuzz run
+//! replays them, and the rewrite target's are replayed by this crate's tests.
 
 pub mod codegen;
 pub mod convert;
 pub mod proto;
 pub mod readers;
 pub mod rewrite;
-
-/// Every target, as `cargo fuzz list` names them (fuzz_targets/<name>.rs).
-pub fn targets() -> Vec<&'static str> {
-    let mut all = readers::TARGETS.to_vec();
-    all.extend(["rewrite_generated", "convert_differential"]);
-    all
-}
 
 /// Runs target `target` on `data`; panics when its property does not hold.
 pub fn run(target: &str, data: &[u8]) {

@@ -138,7 +138,8 @@ fn input_failure(e: ImportError) -> Failure {
 }
 
 /// A closed stdout (`| head`) ends the report quietly.
-fn ignore_broken_pipe(r: std::io::Result<()>) -> Result<(), Failure> {
+/// A report cut short by its reader (`| head`) is not a failure.
+pub fn ignore_broken_pipe(r: std::io::Result<()>) -> Result<(), Failure> {
     match r {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::Other(
             anyhow::Error::new(e).context("failed to write the report"),

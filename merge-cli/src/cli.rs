@@ -682,7 +682,11 @@ fn positive(s: &str) -> Result<f64, String> {
 /// A check code `--allow` may name.
 fn check_code(s: &str) -> Result<String, String> {
     match merge_analyzer::codes::CheckCode::from_name(s) {
-        Some(code) => Ok(code.name().to_owned()),
+        Some(code) if code.allowable() => Ok(code.name().to_owned()),
+        Some(code) => Err(format!(
+            "`{code}` cannot be allowed: a native library cannot be linked twice, and versions \
+             are the isolation policy's (`--isolation exact` vendors them)"
+        )),
         None => Err(format!(
             "`{s}` is not a check code; `cargo merge explain` lists them"
         )),

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use merge_analyzer::codes::{self, Entry};
+use merge_analyzer::codes::{self, Entry, Family};
 use merge_analyzer::error::InputCode;
 
 use crate::Failure;
@@ -16,22 +16,59 @@ pub fn exec(args: &ExplainArgs) -> Result<(), Failure> {
         Some(name) => match codes::lookup(name) {
             Some(e) => explain(&mut out, e),
             None => {
+                let message = match closest(name) {
+                    Some(near) => {
+                        format!("`{name}` is not a cargo-merge code; did you mean `{near}`?")
+                    }
+                    None => format!("`{name}` is not a cargo-merge code"),
+                };
                 return Err(Failure::Input(vec![Diagnostic::usage(
                     InputCode::InvalidValue,
-                    format!("`{name}` is not a cargo-merge code"),
+                    message,
                     "run `cargo merge explain` for the list of codes",
                 )]));
             }
         },
         None => list(&mut out),
     };
-    written.map_err(|e| Failure::Other(e.into()))
+    crate::analyze::ignore_broken_pipe(written)
+}
+
+/// The code whose name is nearest `name` (a typo of at most a third of its letters).
+fn closest(name: &str) -> Option<&'static str> {
+    codes::all()
+        .map(|e| (distance(name, e.name), e.name))
+        .filter(|(d, _)| *d <= name.len().div_ceil(3))
+        .min()
+        .map(|(_, n)| n)
+}
+
+/// Levenshtein distance, by characters.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 fn explain(out: &mut impl Write, e: &Entry) -> std::io::Result<()> {
     writeln!(out, "{} ({}): {}", e.name, e.family.label(), e.summary)?;
     writeln!(out)?;
-    writeln!(out, "Severity: {}", e.severity)?;
+    let label = match e.family {
+        Family::Analyze => "Effect",
+        Family::Check | Family::Input => "Severity",
+    };
+    writeln!(out, "{label}: {}", e.severity)?;
     writeln!(out)?;
     writeln!(out, "{}", e.explanation)?;
     writeln!(out)?;
@@ -55,4 +92,17 @@ fn list(out: &mut impl Write) -> std::io::Result<()> {
     }
     writeln!(out)?;
     writeln!(out, "`cargo merge explain CODE` says more of one.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typo_is_told_its_code() {
+        assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(closest("global-tracing-inti"), Some("global-tracing-init"));
+        assert_eq!(closest("low-afinity"), Some("low-affinity"));
+        assert_eq!(closest("nothing-like-any-code-at-all"), None);
+    }
 }

@@ -85,7 +85,9 @@ fn an_unknown_code_is_a_usage_error() {
     let out = explain(&["global-tracing-inti"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("`global-tracing-inti` is not a cargo-merge code"),
+        text(&out.stderr).contains(
+            "`global-tracing-inti` is not a cargo-merge code; did you mean `global-tracing-init`?"
+        ),
         "{}",
         text(&out.stderr)
     );

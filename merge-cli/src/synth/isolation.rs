@@ -3,10 +3,10 @@
 //! versions `strict` refuses, `unify` warns, `exact` vendors (`vendor.rs` plans it); then the
 //! copies are pointed at their member's vendored versions and the vendored crates copied in.
 
-use merge_analyzer::codes::CheckCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use merge_analyzer::codes::CheckCode;
 use merge_analyzer::error::{InputCode, InputError, Problems};
 use merge_analyzer::members::Member;
 use merge_analyzer::plan::Isolation;

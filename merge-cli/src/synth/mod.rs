@@ -39,11 +39,11 @@ pub mod serve_hook;
 pub mod source;
 pub mod vendor;
 
-use merge_analyzer::codes::CheckCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use merge_analyzer::ImportError;
+use merge_analyzer::codes::CheckCode;
 use merge_analyzer::error::{InputCode, InputError, Problems};
 use merge_analyzer::members::Member;
 use merge_analyzer::plan::Isolation;

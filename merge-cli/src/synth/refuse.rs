@@ -1,7 +1,6 @@
 //! The gate between `check` and `build`: the error-level findings build neither mends nor
 //! leaves to the isolation policy refuse the build, unless `--allow CODE` lets them through.
 
-use merge_analyzer::codes::CheckCode;
 use std::collections::BTreeSet;
 
 use merge_analyzer::check::{Finding, Severity};
@@ -19,17 +18,13 @@ pub(super) fn refusals(
     mitigations: &mitigate::Plan,
     allow: &BTreeSet<String>,
 ) -> Vec<InputError> {
-    const BY_ISOLATION: [CheckCode; 3] = [
-        CheckCode::LinksConflict,
-        CheckCode::ExactPinConflict,
-        CheckCode::VersionDrift,
-    ];
     findings
         .iter()
         .filter(|f| {
             f.severity == Severity::Error
                 && !mitigations.mends(f)
-                && !BY_ISOLATION.contains(&f.code)
+                // Refused by the isolation step, with their own message.
+                && f.code.allowable()
                 && !allow.contains(f.code.name())
         })
         .map(|f| {
@@ -62,6 +57,8 @@ pub(super) fn refusals(
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
+
+    use merge_analyzer::codes::CheckCode;
 
     use super::*;
 

@@ -1,7 +1,6 @@
 //! `feature-drift`: a crate the merged build holds once for several members, compiled with
 //! the union of their features.
 
-use crate::codes::CheckCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -10,6 +9,7 @@ use cargo_metadata::{DependencyKind, Node, Package, PackageId};
 use super::manifest::{Manifest, dependency_offset, key_offset};
 use super::ticked;
 use crate::check::{Finding, Severity, finding_at};
+use crate::codes::CheckCode;
 use crate::members::Member;
 use crate::plan::Isolation;
 use crate::versions;

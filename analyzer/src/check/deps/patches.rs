@@ -1,7 +1,6 @@
 //! `patch-conflict`: the members' `[patch.<registry>]` entries, compared with each other and
 //! with what the other members link unpatched.
 
-use crate::codes::CheckCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -11,6 +10,7 @@ use toml_edit::{Document, Item};
 use super::manifest::{Manifest, key_offset};
 use super::ticked;
 use crate::check::{Finding, Severity, finding_at};
+use crate::codes::CheckCode;
 use crate::members::Member;
 use crate::versions;
 
@@ -171,7 +171,8 @@ fn patch_issues(names: &[&str], all: &[Vec<Patch>]) -> Vec<PatchIssue> {
                     names[first]
                 ),
                 help: format!(
-                    "patch `{krate}` with one source in every member (or drop a patch a member no longer needs); `--allow patch-conflict` builds every member with `{}`'s",
+                    "patch `{krate}` with one source in every member (or drop a patch a member no longer needs); `--allow {}` builds every member with `{}`'s",
+                    CheckCode::PatchConflict,
                     names[first]
                 ),
             });

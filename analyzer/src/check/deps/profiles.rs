@@ -1,13 +1,13 @@
 //! `profile-conflict`: the `panic`, `opt-level` and `lto` of the members' `[profile]` tables
 //! (cargo's build profiles, not crate::profiles' stack profiles).
 
-use crate::codes::CheckCode;
 use std::collections::{BTreeMap, BTreeSet};
 
 use toml_edit::{Document, Item, Value};
 
 use super::manifest::Manifest;
 use crate::check::{Finding, Severity, finding_at};
+use crate::codes::CheckCode;
 use crate::members::Member;
 
 /// The profile keys compared: what one binary can have only one of, or what changes how a
@@ -237,7 +237,8 @@ fn profile_issues(names: &[&str], all: &[&Profiles]) -> Vec<ProfileIssue> {
                         Severity::Error,
                         format!("{sets}: one binary has one panic strategy"),
                         format!(
-                            "use one panic strategy in every member: under \"abort\" a panic in any member ends them all, an inline callee's included (under \"unwind\" it becomes `Status::internal`); `--allow profile-conflict` builds every member with {} ({kept_by})",
+                            "use one panic strategy in every member: under \"abort\" a panic in any member ends them all, an inline callee's included (under \"unwind\" it becomes `Status::internal`); `--allow {}` builds every member with {} ({kept_by})",
+                            CheckCode::ProfileConflict,
                             kept.shown
                         ),
                     )

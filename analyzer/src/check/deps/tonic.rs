@@ -45,7 +45,10 @@ pub(super) fn unsupported(group: &str, members: &[Member], out: &mut Vec<Finding
                     m.name,
                     merge_rewrite::known_tonic()
                 ),
-                "move the member to a known tonic, or pass --allow unsupported-tonic: build then leaves its generated code as it is and its calls stay on the network",
+                &format!(
+                    "move the member to a known tonic, or pass --allow {}: build then leaves its generated code as it is and its calls stay on the network",
+                    CheckCode::UnsupportedTonic
+                ),
             ));
         }
     }

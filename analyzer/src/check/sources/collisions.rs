@@ -1,12 +1,12 @@
 //! What members collide on when they share one process: `env-var-collision` (an environment
 //! key several members read) and `listen-addr-collision` (a port several members bind).
 
-use crate::codes::CheckCode;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Finder, Owners, Site, once_per_place_and_member};
 use crate::check::scan::{Event, Set};
 use crate::check::{Finding, Severity, others};
+use crate::codes::CheckCode;
 
 /// `env-var-collision`: the same literal key read by several members. Build namespaces each
 /// member's reads in its own crates (`<MEMBER>_<KEY>`); a read in a crate several members share

@@ -1,12 +1,12 @@
 //! What a process has one of: `global-allocator`, `metrics-default-registry` (prometheus'
 //! default registry), `global-thread-pool` (rayon's), `signal-handler` and `current-dir`.
 
-use crate::codes::CheckCode;
 use std::collections::BTreeSet;
 
 use super::{Finder, Owners, Site, once_per_place};
 use crate::check::scan::Event;
 use crate::check::{Finding, Severity, others};
+use crate::codes::CheckCode;
 
 /// `global-allocator`: one binary has one. Build keeps the first member's (by name) and removes
 /// the others' in copies only their member compiles; one it cannot remove (in a crate several

@@ -1,13 +1,13 @@
 //! `global-tracing-init` and `global-logger-init`: which calls initialise tracing or a logger,
 //! and which of them `build` can soften.
 
-use crate::codes::CheckCode;
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::{Finder, Site};
 use crate::check::scan::Event;
 use crate::check::{Finding, Severity, others};
+use crate::codes::CheckCode;
 use crate::members::Member;
 
 /// Whether `build` can make an initialisation harmless in the copies: `tracing_subscriber`'s

@@ -3,12 +3,12 @@
 //! initialisations in inits.rs, what a process has one of in globals.rs, and the environment
 //! keys and listen addresses members collide on in collisions.rs.
 
-use crate::codes::CheckCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::scan::{self, Event};
 use super::{Finding, Severity, finding_at};
+use crate::codes::CheckCode;
 use crate::members::Member;
 
 mod collisions;

@@ -20,11 +20,11 @@
 
 mod edits;
 
-use merge_analyzer::codes::CheckCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use merge_analyzer::check::{Finding, Severity};
+use merge_analyzer::codes::CheckCode;
 
 pub use edits::edits;
 
@@ -284,7 +284,8 @@ pub fn plan(findings: &[Finding], places: Places) -> Plan {
         {
             out.members.entry(m.clone()).or_default().drop_allocator = true;
             out.warnings.push(format!(
-                "global-allocator: one binary has one #[global_allocator]: kept {what}, removed `{m}`'s"
+                "{}: one binary has one #[global_allocator]: kept {what}, removed `{m}`'s",
+                CheckCode::GlobalAllocator
             ));
         }
     }
@@ -299,7 +300,8 @@ pub fn plan(findings: &[Finding], places: Places) -> Plan {
         for key in &m.env_keys {
             let namespaced = m.namespaced(key);
             out.notes.push(format!(
-                "env-var-collision: `{name}` reads `{namespaced}` (set from `{key}` when unset)"
+                "{}: `{name}` reads `{namespaced}` (set from `{key}` when unset)",
+                CheckCode::EnvVarCollision
             ));
             out.env_fallbacks.push((namespaced, key.clone()));
         }
