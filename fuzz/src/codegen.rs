@@ -117,9 +117,25 @@ pub fn compile(text: &str) -> Option<Vec<u8>> {
     Some(compiler.encode_file_descriptor_set())
 }
 
-/// Generates the code of `fds` as `choice` says: (file name, code) per package.
+/// Generates the code of `fds` as `choice` says with tonic codegen `$tonic` over prost-build
+/// `$build` (`$prost`, `$types`: the prost it decodes descriptors with): (file name, code) per
+/// package. tonic-build 0.9 (`0.9:`) has no default stubs nor `Arc<Self>`.
 macro_rules! generate_with {
-    ($prost:ident, $types:ident, $build:ident, $builder:expr, $fds:expr, $choice:expr) => {{
+    (0.9: $tonic:ident, $prost:ident, $types:ident, $build:ident, $fds:expr, $c:expr) => {
+        generate_with!(@run $prost, $types, $build, $tonic::configure()
+            .build_client($c.client)
+            .build_server($c.server)
+            .compile_well_known_types($c.well_known), $fds, $c)
+    };
+    ($tonic:ident, $prost:ident, $types:ident, $build:ident, $fds:expr, $c:expr) => {
+        generate_with!(@run $prost, $types, $build, $tonic::configure()
+            .build_client($c.client)
+            .build_server($c.server)
+            .generate_default_stubs($c.default_stubs)
+            .use_arc_self($c.arc_self)
+            .compile_well_known_types($c.well_known), $fds, $c)
+    };
+    (@run $prost:ident, $types:ident, $build:ident, $builder:expr, $fds:expr, $choice:expr) => {{
         let set = <$types::FileDescriptorSet as $prost::Message>::decode($fds)
             .map_err(|e| e.to_string())?;
         let mut config = $build::Config::new();
@@ -151,82 +167,42 @@ macro_rules! generate_with {
 /// The generated files of `fds` (an encoded `FileDescriptorSet`) by the codegen `choice` names.
 pub fn generate(fds: &[u8], c: Choice) -> std::result::Result<Vec<(String, String)>, String> {
     match c.tonic {
-        0 => generate_with!(
-            prost_011,
-            prost_types_011,
-            prost_build_011,
-            tonic_build_09::configure()
-                .build_client(c.client)
-                .build_server(c.server)
-                .compile_well_known_types(c.well_known),
-            fds,
-            c
-        ),
+        0 => {
+            generate_with!(0.9: tonic_build_09, prost_011, prost_types_011, prost_build_011, fds, c)
+        }
         1 => generate_with!(
+            tonic_build_010,
             prost_012,
             prost_types_012,
             prost_build_012,
-            tonic_build_010::configure()
-                .build_client(c.client)
-                .build_server(c.server)
-                .generate_default_stubs(c.default_stubs)
-                .use_arc_self(c.arc_self)
-                .compile_well_known_types(c.well_known),
             fds,
             c
         ),
         2 => generate_with!(
+            tonic_build_011,
             prost_012,
             prost_types_012,
             prost_build_012,
-            tonic_build_011::configure()
-                .build_client(c.client)
-                .build_server(c.server)
-                .generate_default_stubs(c.default_stubs)
-                .use_arc_self(c.arc_self)
-                .compile_well_known_types(c.well_known),
             fds,
             c
         ),
         3 => generate_with!(
+            tonic_build_012,
             prost_013,
             prost_types_013,
             prost_build_013,
-            tonic_build_012::configure()
-                .build_client(c.client)
-                .build_server(c.server)
-                .generate_default_stubs(c.default_stubs)
-                .use_arc_self(c.arc_self)
-                .compile_well_known_types(c.well_known),
             fds,
             c
         ),
         4 => generate_with!(
+            tonic_build_013,
             prost_013,
             prost_types_013,
             prost_build_013,
-            tonic_build_013::configure()
-                .build_client(c.client)
-                .build_server(c.server)
-                .generate_default_stubs(c.default_stubs)
-                .use_arc_self(c.arc_self)
-                .compile_well_known_types(c.well_known),
             fds,
             c
         ),
-        _ => generate_with!(
-            prost,
-            prost_types,
-            prost_build,
-            tonic_prost_build::configure()
-                .build_client(c.client)
-                .build_server(c.server)
-                .generate_default_stubs(c.default_stubs)
-                .use_arc_self(c.arc_self)
-                .compile_well_known_types(c.well_known),
-            fds,
-            c
-        ),
+        _ => generate_with!(tonic_prost_build, prost, prost_types, prost_build, fds, c),
     }
 }
 
