@@ -253,9 +253,7 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
                 members: names,
                 manifest: &manifest,
             };
-            let mut stdout = std::io::stdout().lock();
-            serde_json::to_writer(&mut stdout, &line).context("failed to write to stdout")?;
-            writeln!(stdout).context("failed to write to stdout")?;
+            crate::json::line(&line).context("failed to write to stdout")?;
         } else {
             status::status("Merged", &format!("`{}`: {}", g.name, names.join(", ")));
             let mut stdout = std::io::stdout().lock();
@@ -567,17 +565,12 @@ fn tell(json: bool, kind: Said, group: &str, message: &str) -> Result<(), Failur
         Said::Mended => "mended",
         Said::Picked => "picked",
     };
-    let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer(
-        &mut stdout,
-        &SaidLine {
-            reason,
-            group,
-            message,
-        },
-    )
-    .context("failed to write to stdout")?;
-    writeln!(stdout).context("failed to write to stdout")?;
+    let line = SaidLine {
+        reason,
+        group,
+        message,
+    };
+    crate::json::line(&line).context("failed to write to stdout")?;
     Ok(())
 }
 

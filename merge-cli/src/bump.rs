@@ -131,8 +131,7 @@ pub fn exec(args: &BumpArgs) -> Result<(), Failure> {
             to,
             groups,
         };
-        serde_json::to_writer(&mut stdout, &line).context("failed to write to stdout")?;
-        writeln!(stdout).context("failed to write to stdout")?;
+        crate::json::line(&line).context("failed to write to stdout")?;
         return Ok(());
     }
     crate::status::status(

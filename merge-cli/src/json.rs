@@ -1,5 +1,6 @@
-//! JSON lines of `analyze`: one `merge-plan` object (design.md, Data contracts). Like the human
-//! report it lists every group and merged edge but only the heaviest `--limit` rejected edges
+//! JSON lines: [`line`] writes one object as a line on stdout (every command's JSON mode), and
+//! [`merge_plan`] is `analyze`'s `merge-plan` object (design.md, Data contracts). Like the human
+//! report the plan lists every group and merged edge but only the heaviest `--limit` rejected edges
 //! (all with `--limit 0`), with the count of the rest: a graph of millions of calls would
 //! otherwise make a line of hundreds of megabytes.
 
@@ -8,6 +9,14 @@ use std::io::{self, Write};
 use merge_analyzer::{Analysis, EdgeVerdict, Traffic};
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
+
+/// `value` as one JSON line on stdout.
+pub fn line(value: &impl Serialize) -> anyhow::Result<()> {
+    let mut stdout = io::stdout().lock();
+    serde_json::to_writer(&mut stdout, value)?;
+    writeln!(stdout)?;
+    Ok(())
+}
 
 #[derive(Serialize)]
 struct MergePlan<'a> {

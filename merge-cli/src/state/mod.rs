@@ -402,14 +402,13 @@ fn text_at(file: &Path, commit: &str) -> Result<String, String> {
 }
 
 fn print(statuses: &[GroupStatus], format: MessageFormat) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
     if format == MessageFormat::Json {
         for s in statuses {
-            serde_json::to_writer(&mut stdout, s).context("failed to write to stdout")?;
-            writeln!(stdout)?;
+            crate::json::line(s).context("failed to write to stdout")?;
         }
         return Ok(());
     }
+    let mut stdout = std::io::stdout().lock();
     for s in statuses {
         writeln!(stdout, "group `{}`: {}", s.group, s.state)?;
         for c in &s.changes {
