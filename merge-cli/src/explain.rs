@@ -37,28 +37,10 @@ pub fn exec(args: &ExplainArgs) -> Result<(), Failure> {
 /// The code whose name is nearest `name` (a typo of at most a third of its letters).
 fn closest(name: &str) -> Option<&'static str> {
     codes::all()
-        .map(|e| (distance(name, e.name), e.name))
+        .map(|e| (strsim::levenshtein(name, e.name), e.name))
         .filter(|(d, _)| *d <= name.len().div_ceil(3))
         .min()
         .map(|(_, n)| n)
-}
-
-/// Levenshtein distance, by characters.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 fn explain(out: &mut impl Write, e: &Entry) -> std::io::Result<()> {
@@ -100,7 +82,6 @@ mod tests {
 
     #[test]
     fn a_typo_is_told_its_code() {
-        assert_eq!(distance("kitten", "sitting"), 3);
         assert_eq!(closest("global-tracing-inti"), Some("global-tracing-init"));
         assert_eq!(closest("low-afinity"), Some("low-affinity"));
         assert_eq!(closest("nothing-like-any-code-at-all"), None);
