@@ -1,10 +1,10 @@
 //! Errors of reading traffic input: every problem names the file and, where it has one, the line.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use crate::check::Severity;
 use crate::codes::{CheckCode, Entry, Family};
-use std::path::{Path, PathBuf};
 
 /// The kind of an input problem: a stable kebab-case code, shown with the problem; its texts
 /// are in the catalogue ([`InputCode::entry`]).

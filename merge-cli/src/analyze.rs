@@ -1,10 +1,10 @@
 //! `cargo merge analyze`: traffic in, report (and optionally plan and picture) out.
 
-use merge_analyzer::error::InputCode;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use merge_analyzer::error::InputCode;
 use merge_analyzer::paths::resolve;
 
 use merge_analyzer::import;

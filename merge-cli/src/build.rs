@@ -3,13 +3,13 @@
 //! and merge.lock beside the plan, then compiles each group with cargo, whose output streams
 //! through. Prints where each merged binary is and how to run it.
 
-use merge_analyzer::error::InputCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::Context as _;
+use merge_analyzer::error::InputCode;
 use merge_analyzer::members::{self, CargoOptions, Member};
 use merge_analyzer::plan::Isolation;
 use merge_analyzer::sources;

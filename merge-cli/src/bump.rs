@@ -3,10 +3,10 @@
 //! rebuilt. The plan is written atomically, and only once the new pin is known to be valid
 //! TOML for the member.
 
-use merge_analyzer::error::InputCode;
 use std::io::Write as _;
 
 use anyhow::Context as _;
+use merge_analyzer::error::InputCode;
 use merge_analyzer::members;
 use serde::Serialize;
 use toml_edit::{DocumentMut, Item, Value};

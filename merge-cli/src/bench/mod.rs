@@ -16,7 +16,6 @@ mod protos;
 mod report;
 mod requests;
 
-use merge_analyzer::error::InputCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -25,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use merge_analyzer::error::InputCode;
 use merge_analyzer::members::{self, CargoOptions, Member};
 
 use crate::Failure;

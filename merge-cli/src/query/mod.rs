@@ -14,8 +14,9 @@ mod promql;
 mod spark;
 mod time;
 
-use merge_analyzer::error::InputCode;
 use std::io::Write;
+
+use merge_analyzer::error::InputCode;
 
 use crate::Failure;
 use crate::cli::{QueryArgs, QueryEngine};

@@ -12,11 +12,11 @@
 mod deployment;
 mod yaml;
 
-use merge_analyzer::error::InputCode;
 use std::collections::BTreeMap;
 use std::io::Write as _;
 
 use anyhow::Context as _;
+use merge_analyzer::error::InputCode;
 use merge_analyzer::members::{self, CargoOptions};
 use serde_json::Value;
 

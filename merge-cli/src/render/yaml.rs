@@ -2,9 +2,9 @@
 //! objects written back as a YAML stream (each document JSON, which YAML reads as it is: no
 //! quoting rule can turn `"0.1.0"` or `"true"` into another type on the way out).
 
-use merge_analyzer::error::InputCode;
 use std::path::{Path, PathBuf};
 
+use merge_analyzer::error::InputCode;
 use serde_json::Value;
 use yaml_rust2::{Yaml, YamlLoader};
 

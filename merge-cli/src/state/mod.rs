@@ -7,12 +7,12 @@
 
 mod protodiff;
 
-use merge_analyzer::error::InputCode;
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
+use merge_analyzer::error::InputCode;
 use merge_analyzer::members::{self, CargoOptions, Member};
 use merge_analyzer::plan::Isolation;
 use merge_analyzer::sources::{self, Source};
