@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{ImportError, InputCode, InputError, Problems};
-use crate::git::run as git;
+use crate::git::{GitError, run as git};
 use crate::members::PlanFile;
 use crate::plan::{PlanService, Track};
 
@@ -30,7 +30,7 @@ pub enum Pin {
 
 impl Pin {
     /// The pin a plan service gives, or why it gives none that holds.
-    pub fn of(s: &PlanService) -> Result<Pin, String> {
+    pub fn of(s: &PlanService) -> Result<Pin, PinError> {
         let given: Vec<(&str, &String)> = [("rev", &s.rev), ("tag", &s.tag), ("branch", &s.branch)]
             .into_iter()
             .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
@@ -39,20 +39,19 @@ impl Pin {
             .iter()
             .find(|(_, v)| v.is_empty() || v.starts_with('-'))
         {
-            return Err(format!(
-                "`{k} = {v:?}` is not a pin: a commit, tag or branch name, not empty and not starting with `-`"
-            ));
+            return Err(PinError::NotPin {
+                key: k,
+                value: (*v).clone(),
+            });
         }
         match (given.as_slice(), s.track) {
             ([], Track::Pinned) => Ok(Pin::Head),
             ([], Track::LatestTag) => Ok(Pin::LatestTag),
-            ([(k, _)], Track::LatestTag) => Err(format!(
-                "`track = \"latest-tag\"` follows the newest tag: give no `{k}` with it"
-            )),
+            ([(k, _)], Track::LatestTag) => Err(PinError::PinWithLatestTag(k)),
             ([("rev", v)], _) => Ok(Pin::Rev((*v).clone())),
             ([("tag", v)], _) => Ok(Pin::Tag((*v).clone())),
             ([(_, v)], _) => Ok(Pin::Branch((*v).clone())),
-            _ => Err("give one of `rev`, `tag` and `branch`, not several".to_owned()),
+            _ => Err(PinError::Several),
         }
     }
 
@@ -65,6 +64,58 @@ impl Pin {
             Pin::Branch(b) => format!("branch {b}"),
             Pin::Head => "HEAD".to_owned(),
             Pin::LatestTag => "latest-tag".to_owned(),
+        }
+    }
+}
+
+/// Why a plan service's pin does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PinError {
+    #[error(
+        "`{key} = {value:?}` is not a pin: a commit, tag or branch name, not empty and not starting with `-`"
+    )]
+    NotPin { key: &'static str, value: String },
+    #[error("`track = \"latest-tag\"` follows the newest tag: give no `{0}` with it")]
+    PinWithLatestTag(&'static str),
+    #[error("give one of `rev`, `tag` and `branch`, not several")]
+    Several,
+}
+
+/// Why a git member could not be fetched or checked out.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("`{0}` was never fetched, and --offline forbids it now")]
+    Offline(String),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("its submodules: {0}")]
+    Submodules(#[source] GitError),
+    #[error("no {kind} `{name}` in the repository")]
+    Missing { kind: &'static str, name: String },
+    #[error("the repository has no commit at HEAD")]
+    NoHead,
+    #[error(
+        "`track = \"latest-tag\"`, but the repository has no version tag (`v1.2.3` or `1.2.3`)"
+    )]
+    NoVersionTag,
+    /// A file operation on the cache or a checkout; `doing` says which ("create `dir`").
+    #[error("cannot {doing}: {source}")]
+    Io {
+        doing: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl FetchError {
+    fn io(doing: String, source: std::io::Error) -> Self {
+        FetchError::Io { doing, source }
+    }
+
+    fn missing(kind: &'static str, name: &str) -> Self {
+        FetchError::Missing {
+            kind,
+            name: name.to_owned(),
         }
     }
 }
@@ -125,7 +176,7 @@ pub fn checkout(
         let pin = match Pin::of(&service) {
             Ok(p) => p,
             Err(e) => {
-                problems.push(fail(e, InputCode::InvalidValue));
+                problems.push(fail(e.to_string(), InputCode::InvalidValue));
                 continue;
             }
         };
@@ -137,7 +188,7 @@ pub fn checkout(
             update(&cache, &url, fetch)
         };
         if let Err(e) = made {
-            problems.push(fail(e, InputCode::Unreadable));
+            problems.push(fail(e.to_string(), InputCode::Unreadable));
             continue;
         }
         fetched.insert(cache.clone(), ());
@@ -145,13 +196,13 @@ pub fn checkout(
         let (commit, tag) = match resolved {
             Ok(r) => r,
             Err(e) => {
-                problems.push(fail(e, InputCode::InvalidValue));
+                problems.push(fail(e.to_string(), InputCode::InvalidValue));
                 continue;
             }
         };
         let checkout = out.join(".sources").join(&name).join(&commit);
         if let Err(e) = check_out(&cache, &commit, &checkout) {
-            problems.push(fail(e, InputCode::Unreadable));
+            problems.push(fail(e.to_string(), InputCode::Unreadable));
             continue;
         }
         let in_repo = service
@@ -211,7 +262,7 @@ fn cache_name(url: &str) -> String {
 }
 
 /// The cache of `url` at `cache` (a mirror), made or brought up to date.
-fn update(cache: &Path, url: &str, fetch: Fetch) -> Result<(), String> {
+fn update(cache: &Path, url: &str, fetch: Fetch) -> Result<(), FetchError> {
     if cache.join("HEAD").is_file() {
         if !fetch.offline {
             git(
@@ -222,18 +273,10 @@ fn update(cache: &Path, url: &str, fetch: Fetch) -> Result<(), String> {
         return Ok(());
     }
     if fetch.offline {
-        return Err(format!(
-            "`{url}` was never fetched, and --offline forbids it now"
-        ));
+        return Err(FetchError::Offline(url.to_owned()));
     }
-    let parent = cache.parent().ok_or("no folder for the cache")?;
-    std::fs::create_dir_all(parent)
-        .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
     // Into a temporary folder first: a failed clone leaves no half-made cache.
-    let tmp = tempfile::Builder::new()
-        .prefix(".fetching-")
-        .tempdir_in(parent)
-        .map_err(|e| format!("cannot create a folder in `{}`: {e}", parent.display()))?;
+    let tmp = temporary_beside(cache, ".fetching-")?;
     let into = tmp.path().join("repo.git");
     let into_text = into.display().to_string();
     git(
@@ -244,12 +287,15 @@ fn update(cache: &Path, url: &str, fetch: Fetch) -> Result<(), String> {
         Ok(()) => Ok(()),
         // Another run sharing the output folder made it meanwhile.
         Err(_) if cache.join("HEAD").is_file() => Ok(()),
-        Err(e) => Err(format!("cannot move the fetched `{url}` into place: {e}")),
+        Err(e) => Err(FetchError::io(
+            format!("move the fetched `{url}` into place"),
+            e,
+        )),
     }
 }
 
 /// The commit `pin` names in `cache`, with the tag it came from.
-fn resolve(cache: &Path, pin: &Pin) -> Result<(String, Option<String>), String> {
+fn resolve(cache: &Path, pin: &Pin) -> Result<(String, Option<String>), FetchError> {
     let commit = |spec: &str| {
         git(
             Some(cache),
@@ -259,24 +305,22 @@ fn resolve(cache: &Path, pin: &Pin) -> Result<(String, Option<String>), String> 
     match pin {
         Pin::Rev(r) => commit(r)
             .map(|c| (c, None))
-            .map_err(|_| format!("no commit `{r}` in the repository")),
+            .map_err(|_| FetchError::missing("commit", r)),
         Pin::Tag(t) => commit(&format!("refs/tags/{t}"))
             .map(|c| (c, Some(t.clone())))
-            .map_err(|_| format!("no tag `{t}` in the repository")),
+            .map_err(|_| FetchError::missing("tag", t)),
         Pin::Branch(b) => commit(&format!("refs/heads/{b}"))
             .map(|c| (c, None))
-            .map_err(|_| format!("no branch `{b}` in the repository")),
+            .map_err(|_| FetchError::missing("branch", b)),
         Pin::Head => commit("HEAD")
             .map(|c| (c, None))
-            .map_err(|_| "the repository has no commit at HEAD".to_owned()),
+            .map_err(|_| FetchError::NoHead),
         Pin::LatestTag => {
             let newest = version_tags(cache)
                 .into_iter()
                 .next()
-                .ok_or("`track = \"latest-tag\"`, but the repository has no version tag (`v1.2.3` or `1.2.3`)")?;
-            commit(&format!("refs/tags/{newest}"))
-                .map(|c| (c, Some(newest)))
-                .map_err(|e| e.to_string())
+                .ok_or(FetchError::NoVersionTag)?;
+            Ok((commit(&format!("refs/tags/{newest}"))?, Some(newest)))
         }
     }
 }
@@ -326,17 +370,11 @@ fn newer_tags(cache: &Path, tag: Option<&str>, commit: &str) -> Vec<String> {
 }
 
 /// `commit` of `cache`, checked out at `dir` (made once; a checkout is never changed).
-fn check_out(cache: &Path, commit: &str, dir: &Path) -> Result<(), String> {
+fn check_out(cache: &Path, commit: &str, dir: &Path) -> Result<(), FetchError> {
     if git(Some(dir), &["rev-parse", "HEAD"]).is_ok_and(|h| h == commit) {
         return Ok(());
     }
-    let parent = dir.parent().ok_or("no folder for the checkout")?;
-    std::fs::create_dir_all(parent)
-        .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".checking-out-")
-        .tempdir_in(parent)
-        .map_err(|e| format!("cannot create a folder in `{}`: {e}", parent.display()))?;
+    let tmp = temporary_beside(dir, ".checking-out-")?;
     let into = tmp.path().join("tree");
     let into_text = into.display().to_string();
     let cache_text = cache.display().to_string();
@@ -361,18 +399,30 @@ fn check_out(cache: &Path, commit: &str, dir: &Path) -> Result<(), String> {
             Some(&into),
             &["submodule", "update", "--quiet", "--init", "--recursive"],
         )
-        .map_err(|e| format!("its submodules: {e}"))?;
+        .map_err(FetchError::Submodules)?;
     }
     if dir.exists() {
         std::fs::remove_dir_all(dir)
-            .map_err(|e| format!("cannot replace `{}`: {e}", dir.display()))?;
+            .map_err(|e| FetchError::io(format!("replace `{}`", dir.display()), e))?;
     }
     match std::fs::rename(&into, dir) {
         Ok(()) => Ok(()),
         // Another run sharing the output folder checked it out meanwhile.
         Err(_) if git(Some(dir), &["rev-parse", "HEAD"]).is_ok_and(|h| h == commit) => Ok(()),
-        Err(e) => Err(format!("cannot move the checkout into place: {e}")),
+        Err(e) => Err(FetchError::io("move the checkout into place".to_owned(), e)),
     }
+}
+
+/// A temporary folder beside `path` (made with its parent), so that a rename puts what it
+/// holds in place at once.
+fn temporary_beside(path: &Path, prefix: &str) -> Result<tempfile::TempDir, FetchError> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .map_err(|e| FetchError::io(format!("create `{}`", parent.display()), e))?;
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(parent)
+        .map_err(|e| FetchError::io(format!("create a folder in `{}`", parent.display()), e))
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@ impl ThresholdOverrides {
     /// Checks every value against its range; the messages name the setting.
     pub fn validate(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let mut check = |name: &str, v: Option<f64>, f: fn(f64) -> Result<f64, String>| {
+        let mut check = |name: &str, v: Option<f64>, f: fn(f64) -> Result<f64, RangeError>| {
             if let Some(v) = v {
                 if let Err(e) = f(v) {
                     out.push(format!("`{name}`: {e}"));
@@ -112,31 +112,40 @@ impl Thresholds {
     }
 }
 
+/// A threshold value outside its range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RangeError {
+    #[error("{0} is outside the range 0..=1")]
+    NotShare(f64),
+    #[error("{0} must be a number above 0")]
+    NotPositive(f64),
+    #[error("{0} is below 2 (a group merges at least two services)")]
+    GroupTooSmall(usize),
+}
+
 /// A share or ratio: a finite number in 0..=1.
-pub fn check_share(v: f64) -> Result<f64, String> {
+pub fn check_share(v: f64) -> Result<f64, RangeError> {
     if v.is_finite() && (0.0..=1.0).contains(&v) {
         Ok(v)
     } else {
-        Err(format!("{v} is outside the range 0..=1"))
+        Err(RangeError::NotShare(v))
     }
 }
 
 /// A finite number above zero.
-pub fn check_positive(v: f64) -> Result<f64, String> {
+pub fn check_positive(v: f64) -> Result<f64, RangeError> {
     if v.is_finite() && v > 0.0 {
         Ok(v)
     } else {
-        Err(format!("{v} must be a number above 0"))
+        Err(RangeError::NotPositive(v))
     }
 }
 
 /// A group holds at least two services.
-pub fn check_group_size(n: usize) -> Result<usize, String> {
+pub fn check_group_size(n: usize) -> Result<usize, RangeError> {
     if n >= 2 {
         Ok(n)
     } else {
-        Err(format!(
-            "{n} is below 2 (a group merges at least two services)"
-        ))
+        Err(RangeError::GroupTooSmall(n))
     }
 }

@@ -44,7 +44,8 @@ fn expand(input: proc_macro2::TokenStream) -> syn::Result<proc_macro2::TokenStre
             format!("`{}` is not valid Rust: {e}", path.display()),
         )
     })?;
-    let file = merge_rewrite::rewrite(file).map_err(|e| syn::Error::new(package.span(), e))?;
+    let file =
+        merge_rewrite::rewrite(file).map_err(|e| syn::Error::new(package.span(), e.to_string()))?;
     let tracked = path.display().to_string();
     Ok(quote! {
         #file

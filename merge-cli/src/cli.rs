@@ -672,11 +672,11 @@ fn probability(s: &str) -> Result<f64, String> {
 }
 
 fn share(s: &str) -> Result<f64, String> {
-    check_share(number(s)?)
+    check_share(number(s)?).map_err(|e| e.to_string())
 }
 
 fn positive(s: &str) -> Result<f64, String> {
-    check_positive(number(s)?)
+    check_positive(number(s)?).map_err(|e| e.to_string())
 }
 
 /// A check code `--allow` may name.
@@ -697,7 +697,7 @@ fn group_size(s: &str) -> Result<usize, String> {
     let n = s
         .parse::<usize>()
         .map_err(|_| format!("`{s}` is not a whole number"))?;
-    check_group_size(n)
+    check_group_size(n).map_err(|e| e.to_string())
 }
 
 /// The process arguments, with `merge` inserted when the binary is run as `cargo-merge

@@ -37,7 +37,7 @@ pub fn rewrite_changed(before: &Snapshot) {
 }
 
 /// What [`rewrite_changed`] does, its failure returned: the files rewritten.
-pub fn rewrite_since(before: &Snapshot) -> Result<Vec<PathBuf>, String> {
+pub fn rewrite_since(before: &Snapshot) -> Result<Vec<PathBuf>, crate::RewriteError> {
     let now = snapshot_of(&before.dir);
     let mut rewritten = Vec::new();
     for (path, hash) in &now.files {
@@ -45,12 +45,14 @@ pub fn rewrite_since(before: &Snapshot) -> Result<Vec<PathBuf>, String> {
             continue;
         }
         let file = before.dir.join(path);
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+        let text = std::fs::read_to_string(&file).map_err(|source| crate::RewriteError::Read {
+            path: file.clone(),
+            source,
+        })?;
         let rel = path.to_string_lossy().replace('\\', "/");
         if let Some(out) = crate::rewrite_text(&rel, &text)? {
             std::fs::write(&file, out)
-                .map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
+                .map_err(|source| crate::RewriteError::Write { path: file, source })?;
             rewritten.push(path.clone());
         }
     }
@@ -115,6 +117,9 @@ mod tests {
         // Run again with nothing changed since: nothing to do, and a rewritten file is left.
         let again = snapshot_of(dir.path());
         assert!(rewrite_since(&again).expect("nothing").is_empty());
-        assert_eq!(crate::rewrite_text("src/pricing.rs", &text), Ok(None));
+        assert!(matches!(
+            crate::rewrite_text("src/pricing.rs", &text),
+            Ok(None)
+        ));
     }
 }

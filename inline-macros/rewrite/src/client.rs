@@ -12,9 +12,9 @@ use syn::{FnArg, ImplItem, Item, ItemMod, Type};
 use crate::types::{codec, generic_arg, into_request_arg, into_streaming_request_arg};
 
 /// Returns whether the module was a tonic client module (and was rewritten).
-pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
+pub fn rewrite(module: &mut ItemMod) -> bool {
     let Some((_, items)) = module.content.as_mut() else {
-        return Ok(false);
+        return false;
     };
     // tonic's shape: `struct XClient<T> { inner: tonic::client::Grpc<T> }`; a prost message
     // that merely ends in `Client` has no such field.
@@ -24,7 +24,7 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
         }
         _ => None,
     }) else {
-        return Ok(false);
+        return false;
     };
     for item in items.iter_mut() {
         match item {
@@ -58,7 +58,7 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
             _ => {}
         }
     }
-    Ok(true)
+    true
 }
 
 /// `Self { inner }` literals also set the hook (empty) and whether the client's service

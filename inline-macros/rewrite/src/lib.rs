@@ -18,12 +18,15 @@
 pub mod build_script;
 mod client;
 mod convert;
+mod error;
 mod flavor;
 mod server;
 mod support;
 mod types;
 
 use syn::Item;
+
+pub use error::RewriteError;
 
 /// The tonic versions (major, minor) whose generated code and APIs the rewrite emits code for.
 /// A member on another is refused by `cargo merge check` and `build` (`unsupported-tonic`).
@@ -45,7 +48,7 @@ pub fn known_tonic() -> String {
 
 /// Applies the in-process rewrite to a tonic-generated file. Files without tonic services
 /// (plain prost messages) only gain the field-by-field conversions of their messages.
-pub fn rewrite(mut file: syn::File) -> Result<syn::File, String> {
+pub fn rewrite(mut file: syn::File) -> Result<syn::File, RewriteError> {
     let flavor = flavor::Flavor::of(&file);
     convert::rewrite(&mut file);
     let mut touched = false;
@@ -53,14 +56,14 @@ pub fn rewrite(mut file: syn::File) -> Result<syn::File, String> {
         let Item::Mod(m) = item else { continue };
         let name = m.ident.to_string();
         if name.ends_with("_server") {
-            touched |= server::rewrite(m)?;
+            touched |= server::rewrite(m);
         } else if name.ends_with("_client") {
-            touched |= client::rewrite(m)?;
+            touched |= client::rewrite(m);
         }
     }
     if touched {
         file.items
-            .push(syn::parse2(support::module(flavor)).map_err(|e| e.to_string())?);
+            .push(syn::parse2(support::module(flavor)).map_err(RewriteError::Support)?);
     }
     Ok(file)
 }
@@ -73,7 +76,7 @@ fn header(rel: &str) -> String {
 /// The rewritten text of a generated file (`rel`: its path in its package, for the header), or
 /// `None` when it is not prost/tonic output, already rewritten, or the rewrite changes nothing.
 /// One text for one input, whether the copy or its build script rewrites it.
-pub fn rewrite_text(rel: &str, text: &str) -> Result<Option<String>, String> {
+pub fn rewrite_text(rel: &str, text: &str) -> Result<Option<String>, RewriteError> {
     match syn::parse_file(text) {
         Ok(file) => rewrite_parsed(rel, file, text),
         Err(_) => Ok(None),
@@ -81,12 +84,19 @@ pub fn rewrite_text(rel: &str, text: &str) -> Result<Option<String>, String> {
 }
 
 /// [`rewrite_text`] of a file already parsed (`file` is `text`'s).
-pub fn rewrite_parsed(rel: &str, file: syn::File, text: &str) -> Result<Option<String>, String> {
+pub fn rewrite_parsed(
+    rel: &str,
+    file: syn::File,
+    text: &str,
+) -> Result<Option<String>, RewriteError> {
     if text.starts_with(header(rel).as_str()) || !is_generated(&file, text) {
         return Ok(None);
     }
     let before = quote::ToTokens::to_token_stream(&file).to_string();
-    let after = rewrite(file).map_err(|e| format!("{rel}: the in-process rewrite failed: {e}"))?;
+    let after = rewrite(file).map_err(|e| RewriteError::File {
+        rel: rel.to_owned(),
+        source: Box::new(e),
+    })?;
     if quote::ToTokens::to_token_stream(&after).to_string() == before {
         return Ok(None);
     }

@@ -47,15 +47,15 @@ impl Method {
 /// Rewrites one generated `*_server` module in place. Modules that are not the shape tonic
 /// generates are left as they are (they stay on the network path).
 /// Returns whether the module was a tonic server module (and was rewritten).
-pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
+pub fn rewrite(module: &mut ItemMod) -> bool {
     let Some((_, items)) = module.content.as_mut() else {
-        return Ok(false);
+        return false;
     };
     let Some(service) = items.iter().find_map(|i| match i {
         Item::Trait(t) => Some(t.ident.clone()),
         _ => None,
     }) else {
-        return Ok(false);
+        return false;
     };
     let server = format_ident!("{service}Server");
     // tonic's shape: the trait, `XServer<T>` and its `NamedService` impl.
@@ -67,7 +67,7 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
             .iter()
             .any(|i| matches!(i, Item::Struct(s) if s.ident == server))
     {
-        return Ok(false);
+        return false;
     }
 
     // tonic-build 0.9 to 0.11 wrap the service in a private `_Inner<T>(Arc<T>)`.
@@ -197,7 +197,7 @@ pub fn rewrite(module: &mut ItemMod) -> Result<bool, String> {
     items.push(register);
     items.push(registering);
     items.push(stacked);
-    Ok(true)
+    true
 }
 
 /// One unary method of [`rewrite`]'s `__merge_serve_stacked`.

@@ -391,7 +391,7 @@ fn proto_change(m: &Member, path: &str, commit: Option<&str>) -> Change {
 fn text_at(file: &Path, commit: &str) -> Result<String, String> {
     let dir = file.parent().ok_or("no folder")?;
     let git = |args: &[&str]| merge_analyzer::git::output(Some(dir), args);
-    let top = git(&["rev-parse", "--show-toplevel"])?;
+    let top = git(&["rev-parse", "--show-toplevel"]).map_err(|e| e.to_string())?;
     let top = Path::new(top.trim());
     let rel = file
         .strip_prefix(top)

@@ -58,14 +58,16 @@ pub fn rewrite(
             return Ok(Rewritten::default());
         }
         let rel = rel.display().to_string();
-        return Ok(match merge_rewrite::rewrite_parsed(&rel, file, text)? {
-            Some(text) => Rewritten {
-                text: Some(text),
-                uses_shim: true,
-                ..Rewritten::default()
+        return Ok(
+            match merge_rewrite::rewrite_parsed(&rel, file, text).map_err(|e| e.to_string())? {
+                Some(text) => Rewritten {
+                    text: Some(text),
+                    uses_shim: true,
+                    ..Rewritten::default()
+                },
+                None => Rewritten::default(),
             },
-            None => Rewritten::default(),
-        });
+        );
     }
     let mut edits = Vec::new();
     let mut finder = IncludeProto {
