@@ -5,13 +5,17 @@
 //! - Members start in the order given (callees first); a member that serves gRPC methods is
 //!   waited for until its servers have registered, so that its callers' first calls already go
 //!   in-process. Members of one start step (a cycle) start together.
-//! - When a member's `main` fails or panics, the process says which and exits non-zero; when
-//!   every member has finished well, it exits 0.
+//! - [`run`] returns how it ended ([`Outcome`]): a member failed or panicked, the grace of a
+//!   stop request ran out, or every member finished well. What happens meanwhile goes to a
+//!   callback ([`Event`]). The generated `main` prints both and chooses the exit status: this
+//!   library neither prints about the launch nor exits.
 //! - `MERGE_METRICS_ADDR`, when set, serves the call counters as Prometheus text.
 
+use std::fmt;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::mpsc;
+use std::sync::{Arc, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::registry::Registry;
@@ -30,20 +34,21 @@ pub struct Member {
 /// How members are started.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The merged binary's name, for messages.
-    pub binary: &'static str,
     /// How long a serving member may take to register its servers.
     pub start_timeout: Duration,
     /// Stack size of each member's main thread.
     pub stack_size: usize,
+    /// Asked to stop (by the generated main's signal handler): [`run`] gives up waiting when
+    /// the grace period it gave ends.
+    pub stop: Stop,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
-            binary: "merged binary",
             start_timeout: Duration::from_secs(60),
             stack_size: 8 << 20,
+            stop: Stop::default(),
         }
     }
 }
@@ -56,31 +61,27 @@ pub fn grace() -> Duration {
         .map_or(Duration::from_secs(10), Duration::from_secs)
 }
 
-/// Called by the generated main on the first SIGTERM or SIGINT (every member's own listener
-/// is notified too): the process exits when the grace period ends, if the members have not
-/// finished by then.
-pub fn stopping(binary: &'static str) {
-    let grace = grace();
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "{binary}: stopping; members have {grace:?} to finish"
-    );
-    let _ = std::thread::Builder::new()
-        .name("merge-grace".into())
-        .spawn(move || {
-            std::thread::sleep(grace);
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "{binary}: members did not finish within {grace:?}; exiting"
-            );
-            std::process::exit(1);
-        });
-}
+/// A request to stop, shared by the generated main's signal handler and [`run`]: once made,
+/// `run` waits for the members until its deadline, then returns [`Outcome::GraceEnded`].
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<OnceLock<(Instant, Duration)>>);
 
-/// Called by the generated main on a second SIGTERM or SIGINT: exit at once.
-pub fn stop_now(binary: &'static str) -> ! {
-    let _ = writeln!(std::io::stderr().lock(), "{binary}: stopped at once");
-    std::process::exit(130)
+impl Stop {
+    /// Asks to stop, the members given [`grace`] to finish; the grace given (a second request
+    /// keeps the first deadline).
+    pub fn request(&self) -> Duration {
+        self.request_within(grace())
+    }
+
+    /// [`Stop::request`] with the grace given.
+    pub fn request_within(&self, grace: Duration) -> Duration {
+        self.0.get_or_init(|| (Instant::now() + grace, grace)).1
+    }
+
+    /// When the grace ends, and how long it was, once asked.
+    fn deadline(&self) -> Option<(Instant, Duration)> {
+        self.0.get().copied()
+    }
 }
 
 /// Called by a member's mended initialisation of a process-wide `what` (a logger, a tracing
@@ -88,7 +89,7 @@ pub fn stop_now(binary: &'static str) -> ! {
 /// `what`. The error may mean the initialisation was refused outright or that it was only
 /// partly done (tracing-subscriber installs its subscriber, then fails at its `log` bridge when
 /// another member set a `log` logger), so the line says only that it did not complete.
-pub fn skipped_because(what: &'static str, why: &dyn std::fmt::Display) {
+pub fn skipped_because(what: &'static str, why: &dyn fmt::Display) {
     if first_time(what) {
         let _ = writeln!(
             std::io::stderr().lock(),
@@ -118,7 +119,7 @@ fn first_time(what: &'static str) -> bool {
 }
 
 /// The line [`skipped_because`] prints.
-fn skipped_line(what: &str, why: Option<&dyn std::fmt::Display>) -> String {
+fn skipped_line(what: &str, why: Option<&dyn fmt::Display>) -> String {
     let why = why.map(|why| format!(" ({why})")).unwrap_or_default();
     format!(
         "merged binary: a second {what} initialisation did not complete{why}; what was set up first stays"
@@ -131,21 +132,105 @@ enum Ended {
     Panicked(String),
 }
 
-/// Runs `steps` (each a set of members started together, callees first) until they end.
-pub fn run(steps: &[&[Member]], options: &Options) -> ExitCode {
-    let say = |line: String| {
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{}: {line}", options.binary);
-    };
+/// What happened while members run, for the generated main to say as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The call counters are served at this address (`MERGE_METRICS_ADDR`).
+    Metrics(SocketAddr),
+    /// A serving member did not register its servers within the start timeout; its callers
+    /// start anyway, their calls going over the network until it serves.
+    SlowStart {
+        member: &'static str,
+        timeout: Duration,
+    },
+    /// A member's `main` returned success.
+    Finished(&'static str),
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Metrics(bound) => write!(f, "metrics on http://{bound}/metrics"),
+            Event::SlowStart { member, timeout } => write!(
+                f,
+                "member `{member}` did not serve its gRPC servers within {timeout:?}; starting its callers anyway"
+            ),
+            Event::Finished(member) => write!(f, "member `{member}` finished"),
+        }
+    }
+}
+
+/// How [`run`] ended: the generated main says it and chooses the exit status.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    /// Every member's `main` returned success.
+    Finished,
+    /// A member's `main` returned a failure (the others were not waited for).
+    Failed {
+        member: &'static str,
+        code: ExitCode,
+    },
+    /// A member's `main` panicked (the others were not waited for).
+    Panicked {
+        member: &'static str,
+        message: String,
+    },
+    /// Asked to stop, members were still running when the grace period ended.
+    GraceEnded(Duration),
+    /// A member's thread could not be started.
+    CannotStart { member: &'static str, error: String },
+    /// `MERGE_METRICS_ADDR` was set and cannot be served.
+    Metrics { addr: String, error: String },
+}
+
+impl Outcome {
+    /// Whether every member finished well.
+    pub fn is_success(&self) -> bool {
+        *self == Outcome::Finished
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Finished => write!(f, "every member finished"),
+            Outcome::Failed { member, code } => {
+                write!(f, "member `{member}` failed ({code:?}); stopping")
+            }
+            Outcome::Panicked { member, message } => {
+                write!(f, "member `{member}` panicked: {message}; stopping")
+            }
+            Outcome::GraceEnded(grace) => {
+                write!(f, "members did not finish within {grace:?}; exiting")
+            }
+            Outcome::CannotStart { member, error } => {
+                write!(f, "cannot start member `{member}`: {error}")
+            }
+            Outcome::Metrics { addr, error } => {
+                write!(
+                    f,
+                    "cannot serve metrics on MERGE_METRICS_ADDR={addr}: {error}"
+                )
+            }
+        }
+    }
+}
+
+/// How often waits look at a stop request.
+const POLL: Duration = Duration::from_millis(2);
+
+/// Runs `steps` (each a set of members started together, callees first) until they end, a
+/// member fails, or the grace of a stop request ends; `report` is told what happens meanwhile.
+pub fn run(steps: &[&[Member]], options: &Options, mut report: impl FnMut(Event)) -> Outcome {
     if let Some(addr) = std::env::var_os("MERGE_METRICS_ADDR") {
-        match crate::metrics::serve(&addr.to_string_lossy()) {
-            Ok(bound) => say(format!("metrics on http://{bound}/metrics")),
+        let addr = addr.to_string_lossy().into_owned();
+        match crate::metrics::serve(&addr) {
+            Ok(bound) => report(Event::Metrics(bound)),
             Err(e) => {
-                say(format!(
-                    "cannot serve metrics on MERGE_METRICS_ADDR={}: {e}",
-                    addr.to_string_lossy()
-                ));
-                return ExitCode::FAILURE;
+                return Outcome::Metrics {
+                    addr,
+                    error: e.to_string(),
+                };
             }
         }
     }
@@ -168,8 +253,10 @@ pub fn run(steps: &[&[Member]], options: &Options) -> ExitCode {
                     let _ = done.send((member.name, ended));
                 });
             if let Err(e) = spawned {
-                say(format!("cannot start member `{}`: {e}", member.name));
-                return ExitCode::FAILURE;
+                return Outcome::CannotStart {
+                    member: member.name,
+                    error: e.to_string(),
+                };
             }
             running += 1;
         }
@@ -179,53 +266,71 @@ pub fn run(steps: &[&[Member]], options: &Options) -> ExitCode {
         let registry = Registry::global();
         for member in step.iter().filter(|m| m.serves) {
             while !registry.serves(member.name) {
+                if let Some(end) = grace_ended(&options.stop) {
+                    return end;
+                }
                 if let Ok((name, how)) = ended.try_recv() {
                     running -= 1;
-                    if let Some(code) = judge(name, how, &say) {
-                        return code;
+                    if let Some(end) = judge(name, how, &mut report) {
+                        return end;
                     }
                     continue;
                 }
                 if Instant::now() >= deadline {
-                    // Its callers start anyway; their calls go over the network until it
-                    // serves (a server built on another thread registers under its crate's
-                    // name, which this wait does not see).
-                    say(format!(
-                        "member `{}` did not serve its gRPC servers within {:?}; starting its callers anyway",
-                        member.name, options.start_timeout
-                    ));
+                    // A server built on another thread registers under its crate's name,
+                    // which this wait does not see.
+                    report(Event::SlowStart {
+                        member: member.name,
+                        timeout: options.start_timeout,
+                    });
                     break;
                 }
-                std::thread::sleep(Duration::from_millis(2));
+                std::thread::sleep(POLL);
             }
         }
     }
     drop(done);
     while running > 0 {
-        let Ok((name, how)) = ended.recv() else { break };
-        running -= 1;
-        if let Some(code) = judge(name, how, &say) {
-            return code;
+        if let Some(end) = grace_ended(&options.stop) {
+            return end;
+        }
+        let wait = match options.stop.deadline() {
+            Some((end, _)) => end.saturating_duration_since(Instant::now()),
+            // Looks again for a stop request now and then.
+            None => POLL * 50,
+        };
+        match ended.recv_timeout(wait) {
+            Ok((name, how)) => {
+                running -= 1;
+                if let Some(end) = judge(name, how, &mut report) {
+                    return end;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    ExitCode::SUCCESS
+    Outcome::Finished
 }
 
-/// What a member's end means for the process: `Some(code)` to exit now.
-fn judge(name: &str, how: Ended, say: &impl Fn(String)) -> Option<ExitCode> {
+/// [`Outcome::GraceEnded`] once a stop was asked and its grace is over.
+fn grace_ended(stop: &Stop) -> Option<Outcome> {
+    let (end, grace) = stop.deadline()?;
+    (Instant::now() >= end).then_some(Outcome::GraceEnded(grace))
+}
+
+/// What a member's end means for the process: `Some(outcome)` to stop now.
+fn judge(name: &'static str, how: Ended, report: &mut impl FnMut(Event)) -> Option<Outcome> {
     match how {
         Ended::Returned(code) if code == ExitCode::SUCCESS => {
-            say(format!("member `{name}` finished"));
+            report(Event::Finished(name));
             None
         }
-        Ended::Returned(code) => {
-            say(format!("member `{name}` failed ({code:?}); stopping"));
-            Some(ExitCode::FAILURE)
-        }
-        Ended::Panicked(message) => {
-            say(format!("member `{name}` panicked: {message}; stopping"));
-            Some(ExitCode::FAILURE)
-        }
+        Ended::Returned(code) => Some(Outcome::Failed { member: name, code }),
+        Ended::Panicked(message) => Some(Outcome::Panicked {
+            member: name,
+            message,
+        }),
     }
 }
 
@@ -238,7 +343,6 @@ mod tests {
 
     fn options() -> Options {
         Options {
-            binary: "launch-test",
             start_timeout: Duration::from_secs(5),
             ..Options::default()
         }
@@ -290,7 +394,18 @@ mod tests {
             main: caller,
             serves: false,
         };
-        assert_eq!(run(&[&[callee], &[caller]], &options()), ExitCode::SUCCESS);
+        let mut events = Vec::new();
+        let outcome = run(&[&[callee], &[caller]], &options(), |e| events.push(e));
+        assert_eq!(outcome, Outcome::Finished);
+        assert!(outcome.is_success());
+        events.sort_by_key(ToString::to_string);
+        assert_eq!(
+            events,
+            [
+                Event::Finished("launch-callee"),
+                Event::Finished("launch-caller")
+            ]
+        );
     }
 
     fn panics() -> ExitCode {
@@ -317,7 +432,18 @@ mod tests {
                 serves: false,
             },
         ]];
-        assert_eq!(run(steps, &options()), ExitCode::FAILURE);
+        let outcome = run(steps, &options(), |_| {});
+        assert_eq!(
+            outcome,
+            Outcome::Panicked {
+                member: "launch-panics",
+                message: "a member's bug".to_owned()
+            }
+        );
+        assert_eq!(
+            outcome.to_string(),
+            "member `launch-panics` panicked: a member's bug; stopping"
+        );
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "did not wait for the others"
@@ -354,10 +480,21 @@ mod tests {
             start_timeout: Duration::from_millis(100),
             ..options()
         };
+        let mut events = Vec::new();
         assert_eq!(
-            run(steps, &options),
-            ExitCode::FAILURE,
+            run(steps, &options, |e| events.push(e)),
+            Outcome::Failed {
+                member: "launch-silent-caller",
+                code: ExitCode::from(4)
+            },
             "the caller's failure"
+        );
+        assert_eq!(
+            events,
+            [Event::SlowStart {
+                member: "launch-silent",
+                timeout: Duration::from_millis(100)
+            }]
         );
         assert!(SILENT_CALLER_RAN.load(Ordering::SeqCst));
     }
@@ -398,7 +535,48 @@ mod tests {
             main: fails,
             serves: true,
         }]];
-        assert_eq!(run(steps, &options()), ExitCode::FAILURE);
+        assert_eq!(
+            run(steps, &options(), |_| {}),
+            Outcome::Failed {
+                member: "launch-fails",
+                code: ExitCode::from(3)
+            }
+        );
         assert!(started.elapsed() < Duration::from_secs(4));
+    }
+
+    fn lingers() -> ExitCode {
+        std::thread::sleep(Duration::from_secs(30));
+        ExitCode::SUCCESS
+    }
+
+    #[test]
+    fn a_stop_request_ends_the_run_when_its_grace_ends() {
+        let options = options();
+        let stop = options.stop.clone();
+        let asker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            stop.request_within(Duration::from_millis(100))
+        });
+        let started = Instant::now();
+        let steps: &[&[Member]] = &[&[Member {
+            name: "launch-lingers",
+            main: lingers,
+            serves: false,
+        }]];
+        let outcome = run(steps, &options, |_| {});
+        assert_eq!(outcome, Outcome::GraceEnded(Duration::from_millis(100)));
+        assert!(!outcome.is_success());
+        assert!(started.elapsed() >= Duration::from_millis(150));
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "waited for the member"
+        );
+        assert_eq!(asker.join().expect("asked"), Duration::from_millis(100));
+        // A second request keeps the first deadline.
+        assert_eq!(
+            options.stop.request_within(Duration::from_secs(9)),
+            Duration::from_millis(100)
+        );
     }
 }

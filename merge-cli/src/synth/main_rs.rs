@@ -200,7 +200,10 @@ pub fn render(
         quote!(&[#(#members),*])
     });
     let file: syn::File = syn::parse_quote! {
-        use ::merge_runtime_shim::launch::{Member, Options};
+        use ::merge_runtime_shim::launch::{Member, Options, Outcome};
+
+        /// The merged binary's name, at the start of what it says.
+        const BINARY: &str = #group;
 
         /// What `--help` (or `-h`) prints.
         const HELP: &str = #help;
@@ -243,15 +246,19 @@ pub fn render(
             }
             // SIGTERM/SIGINT reach every member's own listeners; this one only bounds how long
             // they may take (MERGE_GRACE_SECS, 10 s by default); a second signal stops at once.
+            let options = Options::default();
             use ::signal_hook::consts::{SIGINT, SIGTERM};
             if let Ok(mut signals) = ::signal_hook::iterator::Signals::new([SIGTERM, SIGINT]) {
+                let stop = options.stop.clone();
                 ::std::thread::spawn(move || {
                     let mut signals = signals.forever();
                     if signals.next().is_some() {
-                        ::merge_runtime_shim::launch::stopping(#group);
+                        let grace = stop.request();
+                        say(format_args!("stopping; members have {grace:?} to finish"));
                     }
                     if signals.next().is_some() {
-                        ::merge_runtime_shim::launch::stop_now(#group);
+                        say(format_args!("stopped at once"));
+                        ::std::process::exit(130);
                     }
                 });
             }
@@ -260,13 +267,21 @@ pub fn render(
             // Services several members serve: only the address a client names tells which.
             ::merge_runtime_shim::Registry::global().by_address(&[#(#by_address),*]);
             let steps: &[&[Member]] = &[#(#steps),*];
-            ::merge_runtime_shim::launch::run(
-                steps,
-                &Options {
-                    binary: #group,
-                    ..Options::default()
-                },
-            )
+            let outcome = ::merge_runtime_shim::launch::run(steps, &options, |event| say(event));
+            if outcome == Outcome::Finished {
+                ::std::process::ExitCode::SUCCESS
+            } else {
+                say(&outcome);
+                ::std::process::ExitCode::FAILURE
+            }
+        }
+
+        /// One line on stderr, after the binary's name.
+        fn say(what: impl ::std::fmt::Display) {
+            let _ = ::std::io::Write::write_all(
+                &mut ::std::io::stderr(),
+                format!("{BINARY}: {what}\n").as_bytes(),
+            );
         }
     };
     format!(
@@ -332,7 +347,7 @@ mod tests {
             .expect("inventory");
         let gateway = text.find("::merge_entry_gateway::main()").expect("gateway");
         assert!(inventory < gateway, "{text}");
-        assert!(text.contains("binary: \"shop\""), "{text}");
+        assert!(text.contains("const BINARY: &str = \"shop\";"), "{text}");
         syn::parse_file(&text).expect("valid Rust");
     }
 
