@@ -18,6 +18,7 @@ pub mod import;
 pub mod lock;
 pub mod members;
 pub mod model;
+pub mod parsed;
 pub mod paths;
 pub mod plan;
 pub mod profiles;

@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use anyhow::Context as _;
 use merge_analyzer::error::InputCode;
 use merge_analyzer::members::{self, CargoOptions, Member};
+use merge_analyzer::parsed::Parsed;
 use merge_analyzer::plan::Isolation;
 use merge_analyzer::sources;
 use serde::Serialize;
@@ -112,7 +113,8 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
     };
 
     // Everything is made before anything is written.
-    let mut made: Vec<(Group, Vec<Member>)> = Vec::new();
+    // Each group's member sources are parsed once, for both makings of its workspace.
+    let mut made: Vec<(Group, Vec<Member>, Parsed)> = Vec::new();
     for name in &wanted {
         let members = match members::load_group(&plan, name, &options) {
             Ok(m) => m,
@@ -127,16 +129,18 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
         }
         let origin = (plan.path.as_path(), plan.group_line(name));
         let decision = synth::protos::Decision::load(&out.join(name));
-        match synth::group(
+        let parsed = Parsed::default();
+        let inputs = synth::Inputs {
             name,
-            &members,
+            members: &members,
             isolation,
-            &tools.crates,
+            tools: &tools.crates,
             origin,
-            &decision,
-            &allow,
-        ) {
-            Ok(g) => made.push((g, members)),
+            allow: &allow,
+            parsed: &parsed,
+        };
+        match synth::group(&inputs, &decision) {
+            Ok(g) => made.push((g, members, parsed)),
             Err(e) => diagnostics.extend(Diagnostic::from_import(e)),
         }
     }
@@ -146,7 +150,7 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
 
     tools.write()?;
     let mut reseeded = BTreeSet::new();
-    for (g, _) in &made {
+    for (g, _, _) in &made {
         let said = g.warnings.iter().map(|w| (Said::Warning, w));
         let said = said.chain(g.notes.iter().map(|n| (Said::Mended, n)));
         for (kind, message) in said.chain(g.picks.iter().map(|p| (Said::Picked, p))) {
@@ -159,7 +163,7 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
 
     let interactive = !json && std::io::stderr().is_terminal();
     let mut built = Vec::new();
-    for (g, members) in made.iter_mut() {
+    for (g, members, parsed) in made.iter_mut() {
         if !json {
             status::status(
                 "Building",
@@ -175,16 +179,17 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
         let decision = share_protos(g, &out_dirs);
         if decision != g.protos {
             let origin = (plan.path.as_path(), plan.group_line(&g.name));
-            let remade = synth::group(
-                &g.name,
+            let inputs = synth::Inputs {
+                name: &g.name,
                 members,
                 isolation,
-                &tools.crates,
+                tools: &tools.crates,
                 origin,
-                &decision,
-                &allow,
-            )
-            .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
+                allow: &allow,
+                parsed,
+            };
+            let remade = synth::group(&inputs, &decision)
+                .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
             if !json {
                 let shared: Vec<&str> = decision.shared.iter().map(|s| s.proto.as_str()).collect();
                 status::status(
@@ -272,7 +277,8 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
     // Written once every group built: it describes binaries that exist.
     let lock = plan.dir.join("merge.lock");
     let previous = std::fs::read_to_string(&lock).ok();
-    let text = mergelock::render(&plan, isolation, &sources, &made, previous.as_deref())
+    let groups: Vec<(&Group, &[Member])> = made.iter().map(|(g, m, _)| (g, m.as_slice())).collect();
+    let text = mergelock::render(&plan, isolation, &sources, &groups, previous.as_deref())
         .map_err(|e| anyhow::anyhow!(e))?;
     fsx::write_all_if_changed(&[(&lock, text.as_bytes())])?;
     Ok(built)

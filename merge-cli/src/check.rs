@@ -63,7 +63,8 @@ pub fn exec(args: &CheckArgs) -> Result<bool, Failure> {
     for g in &groups {
         match members::load_group(&plan, g, &options) {
             Ok(members) => {
-                findings.extend(check::check_group(g, &members, isolation).findings);
+                let parsed = merge_analyzer::parsed::Parsed::default();
+                findings.extend(check::check_group(g, &members, isolation, &parsed).findings);
                 loaded.extend(members);
             }
             Err(e) => problems.extend(Diagnostic::from_import(e)),

@@ -24,12 +24,12 @@ pub fn render(
     plan: &PlanFile,
     isolation: Isolation,
     sources: &[Source],
-    groups: &[(Group, Vec<Member>)],
+    groups: &[(&Group, &[Member])],
     previous: Option<&str>,
 ) -> Result<String, String> {
     let built: BTreeSet<&str> = groups.iter().map(|(g, _)| g.name.as_str()).collect();
     let mut records: BTreeMap<(String, String), String> = BTreeMap::new();
-    for (g, ms) in groups {
+    for &(g, ms) in groups {
         let cx = Context {
             plan,
             isolation,

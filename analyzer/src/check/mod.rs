@@ -39,6 +39,7 @@ use std::path::{Path, PathBuf};
 
 use crate::codes::CheckCode;
 use crate::members::Member;
+use crate::parsed::Parsed;
 use crate::plan::Isolation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -88,10 +89,16 @@ pub struct Checked {
     pub env_keys: BTreeMap<String, BTreeSet<String>>,
 }
 
-/// Checks group `group`, reading each member's sources once.
-pub fn check_group(group: &str, members: &[Member], isolation: Isolation) -> Checked {
+/// Checks group `group`, its members' sources read through `parsed` (build shares it with
+/// the rewrite, so that each source is parsed once).
+pub fn check_group(
+    group: &str,
+    members: &[Member],
+    isolation: Isolation,
+    parsed: &Parsed,
+) -> Checked {
     let mut findings = Vec::new();
-    let env_keys = sources::source_findings(group, members, &mut findings);
+    let env_keys = sources::source_findings(group, members, parsed, &mut findings);
     deps::dependency_findings(group, members, isolation, &mut findings);
     findings.sort_by(|a, b| {
         (&a.member, &a.file, a.line, a.column, a.code)

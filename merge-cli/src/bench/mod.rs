@@ -162,6 +162,7 @@ fn bad_request(file: &Path, line: usize, message: String) -> Diagnostic {
 /// Service short name (`Gateway`) -> the members that build its server.
 fn serving(members: &[Member]) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let parsed = merge_analyzer::parsed::Parsed::default();
     for m in members {
         let mut uses = crate::synth::order::Uses::default();
         let dirs: BTreeSet<PathBuf> = m
@@ -173,7 +174,7 @@ fn serving(members: &[Member]) -> BTreeMap<String, Vec<String>> {
             })
             .collect();
         for dir in dirs {
-            crate::synth::order::scan_dir(&dir, &[], &mut uses);
+            crate::synth::order::scan_dir(&dir, &[], &parsed, &mut uses);
         }
         for s in uses.serves {
             out.entry(s).or_default().push(m.name.clone());

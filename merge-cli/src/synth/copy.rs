@@ -7,38 +7,38 @@ use std::path::{Path, PathBuf};
 
 use merge_analyzer::error::{InputCode, InputError, Problems};
 
-use super::manifest::{self, Context, Role};
-use super::{layout, mitigate, protos, source};
+use merge_analyzer::parsed::Parsed;
 
-/// The proto side of one package's copy (and what to mend in it).
-pub(super) struct Protos<'a> {
-    /// The package's name.
-    pub(super) package: &'a str,
+use super::layout::{self, Layout};
+use super::manifest::{self, Context, Role, ToolCrates};
+use super::packages::Copy;
+use super::{mitigate, protos, source};
+
+/// What every copy is made with.
+pub(super) struct Sources<'a> {
+    pub(super) layout: &'a Layout,
+    pub(super) tools: &'a ToolCrates,
     /// What to mend in this copy: its one member's mitigations, or those every member
     /// sharing it can have.
     pub(super) mend: Option<&'a mitigate::Member>,
     pub(super) decision: &'a protos::Decision,
-    /// Filled in: the protos each package includes.
-    pub(super) includes: &'a mut BTreeMap<String, (PathBuf, BTreeSet<String>)>,
-    /// Whether its generated code gets the in-process rewrite (not for a member on a tonic
-    /// the rewrite does not know).
-    pub(super) rewrite: bool,
+    /// The member sources, each parsed once.
+    pub(super) parsed: &'a Parsed,
 }
 
-/// Copies one package folder (`original` -> `copy`), rewriting its manifest for `role` and its
-/// sources; `entry_file` (relative) is the root of the binary that runs, if it is here.
-#[allow(clippy::too_many_arguments)]
+/// Makes the copy `c` plans: every file of its folder, its manifest rewritten for its role and
+/// its Rust sources rewritten, into `files`; the protos it includes into `includes` (package
+/// -> its copy and the protos).
 pub(super) fn copy_package(
-    original: &Path,
-    copy: &Path,
-    cx: &Context<'_>,
-    role: &Role,
-    entry_file: Option<&Path>,
+    c: &Copy,
+    with: &Sources<'_>,
     files: &mut BTreeMap<PathBuf, Vec<u8>>,
     problems: &mut Problems,
-    protos: &mut Protos<'_>,
+    includes: &mut BTreeMap<String, (PathBuf, BTreeSet<String>)>,
 ) {
-    let shared = protos.decision.for_package(protos.package);
+    let (original, copy, role) = (c.original.as_path(), c.dir.as_path(), &c.role);
+    let entry_file = c.entry_file.as_deref();
+    let shared = with.decision.for_package(&c.package);
     let mut uses_shared = false;
     let list = match layout::files(original) {
         Ok(l) => l,
@@ -81,27 +81,26 @@ pub(super) fn copy_package(
             // member code, only wrapped when it writes generated code into the package.
             let wrapped = std::str::from_utf8(&out)
                 .ok()
-                .filter(|_| protos.rewrite)
+                .filter(|_| c.rewrite)
                 .and_then(source::wrap_build_script);
             if let Some(wrapped) = wrapped {
                 out = wrapped.into_bytes();
                 wraps_build = true;
             }
         } else if rel.extension().is_some_and(|e| e == "rs") {
-            if let Ok(text) = std::str::from_utf8(&out) {
+            if let Some(text) = with.parsed.get(&path) {
                 let entry = entry_file == Some(rel.as_path());
                 let how = source::How {
                     entry,
-                    protos: protos.rewrite,
+                    protos: c.rewrite,
                 };
-                match source::rewrite(&rel, text, how, &shared, protos.mend) {
+                match source::rewrite(&rel, &text, how, &shared, with.mend) {
                     Ok(r) => {
                         uses_shim |= r.uses_shim;
                         uses_shared |= r.uses_shared;
                         if !r.protos.is_empty() && compiled(role, &rel, entry) {
-                            protos
-                                .includes
-                                .entry(protos.package.to_owned())
+                            includes
+                                .entry(c.package.clone())
                                 .or_insert_with(|| (copy.to_path_buf(), BTreeSet::new()))
                                 .1
                                 .extend(r.protos);
@@ -110,8 +109,9 @@ pub(super) fn copy_package(
                             out = t.into_bytes();
                         }
                     }
-                    Err(e) => problems
-                        .push(InputError::new(&path, None, e).code(InputCode::MalformedInput)),
+                    Err(e) => problems.push(
+                        InputError::new(&path, None, e.to_string()).code(InputCode::MalformedInput),
+                    ),
                 }
             }
         }
@@ -130,7 +130,13 @@ pub(super) fn copy_package(
         rewrite_in_build: wraps_build,
         merge_protos: merge_protos.as_deref(),
     };
-    match manifest::member(&text, cx, role, &needs) {
+    let cx = Context {
+        layout: with.layout,
+        tools: with.tools,
+        original_dir: original,
+        copy_dir: copy,
+    };
+    match manifest::member(&text, &cx, role, &needs) {
         Ok(out) => {
             files.insert(copy.join("Cargo.toml"), out.into_bytes());
         }

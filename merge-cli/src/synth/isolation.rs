@@ -14,16 +14,33 @@ use merge_analyzer::plan::Isolation;
 use super::layout::{self, Layout};
 use super::{lock, vendor};
 
+/// What the isolation policy decided for a group.
+#[derive(Debug, Default)]
+pub(super) struct Isolated {
+    /// The crate versions vendored per member, and the redirects to them.
+    pub(super) vendoring: vendor::Plan,
+    /// What the policy refuses (a native library linked twice, versions it will not unify).
+    pub(super) problems: Vec<InputError>,
+    /// What it lets through that the user should know (versions unified).
+    pub(super) warnings: Vec<String>,
+    /// Per member, the decisions taken (for merge.lock).
+    pub(super) decisions: BTreeMap<String, Vec<String>>,
+}
+
 /// Decides, per crate the members lock at different compatible versions, what the policy
 /// does; problems for what it refuses.
 pub(super) fn isolate(
     members: &[Member],
     isolation: Isolation,
     (plan, line): (&Path, Option<usize>),
-    problems: &mut Problems,
-    warnings: &mut Vec<String>,
-    decisions: &mut BTreeMap<String, Vec<String>>,
-) -> vendor::Plan {
+) -> Isolated {
+    let mut out = Isolated::default();
+    let Isolated {
+        problems,
+        warnings,
+        decisions,
+        ..
+    } = &mut out;
     for m in members {
         decisions.entry(m.name.clone()).or_default();
     }
@@ -124,7 +141,7 @@ pub(super) fn isolate(
             }
         }
     }
-    match vendor::plan(members, &to_vendor) {
+    out.vendoring = match vendor::plan(members, &to_vendor) {
         Ok(plan) => {
             for v in &plan.vendored {
                 decisions.entry(v.member.clone()).or_default().push(format!(
@@ -150,7 +167,8 @@ pub(super) fn isolate(
             );
             vendor::Plan::default()
         }
-    }
+    };
+    out
 }
 
 /// Who pins a version of `c` exactly (the member locking it): "`ledger` pins `hex` (member

@@ -32,11 +32,13 @@ pub mod main_rs;
 pub mod manifest;
 pub mod mitigate;
 pub mod order;
+mod packages;
 pub mod protos;
 mod refuse;
 pub mod roots;
 pub mod serve_hook;
 pub mod source;
+mod starts;
 pub mod vendor;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,10 +48,11 @@ use merge_analyzer::ImportError;
 use merge_analyzer::codes::CheckCode;
 use merge_analyzer::error::{InputCode, InputError, Problems};
 use merge_analyzer::members::Member;
+use merge_analyzer::parsed::Parsed;
 use merge_analyzer::plan::Isolation;
 
 use layout::Layout;
-use manifest::{Context, Role, ToolCrates};
+use manifest::ToolCrates;
 
 /// A group's merged workspace, made in memory.
 #[derive(Debug)]
@@ -83,235 +86,91 @@ pub struct Group {
     pub findings: Vec<(&'static str, merge_analyzer::check::Severity)>,
 }
 
-/// Makes the merged workspace of `group` from its `members`.
-pub fn group(
-    name: &str,
-    members: &[Member],
-    isolation: Isolation,
-    tools: &ToolCrates,
-    origin: (&Path, Option<usize>),
-    decision: &protos::Decision,
-    allow: &BTreeSet<String>,
-) -> Result<Group, ImportError> {
-    let mut problems = Problems::default();
-    let mut warnings = Vec::new();
-    let mut decisions: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let vendoring = isolation::isolate(
+/// What a group's merged workspace is made from.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    pub name: &'a str,
+    pub members: &'a [Member],
+    pub isolation: Isolation,
+    pub tools: &'a ToolCrates,
+    /// The plan file and the group's line in it, named by problems of the group as a whole.
+    pub origin: (&'a Path, Option<usize>),
+    /// The check codes `--allow` lets through.
+    pub allow: &'a BTreeSet<String>,
+    /// The members' sources, parsed once for check, the start order and the rewrite.
+    pub parsed: &'a Parsed,
+}
+
+/// Makes the merged workspace of a group from its members, sharing generated proto code as
+/// `decision` says. Plan, then apply: what the policy, check and the layout decide is made
+/// from the members alone (and refused before anything is made); the files are then made
+/// from those decisions.
+pub fn group(inputs: &Inputs<'_>, decision: &protos::Decision) -> Result<Group, ImportError> {
+    let Inputs {
+        name,
         members,
         isolation,
+        tools,
         origin,
-        &mut problems,
-        &mut warnings,
-        &mut decisions,
-    );
-    std::mem::take(&mut problems).finish(())?;
-    // A member whose tonic or prost is vendored (a deep pin under `exact`) links its own
-    // copies: its generated code is never shared with members on the shared ones.
-    let own_framework: BTreeSet<String> = vendoring
-        .vendored
-        .iter()
-        .filter(|v| ["tonic", "tonic-prost", "prost"].contains(&v.name.as_str()))
-        .flat_map(|v| members.iter().filter(move |m| m.name == v.member))
-        .flat_map(|m| m.local_packages().map(|p| p.name.to_string()))
-        .collect();
+        allow,
+        parsed,
+    } = *inputs;
+
+    // Plan.
+    let isolated = isolation::isolate(members, isolation, origin);
+    refuse(isolated.problems)?;
+    let vendoring = isolated.vendoring;
+    let own_framework = own_framework(members, &vendoring);
     let decision = &decision.without(&own_framework);
-
-    // One workspace cannot hold two packages of one name.
-    let mut names: BTreeMap<&str, BTreeSet<PathBuf>> = BTreeMap::new();
-    for m in members {
-        for p in m.local_packages() {
-            if let Some(dir) = p.manifest_path.parent() {
-                names
-                    .entry(p.name.as_str())
-                    .or_default()
-                    .insert(layout::normalize(dir.as_std_path()));
-            }
-        }
-    }
-    for (name, dirs) in names.iter().filter(|(_, d)| d.len() > 1) {
-        let dirs: Vec<String> = dirs.iter().map(|d| format!("`{}`", d.display())).collect();
-        problems.push(
-            InputError::new(
-                origin.0,
-                origin.1,
-                format!(
-                    "two local packages are named `{name}` ({}); one merged workspace cannot hold both, \
-                     and cargo merge does not rename local packages yet",
-                    dirs.join(", ")
-                ),
-            )
-            .code(InputCode::DuplicateEntry),
-        );
-    }
-    std::mem::take(&mut problems).finish(())?;
-
+    refuse(packages::duplicates(members, origin))?;
     // What check finds, build mends where it can; what it cannot is refused unless allowed.
-    let checked = merge_analyzer::check::check_group(name, members, isolation);
+    let checked = merge_analyzer::check::check_group(name, members, isolation, parsed);
     let findings = checked.findings;
-    let places = places(members);
     // Members on a tonic the rewrite does not know (let through by `--allow unsupported-tonic`).
-    let unknown_members: BTreeSet<&str> = findings
+    let unknown_tonic: BTreeSet<&str> = findings
         .iter()
         .filter(|f| f.code == CheckCode::UnsupportedTonic)
         .map(|f| f.member.as_str())
         .collect();
-    let mitigations = mitigate::plan(&findings, places);
+    let mitigations = mitigate::plan(&findings, places(members));
+    let mut warnings = isolated.warnings;
     warnings.extend(mitigations.warnings.iter().cloned());
-    for e in refuse::refusals(&findings, members, &mitigations, allow) {
-        problems.push(e);
-    }
-    std::mem::take(&mut problems).finish(())?;
+    refuse(refuse::refusals(&findings, members, &mitigations, allow))?;
     let layout = Layout::new(members);
-    let mut files = BTreeMap::new();
-    let mut workspace_members = BTreeSet::new();
-    let mut entries = Vec::new();
-    let mut starts = BTreeMap::new();
-    let mut packages = BTreeMap::new();
-    let mut entry_copies: Vec<(String, PathBuf)> = Vec::new();
-    let mut includes: BTreeMap<String, (PathBuf, BTreeSet<String>)> = BTreeMap::new();
+    let planned = packages::plan(members, &layout, &unknown_tonic);
+    let starts = starts::plan(
+        members,
+        &planned.libs,
+        &checked.env_keys,
+        &mitigations,
+        &unknown_tonic,
+        parsed,
+    );
 
-    // Local packages of every member, each once: (original dir, package name, lib name).
-    let mut locals: BTreeMap<PathBuf, (String, Option<String>)> = BTreeMap::new();
-    for m in members {
-        for p in m.local_packages() {
-            if layout::TOOL_CRATES.contains(&p.name.as_str()) {
-                continue;
-            }
-            if let Some(dir) = p.manifest_path.parent() {
-                let lib = p
-                    .targets
-                    .iter()
-                    .find(|t| t.is_lib() || t.kind.iter().any(|k| k.to_string() == "rlib"))
-                    .map(|t| t.name.clone());
-                locals.insert(
-                    layout::normalize(dir.as_std_path()),
-                    (p.name.to_string(), lib),
-                );
-            }
-        }
-    }
-    // Which package each member's binary belongs to, and its role there.
-    let mut roles: BTreeMap<PathBuf, (Role, Option<PathBuf>)> = BTreeMap::new();
-    for m in members {
-        let root = layout::normalize(&m.root);
-        let bin_rel = m
-            .bin
-            .src_path
-            .as_std_path()
-            .strip_prefix(&root)
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|_| m.bin.src_path.as_std_path().to_path_buf());
-        let ident = m.name.replace('-', "_");
-        let lib_name = format!("merge_entry_{ident}");
-        let Some(copy) = layout.copy_of(&root) else {
-            continue;
-        };
-        match &m.lib {
-            None => {
-                let role = Role::BinAsLib {
-                    lib_name: lib_name.clone(),
-                    bin_path: manifest::slash(&bin_rel),
-                };
-                roles.insert(root.clone(), (role, Some(bin_rel.clone())));
-                entries.push((lib_name.clone(), m.package.name.to_string(), copy.clone()));
-                packages.insert(m.package.name.to_string(), m.name.clone());
-            }
-            Some(lib) => {
-                // Named after the member: two members may run two binaries of one package.
-                let entry_dir = Path::new("members").join(format!("{}-entry", m.name));
-                let package = format!("{}-merge-entry", m.name);
-                let role = Role::Entry {
-                    package: package.clone(),
-                    lib_name: lib_name.clone(),
-                    bin_path: manifest::slash(&bin_rel),
-                    member_lib: (
-                        lib.name.clone(),
-                        m.package.name.to_string(),
-                        layout::relative(&entry_dir, &copy),
-                    ),
-                };
-                copy::copy_package(
-                    &m.root,
-                    &entry_dir,
-                    &Context {
-                        layout: &layout,
-                        tools,
-                        original_dir: &m.root,
-                        copy_dir: &entry_dir,
-                    },
-                    &role,
-                    Some(&bin_rel),
-                    &mut files,
-                    &mut problems,
-                    &mut copy::Protos {
-                        package: &package,
-                        mend: mitigations.members.get(&m.name),
-                        decision,
-                        includes: &mut includes,
-                        rewrite: !unknown_members.contains(m.name.as_str()),
-                    },
-                );
-                workspace_members.insert(entry_dir.clone());
-                entry_copies.push((m.name.clone(), entry_dir.clone()));
-                entries.push((lib_name.clone(), package.clone(), entry_dir));
-                packages.insert(package, m.name.clone());
-                packages.insert(m.package.name.to_string(), m.name.clone());
-            }
-        }
-        let mut uses = order::Uses::default();
-        let other_bins = m.other_bins();
-        for (dir, _) in m
-            .local_packages()
-            .filter(|p| !layout::TOOL_CRATES.contains(&p.name.as_str()))
-            .filter_map(|p| {
-                p.manifest_path
-                    .parent()
-                    .map(|d| (d.as_std_path().to_path_buf(), ()))
-            })
-        {
-            order::scan_dir(&dir, &other_bins, &mut uses);
-        }
-        starts.insert(m.name.clone(), (uses, lib_name));
-    }
-    // Members on a tonic the rewrite does not know (let through by `--allow
-    // unsupported-tonic`): their packages' generated code is left as it is.
-    let unknown_tonic: BTreeSet<PathBuf> = members
-        .iter()
-        .filter(|m| unknown_members.contains(m.name.as_str()))
-        .flat_map(|m| m.local_packages())
-        .filter_map(|p| p.manifest_path.parent())
-        .map(|d| layout::normalize(d.as_std_path()))
-        .collect();
-    for (dir, (package, _)) in &locals {
-        let Some(copy) = layout.copy_of(dir) else {
-            continue;
-        };
-        workspace_members.insert(copy.clone());
-        let (role, entry_file) = roles.get(dir).cloned().unwrap_or((Role::Library, None));
-        // A package several members share gets what is the same edit for all of them.
-        let mend = mitigations.for_copy(dir);
-        let cx = Context {
-            layout: &layout,
-            tools,
-            original_dir: dir,
-            copy_dir: &copy,
+    // Apply.
+    let mut files = BTreeMap::new();
+    let mut problems = Problems::default();
+    let mut includes: BTreeMap<String, (PathBuf, BTreeSet<String>)> = BTreeMap::new();
+    let mut workspace_members: BTreeSet<PathBuf> = BTreeSet::new();
+    for c in &planned.copies {
+        let mend = match &c.mend {
+            packages::Mend::Member(m) => mitigations.members.get(m).cloned(),
+            packages::Mend::Owners => mitigations.for_copy(&c.original),
         };
         copy::copy_package(
-            dir,
-            &copy,
-            &cx,
-            &role,
-            entry_file.as_deref(),
-            &mut files,
-            &mut problems,
-            &mut copy::Protos {
-                package,
+            c,
+            &copy::Sources {
+                layout: &layout,
+                tools,
                 mend: mend.as_ref(),
                 decision,
-                includes: &mut includes,
-                rewrite: !unknown_tonic.contains(dir),
+                parsed,
             },
+            &mut files,
+            &mut problems,
+            &mut includes,
         );
+        workspace_members.insert(c.dir.clone());
     }
     // The generated proto code shared by several packages, compiled once.
     if !decision.shared.is_empty() {
@@ -327,8 +186,8 @@ pub fn group(
         &vendoring,
         members,
         &layout,
-        locals.keys(),
-        &entry_copies,
+        &planned.locals,
+        &planned.entry_copies,
         &mut files,
         &mut problems,
         &mut workspace_members,
@@ -343,16 +202,96 @@ pub fn group(
     problems.finish(())?;
     // Servers become reachable in-process only through their tonic's serve hook.
     serve_hook::patch_vendored(&vendoring, tools, &mut files, &mut warnings);
-
-    // The members' workspace roots' [profile] and [patch], and their cargo configuration.
-    let carried = match roots::carry(members, &layout) {
-        Ok(c) => c,
-        Err((file, e)) => {
-            return Err(ImportError::one(
-                InputError::new(&file, None, e).code(InputCode::MalformedInput),
-            ));
+    let mut ws: Vec<PathBuf> = vec![PathBuf::from(".")];
+    ws.extend(workspace_members);
+    root_manifest(
+        (name, members, tools),
+        &layout,
+        &vendoring,
+        ws,
+        &planned.entries,
+        &mut files,
+        &mut warnings,
+    )?;
+    files.insert(
+        PathBuf::from("src/main.rs"),
+        main_rs::render(
+            name,
+            &starts.steps,
+            &mitigations.env_fallbacks,
+            &starts.by_address,
+        )
+        .into_bytes(),
+    );
+    includes.retain(|package, _| !own_framework.contains(package));
+    // Build-only crates at several versions: one version in the merged graph, said.
+    let picks = lock::build_only(members);
+    let mut decisions = isolated.decisions;
+    for b in &picks {
+        for m in b.conflict.versions.values().flatten() {
+            decisions
+                .entry(m.clone())
+                .or_default()
+                .push(format!("build-only {} {}", b.conflict.name, b.picked));
         }
-    };
+    }
+    Ok(Group {
+        name: name.to_owned(),
+        files,
+        seed: lock::seed(members, &picks),
+        picks: picks.iter().map(lock::BuildOnly::describe).collect(),
+        warnings,
+        notes: mitigations.notes.clone(),
+        env_fallbacks: mitigations.env_fallbacks.clone(),
+        decisions,
+        packages: planned.packages,
+        includes,
+        frameworks: frameworks(members),
+        protos: decision.clone(),
+        findings: findings
+            .iter()
+            .map(|f| (f.code.name(), f.severity))
+            .collect(),
+    })
+}
+
+/// `Err` with every problem of `found`, if any.
+fn refuse(found: Vec<InputError>) -> Result<(), ImportError> {
+    let mut problems = Problems::default();
+    for e in found {
+        problems.push(e);
+    }
+    problems.finish(())
+}
+
+/// The local packages of members whose tonic or prost is vendored (a deep pin under `exact`):
+/// they link their own copies, so their generated code is never shared with members on the
+/// shared ones.
+fn own_framework(members: &[Member], vendoring: &vendor::Plan) -> BTreeSet<String> {
+    vendoring
+        .vendored
+        .iter()
+        .filter(|v| ["tonic", "tonic-prost", "prost"].contains(&v.name.as_str()))
+        .flat_map(|v| members.iter().filter(move |m| m.name == v.member))
+        .flat_map(|m| m.local_packages().map(|p| p.name.to_string()))
+        .collect()
+}
+
+/// The workspace's root manifest, made from the members' workspace roots' `[profile]` and
+/// `[patch]` (their conflicts said), the serve hook's patches of the shared tonic, the
+/// workspace members `ws` and the entry libraries; with the members' cargo configuration.
+fn root_manifest(
+    (name, members, tools): (&str, &[Member], &ToolCrates),
+    layout: &Layout,
+    vendoring: &vendor::Plan,
+    ws: Vec<PathBuf>,
+    entries: &[(String, String, PathBuf)],
+    files: &mut BTreeMap<PathBuf, Vec<u8>>,
+    warnings: &mut Vec<String>,
+) -> Result<(), ImportError> {
+    let carried = roots::carry(members, layout).map_err(|(file, e)| {
+        ImportError::one(InputError::new(&file, None, e).code(InputCode::MalformedInput))
+    })?;
     warnings.extend(carried.warnings);
     if let Some(config) = carried.config {
         files.insert(PathBuf::from(roots::CONFIG), config.into_bytes());
@@ -369,107 +308,17 @@ pub fn group(
             "[patch] `{key}`: members disagree; kept {kept} over {other}"
         ));
     }
-    serve_hook::patch_shared(
-        members,
-        &vendoring,
-        tools,
-        &mut files,
-        &mut patch,
-        &mut warnings,
-    );
-    let mut ws: Vec<PathBuf> = vec![PathBuf::from(".")];
-    ws.extend(workspace_members);
+    serve_hook::patch_shared(members, vendoring, tools, files, &mut patch, warnings);
     let root = manifest::Root {
         group: name,
         members: ws,
-        entries: entries.clone(),
+        entries: entries.to_vec(),
         tools,
         profile,
         patch,
     };
     files.insert(PathBuf::from("Cargo.toml"), root.render().into_bytes());
-
-    let uses: BTreeMap<String, order::Uses> = starts
-        .iter()
-        .map(|(k, (u, _))| (k.clone(), u.clone()))
-        .collect();
-    // Services a member serves whose generated code is left as it is (an unknown tonic): it
-    // never registers, so only the address tells its service from another member's of the
-    // same name (two members that register one service are told apart at run time).
-    let by_address: Vec<String> = uses
-        .iter()
-        .filter(|(m, _)| unknown_members.contains(m.as_str()))
-        .flat_map(|(_, u)| u.serves.iter().cloned())
-        .collect::<BTreeSet<String>>()
-        .into_iter()
-        .collect();
-    let steps: Vec<Vec<main_rs::Start>> = order::steps(&uses)
-        .into_iter()
-        .map(|step| {
-            step.into_iter()
-                .map(|m| {
-                    let (u, lib) = &starts[&m];
-                    let keys = checked.env_keys.get(&m).cloned().unwrap_or_default();
-                    let member = members.iter().find(|x| x.name == m);
-                    let program = member.map_or_else(|| m.clone(), |x| x.bin.name.clone());
-                    main_rs::Start {
-                        env: mitigations.reads(&m, keys),
-                        program,
-                        version: member
-                            .map(|x| x.package.version.to_string())
-                            .unwrap_or_default(),
-                        commit: member
-                            .and_then(|x| {
-                                let c = x.commit.as_ref()?;
-                                Some(if x.dirty {
-                                    format!("{c}-dirty")
-                                } else {
-                                    c.clone()
-                                })
-                            })
-                            .unwrap_or_default(),
-                        name: m,
-                        lib: lib.clone(),
-                        serves: !u.serves.is_empty(),
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    files.insert(
-        PathBuf::from("src/main.rs"),
-        main_rs::render(name, &steps, &mitigations.env_fallbacks, &by_address).into_bytes(),
-    );
-    includes.retain(|package, _| !own_framework.contains(package));
-    let notes = mitigations.notes.clone();
-    // Build-only crates at several versions: one version in the merged graph, said.
-    let picks = lock::build_only(members);
-    for b in &picks {
-        for m in b.conflict.versions.values().flatten() {
-            decisions
-                .entry(m.clone())
-                .or_default()
-                .push(format!("build-only {} {}", b.conflict.name, b.picked));
-        }
-    }
-    Ok(Group {
-        name: name.to_owned(),
-        files,
-        seed: lock::seed(members, &picks),
-        picks: picks.iter().map(lock::BuildOnly::describe).collect(),
-        warnings,
-        notes,
-        env_fallbacks: mitigations.env_fallbacks.clone(),
-        decisions,
-        packages,
-        includes,
-        frameworks: frameworks(members),
-        protos: decision.clone(),
-        findings: findings
-            .iter()
-            .map(|f| (f.code.name(), f.severity))
-            .collect(),
-    })
+    Ok(())
 }
 
 /// Where each member's own code is, for the mitigations.
@@ -498,7 +347,7 @@ pub fn env_fallbacks(
     members: &[Member],
     isolation: Isolation,
 ) -> Vec<(String, String)> {
-    let checked = merge_analyzer::check::check_group(name, members, isolation);
+    let checked = merge_analyzer::check::check_group(name, members, isolation, &Parsed::default());
     mitigate::plan(&checked.findings, places(members)).env_fallbacks
 }
 

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use merge_analyzer::parsed::{Parsed, Source};
 use petgraph::graphmap::DiGraphMap;
 use syn::visit::Visit;
 
@@ -19,14 +20,14 @@ pub struct Uses {
 
 impl Uses {
     /// Adds what one source file shows.
-    pub fn scan(&mut self, text: &str) {
-        let Ok(file) = syn::parse_file(text) else {
+    pub fn scan(&mut self, source: &Source) {
+        let Some(file) = &source.file else {
             return;
         };
-        if super::source::is_generated(&file, text) {
+        if super::source::is_generated(file, &source.text) {
             return;
         }
-        self.visit_file(&file);
+        self.visit_file(file);
     }
 }
 
@@ -70,15 +71,15 @@ impl<'ast> Visit<'ast> for Uses {
 
 /// Reads every `.rs` file under `dir/src` (what the library and binaries compile; not tests,
 /// examples or benches).
-pub fn scan_dir(dir: &Path, skip: &[PathBuf], uses: &mut Uses) {
+pub fn scan_dir(dir: &Path, skip: &[PathBuf], parsed: &Parsed, uses: &mut Uses) {
     let dir = dir.join("src");
     for rel in super::layout::files(&dir).unwrap_or_default() {
         if skip.iter().any(|s| dir.join(&rel).starts_with(s)) {
             continue;
         }
         if rel.extension().is_some_and(|e| e == "rs") {
-            if let Ok(text) = std::fs::read_to_string(dir.join(&rel)) {
-                uses.scan(&text);
+            if let Some(source) = parsed.get(&dir.join(&rel)) {
+                uses.scan(&source);
             }
         }
     }
@@ -115,11 +116,12 @@ mod tests {
     #[test]
     fn servers_and_clients_are_read_off_the_code() {
         let mut u = Uses::default();
-        u.scan(
+        u.scan(&Source::new(
             "fn f() { let s = pb::pricing_server::PricingServer::with_interceptor(x, check); \
              let c = CatalogClient::new(ch); let t: Option<InventoryClient<Channel>> = None; }\n\
-             #[cfg(test)] mod tests { fn t() { let m = MockServer::new(x); } }",
-        );
+             #[cfg(test)] mod tests { fn t() { let m = MockServer::new(x); } }"
+                .to_owned(),
+        ));
         assert_eq!(u.serves, BTreeSet::from(["Pricing".to_owned()]));
         assert_eq!(
             u.calls,

@@ -12,6 +12,7 @@
 
 use std::path::Path;
 
+use merge_analyzer::parsed::Source;
 use proc_macro2::LineColumn;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
@@ -44,22 +45,22 @@ pub struct How {
 /// compiled at all).
 pub fn rewrite(
     rel: &Path,
-    text: &str,
+    source: &Source,
     how: How,
     shared: &std::collections::BTreeMap<String, String>,
     mend: Option<&super::mitigate::Member>,
-) -> Result<Rewritten, String> {
-    let Ok(file) = syn::parse_file(text) else {
+) -> Result<Rewritten, merge_rewrite::RewriteError> {
+    let (Some(file), text) = (&source.file, source.text.as_str()) else {
         return Ok(Rewritten::default());
     };
     let entry = how.entry;
-    if is_generated(&file, text) {
+    if is_generated(file, text) {
         if !how.protos {
             return Ok(Rewritten::default());
         }
         let rel = rel.display().to_string();
         return Ok(
-            match merge_rewrite::rewrite_parsed(&rel, file, text).map_err(|e| e.to_string())? {
+            match merge_rewrite::rewrite_parsed(&rel, file.clone(), text)? {
                 Some(text) => Rewritten {
                     text: Some(text),
                     uses_shim: true,
@@ -71,10 +72,10 @@ pub fn rewrite(
     }
     let mut edits = Vec::new();
     let mut finder = IncludeProto {
-        bare: imports_include_proto(&file),
+        bare: imports_include_proto(file),
         ..IncludeProto::default()
     };
-    finder.visit_file(&file);
+    finder.visit_file(file);
     let mut out = Rewritten::default();
     for (m, tonic) in &finder.found {
         let proto = m.parse_body::<syn::LitStr>().ok().map(|l| l.value());
@@ -95,19 +96,19 @@ pub fn rewrite(
         out.protos.extend(proto);
     }
     if entry {
-        if let Some(at) = private_main(&file) {
+        if let Some(at) = private_main(file) {
             edits.push((at, at, "pub ".to_owned()));
         }
-        let named = named_runtime(&file);
+        let named = named_runtime(file);
         out.uses_shim |= !named.is_empty();
         edits.extend(named);
     }
     // Each member reads its own command line.
-    let argv = super::argv::edits(&file);
+    let argv = super::argv::edits(file);
     out.uses_shim |= !argv.is_empty();
     edits.extend(argv);
     if let Some(mend) = mend {
-        let more = super::mitigate::edits(&file, mend);
+        let more = super::mitigate::edits(file, mend);
         out.uses_shim |= more
             .iter()
             .any(|(_, _, t)| t.contains("merge_runtime_shim"));
@@ -367,6 +368,17 @@ mod tests {
         BTreeMap::new()
     }
 
+    /// [`rewrite`] of a text.
+    fn rewrite_text(
+        rel: &Path,
+        text: &str,
+        how: How,
+        shared: &BTreeMap<String, String>,
+        mend: Option<&super::super::mitigate::Member>,
+    ) -> Result<Rewritten, merge_rewrite::RewriteError> {
+        rewrite(rel, &Source::new(text.to_owned()), how, shared, mend)
+    }
+
     fn how(entry: bool) -> How {
         How {
             entry,
@@ -381,12 +393,13 @@ mod tests {
             entry: false,
             protos: false,
         };
-        let r = rewrite(Path::new("src/lib.rs"), text, left, &none(), None).expect("rewrites");
+        let r = rewrite_text(Path::new("src/lib.rs"), text, left, &none(), None).expect("rewrites");
         assert_eq!(r.text, None);
         assert!(!r.uses_shim);
         let generated =
             include_str!("../../../inline-macros/rewrite/tests/generated/shop.pricing.rs");
-        let r = rewrite(Path::new("src/g.rs"), generated, left, &none(), None).expect("rewrites");
+        let r =
+            rewrite_text(Path::new("src/g.rs"), generated, left, &none(), None).expect("rewrites");
         assert_eq!(r.text, None);
     }
 
@@ -395,8 +408,8 @@ mod tests {
         let text = "pub mod catalog {\n    merge_runtime_shim::include_proto!(\"shop.catalog\");\n}\n\
                     pub mod pricing {\n    merge_runtime_shim::include_proto!(\"shop.pricing\");\n}\n";
         let shared = BTreeMap::from([("shop.catalog".to_owned(), "shop_catalog".to_owned())]);
-        let r =
-            rewrite(Path::new("src/lib.rs"), text, how(false), &shared, None).expect("rewrites");
+        let r = rewrite_text(Path::new("src/lib.rs"), text, how(false), &shared, None)
+            .expect("rewrites");
         assert_eq!(
             r.text.as_deref(),
             Some(
@@ -411,8 +424,8 @@ mod tests {
     #[test]
     fn include_proto_is_redirected_and_nothing_else_moves() {
         let text = "pub mod a {\n    tonic::include_proto!(\"x.a\");\n}\n// é\nfn other() {}\n";
-        let r =
-            rewrite(Path::new("src/lib.rs"), text, how(false), &none(), None).expect("rewrites");
+        let r = rewrite_text(Path::new("src/lib.rs"), text, how(false), &none(), None)
+            .expect("rewrites");
         assert_eq!(
             r.text.as_deref(),
             Some(
@@ -425,8 +438,8 @@ mod tests {
     #[test]
     fn an_imported_include_proto_is_redirected_too() {
         let text = "use tonic::include_proto;\n// é\nmod a { include_proto!(\"x\"); }\n";
-        let r =
-            rewrite(Path::new("src/lib.rs"), text, how(false), &none(), None).expect("rewrites");
+        let r = rewrite_text(Path::new("src/lib.rs"), text, how(false), &none(), None)
+            .expect("rewrites");
         assert_eq!(
             r.text.as_deref(),
             Some(
@@ -435,7 +448,7 @@ mod tests {
         );
         let other = "mod a { include_proto!(\"x\"); }\n";
         assert!(
-            rewrite(Path::new("src/lib.rs"), other, how(false), &none(), None)
+            rewrite_text(Path::new("src/lib.rs"), other, how(false), &none(), None)
                 .expect("ok")
                 .text
                 .is_none()
@@ -446,7 +459,8 @@ mod tests {
     fn tokio_main_becomes_a_runtime_whose_threads_name_the_member() {
         let text = "#[tokio::main(flavor = \"multi_thread\", worker_threads = 2)]\n\
                     async fn main() -> Result<(), E> {\n    run().await\n}\n";
-        let out = rewrite(Path::new("main.rs"), text, how(true), &none(), None).expect("rewritten");
+        let out =
+            rewrite_text(Path::new("main.rs"), text, how(true), &none(), None).expect("rewritten");
         let out = out.text.expect("changed");
         assert_eq!(
             out.lines().count(),
@@ -469,7 +483,7 @@ mod tests {
         // An inner attribute of the body leaves main as it is (but public).
         let inner = "#[tokio::main]\nasync fn main() {\n    #![allow(unused)]\n}\n";
         let out =
-            rewrite(Path::new("main.rs"), inner, how(true), &none(), None).expect("rewritten");
+            rewrite_text(Path::new("main.rs"), inner, how(true), &none(), None).expect("rewritten");
         assert_eq!(
             out.text.as_deref(),
             Some("#[tokio::main]\npub async fn main() {\n    #![allow(unused)]\n}\n")
@@ -477,8 +491,8 @@ mod tests {
         // An argument the rewrite does not know leaves main as it is (but public).
         let unknown =
             "#[tokio::main(unhandled_panic = \"shutdown_runtime\")]\nasync fn main() {}\n";
-        let out =
-            rewrite(Path::new("main.rs"), unknown, how(true), &none(), None).expect("rewritten");
+        let out = rewrite_text(Path::new("main.rs"), unknown, how(true), &none(), None)
+            .expect("rewritten");
         assert_eq!(
             out.text.as_deref(),
             Some(
@@ -516,8 +530,8 @@ mod tests {
     fn the_entry_main_becomes_public() {
         let text =
             "use x::y;\n\n#[actix_web::main]\nasync fn main() -> Result<(), E> {\n    Ok(())\n}\n";
-        let r =
-            rewrite(Path::new("src/main.rs"), text, how(true), &none(), None).expect("rewrites");
+        let r = rewrite_text(Path::new("src/main.rs"), text, how(true), &none(), None)
+            .expect("rewrites");
         assert_eq!(
             r.text.as_deref(),
             Some(
@@ -527,13 +541,13 @@ mod tests {
         assert!(!r.uses_shim);
         let public = "pub fn main() {}\n";
         assert!(
-            rewrite(Path::new("m.rs"), public, how(true), &none(), None)
+            rewrite_text(Path::new("m.rs"), public, how(true), &none(), None)
                 .expect("ok")
                 .text
                 .is_none()
         );
         assert!(
-            rewrite(
+            rewrite_text(
                 Path::new("m.rs"),
                 "fn main() {}\n",
                 how(false),

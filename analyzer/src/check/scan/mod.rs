@@ -111,21 +111,26 @@ pub struct Scanned {
 /// (generated code committed or written into `src/`) shows nothing: its interceptors and
 /// clients are the framework's, not the member's.
 pub fn scan_file(text: &str) -> Scanned {
-    let Ok(file) = syn::parse_file(text) else {
-        return Scanned::default();
-    };
-    if is_generated(&file, text) {
+    match syn::parse_file(text) {
+        Ok(file) => scan_parsed(&file, text),
+        Err(_) => Scanned::default(),
+    }
+}
+
+/// [`scan_file`] of a file already parsed (`file` is `text`'s).
+pub fn scan_parsed(file: &syn::File, text: &str) -> Scanned {
+    if is_generated(file, text) {
         return Scanned::default();
     }
     let mut v = Scanner {
-        uses: Aliases::of(&file),
+        uses: Aliases::of(file),
         out: Vec::new(),
         fn_stack: Vec::new(),
         pending: BTreeMap::new(),
         mod_path: Vec::new(),
         test_mods: Vec::new(),
     };
-    v.visit_file(&file);
+    v.visit_file(file);
     Scanned {
         found: v.out,
         test_mods: v.test_mods,

@@ -10,6 +10,7 @@ use super::scan::{self, Event};
 use super::{Finding, Severity, finding_at};
 use crate::codes::CheckCode;
 use crate::members::Member;
+use crate::parsed::Parsed;
 
 mod collisions;
 mod globals;
@@ -47,9 +48,10 @@ type Owners<'a> = BTreeMap<&'a Path, BTreeSet<&'a str>>;
 pub(super) fn source_findings(
     group: &str,
     members: &[Member],
+    parsed: &Parsed,
     out: &mut Vec<Finding>,
 ) -> BTreeMap<String, BTreeSet<String>> {
-    let sites: Vec<Site> = members.iter().flat_map(sites_of).collect();
+    let sites: Vec<Site> = members.iter().flat_map(|m| sites_of(m, parsed)).collect();
     let mut env_keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for s in &sites {
         if let Event::EnvRead { key } = &s.event {
@@ -151,7 +153,7 @@ fn once_per_place_and_member(sites: &[Site]) -> Vec<&Site> {
 type Finder<'a> = dyn Fn(CheckCode, Severity, &Site, String, &str) -> Finding + 'a;
 
 /// Every event of a member's local packages' `src/` folders.
-fn sites_of(m: &Member) -> Vec<Site> {
+fn sites_of(m: &Member, parsed: &Parsed) -> Vec<Site> {
     let mut out = Vec::new();
     for p in m.local_packages() {
         if ["merge-runtime-shim", "merge-inline-macros", "merge-rewrite"].contains(&p.name.as_str())
@@ -180,10 +182,13 @@ fn sites_of(m: &Member) -> Vec<Site> {
         let mut scanned = Vec::new();
         let mut tests: Vec<PathBuf> = Vec::new();
         for f in files {
-            let Ok(text) = std::fs::read_to_string(f.path()) else {
+            let Some(source) = parsed.get(f.path()) else {
                 continue;
             };
-            let s = scan::scan_file(&text);
+            let Some(file) = &source.file else {
+                continue;
+            };
+            let s = scan::scan_parsed(file, &source.text);
             let root = roots.contains(&f.path());
             for module in &s.test_mods {
                 tests.extend(module_files(f.path(), root, module));
