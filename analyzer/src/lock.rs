@@ -1,7 +1,7 @@
 //! `merge.lock` as cargo-merge reads it back: the records of what each member of a built group
 //! was built from (`cargo merge build` writes them beside the plan, merge-cli's `mergelock`
 //! module). [`read`] gives `cargo merge status` the records; [`records_not_built`] gives a build
-//! the records of the groups it does not build, to carry over as they were.
+//! the records of the groups it does not build, to carry over.
 
 use std::collections::BTreeSet;
 
@@ -91,13 +91,9 @@ pub fn read(text: &str) -> Result<Lock, LockError> {
 pub type Key = (String, String);
 
 /// The records of `previous` (the merge.lock a build is to rewrite) of groups not in `built`,
-/// each as its `[[member]]` table's text, as it was. A merge.lock of another version keeps
-/// nothing (its groups then read as not built); one that does not parse is an error, since its
-/// other groups' records would be lost.
-pub fn records_not_built(
-    previous: &str,
-    built: &BTreeSet<&str>,
-) -> Result<Vec<(Key, String)>, LockError> {
+/// to carry over. A merge.lock of another version keeps nothing (its groups then read as not
+/// built); one that does not parse is an error, since its other groups' records would be lost.
+pub fn records_not_built(previous: &str, built: &BTreeSet<&str>) -> Result<Vec<Record>, LockError> {
     let doc = previous
         .parse::<toml_edit::DocumentMut>()
         .map_err(|e| LockError {
@@ -110,26 +106,10 @@ pub fn records_not_built(
     if doc.get("version").and_then(toml_edit::Item::as_integer) != Some(i64::from(VERSION)) {
         return Ok(Vec::new());
     }
-    let Some(list) = doc.get("member").and_then(|m| m.as_array_of_tables()) else {
-        return Ok(Vec::new());
-    };
-    Ok(list
-        .iter()
-        .filter_map(|t| {
-            let group = t.get("group")?.as_str()?;
-            let name = t.get("name")?.as_str()?;
-            if built.contains(group) {
-                return None;
-            }
-            let mut one = toml_edit::DocumentMut::new();
-            let mut array = toml_edit::ArrayOfTables::new();
-            array.push(t.clone());
-            one.insert("member", toml_edit::Item::ArrayOfTables(array));
-            Some((
-                (group.to_owned(), name.to_owned()),
-                one.to_string().trim_start().to_owned(),
-            ))
-        })
+    Ok(read(previous)?
+        .member
+        .into_iter()
+        .filter(|r| !built.contains(r.group.as_str()))
         .collect())
 }
 
@@ -149,17 +129,31 @@ mod tests {
 
     #[test]
     fn records_of_groups_not_built_are_kept() {
-        let previous = "version = 2\n\n[[member]]\nname = \"a\"\ngroup = \"one\"\ndecisions = []\n\n\
-                        [[member]]\nname = \"b\"\ngroup = \"two\"\ndecisions = []\n";
-        let built = BTreeSet::from(["two"]);
-        let kept = records_not_built(previous, &built).expect("parses");
-        assert_eq!(kept.len(), 1);
-        assert_eq!(kept[0].0, ("one".to_owned(), "a".to_owned()));
-        assert!(
-            kept[0].1.starts_with("[[member]]\nname = \"a\""),
-            "{}",
-            kept[0].1
+        let member = |name: &str, group: &str| {
+            format!(
+                "[[member]]\nname = \"{name}\"\ngroup = \"{group}\"\nisolation = \"exact\"\n\
+                 package = \"{name}\"\nversion = \"0.1.0\"\nsource = \"{name}\"\n\
+                 decisions = [\"unified x 1.0\"]\n"
+            )
+        };
+        let previous = format!(
+            "version = 2\n\n{}\n{}",
+            member("a", "one"),
+            member("b", "two")
         );
+        let built = BTreeSet::from(["two"]);
+        let kept = records_not_built(&previous, &built).expect("parses");
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            (kept[0].group.as_str(), kept[0].name.as_str()),
+            ("one", "a")
+        );
+        assert_eq!(kept[0].decisions, ["unified x 1.0"]);
+        // A record missing what a build writes is named at its line.
+        let e = records_not_built("version = 2\n\n[[member]]\nname = \"a\"\n", &built)
+            .expect_err("incomplete");
+        assert!(e.message.contains("missing field"), "{e}");
+        assert_eq!(e.line, Some(3));
     }
 
     #[test]

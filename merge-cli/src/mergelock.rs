@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use merge_analyzer::lock::{self, ProtoHash, Record, VERSION};
+use merge_analyzer::lock::{self, Key, LockError, ProtoHash, Record, VERSION};
 use merge_analyzer::members::{Member, PlanFile};
 use merge_analyzer::plan::Isolation;
 use merge_analyzer::sources::Source;
@@ -26,9 +26,9 @@ pub fn render(
     sources: &[Source],
     groups: &[(&Group, &[Member])],
     previous: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, LockError> {
     let built: BTreeSet<&str> = groups.iter().map(|(g, _)| g.name.as_str()).collect();
-    let mut records: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut records: BTreeMap<Key, Record> = BTreeMap::new();
     for &(g, ms) in groups {
         let cx = Context {
             plan,
@@ -40,26 +40,81 @@ pub fn render(
             let decisions = g.decisions.get(&m.name).cloned().unwrap_or_default();
             records.insert(
                 (g.name.clone(), m.name.clone()),
-                record(&record_of(&cx, m, decisions)),
+                record_of(&cx, m, decisions),
             );
         }
     }
     if let Some(previous) = previous {
-        let kept = lock::records_not_built(previous, &built).map_err(|e| e.message)?;
-        for (key, text) in kept {
-            records.entry(key).or_insert(text);
+        for r in lock::records_not_built(previous, &built)? {
+            records
+                .entry((r.group.clone(), r.name.clone()))
+                .or_insert(r);
         }
     }
-    let mut out = format!(
-        "# merge.lock: written by `cargo merge build`; do not edit.\n\
-         # What each merged binary was built from, member by member.\n\
-         version = {VERSION}\n",
-    );
-    for text in records.into_values() {
-        out.push('\n');
-        out.push_str(&text);
+    Ok(write(records.values()))
+}
+
+/// merge.lock's text: a header, then each record as a `[[member]]` table, serialized by
+/// serde (toml). Its keys are kebab-case (the records' fields are snake_case for the release
+/// manifest's JSON) and its lists hold one item per line.
+fn write<'a>(records: impl IntoIterator<Item = &'a Record>) -> String {
+    #[derive(serde::Serialize)]
+    struct File<'a> {
+        version: u32,
+        member: Vec<&'a Record>,
     }
-    Ok(out)
+    let file = File {
+        version: VERSION,
+        member: records.into_iter().collect(),
+    };
+    let text = toml::to_string(&file).expect("a record serializes as TOML");
+    let mut doc: toml_edit::DocumentMut = text.parse().expect("toml writes TOML");
+    if let Some(members) = doc
+        .get_mut("member")
+        .and_then(toml_edit::Item::as_array_of_tables_mut)
+    {
+        for table in members.iter_mut() {
+            lay_out(table);
+        }
+    }
+    format!(
+        "# merge.lock: written by `cargo merge build`; do not edit.\n\
+         # What each merged binary was built from, member by member.\n{doc}"
+    )
+}
+
+/// One `[[member]]` table as merge.lock spells it: kebab-case keys, a blank line before it,
+/// lists (tables in them inline) one item per line.
+fn lay_out(table: &mut toml_edit::Table) {
+    let items: Vec<(String, toml_edit::Item)> = std::mem::take(table)
+        .into_iter()
+        .map(|(k, v)| (k.replace('_', "-"), v))
+        .collect();
+    table.decor_mut().set_prefix("\n");
+    for (key, item) in items {
+        let item = match item {
+            toml_edit::Item::ArrayOfTables(list) => {
+                toml_edit::Item::Value(one_per_line(list.into_array()))
+            }
+            toml_edit::Item::Value(toml_edit::Value::Array(list)) => {
+                toml_edit::Item::Value(one_per_line(list))
+            }
+            other => other,
+        };
+        table.insert(&key, item);
+    }
+}
+
+fn one_per_line(mut list: toml_edit::Array) -> toml_edit::Value {
+    if !list.is_empty() {
+        for v in list.iter_mut() {
+            v.decor_mut().set_prefix("\n    ");
+            v.decor_mut().set_suffix("");
+        }
+        list.set_trailing_comma(true);
+        list.set_trailing("\n");
+    }
+    toml_edit::Value::Array(list)
 }
 
 /// What the records of one group share.
@@ -125,62 +180,12 @@ pub fn plan_hash(plan: &PlanFile, group: &str, name: &str) -> String {
     format!("sha256:{}", sha256(said.to_string().as_bytes()))
 }
 
-/// A record as merge.lock's `[[member]]` table.
-fn record(r: &Record) -> String {
-    let mut out = String::from("[[member]]\n");
-    out.push_str(&format!("name = {}\n", quote(&r.name)));
-    out.push_str(&format!("group = {}\n", quote(&r.group)));
-    out.push_str(&format!("isolation = {}\n", quote(&r.isolation)));
-    out.push_str(&format!("package = {}\n", quote(&r.package)));
-    out.push_str(&format!("version = {}\n", quote(&r.version)));
-    out.push_str(&format!("source = {}\n", quote(&r.source)));
-    if let Some(pin) = &r.git_pin {
-        out.push_str(&format!("git-pin = {}\n", quote(pin)));
-    }
-    if let Some(commit) = &r.git_commit {
-        out.push_str(&format!("git-commit = {}\n", quote(commit)));
-    }
-    if r.git_dirty {
-        // Built with uncommitted changes in the member's folder: not reproducible from the
-        // commit alone.
-        out.push_str("git-dirty = true\n");
-    }
-    out.push_str(&format!("plan = {}\n", quote(&r.plan)));
-    if let Some(lock) = &r.cargo_lock {
-        out.push_str(&format!("cargo-lock = {}\n", quote(lock)));
-    }
-    if !r.proto.is_empty() {
-        out.push_str("proto = [\n");
-        for p in &r.proto {
-            out.push_str(&format!(
-                "    {{ path = {}, sha256 = {} }},\n",
-                quote(&p.path),
-                quote(&p.sha256)
-            ));
-        }
-        out.push_str("]\n");
-    }
-    out.push_str("decisions = [");
-    if !r.decisions.is_empty() {
-        out.push('\n');
-        for d in &r.decisions {
-            out.push_str(&format!("    {},\n", quote(d)));
-        }
-    }
-    out.push_str("]\n");
-    out
-}
-
 pub fn isolation_name(i: Isolation) -> &'static str {
     match i {
         Isolation::Exact => "exact",
         Isolation::Unify => "unify",
         Isolation::Strict => "strict",
     }
-}
-
-fn quote(s: &str) -> String {
-    toml_edit::Value::from(s).to_string().trim().to_owned()
 }
 
 fn relative(base: &Path, path: &Path) -> String {
@@ -219,6 +224,50 @@ mod tests {
             sha256(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-        assert_eq!(quote("a\"b"), "'a\"b'");
+    }
+
+    #[test]
+    fn records_are_written_in_kebab_case_and_read_back_the_same() {
+        let record = |name: &str, pin: Option<&str>| Record {
+            name: name.to_owned(),
+            group: "shop".to_owned(),
+            isolation: "exact".to_owned(),
+            package: name.to_owned(),
+            version: "0.1.0".to_owned(),
+            source: format!("../{name}"),
+            git_pin: pin.map(str::to_owned),
+            git_commit: Some("c0ffee".to_owned()),
+            git_dirty: pin.is_none(),
+            plan: "sha256:ab".to_owned(),
+            cargo_lock: Some("sha256:cd".to_owned()),
+            proto: vec![ProtoHash {
+                path: "proto/a \"b\".proto".to_owned(),
+                sha256: "ef".to_owned(),
+            }],
+            decisions: if pin.is_some() {
+                vec!["vendored hex 0.4.2 as hex-ns-pricing".to_owned()]
+            } else {
+                Vec::new()
+            },
+        };
+        let records = [record("catalog", None), record("pricing", Some("tag v1"))];
+        let text = write(&records);
+        assert!(text.starts_with("# merge.lock: written by `cargo merge build`"));
+        for line in [
+            "version = 2\n\n[[member]]\nname = \"catalog\"\n",
+            "git-commit = \"c0ffee\"\n",
+            "git-dirty = true\n",
+            "git-pin = \"tag v1\"\n",
+            "cargo-lock = \"sha256:cd\"\n",
+            "decisions = []\n",
+            "decisions = [\n    \"vendored hex 0.4.2 as hex-ns-pricing\",\n]\n",
+            "proto = [\n    { path = 'proto/a \"b\".proto', sha256 = \"ef\" },\n]\n",
+            "\n\n[[member]]\nname = \"pricing\"\n",
+        ] {
+            assert!(text.contains(line), "no {line:?} in:\n{text}");
+        }
+        assert!(!text.contains('_'), "a snake_case key:\n{text}");
+        let read = lock::read(&text).expect("reads back");
+        assert_eq!(read.member, records);
     }
 }
