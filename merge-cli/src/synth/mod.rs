@@ -39,6 +39,8 @@ pub mod roots;
 pub mod serve_hook;
 pub mod source;
 mod starts;
+#[cfg(test)]
+mod tests;
 pub mod vendor;
 
 use std::collections::{BTreeMap, BTreeSet};
