@@ -6,7 +6,7 @@
 //!
 //! A message whose fields are not all understood here (a proto2 group, an attribute form not
 //! known) gets no implementation; wherever its type is used, the `Pick` specialisation falls
-//! back to the protobuf wire format (`__merge_convert::PickEncoded`), as it does for types
+//! back to the protobuf wire format (`__merge_inline::convert::PickEncoded`), as it does for types
 //! from other crates (`::prost_types::Timestamp`).
 
 use proc_macro2::{Span, TokenStream};
@@ -15,50 +15,49 @@ use syn::{Fields, Ident, Item, LitInt, Type};
 
 use crate::types::generic_arg;
 
-/// Adds the conversions to every message of `file`, and the `__merge_convert` helper module
-/// when the file has messages. Returns whether it has.
+/// Adds the conversions to every message of `file`. Returns whether it has messages (the
+/// conversions then need [`module`], in the file's `__merge_inline`).
 pub fn rewrite(file: &mut syn::File) -> bool {
     let mut oneofs = Vec::new();
     collect_oneofs(&file.items, &mut Vec::new(), &mut oneofs);
-    let any = add_impls(&mut file.items, &mut Vec::new(), &oneofs);
-    if any {
-        file.items.push(syn::parse_quote! {
-            /// The wire-format fallback of the field-by-field conversion (cargo merge).
-            #[doc(hidden)]
-            #[allow(dead_code, clippy::all)]
-            pub mod __merge_convert {
-                use ::merge_runtime_shim::{Codec, ConvertError, NeutralMessage, Pick};
+    add_impls(&mut file.items, &mut Vec::new(), &oneofs)
+}
 
-                /// Found by method lookup only when `T` has no field-by-field conversion.
-                pub trait PickEncoded<T> {
-                    fn codec(&self) -> Codec<T>;
-                }
+/// `__merge_inline::convert`: the wire-format fallback of the field-by-field conversion.
+pub fn module() -> TokenStream {
+    quote! {
+        /// The wire-format fallback of the field-by-field conversion (cargo merge).
+        pub mod convert {
+            use ::merge_runtime_shim::{Codec, ConvertError, NeutralMessage, Pick};
 
-                impl<T: ::prost::Message + Default> PickEncoded<T> for &Pick<T> {
-                    fn codec(&self) -> Codec<T> {
-                        Codec { into: encode::<T>, from: decode::<T> }
-                    }
-                }
+            /// Found by method lookup only when `T` has no field-by-field conversion.
+            pub trait PickEncoded<T> {
+                fn codec(&self) -> Codec<T>;
+            }
 
-                pub fn encode<T: ::prost::Message>(message: T) -> NeutralMessage {
-                    NeutralMessage::Encoded(::prost::Message::encode_to_vec(&message))
-                }
-
-                pub fn decode<T: ::prost::Message + Default>(message: NeutralMessage) -> Result<T, ConvertError> {
-                    match message {
-                        NeutralMessage::Encoded(bytes) => <T as ::prost::Message>::decode(bytes.as_slice())
-                            .map_err(|e| ConvertError::new(e.to_string())),
-                        NeutralMessage::Fields(_) => Err(ConvertError::new(format!(
-                            "`{}` arrived field by field, but this side has no field-by-field conversion for it \
-                             (its .proto differs from the sender's in a way the conversion cannot take apart)",
-                            ::core::any::type_name::<T>()
-                        ))),
-                    }
+            impl<T: ::prost::Message + Default> PickEncoded<T> for &Pick<T> {
+                fn codec(&self) -> Codec<T> {
+                    Codec { into: encode::<T>, from: decode::<T> }
                 }
             }
-        });
+
+            pub fn encode<T: ::prost::Message>(message: T) -> NeutralMessage {
+                NeutralMessage::Encoded(::prost::Message::encode_to_vec(&message))
+            }
+
+            pub fn decode<T: ::prost::Message + Default>(message: NeutralMessage) -> Result<T, ConvertError> {
+                match message {
+                    NeutralMessage::Encoded(bytes) => <T as ::prost::Message>::decode(bytes.as_slice())
+                        .map_err(|e| ConvertError::new(e.to_string())),
+                    NeutralMessage::Fields(_) => Err(ConvertError::new(format!(
+                        "`{}` arrived field by field, but this side has no field-by-field conversion for it \
+                         (its .proto differs from the sender's in a way the conversion cannot take apart)",
+                        ::core::any::type_name::<T>()
+                    ))),
+                }
+            }
+        }
     }
-    any
 }
 
 /// A oneof enum that can be converted: its module path and name, and its variants.
@@ -250,13 +249,13 @@ fn add_impls(items: &mut Vec<Item>, path: &mut Vec<String>, oneofs: &[Oneof]) ->
     any
 }
 
-/// `super::super::__merge_convert` from a module `depth` below the file's root.
+/// `super::super::__merge_inline::convert` from a module `depth` below the file's root.
 fn convert_module(depth: usize) -> TokenStream {
     if depth == 0 {
-        return quote!(self::__merge_convert);
+        return quote!(self::__merge_inline::convert);
     }
     let supers = (0..depth).map(|_| quote!(super::));
-    quote!(#(#supers)* __merge_convert)
+    quote!(#(#supers)* __merge_inline::convert)
 }
 
 /// The codec of message type `ty`: field by field when it converts, else encoded.

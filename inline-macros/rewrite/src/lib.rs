@@ -5,7 +5,9 @@
 //! The rewrite keeps every public name and signature of the generated code (it adds bounds:
 //! `T: Service` on the server's constructors, `F: Clone + Send + Sync + 'static` on
 //! `with_interceptor`) and adds:
-//! - a `__merge_inline` module with the tonic-aware half of the inline call ([`support`]);
+//! - one hidden `__merge_inline` module holding every public item only the rewritten code uses:
+//!   the tonic-aware half of the inline call ([`support`]) and the conversions' wire-format
+//!   fallback (`__merge_inline::convert`);
 //! - in each `*_server` module, registration of the server's methods ([`server`]);
 //! - in each `*_client` module, the in-process path of each method ([`client`]).
 //!
@@ -50,7 +52,7 @@ pub fn known_tonic() -> String {
 /// (plain prost messages) only gain the field-by-field conversions of their messages.
 pub fn rewrite(mut file: syn::File) -> Result<syn::File, RewriteError> {
     let flavor = flavor::Flavor::of(&file);
-    convert::rewrite(&mut file);
+    let converts = convert::rewrite(&mut file);
     let mut touched = false;
     for item in file.items.iter_mut() {
         let Item::Mod(m) = item else { continue };
@@ -61,9 +63,10 @@ pub fn rewrite(mut file: syn::File) -> Result<syn::File, RewriteError> {
             touched |= client::rewrite(m);
         }
     }
-    if touched {
+    if touched || converts {
+        let tonic = touched.then_some(flavor);
         file.items
-            .push(syn::parse2(support::module(flavor)).map_err(RewriteError::Support)?);
+            .push(syn::parse2(support::module(tonic)).map_err(RewriteError::Support)?);
     }
     Ok(file)
 }

@@ -1,22 +1,37 @@
-//! The helper module that every rewritten file gets (`__merge_inline`): the tonic-aware half of
-//! the inline call, generated into the member so that it uses the member's own tonic and prost.
+//! The one hidden module every rewritten file gets (`__merge_inline`): the tonic-aware half of
+//! the inline call, generated into the member so that it uses the member's own tonic and prost,
+//! and the wire-format fallback of the field-by-field conversions (`__merge_inline::convert`).
+//! Every public item the rewrite adds that only the rewritten code uses lives there.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::flavor::Flavor;
 
-/// The module, for the tonic `flavor` names.
-pub fn module(flavor: Flavor) -> TokenStream {
+/// The one hidden module a rewritten file gets: the tonic-aware half of the inline call for a
+/// file with tonic services (`flavor`: its tonic's shape), and the conversions' fallback
+/// ([`crate::convert::module`]).
+pub fn module(flavor: Option<Flavor>) -> TokenStream {
+    let tonic = flavor.map(tonic_half);
+    let convert = crate::convert::module();
+    quote! {
+        #[doc(hidden)]
+        #[allow(dead_code, clippy::all)]
+        pub mod __merge_inline {
+            #tonic
+            #convert
+        }
+    }
+}
+
+/// The tonic-aware half, for the tonic `flavor` names.
+fn tonic_half(flavor: Flavor) -> TokenStream {
     let bodies = match flavor {
         Flavor::Legacy => legacy_bodies(),
         Flavor::Boxed => bodies(quote!(tonic::body::BoxBody), quote!(tonic::body::boxed)),
         Flavor::Body => bodies(quote!(tonic::body::Body), quote!(tonic::body::Body::new)),
     };
     quote! {
-        #[doc(hidden)]
-        #[allow(dead_code, clippy::all)]
-        pub mod __merge_inline {
             use ::std::future::Future;
             use ::std::pin::Pin;
             use ::std::sync::Arc;
@@ -827,7 +842,6 @@ pub fn module(flavor: Flavor) -> TokenStream {
                 let callee = &entry.callee;
                 Ok(Reply::Neutral(callee.run(|| neutral(req)), from, callee))
             }
-        }
     }
 }
 

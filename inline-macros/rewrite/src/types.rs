@@ -12,7 +12,7 @@ pub fn codec(ty: &Type) -> TokenStream {
         #[allow(unused_imports)]
         use ::merge_runtime_shim::PickFields as _;
         #[allow(unused_imports)]
-        use super::__merge_convert::PickEncoded as _;
+        use super::__merge_inline::convert::PickEncoded as _;
         (&::merge_runtime_shim::Pick::<#ty>::new()).codec()
     }}
 }
