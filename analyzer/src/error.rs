@@ -100,14 +100,14 @@ impl InputCode {
                 "a name that the input does not declare",
                 "A call, a profile or a figure names a service the input has no entry for.",
                 "declare the service, or correct the name",
-                "a call `gateway -> pricng` when the services are `gateway` and `pricing`."
+                "A call `gateway -> pricng` when the services are `gateway` and `pricing`."
             ),
             InputCode::DuplicateEntry => input!(
                 "duplicate-entry",
                 "the same service, call or profile given twice",
                 "Two entries give the same thing; cargo-merge would have to choose one.",
                 "keep one of the entries (add their qps if both are real)",
-                "two `[[call]]` tables for `gateway -> pricing` with rpctype `rpc`."
+                "Two `[[call]]` tables for `gateway -> pricing` with rpctype `rpc`."
             ),
             InputCode::UnknownFormat => input!(
                 "unknown-format",
@@ -126,7 +126,7 @@ impl InputCode {
             InputCode::UnknownMember => input!(
                 "unknown-member",
                 "a plan group names a member the plan gives no manifest for",
-                "build and check find a member's package through its `[service.NAME]` table's `manifest`; a group member without one cannot be built.",
+                "Build and check find a member's package through its `[service.NAME]` table's `manifest`; a group member without one cannot be built.",
                 "add a [service.NAME] table with the member's `manifest`, or correct the name",
                 "`members = [\"gateway\", \"pricing\"]` with only `[service.gateway]` in the plan."
             ),
@@ -140,9 +140,9 @@ impl InputCode {
             InputCode::StaleLockfile => input!(
                 "stale-lockfile",
                 "a member's Cargo.lock lacks what its manifest needs (or is missing)",
-                "cargo would have to write the member's lockfile, and cargo-merge reads members with `--locked`: it never changes a member's files.",
+                "Cargo would have to write the member's lockfile, and cargo-merge reads members with `--locked`: it never changes a member's files.",
                 "update the member's Cargo.lock in its own repository (`cargo update -w` there, or `cargo generate-lockfile`); cargo-merge never writes a member's lockfile",
-                "a dependency added to the member's Cargo.toml without building it since."
+                "A dependency added to the member's Cargo.toml without building it since."
             ),
             InputCode::NotAService => input!(
                 "not-a-service",
@@ -156,12 +156,12 @@ impl InputCode {
                 "a member package with several binaries and no `bin` in the plan, or a `bin` it lacks",
                 "cargo-merge must know which of the package's binaries is the service.",
                 "set `bin` in the member's [service.NAME] table to one of its binaries",
-                "a package with `src/bin/server.rs` and `src/bin/admin.rs` and no `bin = \"server\"`."
+                "A package with `src/bin/server.rs` and `src/bin/admin.rs` and no `bin = \"server\"`."
             ),
             InputCode::UnknownGroup => input!(
                 "unknown-group",
                 "`--group` names a group the plan does not have",
-                "build, check, status and bench take `--group NAME` to work on some of the plan's groups; the name must be one of its `[[group]]` tables.",
+                "Build, check, status and bench take `--group NAME` to work on some of the plan's groups; the name must be one of its `[[group]]` tables.",
                 "name a [[group]] of the plan with --group, or leave it out for every group",
                 "`--group checkout` when the plan's only group is `gateway`."
             ),
@@ -177,14 +177,14 @@ impl InputCode {
                 "the traffic gives no group to merge",
                 "Every call edge was rejected, so there is no plan to write; the report says why for each.",
                 "look at the rejected edges' reasons, or loosen the thresholds they name",
-                "a graph whose callees each serve many callers (every edge `low-affinity`)."
+                "A graph whose callees each serve many callers (every edge `low-affinity`)."
             ),
             InputCode::BadProto => input!(
                 "bad-proto",
                 "the members' .proto files do not compile",
-                "bench encodes its requests with the members' own .proto files (protox, in process); one of them does not compile.",
+                "Bench encodes its requests with the members' own .proto files (protox, in process); one of them does not compile.",
                 "fix the .proto file the message names",
-                "an `import \"common.proto\"` whose file is not under the member's folder."
+                "An `import \"common.proto\"` whose file is not under the member's folder."
             ),
             InputCode::BadRequest => input!(
                 "bad-request",
