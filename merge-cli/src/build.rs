@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::cli::{BuildArgs, MessageFormat};
 use crate::diagnostic::Diagnostic;
-use crate::synth::{self, Group};
+use crate::synth::{self, Group, Told};
 use crate::{Failure, fsx, mergelock, release_manifest, status};
 
 /// The `merged-binary` JSON line.
@@ -151,10 +151,8 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
     tools.write()?;
     let mut reseeded = BTreeSet::new();
     for (g, _, _) in &made {
-        let said = g.warnings.iter().map(|w| (Said::Warning, w));
-        let said = said.chain(g.notes.iter().map(|n| (Said::Mended, n)));
-        for (kind, message) in said.chain(g.picks.iter().map(|p| (Said::Picked, p))) {
-            tell(json, kind, &g.name, message)?;
+        for told in &g.told {
+            tell(json, told, &g.name)?;
         }
         if write_group(&out.join(&g.name), g)? {
             reseeded.insert(g.name.clone());
@@ -534,19 +532,7 @@ fn package_name(id: &str) -> String {
     }
 }
 
-/// What a build tells of a group before compiling it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Said {
-    /// Something the user should know (a profile conflict, version drift under `unify`, a
-    /// `#[global_allocator]` removed).
-    Warning,
-    /// A check finding build made harmless in the copies.
-    Mended,
-    /// The one version the merged graph holds of a crate members build with at several.
-    Picked,
-}
-
-/// A `Said` as a JSON line.
+/// A [`Told`] as a JSON line.
 #[derive(Serialize)]
 struct SaidLine<'a> {
     reason: &'static str,
@@ -554,23 +540,23 @@ struct SaidLine<'a> {
     message: &'a str,
 }
 
-/// Tells `message` of `group`: a status line on stderr, or in JSON mode a line on stdout
+/// Tells `told` of `group`: a status line on stderr, or in JSON mode a line on stdout
 /// (`build-warning`, `mended`, `picked`).
-fn tell(json: bool, kind: Said, group: &str, message: &str) -> Result<(), Failure> {
+fn tell(json: bool, told: &Told, group: &str) -> Result<(), Failure> {
+    let (reason, message) = match told {
+        Told::Warning(m) => ("build-warning", m),
+        Told::Mended(m) => ("mended", m),
+        Told::Picked(m) => ("picked", m),
+    };
     if !json {
         let text = format!("group `{group}`: {message}");
-        match kind {
-            Said::Warning => status::warning(&text),
-            Said::Mended => status::status("Mended", &text),
-            Said::Picked => status::status("Picked", &text),
+        match told {
+            Told::Warning(_) => status::warning(&text),
+            Told::Mended(_) => status::status("Mended", &text),
+            Told::Picked(_) => status::status("Picked", &text),
         }
         return Ok(());
     }
-    let reason = match kind {
-        Said::Warning => "build-warning",
-        Said::Mended => "mended",
-        Said::Picked => "picked",
-    };
     let line = SaidLine {
         reason,
         group,

@@ -56,6 +56,19 @@ use merge_analyzer::plan::Isolation;
 use layout::Layout;
 use manifest::ToolCrates;
 
+/// What a build tells of a group before compiling it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Told {
+    /// Something the user should know (a profile conflict, version drift under `unify`, a
+    /// `#[global_allocator]` removed).
+    Warning(String),
+    /// A check finding build made harmless in the copies.
+    Mended(String),
+    /// The one version the merged graph holds of a crate members build with at several
+    /// (build-only), said as check says it.
+    Picked(String),
+}
+
 /// A group's merged workspace, made in memory.
 #[derive(Debug)]
 pub struct Group {
@@ -64,16 +77,11 @@ pub struct Group {
     pub files: BTreeMap<PathBuf, Vec<u8>>,
     /// The merged lockfile's seed.
     pub seed: String,
-    /// Things the user should know (profile conflicts, version drift under `unify`, the
-    /// `#[global_allocator]`s removed).
-    pub warnings: Vec<String>,
-    /// What build mended in the copies (check's findings it made harmless).
-    pub notes: Vec<String>,
+    /// What build tells of the group before compiling it, in order: warnings, then what it
+    /// mended, then the versions it picked.
+    pub told: Vec<Told>,
     /// Environment keys several members read, namespaced: (`<MEMBER>_<KEY>`, `<KEY>`).
     pub env_fallbacks: Vec<(String, String)>,
-    /// The one version the merged graph holds of each crate members' builds use at several
-    /// (build-only), said as check says it.
-    pub picks: Vec<String>,
     /// Per member, the isolation decisions taken (for merge.lock).
     pub decisions: BTreeMap<String, Vec<String>>,
     /// Packages whose compilation is a member's (package name -> member), for progress.
@@ -241,9 +249,10 @@ pub fn group(inputs: &Inputs<'_>, decision: &protos::Decision) -> Result<Group, 
         name: name.to_owned(),
         files,
         seed: lock::seed(members, &picks),
-        picks: picks.iter().map(lock::BuildOnly::describe).collect(),
-        warnings,
-        notes: mitigations.notes.clone(),
+        told: (warnings.into_iter().map(Told::Warning))
+            .chain(mitigations.notes.iter().cloned().map(Told::Mended))
+            .chain(picks.iter().map(|p| Told::Picked(p.describe())))
+            .collect(),
         env_fallbacks: mitigations.env_fallbacks.clone(),
         decisions,
         packages: planned.packages,
