@@ -140,9 +140,9 @@ pub(super) fn copy_package(
         Ok(out) => {
             files.insert(copy.join("Cargo.toml"), out.into_bytes());
         }
-        Err(e) => {
-            problems.push(InputError::new(&manifest_path, None, e).code(InputCode::MalformedInput))
-        }
+        Err(e) => problems.push(
+            InputError::new(&manifest_path, None, e.to_string()).code(InputCode::MalformedInput),
+        ),
     }
 }
 

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use toml_edit::{DocumentMut, InlineTable, Item, Table, Value};
 
+use super::error::SynthError;
+
 /// The nearest manifest at or above `dir` with a `[workspace]` table: its folder and table.
 pub fn find_workspace(dir: &Path) -> Option<(PathBuf, Table)> {
     let mut at = Some(dir);
@@ -25,14 +27,12 @@ pub fn find_workspace(dir: &Path) -> Option<(PathBuf, Table)> {
 }
 
 /// Replaces every inherited key of `doc` (a manifest in `dir`) with the workspace's value.
-pub fn resolve(doc: &mut DocumentMut, dir: &Path) -> Result<(), String> {
+pub fn resolve(doc: &mut DocumentMut, dir: &Path) -> Result<(), SynthError> {
     doc.remove("lints");
     if !inherits(doc.as_table()) {
         return Ok(());
     }
-    let (root, ws) = find_workspace(dir).ok_or(
-        "it inherits keys (`workspace = true`) but no workspace manifest is found above it",
-    )?;
+    let (root, ws) = find_workspace(dir).ok_or(SynthError::NoWorkspace)?;
     let empty = Table::new();
     let package = ws.get("package").and_then(Item::as_table).unwrap_or(&empty);
     let deps = ws
@@ -46,8 +46,10 @@ pub fn resolve(doc: &mut DocumentMut, dir: &Path) -> Result<(), String> {
             .map(|(k, _)| k.to_owned())
             .collect();
         for key in keys {
-            let value = package.get(&key).ok_or_else(|| {
-                format!("`package.{key}` is inherited but [workspace.package] has no `{key}`")
+            let value = package.get(&key).ok_or_else(|| SynthError::NotInherited {
+                key: format!("package.{key}"),
+                table: "package",
+                name: key.clone(),
             })?;
             p.insert(&key, value.clone());
         }
@@ -93,15 +95,19 @@ fn inherit_dependencies(
     workspace: &Table,
     root: &Path,
     table: &str,
-) -> Result<(), String> {
+) -> Result<(), SynthError> {
     for (key, dep) in deps.iter_mut() {
         if !is_inherited(dep) {
             continue;
         }
         let name = key.get().to_owned();
-        let base = workspace.get(&name).ok_or_else(|| {
-            format!("`{table}.{name}` is inherited but [workspace.dependencies] has no `{name}`")
-        })?;
+        let base = workspace
+            .get(&name)
+            .ok_or_else(|| SynthError::NotInherited {
+                key: format!("{table}.{name}"),
+                table: "dependencies",
+                name: name.clone(),
+            })?;
         let mut merged = match base {
             Item::Value(Value::String(v)) => {
                 let mut t = InlineTable::new();
@@ -116,7 +122,7 @@ fn inherit_dependencies(
                         .collect()
                 })
                 .ok_or_else(|| {
-                    format!("[workspace.dependencies] `{name}` is neither a string nor a table")
+                    SynthError::not_string_or_table(format!("[workspace.dependencies] `{name}`"))
                 })?,
         };
         if let Some(path) = merged.get("path").and_then(Value::as_str) {
@@ -209,7 +215,12 @@ mod tests {
             .expect("toml");
         let err = resolve(&mut doc, dir.path()).expect_err("no version");
         assert!(
-            err.contains("[workspace.package] has no `version`"),
+            matches!(&err, SynthError::NotInherited { table: "package", name, .. } if name == "version"),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("[workspace.package] has no `version`"),
             "{err}"
         );
     }

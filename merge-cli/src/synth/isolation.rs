@@ -163,7 +163,8 @@ pub(super) fn isolate(
         }
         Err(e) => {
             problems.push(
-                InputError::new(plan, line, e).code(InputCode::Check(CheckCode::LinksConflict)),
+                InputError::new(plan, line, e.to_string())
+                    .code(InputCode::Check(CheckCode::LinksConflict)),
             );
             vendor::Plan::default()
         }
@@ -450,7 +451,9 @@ pub(super) fn copy_vendored(
                                 Ok(t) => {
                                     files.insert(v.dir.join(&rel), t.into_bytes());
                                 }
-                                Err(e) => problems.push(InputError::new(&path, None, e)),
+                                Err(e) => {
+                                    problems.push(InputError::new(&path, None, e.to_string()))
+                                }
                             }
                         }
                         Ok(bytes) => {
@@ -491,7 +494,7 @@ fn redirect_copy(
         failed = vendor::redirect(doc, package, redirects, copy).err();
     });
     if let Some(e) = failed {
-        problems.push(InputError::new(manifest, None, e));
+        problems.push(InputError::new(manifest, None, e.to_string()));
     }
 }
 

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use toml_edit::{DocumentMut, InlineTable, Item, Table, Value};
 
+use super::error::SynthError;
 use super::layout::{Layout, TOOL_CRATES, normalize, relative};
 
 /// Where cargo-merge's own crates are (absolute).
@@ -80,9 +81,9 @@ pub fn member(
     cx: &Context<'_>,
     role: &Role,
     needs: &Needs<'_>,
-) -> Result<String, String> {
+) -> Result<String, SynthError> {
     let (needs_shim, merge_protos) = (needs.shim, needs.merge_protos);
-    let mut doc: DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
+    let mut doc: DocumentMut = text.parse()?;
     super::inherit::resolve(&mut doc, cx.original_dir)?;
     // Cargo honours them at a workspace root only: roots.rs carries the members' roots' own.
     doc.remove("profile");
@@ -108,7 +109,7 @@ pub fn member(
     let package = doc
         .get_mut("package")
         .and_then(Item::as_table_like_mut)
-        .ok_or("no [package] table")?;
+        .ok_or(SynthError::NoTable("[package]"))?;
     package.remove("workspace");
     package.remove("default-run");
     for auto in ["autobins", "autotests", "autobenches", "autoexamples"] {
@@ -146,14 +147,14 @@ pub fn member(
         let path = cx
             .tools
             .path_of("merge-rewrite")
-            .ok_or("cannot find merge-rewrite beside merge-runtime-shim")?;
+            .ok_or_else(|| SynthError::ToolCrate("merge-rewrite".to_owned()))?;
         let mut dep = InlineTable::new();
         dep.insert("path", slash(&path).into());
         let build = doc
             .entry("build-dependencies")
             .or_insert_with(toml_edit::table)
             .as_table_like_mut()
-            .ok_or("[build-dependencies] is not a table")?;
+            .ok_or_else(|| SynthError::not_table("[build-dependencies]"))?;
         build.insert("merge-rewrite", Item::Value(Value::InlineTable(dep)));
     }
     if let Some(path) = merge_protos {
@@ -197,8 +198,8 @@ fn depends_on(doc: &DocumentMut, package: &str) -> bool {
 
 fn for_each_dependency_table(
     doc: &mut DocumentMut,
-    mut f: impl FnMut(&mut dyn toml_edit::TableLike) -> Result<(), String>,
-) -> Result<(), String> {
+    mut f: impl FnMut(&mut dyn toml_edit::TableLike) -> Result<(), SynthError>,
+) -> Result<(), SynthError> {
     for key in ["dependencies", "build-dependencies"] {
         if let Some(t) = doc.get_mut(key).and_then(Item::as_table_like_mut) {
             f(t)?;
@@ -220,7 +221,7 @@ fn for_each_dependency_table(
 }
 
 /// Points every `path` dependency at its copy, or at the tool's own crate.
-fn rebase_paths(deps: &mut dyn toml_edit::TableLike, cx: &Context<'_>) -> Result<(), String> {
+fn rebase_paths(deps: &mut dyn toml_edit::TableLike, cx: &Context<'_>) -> Result<(), SynthError> {
     for (key, dep) in deps.iter_mut() {
         let Some(dep) = dep.as_table_like_mut() else {
             continue;
@@ -237,7 +238,7 @@ fn rebase_paths(deps: &mut dyn toml_edit::TableLike, cx: &Context<'_>) -> Result
         let new = if TOOL_CRATES.contains(&package.as_str()) {
             cx.tools
                 .path_of(&package)
-                .ok_or_else(|| format!("cannot place cargo-merge's crate `{package}`"))?
+                .ok_or_else(|| SynthError::ToolCrate(package.clone()))?
         } else if let Some(copy) = cx.layout.copy_of(&original) {
             relative(cx.copy_dir, &copy)
         } else {
@@ -454,8 +455,10 @@ mod tests {
             &Needs::default(),
         )
         .expect_err("refused");
+        assert!(matches!(err, SynthError::NoWorkspace), "{err}");
         assert!(
-            err.contains("no workspace manifest is found above it"),
+            err.to_string()
+                .contains("no workspace manifest is found above it"),
             "{err}"
         );
     }

@@ -24,6 +24,7 @@
 
 mod argv;
 mod copy;
+mod error;
 pub mod inherit;
 mod isolation;
 pub mod layout;
@@ -187,7 +188,7 @@ pub fn group(inputs: &Inputs<'_>, decision: &protos::Decision) -> Result<Group, 
         let deps = protos_dependencies(members, decision, tools);
         match decision.files(&deps) {
             Ok(more) => files.extend(more),
-            Err(e) => problems.push(InputError::new(origin.0, origin.1, e)),
+            Err(e) => problems.push(InputError::new(origin.0, origin.1, e.to_string())),
         }
         workspace_members.insert(PathBuf::from(protos::DIR));
     }

@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use syn::visit::Visit;
 
+use super::error::SynthError;
+
 /// One protobuf package compiled once for several packages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shared {
@@ -110,7 +112,7 @@ impl Decision {
 
     /// The files of the `merge-protos` crate (relative to the group folder); `deps` is the
     /// `[dependencies]` table its generated code needs.
-    pub fn files(&self, deps: &str) -> Result<BTreeMap<PathBuf, Vec<u8>>, String> {
+    pub fn files(&self, deps: &str) -> Result<BTreeMap<PathBuf, Vec<u8>>, SynthError> {
         let mut files = BTreeMap::new();
         if self.shared.is_empty() {
             return Ok(files);
@@ -124,10 +126,15 @@ impl Decision {
              //! compiled once so that their calls share the message types.\n#![allow(warnings)]\n\n",
         );
         for s in &self.shared {
-            let file = syn::parse_file(&s.source)
-                .map_err(|e| format!("the generated code of `{}` does not parse: {e}", s.proto))?;
-            let file = merge_rewrite::rewrite(file)
-                .map_err(|e| format!("the in-process rewrite of `{}` failed: {e}", s.proto))?;
+            let file =
+                syn::parse_file(&s.source).map_err(|source| SynthError::GeneratedSyntax {
+                    proto: s.proto.clone(),
+                    source,
+                })?;
+            let file = merge_rewrite::rewrite(file).map_err(|source| SynthError::Rewrite {
+                proto: s.proto.clone(),
+                source,
+            })?;
             files.insert(
                 dir.join("src").join(format!("{}.rs", s.module)),
                 format!(

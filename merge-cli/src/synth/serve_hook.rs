@@ -31,6 +31,7 @@ use cargo_metadata::semver::Version;
 use merge_analyzer::members::Member;
 use toml_edit::{DocumentMut, InlineTable, Item, Table, Value};
 
+use super::error::SynthError;
 use super::layout;
 use super::manifest::{ToolCrates, slash};
 use super::vendor;
@@ -550,7 +551,7 @@ pub fn shared_dir(version: &Version) -> PathBuf {
 }
 
 /// Applies the hook to tonic's server module.
-pub fn patch_server(version: &Version, source: &str) -> Result<String, String> {
+pub fn patch_server(version: &Version, source: &str) -> Result<String, SynthError> {
     if hyper_0_14(version) {
         let edits: Vec<&Edit> = TONIC_0_14.iter().chain([&TONIC_0_11_SVC]).collect();
         return apply(version, SERVER, source, &edits, TONIC_0_11_SERVING);
@@ -561,7 +562,7 @@ pub fn patch_server(version: &Version, source: &str) -> Result<String, String> {
 
 /// Applies the in-process transport to tonic's channel module (0.9 to 0.11: the plain-channel
 /// probe alone).
-pub fn patch_channel(version: &Version, source: &str) -> Result<String, String> {
+pub fn patch_channel(version: &Version, source: &str) -> Result<String, SynthError> {
     let (edits, appended) = if hyper_0_14(version) {
         (TONIC_0_11_CHANNEL, TONIC_0_11_PROBE)
     } else {
@@ -574,11 +575,11 @@ pub fn patch_channel(version: &Version, source: &str) -> Result<String, String> 
 /// `edits` applied to `source` (tonic's `file`), then `appended`.
 fn apply(
     version: &Version,
-    file: &str,
+    file: &'static str,
     source: &str,
     edits: &[&Edit],
     appended: &str,
-) -> Result<String, String> {
+) -> Result<String, SynthError> {
     if !supports(version) {
         return Err(unknown(version));
     }
@@ -587,12 +588,13 @@ fn apply(
         let (anchor, with) = (adapt(version, edit.anchor), adapt(version, edit.with));
         let found = out.matches(&anchor).count();
         if found != edit.count {
-            return Err(format!(
-                "tonic {version}'s {file} is not the shape cargo merge's serve hook edits \
-                 (`{}` found {found} times, expected {})",
-                anchor.trim(),
-                edit.count
-            ));
+            return Err(SynthError::HookMismatch {
+                version: version.to_string(),
+                file,
+                anchor: anchor.trim().to_owned(),
+                found,
+                expected: edit.count,
+            });
         }
         out = out.replace(&anchor, &with);
     }
@@ -601,13 +603,13 @@ fn apply(
 }
 
 /// Adds the dependency on runtime-shim to a tonic copy's manifest.
-pub fn patch_manifest(text: &str, tools: &ToolCrates) -> Result<String, String> {
-    let mut doc: DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
+pub fn patch_manifest(text: &str, tools: &ToolCrates) -> Result<String, SynthError> {
+    let mut doc: DocumentMut = text.parse()?;
     let deps = doc
         .entry("dependencies")
         .or_insert_with(|| Item::Table(Table::new()))
         .as_table_like_mut()
-        .ok_or("[dependencies] is not a table")?;
+        .ok_or_else(|| SynthError::not_table("[dependencies]"))?;
     let mut shim = InlineTable::new();
     shim.insert("path", slash(&tools.runtime_shim).into());
     deps.insert("merge-runtime-shim", Item::Value(Value::InlineTable(shim)));
@@ -634,7 +636,7 @@ pub fn patch_vendored(
 ) {
     for v in vendoring.vendored.iter().filter(|v| v.name == "tonic") {
         if let Err(e) = patch_copy(&v.dir, &v.version, tools, files) {
-            warnings.push(unreachable_warning(&v.member, &e));
+            warnings.push(unreachable_warning(&v.member, &e.to_string()));
         }
     }
 }
@@ -702,7 +704,7 @@ pub fn patch_shared(
         let users: Vec<String> = users.into_iter().collect();
         let users = users.join(", ");
         if !supports(&version) {
-            warnings.push(unreachable_warning(&users, &unknown(&version)));
+            warnings.push(unreachable_warning(&users, &unknown(&version).to_string()));
             continue;
         }
         if patched_by_member {
@@ -727,7 +729,7 @@ pub fn patch_shared(
                 };
                 crates_io.insert(&key, Item::Value(Value::InlineTable(entry)));
             }
-            Err(e) => warnings.push(unreachable_warning(&users, &e)),
+            Err(e) => warnings.push(unreachable_warning(&users, &e.to_string())),
         }
     }
 }
@@ -740,11 +742,11 @@ struct Shared {
     users: BTreeSet<String>,
 }
 
-fn unknown(version: &Version) -> String {
-    format!(
-        "cargo merge's serve hook does not know tonic {version} (it knows {})",
-        merge_rewrite::known_tonic()
-    )
+fn unknown(version: &Version) -> SynthError {
+    SynthError::UnknownTonic {
+        version: version.to_string(),
+        known: merge_rewrite::known_tonic(),
+    }
 }
 
 fn unreachable_warning(members: &str, why: &str) -> String {
@@ -762,14 +764,16 @@ fn copy_patched(
     version: &Version,
     tools: &ToolCrates,
     files: &mut BTreeMap<PathBuf, Vec<u8>>,
-) -> Result<(), String> {
-    let list =
-        layout::files(source).map_err(|e| format!("cannot read `{}`: {e}", source.display()))?;
+) -> Result<(), SynthError> {
+    let read_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SynthError::Read { path, source }
+    };
+    let list = layout::files(source).map_err(read_error(source))?;
     let mut copied = BTreeMap::new();
     for rel in list {
         let path = source.join(&rel);
-        let bytes =
-            std::fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        let bytes = std::fs::read(&path).map_err(read_error(&path))?;
         let bytes = if rel == Path::new("Cargo.toml") {
             plain_manifest(&String::from_utf8_lossy(&bytes))?.into_bytes()
         } else {
@@ -784,8 +788,8 @@ fn copy_patched(
 
 /// A registry crate's manifest as a path package of the merged workspace: not published, no
 /// dev-dependencies (they would be resolved for a package inside the workspace).
-fn plain_manifest(text: &str) -> Result<String, String> {
-    let mut doc: DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
+fn plain_manifest(text: &str) -> Result<String, SynthError> {
+    let mut doc: DocumentMut = text.parse()?;
     for key in [
         "dev-dependencies",
         "workspace",
@@ -810,12 +814,15 @@ fn patch_copy(
     version: &Version,
     tools: &ToolCrates,
     files: &mut BTreeMap<PathBuf, Vec<u8>>,
-) -> Result<(), String> {
+) -> Result<(), SynthError> {
     let read = |rel: &str| {
         files
             .get(&dir.join(rel))
             .map(|b| String::from_utf8_lossy(b).into_owned())
-            .ok_or_else(|| format!("tonic {version} has no {rel}"))
+            .ok_or_else(|| SynthError::TonicFile {
+                version: version.to_string(),
+                file: rel.to_owned(),
+            })
     };
     let server = patch_server(version, &read(SERVER)?)?;
     let channel = patch_channel(version, &read(CHANNEL)?)?;
@@ -903,7 +910,14 @@ impl Default for Server<Identity> {
         let shape = format!("{SHAPE}struct Svc<S> {{\n    inner: S,\n}}\n");
         // Without `Svc` to make cloneable, the shape is not theirs.
         let e = patch_server(&v("0.11.0"), SHAPE).expect_err("no Svc");
-        assert!(e.contains("`struct Svc<S> {` found 0 times"), "{e}");
+        assert!(
+            matches!(&e, SynthError::HookMismatch { found: 0, anchor, .. } if anchor == "struct Svc<S> {"),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("`struct Svc<S> {` found 0 times"),
+            "{e}"
+        );
         let out = patch_server(&v("0.10.2"), &shape).expect("the 0.10 shape");
         assert_eq!(out.matches("__merge_routes.push").count(), 4);
         assert!(out.contains("#[derive(Clone)]\nstruct Svc<S> {"), "{out}");
@@ -937,9 +951,12 @@ impl Default for Server<Identity> {
     fn a_tonic_of_another_shape_or_version_is_refused_not_patched() {
         let moved = SHAPE.replace("let svc = self.service_builder.service(svc);", "");
         let e = patch_server(&v("0.14.10"), &moved).expect_err("an anchor is gone");
-        assert!(e.contains("found 0 times"), "{e}");
+        assert!(
+            matches!(e, SynthError::HookMismatch { found: 0, .. }),
+            "{e}"
+        );
         let e = patch_server(&v("0.8.3"), SHAPE).expect_err("not 0.9 to 0.14");
-        assert!(e.contains("does not know tonic 0.8.3"), "{e}");
+        assert!(e.to_string().contains("does not know tonic 0.8.3"), "{e}");
     }
 
     #[test]

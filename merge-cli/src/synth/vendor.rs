@@ -17,6 +17,8 @@ use toml_edit::{DocumentMut, Item, Value};
 
 use super::lock::Conflict;
 
+use super::error::SynthError;
+
 /// One vendored package.
 #[derive(Debug, Clone)]
 pub struct Vendored {
@@ -48,7 +50,7 @@ pub struct Plan {
 }
 
 /// Decides what to vendor for `conflicts`.
-pub fn plan(members: &[Member], conflicts: &[Conflict]) -> Result<Plan, String> {
+pub fn plan(members: &[Member], conflicts: &[Conflict]) -> Result<Plan, SynthError> {
     let mut out = Plan::default();
     for own in merge_analyzer::versions::own_copies(members, conflicts) {
         if let Some(dir) = own.package.manifest_path.parent() {
@@ -69,10 +71,12 @@ pub fn plan(members: &[Member], conflicts: &[Conflict]) -> Result<Plan, String> 
                 continue;
             };
             if let Some(links) = &p.links {
-                return Err(format!(
-                    "`{} {}` would be vendored for member `{}`, but it links the native library `{links}`, which one binary cannot link twice",
-                    p.name, p.version, m.name
-                ));
+                return Err(SynthError::VendoredLinks {
+                    name: p.name.to_string(),
+                    version: p.version.to_string(),
+                    member: m.name.clone(),
+                    links: links.clone(),
+                });
             }
             let package = format!("{}-ns-{}", p.name, m.name);
             let dir = Path::new("vendor").join(&package);
@@ -117,12 +121,12 @@ pub fn manifest(
     v: &Vendored,
     package: &Package,
     redirects: &Redirects,
-) -> Result<String, String> {
-    let mut doc: DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
+) -> Result<String, SynthError> {
+    let mut doc: DocumentMut = text.parse()?;
     let p = doc
         .get_mut("package")
         .and_then(Item::as_table_like_mut)
-        .ok_or("no [package] table")?;
+        .ok_or(SynthError::NoTable("[package]"))?;
     p.insert("name", toml_edit::value(v.package.as_str()));
     p.remove("workspace");
     p.insert("publish", toml_edit::value(false));
@@ -130,7 +134,7 @@ pub fn manifest(
         .entry("lib")
         .or_insert_with(|| Item::Table(toml_edit::Table::new()))
         .as_table_like_mut()
-        .ok_or("[lib] is not a table")?;
+        .ok_or_else(|| SynthError::not_table("[lib]"))?;
     lib.insert("name", toml_edit::value(v.lib.as_str()));
     // A workspace member's `[profile]` is ignored (cargo warns): the root's rules.
     for key in ["dev-dependencies", "workspace", "profile"] {
@@ -148,7 +152,7 @@ pub fn redirect(
     package: &Package,
     redirects: &Redirects,
     from: &Path,
-) -> Result<(), String> {
+) -> Result<(), SynthError> {
     for dep in &package.dependencies {
         if dep.kind == DependencyKind::Development {
             continue;
@@ -187,9 +191,9 @@ pub fn redirect(
                 *entry = Item::Value(Value::InlineTable(t));
             }
             other => {
-                let t = other
-                    .as_table_like_mut()
-                    .ok_or_else(|| format!("dependency `{key}` is neither a string nor a table"))?;
+                let t = other.as_table_like_mut().ok_or_else(|| {
+                    SynthError::not_string_or_table(format!("dependency `{key}`"))
+                })?;
                 t.remove("version");
                 t.remove("registry");
                 t.insert("package", toml_edit::value(ns.as_str()));
