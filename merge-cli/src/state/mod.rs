@@ -9,10 +9,11 @@ mod protodiff;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use merge_analyzer::error::InputCode;
+use merge_analyzer::git::GitError;
 use merge_analyzer::members::{self, CargoOptions, Member};
 use merge_analyzer::plan::Isolation;
 use merge_analyzer::sources::{self, Source};
@@ -387,18 +388,37 @@ fn proto_change(m: &Member, path: &str, commit: Option<&str>) -> Change {
     }
 }
 
+/// Why a file's text at a commit could not be read.
+#[derive(Debug, thiserror::Error)]
+enum AtCommit {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("`{}` is outside its repository", .0.display())]
+    Outside(PathBuf),
+    #[error("no `{rel}` at the locked commit {commit}: {source}")]
+    Missing {
+        rel: String,
+        commit: String,
+        #[source]
+        source: GitError,
+    },
+}
+
 /// The text of `file` at `commit` of the git repository holding it.
-fn text_at(file: &Path, commit: &str) -> Result<String, String> {
-    let dir = file.parent().ok_or("no folder")?;
+fn text_at(file: &Path, commit: &str) -> Result<String, AtCommit> {
+    let dir = file.parent().unwrap_or(Path::new("."));
     let git = |args: &[&str]| merge_analyzer::git::output(Some(dir), args);
-    let top = git(&["rev-parse", "--show-toplevel"]).map_err(|e| e.to_string())?;
+    let top = git(&["rev-parse", "--show-toplevel"])?;
     let top = Path::new(top.trim());
     let rel = file
         .strip_prefix(top)
-        .map_err(|_| format!("`{}` is outside its repository", file.display()))?;
+        .map_err(|_| AtCommit::Outside(file.to_path_buf()))?;
     let rel = rel.to_string_lossy().replace('\\', "/");
-    git(&["show", &format!("{commit}:{rel}")])
-        .map_err(|e| format!("no `{rel}` at the locked commit {}: {e}", short(commit)))
+    git(&["show", &format!("{commit}:{rel}")]).map_err(|source| AtCommit::Missing {
+        commit: short(commit).to_owned(),
+        rel,
+        source,
+    })
 }
 
 fn print(statuses: &[GroupStatus], format: MessageFormat) -> anyhow::Result<()> {

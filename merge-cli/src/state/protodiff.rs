@@ -33,10 +33,25 @@ impl Verdict {
     }
 }
 
+/// A side of a comparison that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("{name} ({which}) does not parse: {source}")]
+pub struct Unparsed {
+    name: String,
+    /// `locked` or `now`.
+    which: &'static str,
+    #[source]
+    source: protox_parse::ParseError,
+}
+
 /// Compares `old` with `new` (the texts of one .proto file, `name` for errors).
-pub fn compare(name: &str, old: &str, new: &str) -> Result<Verdict, String> {
-    let parse = |which: &str, text: &str| {
-        protox_parse::parse(name, text).map_err(|e| format!("{name} ({which}) does not parse: {e}"))
+pub fn compare(name: &str, old: &str, new: &str) -> Result<Verdict, Unparsed> {
+    let parse = |which: &'static str, text: &str| {
+        protox_parse::parse(name, text).map_err(|source| Unparsed {
+            name: name.to_owned(),
+            which,
+            source,
+        })
     };
     let (old, new) = (parse("locked", old)?, parse("now", new)?);
     let mut v = Verdict {
