@@ -41,7 +41,7 @@ pub struct Unparsed {
     /// `locked` or `now`.
     which: &'static str,
     #[source]
-    source: protox_parse::ParseError,
+    source: Box<protox_parse::ParseError>,
 }
 
 /// Compares `old` with `new` (the texts of one .proto file, `name` for errors).
@@ -50,7 +50,7 @@ pub fn compare(name: &str, old: &str, new: &str) -> Result<Verdict, Unparsed> {
         protox_parse::parse(name, text).map_err(|source| Unparsed {
             name: name.to_owned(),
             which,
-            source,
+            source: Box::new(source),
         })
     };
     let (old, new) = (parse("locked", old)?, parse("now", new)?);
