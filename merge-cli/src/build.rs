@@ -105,7 +105,7 @@ pub fn run(args: &BuildArgs, say: bool) -> Result<Vec<Built>, Failure> {
     };
     let sources = sources::checkout(&mut plan, &wanted, &out, fetch)
         .map_err(|e| Failure::Input(Diagnostic::from_import(e)))?;
-    let tools = crate::tools::locate(&out).map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
+    let tools = crate::tools::locate(&out).map_err(|e| Failure::Other(e.into()))?;
     let allow: BTreeSet<String> = args.allow.iter().cloned().collect();
     let options = CargoOptions {
         offline: args.offline,

@@ -4,12 +4,26 @@
 //! give each its own). `bench` (the plan's `[service.NAME.env]`) and `render` (the members'
 //! Kubernetes containers) both make it here.
 
+/// Two members setting one plain key differently.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "members `{first}` and `{other}` set `{key}` differently ({first_value}, {other_value}), and the merged binary reads one `{key}` for both (build namespaced it for neither)"
+)]
+pub struct EnvConflict {
+    pub key: String,
+    pub first: String,
+    pub other: String,
+    /// The values, as `{:?}` prints them.
+    pub first_value: String,
+    pub other_value: String,
+}
+
 /// `members`: each member's name and its (key, value) pairs, in order; `fallbacks`: build's
 /// (`<MEMBER>_<KEY>`, `<KEY>`) pairs.
 pub fn merged<V: Clone + PartialEq + std::fmt::Debug>(
     members: &[(&str, Vec<(String, V)>)],
     fallbacks: &[(String, String)],
-) -> Result<Vec<(String, V)>, String> {
+) -> Result<Vec<(String, V)>, EnvConflict> {
     let namespaced: std::collections::BTreeSet<&str> =
         fallbacks.iter().map(|(n, _)| n.as_str()).collect();
     let mut plain: std::collections::BTreeMap<&str, (&str, &V)> = Default::default();
@@ -23,9 +37,13 @@ pub fn merged<V: Clone + PartialEq + std::fmt::Debug>(
             }
             match plain.get(k.as_str()) {
                 Some((other, value)) if *value != v => {
-                    return Err(format!(
-                        "members `{other}` and `{name}` set `{k}` differently ({value:?}, {v:?}), and the merged binary reads one `{k}` for both (build namespaced it for neither)"
-                    ));
+                    return Err(EnvConflict {
+                        key: k.clone(),
+                        first: (*other).to_owned(),
+                        other: (*name).to_owned(),
+                        first_value: format!("{value:?}"),
+                        other_value: format!("{v:?}"),
+                    });
                 }
                 Some(_) => {}
                 None => {

@@ -17,28 +17,36 @@ pub fn folder(out: &Path) -> PathBuf {
         .join(concat!("cargo-merge-", env!("CARGO_PKG_VERSION")))
 }
 
+/// Why a build has no tool crates to depend on.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolsError {
+    #[error("CARGO_MERGE_RUNTIME_SHIM names `{}`, which cannot be read ({source})", dir.display())]
+    Unreadable {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "this cargo-merge was built without its runtime-shim (from a packaged crate); set CARGO_MERGE_RUNTIME_SHIM to the folder of merge-runtime-shim's source"
+    )]
+    NotCarried,
+}
+
 /// Where a build takes the tool crates from, nothing written yet: the folder
 /// `CARGO_MERGE_RUNTIME_SHIM` names (runtime-shim's own, with inline-macros beside it, for
 /// working on them), else the carried copy under `out`.
-pub fn locate(out: &Path) -> Result<Tools, String> {
+pub fn locate(out: &Path) -> Result<Tools, ToolsError> {
     if let Some(dir) = std::env::var_os("CARGO_MERGE_RUNTIME_SHIM") {
         let dir = PathBuf::from(dir);
-        let shim = std::fs::canonicalize(&dir).map_err(|e| {
-            format!(
-                "CARGO_MERGE_RUNTIME_SHIM names `{}`, which cannot be read ({e})",
-                dir.display()
-            )
-        })?;
+        let shim =
+            std::fs::canonicalize(&dir).map_err(|source| ToolsError::Unreadable { dir, source })?;
         return Ok(Tools {
             crates: ToolCrates { runtime_shim: shim },
             carried: None,
         });
     }
     if carried::FILES.is_empty() {
-        return Err(
-            "this cargo-merge was built without its runtime-shim (from a packaged crate); set CARGO_MERGE_RUNTIME_SHIM to the folder of merge-runtime-shim's source"
-                .to_owned(),
-        );
+        return Err(ToolsError::NotCarried);
     }
     let dir = folder(out);
     Ok(Tools {

@@ -106,7 +106,7 @@ pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
     let env = Env::of(&plan.plan.service, &names, &merged.env_fallbacks).map_err(|e| {
         Failure::Input(vec![Diagnostic::usage(
             InputCode::EnvConflict,
-            e,
+            e.to_string(),
             "give the members different keys, or the same value",
         )])
     })?;
@@ -326,7 +326,7 @@ impl Env {
         services: &BTreeMap<String, merge_analyzer::plan::PlanService>,
         members: &[&str],
         fallbacks: &[(String, String)],
-    ) -> Result<Env, String> {
+    ) -> Result<Env, crate::envmerge::EnvConflict> {
         let split: BTreeMap<String, Vec<(String, String)>> = members
             .iter()
             .map(|&name| {
@@ -388,7 +388,7 @@ impl Run {
                     &env,
                     &self.logs.join("split").join(format!("{name}.log")),
                 )
-                .map_err(anyhow::Error::msg)?;
+                .map_err(anyhow::Error::new)?;
         }
         let addresses = self.listening(&mut procs).await?;
         let targets = self.targets(&addresses).await?;
@@ -836,8 +836,13 @@ mod tests {
         );
         // Without build's namespacing, two values of PORT cannot both hold.
         let e = Env::of(&plan, &["alpha", "beta-svc", "gamma"], &[]).expect_err("a clash");
+        assert_eq!(
+            (e.key.as_str(), e.first.as_str(), e.other.as_str()),
+            ("PORT", "alpha", "beta-svc")
+        );
         assert!(
-            e.contains("`alpha` and `beta-svc` set `PORT` differently"),
+            e.to_string()
+                .contains("`alpha` and `beta-svc` set `PORT` differently"),
             "{e}"
         );
     }

@@ -37,6 +37,16 @@ impl Proc {
     }
 }
 
+/// A service process that could not be started: what could not be done to which file.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {doing} `{}`: {source}", path.display())]
+pub struct StartError {
+    doing: &'static str,
+    path: PathBuf,
+    #[source]
+    source: std::io::Error,
+}
+
 /// The processes of one setup; dropping it stops them.
 #[derive(Debug, Default)]
 pub struct Procs(pub Vec<Proc>);
@@ -50,16 +60,20 @@ impl Procs {
         program: &Path,
         env: &[(String, String)],
         log: &Path,
-    ) -> Result<(), String> {
+    ) -> Result<(), StartError> {
+        let failed = |doing: &'static str, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StartError {
+                doing,
+                path,
+                source,
+            }
+        };
         if let Some(dir) = log.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(failed("create", dir))?;
         }
-        let out = std::fs::File::create(log)
-            .map_err(|e| format!("cannot create `{}`: {e}", log.display()))?;
-        let err = out
-            .try_clone()
-            .map_err(|e| format!("cannot open `{}` twice: {e}", log.display()))?;
+        let out = std::fs::File::create(log).map_err(failed("create", log))?;
+        let err = out.try_clone().map_err(failed("open again", log))?;
         // A process group of its own: stopping it reaches what it started too.
         let child =
             std::os::unix::process::CommandExt::process_group(&mut Command::new(program), 0)
@@ -68,7 +82,7 @@ impl Procs {
                 .stdout(out)
                 .stderr(err)
                 .spawn()
-                .map_err(|e| format!("cannot start `{}`: {e}", program.display()))?;
+                .map_err(failed("start", program))?;
         self.0.push(Proc {
             name: name.to_owned(),
             log: log.to_path_buf(),

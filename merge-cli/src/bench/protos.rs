@@ -7,10 +7,27 @@ use std::path::{Path, PathBuf};
 use merge_analyzer::members::Member;
 use prost_reflect::DescriptorPool;
 
+/// A member's .proto files that do not compile, or do not join the others'.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtoError {
+    #[error("member `{member}`: {source}")]
+    Compile {
+        member: String,
+        #[source]
+        source: Box<protox::Error>,
+    },
+    #[error("member `{member}`: {source}")]
+    Pool {
+        member: String,
+        #[source]
+        source: Box<prost_reflect::DescriptorError>,
+    },
+}
+
 /// Every .proto file of the members' own packages (not `target/`, not hidden folders),
 /// compiled member by member and joined: a file another member already gave (its own copy of
 /// the same .proto) is taken once, the first member's.
-pub fn pool(members: &[Member]) -> Result<DescriptorPool, String> {
+pub fn pool(members: &[Member]) -> Result<DescriptorPool, ProtoError> {
     let mut pool = DescriptorPool::new();
     for m in members {
         let roots: BTreeSet<PathBuf> = m
@@ -33,18 +50,23 @@ pub fn pool(members: &[Member]) -> Result<DescriptorPool, String> {
             .into_iter()
             .collect();
         includes.extend(roots.iter().cloned());
-        let mut compiler =
-            protox::Compiler::new(&includes).map_err(|e| format!("member `{}`: {e}", m.name))?;
+        let member = || m.name.clone();
+        let compiled = |source| ProtoError::Compile {
+            member: member(),
+            source: Box::new(source),
+        };
+        let mut compiler = protox::Compiler::new(&includes).map_err(compiled)?;
         compiler.include_imports(true);
         for f in &files {
-            compiler
-                .open_file(f)
-                .map_err(|e| format!("member `{}`: {e}", m.name))?;
+            compiler.open_file(f).map_err(compiled)?;
         }
         for file in compiler.file_descriptor_set().file {
             if pool.get_file_by_name(file.name()).is_none() {
                 pool.add_file_descriptor_proto(file)
-                    .map_err(|e| format!("member `{}`: {e}", m.name))?;
+                    .map_err(|source| ProtoError::Pool {
+                        member: member(),
+                        source: Box::new(source),
+                    })?;
             }
         }
     }

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::error::RenderError;
+
 /// One member's workload, as its own manifests give it.
 #[derive(Debug, Clone)]
 pub struct Workload {
@@ -67,15 +69,15 @@ pub type Renamed = BTreeMap<(String, String), i64>;
 
 impl Merge<'_> {
     /// The Deployment, and the named ports that lost their name (two members used it).
-    pub fn deployment(&self) -> Result<(Value, Renamed), String> {
-        let first = self.members.first().ok_or("the group has no member")?;
+    pub fn deployment(&self) -> Result<(Value, Renamed), RenderError> {
+        let first = self.members.first().ok_or(RenderError::NoMember)?;
         let namespace = first.deployment["metadata"]["namespace"].clone();
         for w in self.members {
             if w.deployment["metadata"]["namespace"] != namespace {
-                return Err(format!(
-                    "members `{}` and `{}` are in different namespaces: one Deployment cannot hold both",
-                    first.member, w.member
-                ));
+                return Err(RenderError::Namespaces {
+                    first: first.member.clone(),
+                    other: w.member.clone(),
+                });
             }
         }
         let mut containers = Vec::new();
@@ -83,12 +85,9 @@ impl Merge<'_> {
         for w in self.members {
             let c = w
                 .container()
-                .ok_or_else(|| format!("the Deployment of `{}` has no container", w.member))?;
+                .ok_or_else(|| RenderError::NoContainer(w.member.clone()))?;
             if c.get("command").is_some() {
-                return Err(format!(
-                    "`{}` sets its container's `command`: the merged binary is the image's entrypoint; give its arguments as `args`",
-                    w.member
-                ));
+                return Err(RenderError::Command(w.member.clone()));
             }
             known(&w.member, "container", c, &[CONTAINER_KEYS, CONTAINER_SAME])?;
             known(&w.member, "pod", &w.pod()["spec"], &[POD_KEYS, POD_SAME])?;
@@ -244,10 +243,11 @@ impl Merge<'_> {
             {
                 match annotations.get(k) {
                     Some(x) if x != v => {
-                        return Err(format!(
-                            "members set the pod annotation `{k}` differently (`{}` wants {v}): one pod cannot hold both",
-                            w.member
-                        ));
+                        return Err(RenderError::Annotation {
+                            key: k.clone(),
+                            member: w.member.clone(),
+                            value: v.to_string(),
+                        });
                     }
                     _ => {
                         annotations.insert(k.clone(), v.clone());
@@ -273,7 +273,7 @@ impl Merge<'_> {
 
     /// The union of the members' ports: a number two members listen on is an error; a name
     /// two use is dropped (Services that target it get the number).
-    fn ports(&self, own: &[(&Workload, &Value)]) -> Result<(Vec<Value>, Renamed), String> {
+    fn ports(&self, own: &[(&Workload, &Value)]) -> Result<(Vec<Value>, Renamed), RenderError> {
         let mut by_number: BTreeMap<i64, &str> = BTreeMap::new();
         let mut names: BTreeMap<String, usize> = BTreeMap::new();
         for (_, c) in own {
@@ -289,12 +289,13 @@ impl Merge<'_> {
             for p in c["ports"].as_array().into_iter().flatten() {
                 let number = p["containerPort"]
                     .as_i64()
-                    .ok_or_else(|| format!("a port of `{}` has no containerPort", w.member))?;
+                    .ok_or_else(|| RenderError::NoContainerPort(w.member.clone()))?;
                 if let Some(other) = by_number.insert(number, &w.member) {
-                    return Err(format!(
-                        "members `{other}` and `{}` both listen on port {number}: in one pod they cannot",
-                        w.member
-                    ));
+                    return Err(RenderError::Port {
+                        first: other.to_owned(),
+                        other: w.member.clone(),
+                        port: number,
+                    });
                 }
                 let mut p = p.clone();
                 if let Some(n) = p["name"].as_str().map(str::to_owned)
@@ -361,7 +362,12 @@ const POD_SAME: &[&str] = &[
 
 /// An error naming a key of `what` (of `member`) that render does not merge: in none of
 /// `lists`.
-fn known(member: &str, what: &str, v: &Value, lists: &[&[&str]]) -> Result<(), String> {
+fn known(
+    member: &str,
+    what: &'static str,
+    v: &Value,
+    lists: &[&[&str]],
+) -> Result<(), RenderError> {
     let unknown: Vec<&str> = v
         .as_object()
         .into_iter()
@@ -372,14 +378,15 @@ fn known(member: &str, what: &str, v: &Value, lists: &[&[&str]]) -> Result<(), S
     if unknown.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "`{member}`'s {what} sets {}, which render does not merge yet: a render leaving it out would not be whole",
-            unknown
+        Err(RenderError::Unmerged {
+            member: member.to_owned(),
+            what,
+            keys: unknown
                 .iter()
                 .map(|k| format!("`{k}`"))
                 .collect::<Vec<_>>()
-                .join(", ")
-        ))
+                .join(", "),
+        })
     }
 }
 
@@ -388,7 +395,7 @@ fn same<'a, T>(
     own: &'a [T],
     key: &str,
     get: impl Fn(&'a T) -> &'a Value,
-) -> Result<Option<Value>, String> {
+) -> Result<Option<Value>, RenderError> {
     let mut found: Option<&Value> = None;
     for item in own {
         let v = get(item);
@@ -397,9 +404,11 @@ fn same<'a, T>(
         }
         match found {
             Some(x) if x != v => {
-                return Err(format!(
-                    "members set `{key}` differently ({x} and {v}): one pod cannot hold both"
-                ));
+                return Err(RenderError::Differ {
+                    key: key.to_owned(),
+                    first: x.to_string(),
+                    other: v.to_string(),
+                });
             }
             _ => found = Some(v),
         }
@@ -417,13 +426,13 @@ fn template_metadata(group: &str, annotations: serde_json::Map<String, Value>) -
 
 /// Adds `item` to `list` unless one with the same `key` is there: the same one is taken once,
 /// a different one is an error.
-fn union_by(list: &mut Vec<Value>, item: &Value, key: &str, what: &str) -> Result<(), String> {
+fn union_by(list: &mut Vec<Value>, item: &Value, key: &str, what: &str) -> Result<(), RenderError> {
     match list.iter().find(|x| x[key] == item[key]) {
         Some(x) if x == item => Ok(()),
-        Some(_) => Err(format!(
-            "two members have a {what} `{}` that differs: one pod cannot hold both",
-            item[key]
-        )),
+        Some(_) => Err(RenderError::Union {
+            what: what.to_owned(),
+            name: item[key].to_string(),
+        }),
         None => {
             list.push(item.clone());
             Ok(())
@@ -447,15 +456,17 @@ fn shell_word(w: &str) -> String {
 /// bytes, rounded up). A member that sets a limit but no request is requested its limit, as
 /// Kubernetes does; a limit only holds when every member sets one (a member without a limit
 /// must not be capped by the others').
-fn summed(each: &[&Value]) -> Result<Value, String> {
-    let parse = |name: &str, q: &Value| -> Result<f64, String> {
+fn summed(each: &[&Value]) -> Result<Value, RenderError> {
+    let parse = |name: &str, q: &Value| -> Result<f64, RenderError> {
         let text = match q {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
-            other => return Err(format!("resource `{name}`: `{other}` is not a quantity")),
+            other => other.to_string(),
         };
-        quantity(&text)
-            .ok_or_else(|| format!("resource `{name}`: `{text}` is not a Kubernetes quantity"))
+        quantity(&text).ok_or_else(|| RenderError::Quantity {
+            name: name.to_owned(),
+            value: text,
+        })
     };
     let mut names = std::collections::BTreeSet::new();
     for r in each {

@@ -10,6 +10,7 @@
 //! a render leaves out, so a render is whole or nothing.
 
 mod deployment;
+mod error;
 mod yaml;
 
 use std::collections::BTreeMap;
@@ -35,7 +36,7 @@ pub fn exec(args: &RenderArgs) -> Result<(), Failure> {
     };
     let yaml::Manifests { docs, texts } = yaml::read_dir(&args.manifests).map_err(|e| {
         bad(
-            e,
+            e.to_string(),
             "--manifests names the folder of the members' own Kubernetes manifests (YAML)",
         )
     })?;
@@ -158,7 +159,7 @@ pub fn exec(args: &RenderArgs) -> Result<(), Failure> {
     };
     let (merged, renamed) = merge.deployment().map_err(|e| {
         bad(
-            e,
+            e.to_string(),
             "fix the members' manifests, or leave the member out of the group",
         )
     })?;

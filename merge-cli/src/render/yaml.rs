@@ -8,6 +8,8 @@ use merge_analyzer::error::InputCode;
 use serde_json::Value;
 use yaml_rust2::{Yaml, YamlLoader};
 
+use super::error::{NotJson, YamlError};
+
 /// One document of a manifest file.
 #[derive(Debug, Clone)]
 pub struct Doc {
@@ -24,7 +26,7 @@ pub struct Manifests {
 
 /// Every document of every `.yaml`, `.yml` and `.json` file under `dir` (sorted by path; empty
 /// documents skipped), and the files' texts as they are.
-pub fn read_dir(dir: &Path) -> Result<Manifests, String> {
+pub fn read_dir(dir: &Path) -> Result<Manifests, YamlError> {
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_map(Result::ok)
@@ -39,12 +41,19 @@ pub fn read_dir(dir: &Path) -> Result<Manifests, String> {
     let mut docs = Vec::new();
     let mut texts = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
-        let parsed =
-            YamlLoader::load_from_str(&text).map_err(|e| format!("`{}`: {e}", file.display()))?;
+        let text = std::fs::read_to_string(&file).map_err(|source| YamlError::Read {
+            path: file.clone(),
+            source,
+        })?;
+        let parsed = YamlLoader::load_from_str(&text).map_err(|source| YamlError::Syntax {
+            path: file.clone(),
+            source,
+        })?;
         for y in parsed {
-            let value = json(&y).map_err(|e| format!("`{}`: {e}", file.display()))?;
+            let value = json(&y).map_err(|source| YamlError::NotJson {
+                path: file.clone(),
+                source,
+            })?;
             if !value.is_null() {
                 docs.push(Doc {
                     file: file.clone(),
@@ -95,7 +104,7 @@ pub fn ambiguous(file: &Path, text: &str) -> Vec<crate::diagnostic::Diagnostic> 
 }
 
 /// A YAML value as JSON.
-fn json(y: &Yaml) -> Result<Value, String> {
+fn json(y: &Yaml) -> Result<Value, NotJson> {
     Ok(match y {
         Yaml::Null => Value::Null,
         Yaml::Boolean(b) => Value::Bool(*b),
@@ -105,7 +114,7 @@ fn json(y: &Yaml) -> Result<Value, String> {
             .ok()
             .and_then(serde_json::Number::from_f64)
             .map(Value::Number)
-            .ok_or_else(|| format!("`{r}` is not a number JSON can hold"))?,
+            .ok_or_else(|| NotJson::Number(r.clone()))?,
         Yaml::String(s) => Value::String(s.clone()),
         Yaml::Array(a) => Value::Array(a.iter().map(json).collect::<Result<_, _>>()?),
         Yaml::Hash(h) => {
@@ -115,13 +124,13 @@ fn json(y: &Yaml) -> Result<Value, String> {
                     Yaml::String(s) => s.clone(),
                     Yaml::Integer(i) => i.to_string(),
                     Yaml::Boolean(b) => b.to_string(),
-                    other => return Err(format!("a key that is not a string: {other:?}")),
+                    other => return Err(NotJson::Key(format!("{other:?}"))),
                 };
                 map.insert(key, json(v)?);
             }
             Value::Object(map)
         }
-        Yaml::Alias(_) | Yaml::BadValue => return Err("an alias or a bad value".to_owned()),
+        Yaml::Alias(_) | Yaml::BadValue => return Err(NotJson::Alias),
     })
 }
 
