@@ -922,10 +922,10 @@ fn bodies(body: TokenStream, new_body: TokenStream) -> TokenStream {
 }
 
 /// How tonic 0.9 to 0.11 frame and unframe messages. Their framing body and
-/// `Streaming::new_response` are private, so messages are framed here ([`Framed`], an
+/// `Streaming::new_response` are private, so messages are framed here (`Framed`, an
 /// http-body 0.4 body) and every stream is decoded with the public `Streaming::new_request`.
 /// That one ignores trailers and takes a `Cancelled` body error for the end of the stream, so
-/// a stream framed here hands the status it ends with to its decoder ([`Failed`]) instead.
+/// a stream framed here hands the status it ends with to its decoder (`Failed`) instead.
 fn legacy_bodies() -> TokenStream {
     quote! {
         /// This member's tonic's HTTP body.

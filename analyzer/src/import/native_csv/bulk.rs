@@ -174,7 +174,7 @@ pub(super) struct CheckedPart {
     pub more: usize,
 }
 
-/// Room for the calls of a part, handed back by [`Adder::add`] for the next part: memory that
+/// Room for the calls of a part, handed back by [`super::adder::Adder::add`] for the next part: memory that
 /// is reused is not faulted in again.
 #[derive(Debug, Default)]
 pub(super) struct Buffer(pub Vec<CheckedCall>);

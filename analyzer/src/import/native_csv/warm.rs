@@ -13,7 +13,7 @@ use petgraph::graph::DiGraph;
 
 use crate::model::{Call, NodeIndex, Service, Traffic};
 
-/// Buffers whose memory has been touched: the graph's, and those [`super::bulk::Adder`]
+/// Buffers whose memory has been touched: the graph's, and those [`super::adder::Adder`]
 /// keeps per call.
 #[derive(Debug, Default)]
 pub(super) struct Warm {
