@@ -28,7 +28,7 @@ pub fn render(
     previous: Option<&str>,
 ) -> Result<String, LockError> {
     let built: BTreeSet<&str> = groups.iter().map(|(g, _)| g.name.as_str()).collect();
-    let mut records: BTreeMap<Key, Record> = BTreeMap::new();
+    let mut records: BTreeMap<Key, toml_edit::Table> = BTreeMap::new();
     for &(g, ms) in groups {
         let cx = Context {
             plan,
@@ -40,58 +40,46 @@ pub fn render(
             let decisions = g.decisions.get(&m.name).cloned().unwrap_or_default();
             records.insert(
                 (g.name.clone(), m.name.clone()),
-                record_of(&cx, m, decisions),
+                member_table(&record_of(&cx, m, decisions)),
             );
         }
     }
+    // The other groups' records, as they were (keys this version does not know included).
     if let Some(previous) = previous {
-        for r in lock::records_not_built(previous, &built)? {
-            records
-                .entry((r.group.clone(), r.name.clone()))
-                .or_insert(r);
+        for (key, table) in lock::records_not_built(previous, &built)? {
+            records.entry(key).or_insert(table);
         }
     }
-    Ok(write(records.values()))
+    Ok(write(records.into_values()))
 }
 
-/// merge.lock's text: a header, then each record as a `[[member]]` table, serialized by
-/// serde (toml). Its keys are kebab-case (the records' fields are snake_case for the release
-/// manifest's JSON) and its lists hold one item per line.
-fn write<'a>(records: impl IntoIterator<Item = &'a Record>) -> String {
-    #[derive(serde::Serialize)]
-    struct File<'a> {
-        version: u32,
-        member: Vec<&'a Record>,
+/// merge.lock's text: a header, the version, then each record as a `[[member]]` table.
+fn write(records: impl IntoIterator<Item = toml_edit::Table>) -> String {
+    let mut doc = toml_edit::DocumentMut::new();
+    doc.insert("version", toml_edit::value(i64::from(VERSION)));
+    let mut members = toml_edit::ArrayOfTables::new();
+    for table in records {
+        members.push(table);
     }
-    let file = File {
-        version: VERSION,
-        member: records.into_iter().collect(),
-    };
-    let text = toml::to_string(&file).expect("a record serializes as TOML");
-    let mut doc: toml_edit::DocumentMut = text.parse().expect("toml writes TOML");
-    if let Some(members) = doc
-        .get_mut("member")
-        .and_then(toml_edit::Item::as_array_of_tables_mut)
-    {
-        for table in members.iter_mut() {
-            lay_out(table);
-        }
-    }
+    doc.insert("member", toml_edit::Item::ArrayOfTables(members));
     format!(
         "# merge.lock: written by `cargo merge build`; do not edit.\n\
          # What each merged binary was built from, member by member.\n{doc}"
     )
 }
 
-/// One `[[member]]` table as merge.lock spells it: kebab-case keys, a blank line before it,
-/// lists (tables in them inline) one item per line.
-fn lay_out(table: &mut toml_edit::Table) {
-    let items: Vec<(String, toml_edit::Item)> = std::mem::take(table)
-        .into_iter()
-        .map(|(k, v)| (k.replace('_', "-"), v))
-        .collect();
-    table.decor_mut().set_prefix("\n");
-    for (key, item) in items {
+/// A record as merge.lock's `[[member]]` table, serialized by serde (toml). merge.lock spells
+/// it as it always has: keys in kebab-case (the record's fields are snake_case for the release
+/// manifest's JSON), `git-dirty` only when true and `proto` only when there is one, `proto`
+/// before `decisions` (toml writes lists of tables last), lists one item per line, and a blank
+/// line before the table.
+fn member_table(record: &Record) -> toml_edit::Table {
+    let text = toml::to_string(record).expect("a record serializes as TOML");
+    let doc: toml_edit::DocumentMut = text.parse().expect("toml writes TOML");
+    let mut items: Vec<(String, toml_edit::Item)> = Vec::new();
+    let mut proto = None;
+    for (key, item) in doc.into_table() {
+        let key = key.replace('_', "-");
         let item = match item {
             toml_edit::Item::ArrayOfTables(list) => {
                 toml_edit::Item::Value(one_per_line(list.into_array()))
@@ -101,8 +89,28 @@ fn lay_out(table: &mut toml_edit::Table) {
             }
             other => other,
         };
+        let empty = item.as_array().is_some_and(toml_edit::Array::is_empty);
+        match key.as_str() {
+            "git-dirty" if item.as_bool() == Some(false) => {}
+            "proto" if !empty => proto = Some(item),
+            "proto" => {}
+            _ => items.push((key, item)),
+        }
+    }
+    let mut table = toml_edit::Table::new();
+    table.decor_mut().set_prefix("\n");
+    for (key, item) in items {
+        if key == "decisions" {
+            if let Some(proto) = proto.take() {
+                table.insert("proto", proto);
+            }
+        }
         table.insert(&key, item);
     }
+    if let Some(proto) = proto {
+        table.insert("proto", proto);
+    }
+    table
 }
 
 fn one_per_line(mut list: toml_edit::Array) -> toml_edit::Value {
@@ -251,7 +259,7 @@ mod tests {
             },
         };
         let records = [record("catalog", None), record("pricing", Some("tag v1"))];
-        let text = write(&records);
+        let text = write(records.iter().map(member_table));
         assert!(text.starts_with("# merge.lock: written by `cargo merge build`"));
         for line in [
             "version = 2\n\n[[member]]\nname = \"catalog\"\n",
@@ -261,13 +269,30 @@ mod tests {
             "cargo-lock = \"sha256:cd\"\n",
             "decisions = []\n",
             "decisions = [\n    \"vendored hex 0.4.2 as hex-ns-pricing\",\n]\n",
-            "proto = [\n    { path = 'proto/a \"b\".proto', sha256 = \"ef\" },\n]\n",
+            "proto = [\n    { path = 'proto/a \"b\".proto', sha256 = \"ef\" },\n]\ndecisions = [",
             "\n\n[[member]]\nname = \"pricing\"\n",
         ] {
             assert!(text.contains(line), "no {line:?} in:\n{text}");
         }
         assert!(!text.contains('_'), "a snake_case key:\n{text}");
+        assert!(!text.contains("git-dirty = false"), "{text}");
         let read = lock::read(&text).expect("reads back");
         assert_eq!(read.member, records);
+        // A record without .proto files has no `proto` line; another group's record is
+        // carried over as it was, a key this version does not know included.
+        let mut plain = record("inventory", Some("HEAD"));
+        plain.proto.clear();
+        let other = "version = 2\n\n[[member]]\nname = \"x\"\ngroup = \"other\"\nfuture-key = 1\n";
+        let kept = lock::records_not_built(other, &BTreeSet::from(["shop"])).expect("reads");
+        let text = write(
+            [member_table(&plain)]
+                .into_iter()
+                .chain(kept.into_iter().map(|(_, t)| t)),
+        );
+        assert!(!text.contains("proto"), "{text}");
+        assert!(
+            text.contains("\n\n[[member]]\nname = \"x\"\ngroup = \"other\"\nfuture-key = 1\n"),
+            "{text}"
+        );
     }
 }
