@@ -64,7 +64,7 @@ pub fn grace() -> Duration {
 /// A request to stop, shared by the generated main's signal handler and [`run`]: once made,
 /// `run` waits for the members until its deadline, then returns [`Outcome::GraceEnded`].
 #[derive(Debug, Clone, Default)]
-pub struct Stop(Arc<OnceLock<(Instant, Duration)>>);
+pub struct Stop(Arc<OnceLock<(Option<Instant>, Duration)>>);
 
 impl Stop {
     /// Asks to stop, the members given [`grace`] to finish; the grace given (a second request
@@ -73,14 +73,19 @@ impl Stop {
         self.request_within(grace())
     }
 
-    /// [`Stop::request`] with the grace given.
+    /// [`Stop::request`] with the grace given (one too long for a clock to hold never ends).
     pub fn request_within(&self, grace: Duration) -> Duration {
-        self.0.get_or_init(|| (Instant::now() + grace, grace)).1
+        self.0
+            .get_or_init(|| (Instant::now().checked_add(grace), grace))
+            .1
     }
 
-    /// When the grace ends, and how long it was, once asked.
+    /// When the grace ends, and how long it was, once asked and if it ends.
     fn deadline(&self) -> Option<(Instant, Duration)> {
-        self.0.get().copied()
+        match self.0.get() {
+            Some(&(Some(end), grace)) => Some((end, grace)),
+            _ => None,
+        }
     }
 }
 
@@ -578,5 +583,9 @@ mod tests {
             options.stop.request_within(Duration::from_secs(9)),
             Duration::from_millis(100)
         );
+        // A grace too long for the clock never ends (and does not panic the signal thread).
+        let forever = Stop::default();
+        assert_eq!(forever.request_within(Duration::MAX), Duration::MAX);
+        assert!(grace_ended(&forever).is_none());
     }
 }
