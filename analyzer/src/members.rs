@@ -169,6 +169,10 @@ fn reachable(
     seen.into_iter().cloned().collect()
 }
 
+/// Package names of cargo-merge's own crates: never a member's code (a member that uses the
+/// in-process call already depends on them), never copied, never checked.
+pub const TOOL_CRATES: [&str; 3] = ["merge-runtime-shim", "merge-inline-macros", "merge-rewrite"];
+
 /// Options passed to every cargo the members are read with.
 #[derive(Debug, Clone, Default)]
 pub struct CargoOptions {
@@ -372,7 +376,7 @@ fn load_member(
             ),
         ));
     }
-    let metadata = metadata(&path, options).map_err(|e| match stale_lockfile(&e) {
+    let metadata = metadata(&path, options).map_err(|e| match stale_lockfile(&e.to_string()) {
         Some((said, lockfile)) => {
             let lockfile = lockfile.map_or_else(
                 || path.with_file_name("Cargo.lock").display().to_string(),
@@ -523,8 +527,20 @@ fn stale_lockfile(reason: &str) -> Option<(&str, Option<&str>)> {
     Some((said, lockfile))
 }
 
+/// Why `cargo metadata` gave no graph.
+#[derive(Debug, thiserror::Error)]
+enum MetadataError {
+    #[error("cannot run cargo: {0}")]
+    Spawn(std::io::Error),
+    /// cargo failed; what it said on stderr, in one line.
+    #[error("{0}")]
+    Cargo(String),
+    #[error("unreadable cargo metadata: {0}")]
+    Json(serde_json::Error),
+}
+
 /// `cargo metadata --locked` of one manifest: the lockfile is read, never written.
-fn metadata(manifest: &Path, options: &CargoOptions) -> Result<Metadata, String> {
+fn metadata(manifest: &Path, options: &CargoOptions) -> Result<Metadata, MetadataError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.args([
@@ -544,7 +560,7 @@ fn metadata(manifest: &Path, options: &CargoOptions) -> Result<Metadata, String>
     let out = cmd
         .stdin(std::process::Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+        .map_err(MetadataError::Spawn)?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let reason = stderr
@@ -552,7 +568,7 @@ fn metadata(manifest: &Path, options: &CargoOptions) -> Result<Metadata, String>
             .filter(|l| !l.trim().is_empty())
             .collect::<Vec<_>>()
             .join(" ");
-        return Err(reason);
+        return Err(MetadataError::Cargo(reason));
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("unreadable cargo metadata: {e}"))
+    serde_json::from_slice(&out.stdout).map_err(MetadataError::Json)
 }

@@ -192,9 +192,9 @@ fn count(
                 total += n;
                 encoding += if is_encoding { n } else { 0.0 };
             }
-            Err(message) => {
+            Err(e) => {
                 bad = true;
-                problems.push(InputError::at(path, line, message));
+                problems.push(InputError::at(path, line, e.to_string()));
             }
         }
     }
@@ -210,22 +210,29 @@ fn count(
     Ok((total > 0.0 && !bad).then_some((total, encoding)))
 }
 
+/// A folded profile line that is not `frame;frame;... COUNT`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum BadLine {
+    #[error("expected `frame;frame;... COUNT`, found no count after the stack")]
+    NoCount,
+    #[error("expected `frame;frame;... COUNT`: `{0}` is not a number of samples")]
+    NotCount(String),
+}
+
 /// `Ok(None)` for a blank line, else the line's count and whether it is an encoding stack.
-fn parse_line(line: &str, patterns: &[String]) -> Result<Option<(f64, bool)>, String> {
+fn parse_line(line: &str, patterns: &[String]) -> Result<Option<(f64, bool)>, BadLine> {
     let line = line.trim();
     if line.is_empty() {
         return Ok(None);
     }
     let Some((stack, count)) = line.rsplit_once(|c: char| c.is_ascii_whitespace()) else {
-        return Err("expected `frame;frame;... COUNT`, found no count after the stack".into());
+        return Err(BadLine::NoCount);
     };
     let n = count
         .parse::<f64>()
         .ok()
         .filter(|n| n.is_finite() && *n >= 0.0)
-        .ok_or_else(|| {
-            format!("expected `frame;frame;... COUNT`: `{count}` is not a number of samples")
-        })?;
+        .ok_or_else(|| BadLine::NotCount(count.to_owned()))?;
     let is_encoding = stack
         .split(';')
         .any(|frame| patterns.iter().any(|p| frame.contains(p.as_str())));

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::fmt;
 use std::sync::OnceLock;
 
 /// Per member: its program name and arguments.
@@ -23,6 +24,65 @@ pub enum Command {
     Version,
 }
 
+/// What is wrong with the merged binary's command line; the generated main prints it with its
+/// usage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgsError {
+    NotUtf8(String),
+    /// `--member-args` last, without its value.
+    NoValue,
+    Unexpected(String),
+    /// A `--member-args` value without `=`.
+    NoEquals(String),
+    UnknownMember {
+        name: String,
+        /// The members, comma-separated.
+        known: String,
+    },
+    /// A member's ARGS that do not split into words.
+    Words {
+        member: String,
+        error: SplitError,
+    },
+}
+
+impl fmt::Display for ArgsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgsError::NotUtf8(a) => write!(f, "`{a}` is not UTF-8"),
+            ArgsError::NoValue => write!(f, "--member-args needs NAME=ARGS"),
+            ArgsError::Unexpected(a) => write!(f, "unexpected argument `{a}`"),
+            ArgsError::NoEquals(v) => write!(f, "--member-args `{v}`: expected NAME=ARGS"),
+            ArgsError::UnknownMember { name, known } => {
+                write!(f, "--member-args: no member `{name}` (members: {known})")
+            }
+            ArgsError::Words { member, error } => write!(f, "--member-args {member}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for ArgsError {}
+
+/// Why a line does not split into words as a shell would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitError {
+    UnclosedSingleQuote,
+    UnclosedDoubleQuote,
+    TrailingBackslash,
+}
+
+impl fmt::Display for SplitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SplitError::UnclosedSingleQuote => "unclosed '",
+            SplitError::UnclosedDoubleQuote => "unclosed \"",
+            SplitError::TrailingBackslash => "a trailing backslash",
+        })
+    }
+}
+
+impl std::error::Error for SplitError {}
+
 /// Reads the merged binary's command line (`argv`, its name first) and sets every member's
 /// argv: `programs` are (member, program name); `--member-args NAME=ARGS` (or
 /// `--member-args=NAME=ARGS`, repeatable) splits ARGS as a shell does (quotes, backslashes).
@@ -30,37 +90,40 @@ pub enum Command {
 pub fn configure(
     argv: impl IntoIterator<Item = OsString>,
     programs: &[(&'static str, &'static str)],
-) -> Result<Command, String> {
+) -> Result<Command, ArgsError> {
     let mut given: BTreeMap<&'static str, Vec<OsString>> = BTreeMap::new();
     let mut rest = argv.into_iter().skip(1);
     while let Some(arg) = rest.next() {
         let arg = arg
             .into_string()
-            .map_err(|a| format!("`{}` is not UTF-8", a.to_string_lossy()))?;
+            .map_err(|a| ArgsError::NotUtf8(a.to_string_lossy().into_owned()))?;
         let value = match arg.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
             "--version" | "-V" => return Ok(Command::Version),
             "--member-args" => rest
                 .next()
-                .ok_or("--member-args needs NAME=ARGS")?
+                .ok_or(ArgsError::NoValue)?
                 .into_string()
-                .map_err(|a| format!("`{}` is not UTF-8", a.to_string_lossy()))?,
+                .map_err(|a| ArgsError::NotUtf8(a.to_string_lossy().into_owned()))?,
             other => match other.strip_prefix("--member-args=") {
                 Some(v) => v.to_owned(),
-                None => return Err(format!("unexpected argument `{other}`")),
+                None => return Err(ArgsError::Unexpected(other.to_owned())),
             },
         };
         let (name, words) = value
             .split_once('=')
-            .ok_or_else(|| format!("--member-args `{value}`: expected NAME=ARGS"))?;
+            .ok_or_else(|| ArgsError::NoEquals(value.clone()))?;
         let Some(&(member, _)) = programs.iter().find(|(m, _)| *m == name) else {
             let known: Vec<&str> = programs.iter().map(|(m, _)| *m).collect();
-            return Err(format!(
-                "--member-args: no member `{name}` (members: {})",
-                known.join(", ")
-            ));
+            return Err(ArgsError::UnknownMember {
+                name: name.to_owned(),
+                known: known.join(", "),
+            });
         };
-        let words = split(words).map_err(|e| format!("--member-args {name}: {e}"))?;
+        let words = split(words).map_err(|error| ArgsError::Words {
+            member: name.to_owned(),
+            error,
+        })?;
         given
             .entry(member)
             .or_default()
@@ -102,7 +165,7 @@ pub fn args() -> std::vec::IntoIter<String> {
 /// Splits `line` into words as a POSIX shell does for quoting: whitespace separates,
 /// `'...'` keeps everything, `"..."` keeps everything but `\"` and `\\`, a backslash outside
 /// quotes escapes the next character.
-pub fn split(line: &str) -> Result<Vec<String>, String> {
+pub fn split(line: &str) -> Result<Vec<String>, SplitError> {
     let mut words = Vec::new();
     let mut word: Option<String> = None;
     let mut chars = line.chars();
@@ -115,7 +178,7 @@ pub fn split(line: &str) -> Result<Vec<String>, String> {
                     match chars.next() {
                         Some('\'') => break,
                         Some(c) => w.push(c),
-                        None => return Err("unclosed '".to_owned()),
+                        None => return Err(SplitError::UnclosedSingleQuote),
                     }
                 }
             }
@@ -130,15 +193,15 @@ pub fn split(line: &str) -> Result<Vec<String>, String> {
                                 w.push('\\');
                                 w.push(c);
                             }
-                            None => return Err("unclosed \"".to_owned()),
+                            None => return Err(SplitError::UnclosedDoubleQuote),
                         },
                         Some(c) => w.push(c),
-                        None => return Err("unclosed \"".to_owned()),
+                        None => return Err(SplitError::UnclosedDoubleQuote),
                     }
                 }
             }
             '\\' => {
-                let escaped = chars.next().ok_or("a trailing backslash")?;
+                let escaped = chars.next().ok_or(SplitError::TrailingBackslash)?;
                 word.get_or_insert_with(String::new).push(escaped);
             }
             c => word.get_or_insert_with(String::new).push(c),
@@ -167,8 +230,24 @@ mod tests {
                 ""
             ]
         );
-        assert!(split("'open").is_err());
-        assert!(split("x\\").is_err());
+        assert_eq!(split("'open"), Err(SplitError::UnclosedSingleQuote));
+        assert_eq!(split("x\\"), Err(SplitError::TrailingBackslash));
+        assert_eq!(
+            ArgsError::Words {
+                member: "north".to_owned(),
+                error: SplitError::UnclosedDoubleQuote
+            }
+            .to_string(),
+            "--member-args north: unclosed \""
+        );
+        assert_eq!(
+            ArgsError::UnknownMember {
+                name: "west".to_owned(),
+                known: "north, south".to_owned()
+            }
+            .to_string(),
+            "--member-args: no member `west` (members: north, south)"
+        );
     }
 
     #[test]
@@ -187,15 +266,18 @@ mod tests {
         }
         assert_eq!(
             configure(argv(&["fleet", "--verbose"]), &programs),
-            Err("unexpected argument `--verbose`".to_owned())
+            Err(ArgsError::Unexpected("--verbose".to_owned()))
         );
         assert_eq!(
             configure(argv(&["fleet", "--member-args", "west=--x"]), &programs),
-            Err("--member-args: no member `west` (members: north, south)".to_owned())
+            Err(ArgsError::UnknownMember {
+                name: "west".to_owned(),
+                known: "north, south".to_owned()
+            })
         );
         assert_eq!(
             configure(argv(&["fleet", "--member-args=north"]), &programs),
-            Err("--member-args `north`: expected NAME=ARGS".to_owned())
+            Err(ArgsError::NoEquals("north".to_owned()))
         );
         // The one configuration of this process (ARGV is set once).
         let run = configure(

@@ -102,7 +102,7 @@ pub fn from_path(path: &Path) -> Result<Traffic, ImportError> {
         each_row(file, c.len, &mut problems, |record| {
             let ts = number(record, ts, "timestamp")?
                 .filter(|t| t.is_finite())
-                .ok_or("column `timestamp` is empty or not a number")?;
+                .ok_or(BadRow::NoTimestamp)?;
             acc.row(record, c, ts)
         })?;
     }
@@ -186,13 +186,26 @@ fn classify(header: &[String]) -> Kind {
     Kind::Other
 }
 
+/// A row of a trace CSV that does not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum BadRow {
+    #[error("this row has {found} fields, the header has {header}")]
+    Fields { found: usize, header: usize },
+    #[error("column `{0}` is not valid UTF-8")]
+    NotUtf8(&'static str),
+    #[error("column `{column}`: `{text}` is not a number")]
+    NotNumber { column: &'static str, text: String },
+    #[error("column `timestamp` is empty or not a number")]
+    NoTimestamp,
+}
+
 /// Calls `row` on every record of `path` after the header; a row's `Err` and a wrong field
 /// count are problems on its line, a CSV syntax error a problem that ends the file.
 fn each_row(
     path: &Path,
     len: usize,
     problems: &mut Problems,
-    mut row: impl FnMut(&ByteRecord) -> Result<(), String>,
+    mut row: impl FnMut(&ByteRecord) -> Result<(), BadRow>,
 ) -> Result<(), ImportError> {
     let file = File::open(path).map_err(|e| ImportError::io(path, e))?;
     let mut reader = csv::ReaderBuilder::new()
@@ -214,12 +227,15 @@ fn each_row(
             }
         }
         let checked = match record.len() {
-            n if n != len => Err(format!("this row has {n} fields, the header has {len}")),
+            n if n != len => Err(BadRow::Fields {
+                found: n,
+                header: len,
+            }),
             _ => row(&record),
         };
-        if let Err(message) = checked {
+        if let Err(e) = checked {
             let line = record.position().map_or(0, |p| p.line() as usize);
-            problems.push(InputError::at(path, line, message));
+            problems.push(InputError::at(path, line, e.to_string()));
         }
     }
 }
@@ -228,19 +244,22 @@ fn field(record: &ByteRecord, i: usize) -> &[u8] {
     record.get(i).unwrap_or_default().trim_ascii()
 }
 
-fn utf8<'r>(record: &'r ByteRecord, i: usize, name: &str) -> Result<&'r str, String> {
-    std::str::from_utf8(field(record, i)).map_err(|_| format!("column `{name}` is not valid UTF-8"))
+fn utf8<'r>(record: &'r ByteRecord, i: usize, name: &'static str) -> Result<&'r str, BadRow> {
+    std::str::from_utf8(field(record, i)).map_err(|_| BadRow::NotUtf8(name))
 }
 
 /// A number; `Ok(None)` when the field is empty.
-fn number(record: &ByteRecord, i: usize, name: &str) -> Result<Option<f64>, String> {
+fn number(record: &ByteRecord, i: usize, name: &'static str) -> Result<Option<f64>, BadRow> {
     let text = utf8(record, i, name)?;
     if text.is_empty() {
         return Ok(None);
     }
     text.parse::<f64>()
         .map(Some)
-        .map_err(|_| format!("column `{name}`: `{text}` is not a number"))
+        .map_err(|_| BadRow::NotNumber {
+            column: name,
+            text: text.to_owned(),
+        })
 }
 
 /// An empty name or a stand-in for an unknown one.
@@ -292,7 +311,7 @@ impl Aggregate {
         (self.rpctypes.len() - 1) as u32
     }
 
-    fn row(&mut self, record: &ByteRecord, c: &CallColumns, ts: f64) -> Result<(), String> {
+    fn row(&mut self, record: &ByteRecord, c: &CallColumns, ts: f64) -> Result<(), BadRow> {
         let (lo, hi) = self.span.get_or_insert((ts, ts));
         (*lo, *hi) = (lo.min(ts), hi.max(ts));
         self.rows += 1;
@@ -452,7 +471,7 @@ fn read_resource(
     usage: &mut FxHashMap<u32, Usage>,
     record: &ByteRecord,
     c: &ResourceColumns,
-) -> Result<(), String> {
+) -> Result<(), BadRow> {
     let name = utf8(record, c.msname, "msname")?;
     let Some(&id) = acc.ids.get(name) else {
         return Ok(());

@@ -164,7 +164,7 @@ fn exposition(path: &Path, text: &str, problems: &mut Problems) -> Vec<Series> {
                 let sample = vec![(ts.map(|ms| ms / 1000.0), value)];
                 set.add(Some(name.to_string()), labels, sample, i + 1);
             }
-            Err(message) => problems.push(InputError::at(path, i + 1, message)),
+            Err(e) => problems.push(InputError::at(path, i + 1, e.to_string())),
         }
     }
     set.finish()
@@ -191,8 +191,40 @@ type Labels = Vec<(String, String)>;
 type Samples = Vec<(Option<f64>, f64)>;
 type Sample<'a> = (&'a str, Labels, f64, Option<f64>);
 
+/// A line of the exposition format that is not a sample.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum BadSample {
+    #[error("`{0}` is not a metric name")]
+    Name(String),
+    #[error("a sample with no value")]
+    NoValue,
+    #[error("`{0}` is not a sample value")]
+    Value(String),
+    #[error("`{0}` is not a timestamp in milliseconds")]
+    Timestamp(String),
+    #[error("unexpected `{0}` after the timestamp")]
+    Extra(String),
+    #[error("a label with no `=`")]
+    LabelNoEquals,
+    #[error("a label value must be quoted")]
+    LabelUnquoted,
+    #[error("a label value is not closed")]
+    LabelUnclosed,
+}
+
+/// Why a series gives no rate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum NoRate {
+    #[error(
+        "one sample of the counter `{0}` gives no rate: give --window (the seconds it counts) or two scrapes"
+    )]
+    OneSample(String),
+    #[error("several samples of one counter with no timestamps: give --window")]
+    NoTimestamps,
+}
+
 /// `name{label="value",...} value [timestamp_ms]`.
-fn parse_sample(line: &str) -> Result<Sample<'_>, String> {
+fn parse_sample(line: &str) -> Result<Sample<'_>, BadSample> {
     let name_end = line
         .find(|c: char| c == '{' || c.is_whitespace())
         .unwrap_or(line.len());
@@ -201,7 +233,7 @@ fn parse_sample(line: &str) -> Result<Sample<'_>, String> {
         c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
     });
     if name.is_empty() || !valid_name {
-        return Err(format!("`{name}` is not a metric name"));
+        return Err(BadSample::Name(name.to_owned()));
     }
     let mut rest = &line[name_end..];
     let mut labels = Vec::new();
@@ -211,33 +243,33 @@ fn parse_sample(line: &str) -> Result<Sample<'_>, String> {
         rest = after;
     }
     let mut fields = rest.split_whitespace();
-    let value = fields.next().ok_or("a sample with no value")?;
-    let value = parse_value(value).ok_or_else(|| format!("`{value}` is not a sample value"))?;
+    let value = fields.next().ok_or(BadSample::NoValue)?;
+    let value = parse_value(value).ok_or_else(|| BadSample::Value(value.to_owned()))?;
     let ts = match fields.next() {
         Some(t) => Some(
             t.parse::<f64>()
-                .map_err(|_| format!("`{t}` is not a timestamp in milliseconds"))?,
+                .map_err(|_| BadSample::Timestamp(t.to_owned()))?,
         ),
         None => None,
     };
     if let Some(extra) = fields.next() {
-        return Err(format!("unexpected `{extra}` after the timestamp"));
+        return Err(BadSample::Extra(extra.to_owned()));
     }
     Ok((name, labels, value, ts))
 }
 
 /// Labels up to the closing brace, and the text after it.
-fn parse_labels(mut s: &str) -> Result<(Labels, &str), String> {
+fn parse_labels(mut s: &str) -> Result<(Labels, &str), BadSample> {
     let mut labels = Vec::new();
     loop {
         s = s.trim_start();
         if let Some(after) = s.strip_prefix('}') {
             return Ok((labels, after));
         }
-        let eq = s.find('=').ok_or("a label with no `=`")?;
+        let eq = s.find('=').ok_or(BadSample::LabelNoEquals)?;
         let key = s[..eq].trim().to_string();
         s = s[eq + 1..].trim_start();
-        s = s.strip_prefix('"').ok_or("a label value must be quoted")?;
+        s = s.strip_prefix('"').ok_or(BadSample::LabelUnquoted)?;
         let mut value = String::new();
         let mut chars = s.char_indices();
         let end = loop {
@@ -246,10 +278,10 @@ fn parse_labels(mut s: &str) -> Result<(Labels, &str), String> {
                 Some((_, '\\')) => match chars.next() {
                     Some((_, 'n')) => value.push('\n'),
                     Some((_, c)) => value.push(c),
-                    None => return Err("a label value is not closed".into()),
+                    None => return Err(BadSample::LabelUnclosed),
                 },
                 Some((_, c)) => value.push(c),
-                None => return Err("a label value is not closed".into()),
+                None => return Err(BadSample::LabelUnclosed),
             }
         };
         labels.push((key, value));
@@ -453,7 +485,7 @@ fn workload(s: &Series) -> Option<String> {
 }
 
 /// The rate of a series (module docs), or why there is none.
-fn rate(s: &Series, window: Option<f64>) -> Result<f64, String> {
+fn rate(s: &Series, window: Option<f64>) -> Result<f64, NoRate> {
     let samples = &s.samples;
     if s.name.is_none() {
         let sum: f64 = samples.iter().map(|(_, v)| v).sum();
@@ -463,10 +495,7 @@ fn rate(s: &Series, window: Option<f64>) -> Result<f64, String> {
         [] => Ok(0.0),
         [(_, v)] => match window {
             Some(w) => Ok(v / w),
-            None => Err(format!(
-                "one sample of the counter `{}` gives no rate: give --window (the seconds it counts) or two scrapes",
-                s.name.as_deref().unwrap_or_default()
-            )),
+            None => Err(NoRate::OneSample(s.name.clone().unwrap_or_default())),
         },
         [(first_t, first), .., (last_t, _)] => {
             let mut increase = 0.0;
@@ -479,9 +508,7 @@ fn rate(s: &Series, window: Option<f64>) -> Result<f64, String> {
                 (Some(a), Some(b), _) if b > a => b - a,
                 (_, _, Some(w)) => w,
                 _ => {
-                    return Err(
-                        "several samples of one counter with no timestamps: give --window".into(),
-                    );
+                    return Err(NoRate::NoTimestamps);
                 }
             };
             Ok(increase / span)
@@ -519,8 +546,8 @@ fn build(path: &Path, series: Vec<Series>, rates: Rates, problems: &mut Problems
                 problems.push(InputError::at(path, s.line, message).code(InputCode::InvalidValue));
                 None
             }
-            Err(message) => {
-                problems.push(InputError::at(path, s.line, message));
+            Err(e) => {
+                problems.push(InputError::at(path, s.line, e.to_string()));
                 None
             }
         };
@@ -654,8 +681,8 @@ mod tests {
         assert_eq!(name, "traces_service_graph_request_total");
         assert_eq!(labels[1], ("server".to_string(), "b\"c".to_string()));
         assert_eq!((value, ts), (12.0, Some(1.7e12)));
-        assert!(parse_sample("9abc 1").is_err());
-        assert!(parse_sample(r#"a{b="c} 1"#).is_err());
+        assert_eq!(parse_sample("9abc 1"), Err(BadSample::Name("9abc".into())));
+        assert_eq!(parse_sample(r#"a{b="c} 1"#), Err(BadSample::LabelUnclosed));
         assert!(is_exposition("# HELP x y\nx 1\n"));
         assert!(!is_exposition("{\"status\": \"success\"}"));
     }
