@@ -44,6 +44,8 @@ impl Parsed {
     /// The source at `path`, read and parsed the first time it is asked for; `None` when it
     /// cannot be read as UTF-8 text.
     pub fn get(&self, path: &Path) -> Option<Rc<Source>> {
+        // One file, however its path is spelt (`a/./b.rs`, `a/x/../b.rs`).
+        let path = &crate::paths::normalize(path);
         if let Some(known) = self.files.borrow().get(path) {
             return known.clone();
         }
@@ -79,6 +81,12 @@ mod tests {
         assert!(first.file.is_some());
         let again = parsed.get(&good).expect("read");
         assert!(Rc::ptr_eq(&first, &again), "parsed twice");
+        let spelt = dir.path().join("sub").join("..").join(".").join("good.rs");
+        let again = parsed.get(&spelt).expect("read");
+        assert!(
+            Rc::ptr_eq(&first, &again),
+            "parsed again under another spelling"
+        );
         let broken = parsed.get(&bad).expect("read");
         assert!(broken.file.is_none());
         assert_eq!(broken.text, "fn (\n");

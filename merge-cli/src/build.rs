@@ -543,17 +543,17 @@ struct SaidLine<'a> {
 /// Tells `told` of `group`: a status line on stderr, or in JSON mode a line on stdout
 /// (`build-warning`, `mended`, `picked`).
 fn tell(json: bool, told: &Told, group: &str) -> Result<(), Failure> {
-    let (reason, message) = match told {
-        Told::Warning(m) => ("build-warning", m),
-        Told::Mended(m) => ("mended", m),
-        Told::Picked(m) => ("picked", m),
+    // The JSON reason, and the status word (none: a warning).
+    let (reason, word, message) = match told {
+        Told::Warning(m) => ("build-warning", None, m),
+        Told::Mended(m) => ("mended", Some("Mended"), m),
+        Told::Picked(m) => ("picked", Some("Picked"), m),
     };
     if !json {
         let text = format!("group `{group}`: {message}");
-        match told {
-            Told::Warning(_) => status::warning(&text),
-            Told::Mended(_) => status::status("Mended", &text),
-            Told::Picked(_) => status::status("Picked", &text),
+        match word {
+            Some(word) => status::status(word, &text),
+            None => status::warning(&text),
         }
         return Ok(());
     }

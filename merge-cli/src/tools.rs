@@ -20,12 +20,9 @@ pub fn folder(out: &Path) -> PathBuf {
 /// Why a build has no tool crates to depend on.
 #[derive(Debug, thiserror::Error)]
 pub enum ToolsError {
-    #[error("CARGO_MERGE_RUNTIME_SHIM names `{}`, which cannot be read ({source})", dir.display())]
-    Unreadable {
-        dir: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// (Its message says the cause: printed as a chain, it is not said twice.)
+    #[error("CARGO_MERGE_RUNTIME_SHIM names `{}`, which cannot be read ({error})", dir.display())]
+    Unreadable { dir: PathBuf, error: std::io::Error },
     #[error(
         "this cargo-merge was built without its runtime-shim (from a packaged crate); set CARGO_MERGE_RUNTIME_SHIM to the folder of merge-runtime-shim's source"
     )]
@@ -39,7 +36,7 @@ pub fn locate(out: &Path) -> Result<Tools, ToolsError> {
     if let Some(dir) = std::env::var_os("CARGO_MERGE_RUNTIME_SHIM") {
         let dir = PathBuf::from(dir);
         let shim =
-            std::fs::canonicalize(&dir).map_err(|source| ToolsError::Unreadable { dir, source })?;
+            std::fs::canonicalize(&dir).map_err(|error| ToolsError::Unreadable { dir, error })?;
         return Ok(Tools {
             crates: ToolCrates { runtime_shim: shim },
             carried: None,

@@ -37,14 +37,14 @@ impl Proc {
     }
 }
 
-/// A service process that could not be started: what could not be done to which file.
+/// A service process that could not be started: what could not be done to which file. Its
+/// message says the cause (printed as a chain, it is not said twice).
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {doing} `{}`: {source}", path.display())]
+#[error("cannot {doing} `{}`: {error}", path.display())]
 pub struct StartError {
     doing: &'static str,
     path: PathBuf,
-    #[source]
-    source: std::io::Error,
+    error: std::io::Error,
 }
 
 /// The processes of one setup; dropping it stops them.
@@ -63,11 +63,7 @@ impl Procs {
     ) -> Result<(), StartError> {
         let failed = |doing: &'static str, path: &Path| {
             let path = path.to_path_buf();
-            move |source| StartError {
-                doing,
-                path,
-                source,
-            }
+            move |error| StartError { doing, path, error }
         };
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir).map_err(failed("create", dir))?;

@@ -15,7 +15,7 @@ use super::packages::Copy;
 use super::{mitigate, protos, source};
 
 /// What every copy is made with.
-pub(super) struct Sources<'a> {
+pub(super) struct With<'a> {
     pub(super) layout: &'a Layout,
     pub(super) tools: &'a ToolCrates,
     /// What to mend in this copy: its one member's mitigations, or those every member
@@ -31,7 +31,7 @@ pub(super) struct Sources<'a> {
 /// -> its copy and the protos).
 pub(super) fn copy_package(
     c: &Copy,
-    with: &Sources<'_>,
+    with: &With<'_>,
     files: &mut BTreeMap<PathBuf, Vec<u8>>,
     problems: &mut Problems,
     includes: &mut BTreeMap<String, (PathBuf, BTreeSet<String>)>,

@@ -12,12 +12,10 @@ pub enum SynthError {
     /// A manifest without a table cargo requires.
     #[error("no {0} table")]
     NoTable(&'static str),
-    /// A manifest entry of a shape cargo does not give it: `what` and the shape it lacks.
-    #[error("{what} is {expected}")]
-    Shape {
-        what: String,
-        expected: &'static str,
-    },
+    /// A manifest entry of a shape cargo does not give it: `what`, and what it is (`not a
+    /// table`).
+    #[error("{what} is {shape}")]
+    Shape { what: String, shape: &'static str },
     /// `{ workspace = true }` with no workspace root above the package.
     #[error("it inherits keys (`workspace = true`) but no workspace manifest is found above it")]
     NoWorkspace,
@@ -83,7 +81,7 @@ impl SynthError {
     pub fn not_table(what: impl Into<String>) -> Self {
         SynthError::Shape {
             what: what.into(),
-            expected: "not a table",
+            shape: "not a table",
         }
     }
 
@@ -91,7 +89,7 @@ impl SynthError {
     pub fn not_string_or_table(what: impl Into<String>) -> Self {
         SynthError::Shape {
             what: what.into(),
-            expected: "neither a string nor a table",
+            shape: "neither a string nor a table",
         }
     }
 }

@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 
 use merge_analyzer::members::Member;
 
-/// Package names of cargo-merge's own crates.
-pub const TOOL_CRATES: [&str; 3] = ["merge-runtime-shim", "merge-inline-macros", "merge-rewrite"];
+pub use merge_analyzer::members::TOOL_CRATES;
 
 #[derive(Debug, Default)]
 pub struct Layout {

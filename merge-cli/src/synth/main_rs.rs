@@ -200,7 +200,7 @@ pub fn render(
         quote!(&[#(#members),*])
     });
     let file: syn::File = syn::parse_quote! {
-        use ::merge_runtime_shim::launch::{Member, Options, Outcome};
+        use ::merge_runtime_shim::launch::{Member, Options};
 
         /// The merged binary's name, at the start of what it says.
         const BINARY: &str = #group;
@@ -268,7 +268,7 @@ pub fn render(
             ::merge_runtime_shim::Registry::global().by_address(&[#(#by_address),*]);
             let steps: &[&[Member]] = &[#(#steps),*];
             let outcome = ::merge_runtime_shim::launch::run(steps, &options, |event| say(event));
-            if outcome == Outcome::Finished {
+            if outcome.is_success() {
                 ::std::process::ExitCode::SUCCESS
             } else {
                 say(&outcome);

@@ -170,7 +170,7 @@ pub fn group(inputs: &Inputs<'_>, decision: &protos::Decision) -> Result<Group, 
         };
         copy::copy_package(
             c,
-            &copy::Sources {
+            &copy::With {
                 layout: &layout,
                 tools,
                 mend: mend.as_ref(),
@@ -276,6 +276,9 @@ fn refuse(found: Vec<InputError>) -> Result<(), ImportError> {
     problems.finish(())
 }
 
+/// The crates whose versions decide whether two packages' generated code is the same code.
+const FRAMEWORK: [&str; 3] = ["tonic", "tonic-prost", "prost"];
+
 /// The local packages of members whose tonic or prost is vendored (a deep pin under `exact`):
 /// they link their own copies, so their generated code is never shared with members on the
 /// shared ones.
@@ -283,7 +286,7 @@ fn own_framework(members: &[Member], vendoring: &vendor::Plan) -> BTreeSet<Strin
     vendoring
         .vendored
         .iter()
-        .filter(|v| ["tonic", "tonic-prost", "prost"].contains(&v.name.as_str()))
+        .filter(|v| FRAMEWORK.contains(&v.name.as_str()))
         .flat_map(|v| members.iter().filter(move |m| m.name == v.member))
         .flat_map(|m| m.local_packages().map(|p| p.name.to_string()))
         .collect()
@@ -371,7 +374,7 @@ fn frameworks(members: &[Member]) -> BTreeMap<String, String> {
         let mut linked: Vec<String> = m
             .linked_packages()
             .into_iter()
-            .filter(|p| ["tonic", "prost", "tonic-prost"].contains(&p.name.as_str()))
+            .filter(|p| FRAMEWORK.contains(&p.name.as_str()))
             .map(|p| {
                 let (major, minor, patch) = merge_analyzer::versions::bucket(&p.version);
                 let version = match (major, minor) {

@@ -54,7 +54,8 @@ pub struct Packages {
     pub entry_copies: Vec<(String, PathBuf)>,
     /// Per member, the library its `main` is called through (`merge_entry_<member>`).
     pub libs: BTreeMap<String, String>,
-    /// The original folders of the local packages copied.
+    /// The original folders of every local package (nested ones, which travel inside
+    /// another's copy, included).
     pub locals: BTreeSet<PathBuf>,
 }
 

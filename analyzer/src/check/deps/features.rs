@@ -10,12 +10,9 @@ use super::manifest::{Manifest, dependency_offset, key_offset};
 use super::ticked;
 use crate::check::{Finding, Severity, finding_at};
 use crate::codes::CheckCode;
-use crate::members::Member;
+use crate::members::{Member, TOOL_CRATES};
 use crate::plan::Isolation;
 use crate::versions;
-
-/// cargo-merge's own crates: a merged binary links the tool's one copy.
-const TOOL_CRATES: [&str; 3] = ["merge-runtime-shim", "merge-inline-macros", "merge-rewrite"];
 
 /// A crate as the merged build holds it: one package per (name, source, version) under `exact`
 /// and `strict`, per (name, source, compatibility bucket) under `unify`.

@@ -156,8 +156,7 @@ type Finder<'a> = dyn Fn(CheckCode, Severity, &Site, String, &str) -> Finding + 
 fn sites_of(m: &Member, parsed: &Parsed) -> Vec<Site> {
     let mut out = Vec::new();
     for p in m.local_packages() {
-        if ["merge-runtime-shim", "merge-inline-macros", "merge-rewrite"].contains(&p.name.as_str())
-        {
+        if crate::members::TOOL_CRATES.contains(&p.name.as_str()) {
             continue;
         }
         let Some(dir) = p.manifest_path.parent() else {
