@@ -35,7 +35,7 @@ use answer::Answer;
 use load::{Mode, Route, Target};
 use procs::Procs;
 use report::SetupResult;
-use requests::{Call, Request};
+use requests::{Call, NotForGroup, Request};
 
 /// Runs the bench; `Ok(true)` when an answer differed between the setups.
 pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
@@ -72,21 +72,20 @@ pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
     let servers = serving(&members);
     let fronts = http_fronts(&members);
     let served = |r: &Request| match &r.call {
-        Call::Grpc(g) if !servers.contains_key(g.service_name()) => Err(format!(
-            "no member of group `{}` serves `{}` (it builds no `{}Server`)",
-            args.group,
-            g.method.parent_service().full_name(),
-            g.service_name()
-        )),
+        Call::Grpc(g) if !servers.contains_key(g.service_name()) => Err(NotForGroup::NotServed {
+            group: args.group.clone(),
+            service: g.method.parent_service().full_name().to_owned(),
+            server: g.service_name().to_owned(),
+        }),
         Call::Http(h) => match &h.member {
-            Some(m) if !members.iter().any(|x| &x.name == m) => {
-                Err(format!("`{m}` is not a member of group `{}`", args.group))
-            }
-            None if fronts.is_empty() => Err(format!(
-                "no member of group `{}` has an HTTP front (a dependency on {}); name the member it is for with `\"member\"`",
-                args.group,
-                HTTP_SERVERS.join(", ")
-            )),
+            Some(m) if !members.iter().any(|x| &x.name == m) => Err(NotForGroup::NotMember {
+                member: m.clone(),
+                group: args.group.clone(),
+            }),
+            None if fronts.is_empty() => Err(NotForGroup::NoHttpFront {
+                group: args.group.clone(),
+                servers: HTTP_SERVERS.join(", "),
+            }),
             _ => Ok(()),
         },
         Call::Grpc(_) => Ok(()),
@@ -94,7 +93,7 @@ pub fn exec(args: &BenchArgs) -> Result<bool, Failure> {
     let mix = requests::read(&args.requests, &pool, &served).map_err(|bad| {
         Failure::Input(
             bad.into_iter()
-                .map(|b| bad_request(&args.requests, b.line, b.message))
+                .map(|b| bad_request(&args.requests, b.line, b.error.to_string()))
                 .collect(),
         )
     })?;

@@ -103,15 +103,77 @@ fn get() -> String {
 }
 
 /// A bad line: its number and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct BadLine {
     pub line: usize,
-    pub message: String,
+    pub error: BadRequest,
+}
+
+/// What is wrong with a line of the requests file (or with the file).
+#[derive(Debug, thiserror::Error)]
+pub enum BadRequest {
+    #[error("cannot read it: {0}")]
+    Unreadable(std::io::Error),
+    #[error("it holds no request")]
+    Empty,
+    #[error("not a request: {0}")]
+    NotJson(serde_json::Error),
+    #[error("a request is gRPC (`method`, `message`, `metadata`) or HTTP (`http`), not both")]
+    Both,
+    #[error("no `method` (`/package.Service/Method`) and no `http`")]
+    NoMethod,
+    #[error("`{0}` is not a gRPC method path (`/package.Service/Method`)")]
+    NotMethodPath(String),
+    #[error("no service `{0}` in the members' .proto files")]
+    NoService(String),
+    #[error("service `{service}` has no method `{method}`")]
+    NoSuchMethod { service: String, method: String },
+    #[error("`{0}` takes one message, not a list (it is not client streaming)")]
+    NotStreaming(String),
+    #[error("the message is not a `{ty}`: {error}")]
+    Message {
+        ty: String,
+        error: serde_json::Error,
+    },
+    #[error("metadata key `{0}`: lowercase ASCII letters, digits, `-`, `_` and `.`, not `grpc-`")]
+    MetadataKey(String),
+    #[error("metadata `{0}`: only printable ASCII values (no `-bin` keys)")]
+    MetadataValue(String),
+    #[error("`{0}` is not an HTTP method")]
+    HttpMethod(String),
+    #[error("`{0}` is not a path (`/path?query`, starting with `/`)")]
+    HttpPath(String),
+    #[error("`{0}` is not an HTTP header name")]
+    HeaderName(String),
+    #[error("header `{0}`: bench sets it itself (from the address and the body)")]
+    OwnHeader(String),
+    #[error("header `{name}`: `{value}` is not a valid header value")]
+    HeaderValue { name: String, value: String },
+    /// Well-formed, but not for this group (bench's [`Check`]).
+    #[error("{0}")]
+    NotForGroup(#[from] NotForGroup),
+}
+
+/// A well-formed request no member of the group can answer.
+#[derive(Debug, thiserror::Error)]
+pub enum NotForGroup {
+    #[error("no member of group `{group}` serves `{service}` (it builds no `{server}Server`)")]
+    NotServed {
+        group: String,
+        service: String,
+        server: String,
+    },
+    #[error("`{member}` is not a member of group `{group}`")]
+    NotMember { member: String, group: String },
+    #[error(
+        "no member of group `{group}` has an HTTP front (a dependency on {servers}); name the member it is for with `\"member\"`"
+    )]
+    NoHttpFront { group: String, servers: String },
 }
 
 /// What a request must also be, beyond well-formed (served by a member of the group): `Err`
 /// says why not.
-pub type Check<'a> = &'a dyn Fn(&Request) -> Result<(), String>;
+pub type Check<'a> = &'a dyn Fn(&Request) -> Result<(), NotForGroup>;
 
 /// Reads `path`; every bad line is reported, not just the first.
 pub fn read(
@@ -122,7 +184,7 @@ pub fn read(
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![BadLine {
             line: 0,
-            message: format!("cannot read it: {e}"),
+            error: BadRequest::Unreadable(e),
         }]
     })?;
     parse(&text, pool, check)
@@ -141,15 +203,15 @@ pub fn parse(
         if raw.trim().is_empty() {
             continue;
         }
-        match one(raw, line, pool).and_then(|r| check(&r).map(|()| r)) {
+        match one(raw, line, pool).and_then(|r| check(&r).map(|()| r).map_err(Into::into)) {
             Ok(r) => requests.push(r),
-            Err(message) => bad.push(BadLine { line, message }),
+            Err(error) => bad.push(BadLine { line, error }),
         }
     }
     if requests.is_empty() && bad.is_empty() {
         bad.push(BadLine {
             line: 0,
-            message: "it holds no request".to_owned(),
+            error: BadRequest::Empty,
         });
     }
     if bad.is_empty() {
@@ -159,14 +221,11 @@ pub fn parse(
     }
 }
 
-fn one(raw: &str, line: usize, pool: &DescriptorPool) -> Result<Request, String> {
-    let l: Line = serde_json::from_str(raw).map_err(|e| format!("not a request: {e}"))?;
+fn one(raw: &str, line: usize, pool: &DescriptorPool) -> Result<Request, BadRequest> {
+    let l: Line = serde_json::from_str(raw).map_err(BadRequest::NotJson)?;
     let call = match l.http {
         Some(_) if l.method.is_some() || !l.metadata.is_empty() || !l.message.is_null() => {
-            return Err(
-                "a request is gRPC (`method`, `message`, `metadata`) or HTTP (`http`), not both"
-                    .to_owned(),
-            );
+            return Err(BadRequest::Both);
         }
         Some(h) => Call::Http(http_call(h)?),
         None => Call::Grpc(grpc_call(l, pool)?),
@@ -174,37 +233,40 @@ fn one(raw: &str, line: usize, pool: &DescriptorPool) -> Result<Request, String>
     Ok(Request { line, call })
 }
 
-fn grpc_call(l: Line, pool: &DescriptorPool) -> Result<Grpc, String> {
-    let path = l
-        .method
-        .ok_or("no `method` (`/package.Service/Method`) and no `http`")?;
+fn grpc_call(l: Line, pool: &DescriptorPool) -> Result<Grpc, BadRequest> {
+    let path = l.method.ok_or(BadRequest::NoMethod)?;
     let (service, name) = path
         .strip_prefix('/')
         .and_then(|p| p.split_once('/'))
-        .ok_or_else(|| format!("`{path}` is not a gRPC method path (`/package.Service/Method`)"))?;
+        .ok_or_else(|| BadRequest::NotMethodPath(path.clone()))?;
     let svc = pool
         .get_service_by_name(service)
-        .ok_or_else(|| format!("no service `{service}` in the members' .proto files"))?;
-    let method = svc
-        .methods()
-        .find(|m| m.name() == name)
-        .ok_or_else(|| format!("service `{service}` has no method `{name}`"))?;
+        .ok_or_else(|| BadRequest::NoService(service.to_owned()))?;
+    let method =
+        svc.methods()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| BadRequest::NoSuchMethod {
+                service: service.to_owned(),
+                method: name.to_owned(),
+            })?;
     // A client-streaming method takes a list of messages (one object: a stream of one).
     let values = match (l.message, method.is_client_streaming()) {
         (serde_json::Value::Null, true) => Vec::new(),
         (serde_json::Value::Null, false) => vec![serde_json::Value::Object(Default::default())],
         (serde_json::Value::Array(items), true) => items,
         (serde_json::Value::Array(_), false) => {
-            return Err(format!(
-                "`{path}` takes one message, not a list (it is not client streaming)"
-            ));
+            return Err(BadRequest::NotStreaming(path));
         }
         (value, _) => vec![value],
     };
     let mut bodies = Vec::with_capacity(values.len());
     for value in values {
-        let message = DynamicMessage::deserialize(method.input(), value)
-            .map_err(|e| format!("the message is not a `{}`: {e}", method.input().full_name()))?;
+        let message = DynamicMessage::deserialize(method.input(), value).map_err(|error| {
+            BadRequest::Message {
+                ty: method.input().full_name().to_owned(),
+                error,
+            }
+        })?;
         bodies.push(message.encode_to_vec());
     }
     let mut metadata = Vec::new();
@@ -213,14 +275,10 @@ fn grpc_call(l: Line, pool: &DescriptorPool) -> Result<Grpc, String> {
             && k.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
         if !valid_key || k.starts_with("grpc-") {
-            return Err(format!(
-                "metadata key `{k}`: lowercase ASCII letters, digits, `-`, `_` and `.`, not `grpc-`"
-            ));
+            return Err(BadRequest::MetadataKey(k));
         }
         if k.ends_with("-bin") || !v.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-            return Err(format!(
-                "metadata `{k}`: only printable ASCII values (no `-bin` keys)"
-            ));
+            return Err(BadRequest::MetadataValue(k));
         }
         metadata.push((k, v));
     }
@@ -235,29 +293,26 @@ fn grpc_call(l: Line, pool: &DescriptorPool) -> Result<Grpc, String> {
 /// Headers bench sets itself (from the address and the body).
 const OWN_HEADERS: [&str; 4] = ["host", "content-length", "transfer-encoding", "connection"];
 
-fn http_call(h: HttpLine) -> Result<Http, String> {
+fn http_call(h: HttpLine) -> Result<Http, BadRequest> {
     let method = http::Method::from_bytes(h.method.as_bytes())
-        .map_err(|_| format!("`{}` is not an HTTP method", h.method))?;
+        .map_err(|_| BadRequest::HttpMethod(h.method.clone()))?;
     let path = match http::uri::PathAndQuery::try_from(h.path.as_str()) {
         Ok(p) if h.path.starts_with('/') => p,
         _ => {
-            return Err(format!(
-                "`{}` is not a path (`/path?query`, starting with `/`)",
-                h.path
-            ));
+            return Err(BadRequest::HttpPath(h.path));
         }
     };
     let mut headers = http::HeaderMap::new();
     for (k, v) in &h.headers {
         let name = http::HeaderName::from_bytes(k.as_bytes())
-            .map_err(|_| format!("`{k}` is not an HTTP header name"))?;
+            .map_err(|_| BadRequest::HeaderName(k.clone()))?;
         if OWN_HEADERS.contains(&name.as_str()) {
-            return Err(format!(
-                "header `{k}`: bench sets it itself (from the address and the body)"
-            ));
+            return Err(BadRequest::OwnHeader(k.clone()));
         }
-        let value = http::HeaderValue::from_str(v)
-            .map_err(|_| format!("header `{k}`: `{v}` is not a valid header value"))?;
+        let value = http::HeaderValue::from_str(v).map_err(|_| BadRequest::HeaderValue {
+            name: k.clone(),
+            value: v.clone(),
+        })?;
         headers.append(name, value);
     }
     let body = match h.body {
@@ -385,14 +440,41 @@ mod tests {
         let bad = parse(text, &pool(), &|_| Ok(())).expect_err("bad lines");
         let lines: Vec<usize> = bad.iter().map(|b| b.line).collect();
         assert_eq!(lines, (2..=12).collect::<Vec<_>>(), "{bad:?}");
-        assert!(bad[1].message.contains("no service `demo.Nope`"), "{bad:?}");
-        assert!(bad[2].message.contains("not a `demo.Msg`"), "{bad:?}");
-        assert!(bad[3].message.contains("not a `demo.Msg`"), "{bad:?}");
-        assert!(bad[4].message.contains("`nope` is not a path"), "{bad:?}");
-        assert!(bad[7].message.contains("not an HTTP method"), "{bad:?}");
-        assert!(bad[8].message.contains("bench sets it itself"), "{bad:?}");
-        assert!(bad[9].message.contains("not both"), "{bad:?}");
-        assert!(bad[10].message.contains("unknown field `verb`"), "{bad:?}");
+        assert!(
+            matches!(&bad[1].error, BadRequest::NoService(s) if s == "demo.Nope"),
+            "{bad:?}"
+        );
+        assert!(
+            matches!(&bad[2].error, BadRequest::Message { ty, .. } if ty == "demo.Msg"),
+            "{bad:?}"
+        );
+        assert!(
+            matches!(bad[3].error, BadRequest::Message { .. }),
+            "{bad:?}"
+        );
+        assert!(
+            matches!(&bad[4].error, BadRequest::HttpPath(p) if p == "nope"),
+            "{bad:?}"
+        );
+        assert!(
+            matches!(bad[5].error, BadRequest::NotMethodPath(_)),
+            "{bad:?}"
+        );
+        assert!(
+            matches!(bad[6].error, BadRequest::MetadataKey(_)),
+            "{bad:?}"
+        );
+        assert!(matches!(bad[7].error, BadRequest::HttpMethod(_)), "{bad:?}");
+        assert!(matches!(bad[8].error, BadRequest::OwnHeader(_)), "{bad:?}");
+        assert!(matches!(bad[9].error, BadRequest::Both), "{bad:?}");
+        assert!(
+            bad[10].error.to_string().contains("unknown field `verb`"),
+            "{bad:?}"
+        );
+        assert!(
+            bad[4].error.to_string().contains("`nope` is not a path"),
+            "{bad:?}"
+        );
         assert!(
             parse("\n\n", &pool(), &|_| Ok(())).is_err(),
             "an empty file"
