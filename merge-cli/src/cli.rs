@@ -471,8 +471,35 @@ pub enum BenchFormat {
     Markdown,
 }
 
+/// A flag's value that does not hold; clap prints it after the flag's name.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum FlagError {
+    #[error("`{0}` is not a duration (say 30s, 500ms or 2m)")]
+    Duration(String),
+    #[error("`{0}`: the unit is ms, s, m or h")]
+    Unit(String),
+    #[error("`{0}`: a time above zero")]
+    ZeroTime(String),
+    #[error("`{0}` is not a rate: requests per second, above 0")]
+    Rate(String),
+    #[error("`{0}` is not a number")]
+    Number(String),
+    #[error("`{0}` is not a whole number")]
+    Whole(String),
+    #[error("{0} is not a sampling probability: give a number above 0, at most 1")]
+    Probability(f64),
+    #[error(transparent)]
+    Range(#[from] merge_analyzer::thresholds::RangeError),
+    #[error(
+        "`{0}` cannot be allowed: a native library cannot be linked twice, and versions are the isolation policy's (`--isolation exact` vendors them)"
+    )]
+    NotAllowable(String),
+    #[error("`{0}` is not a check code; `cargo merge explain` lists them")]
+    NotCode(String),
+}
+
 /// `30s`, `500ms`, `2m`, `1h`, or plain seconds (`30`, `0.5`).
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, FlagError> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -480,31 +507,29 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let (number, unit) = text.split_at(split);
     let n: f64 = number
         .parse()
-        .map_err(|_| format!("`{text}` is not a duration (say 30s, 500ms or 2m)"))?;
+        .map_err(|_| FlagError::Duration(text.to_owned()))?;
     let seconds = match unit {
         "" | "s" => n,
         "ms" => n / 1000.0,
         "m" => n * 60.0,
         "h" => n * 3600.0,
-        _ => return Err(format!("`{text}`: the unit is ms, s, m or h")),
+        _ => return Err(FlagError::Unit(text.to_owned())),
     };
     std::time::Duration::try_from_secs_f64(seconds)
-        .map_err(|_| format!("`{text}` is not a duration (say 30s, 500ms or 2m)"))
+        .map_err(|_| FlagError::Duration(text.to_owned()))
 }
 
-fn parse_positive_duration(text: &str) -> Result<std::time::Duration, String> {
+fn parse_positive_duration(text: &str) -> Result<std::time::Duration, FlagError> {
     match parse_duration(text)? {
-        d if d.is_zero() => Err(format!("`{text}`: a time above zero")),
+        d if d.is_zero() => Err(FlagError::ZeroTime(text.to_owned())),
         d => Ok(d),
     }
 }
 
-fn parse_rate(text: &str) -> Result<f64, String> {
+fn parse_rate(text: &str) -> Result<f64, FlagError> {
     match text.parse::<f64>() {
         Ok(r) if r.is_finite() && r > 0.0 && r <= 1e7 => Ok(r),
-        _ => Err(format!(
-            "`{text}` is not a rate: requests per second, above 0"
-        )),
+        _ => Err(FlagError::Rate(text.to_owned())),
     }
 }
 
@@ -655,49 +680,42 @@ impl ThresholdArgs {
     }
 }
 
-fn number(s: &str) -> Result<f64, String> {
+fn number(s: &str) -> Result<f64, FlagError> {
     s.parse::<f64>()
-        .map_err(|_| format!("`{s}` is not a number"))
+        .map_err(|_| FlagError::Number(s.to_owned()))
 }
 
-fn probability(s: &str) -> Result<f64, String> {
+fn probability(s: &str) -> Result<f64, FlagError> {
     let p = number(s)?;
     if p > 0.0 && p <= 1.0 {
         Ok(p)
     } else {
-        Err(format!(
-            "{p} is not a sampling probability: give a number above 0, at most 1"
-        ))
+        Err(FlagError::Probability(p))
     }
 }
 
-fn share(s: &str) -> Result<f64, String> {
-    check_share(number(s)?).map_err(|e| e.to_string())
+fn share(s: &str) -> Result<f64, FlagError> {
+    Ok(check_share(number(s)?)?)
 }
 
-fn positive(s: &str) -> Result<f64, String> {
-    check_positive(number(s)?).map_err(|e| e.to_string())
+fn positive(s: &str) -> Result<f64, FlagError> {
+    Ok(check_positive(number(s)?)?)
 }
 
 /// A check code `--allow` may name.
-fn check_code(s: &str) -> Result<String, String> {
+fn check_code(s: &str) -> Result<String, FlagError> {
     match merge_analyzer::codes::CheckCode::from_name(s) {
         Some(code) if code.allowable() => Ok(code.name().to_owned()),
-        Some(code) => Err(format!(
-            "`{code}` cannot be allowed: a native library cannot be linked twice, and versions \
-             are the isolation policy's (`--isolation exact` vendors them)"
-        )),
-        None => Err(format!(
-            "`{s}` is not a check code; `cargo merge explain` lists them"
-        )),
+        Some(code) => Err(FlagError::NotAllowable(code.to_string())),
+        None => Err(FlagError::NotCode(s.to_owned())),
     }
 }
 
-fn group_size(s: &str) -> Result<usize, String> {
+fn group_size(s: &str) -> Result<usize, FlagError> {
     let n = s
         .parse::<usize>()
-        .map_err(|_| format!("`{s}` is not a whole number"))?;
-    check_group_size(n).map_err(|e| e.to_string())
+        .map_err(|_| FlagError::Whole(s.to_owned()))?;
+    Ok(check_group_size(n)?)
 }
 
 /// The process arguments, with `merge` inserted when the binary is run as `cargo-merge

@@ -5,16 +5,21 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Time(pub i128);
 
-pub fn parse_time(text: &str) -> Result<Time, String> {
+/// A `--from` or `--to` that is not a time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a time: give RFC 3339 in UTC (2026-12-05T10:00:00Z) or seconds since the epoch"
+)]
+pub struct NotATime(String);
+
+pub fn parse_time(text: &str) -> Result<Time, NotATime> {
     let text = text.trim();
     if let Ok(seconds) = text.parse::<f64>() {
         if seconds.is_finite() && seconds.abs() < 1e12 {
             return Ok(Time((seconds * 1e9).round() as i128));
         }
     }
-    rfc3339(text).ok_or_else(|| {
-        format!("`{text}` is not a time: give RFC 3339 in UTC (2026-12-05T10:00:00Z) or seconds since the epoch")
-    })
+    rfc3339(text).ok_or_else(|| NotATime(text.to_owned()))
 }
 
 fn rfc3339(s: &str) -> Option<Time> {
