@@ -56,7 +56,20 @@ pub(super) fn copy_package(
     let build_script = build_script(original);
     for rel in list {
         let path = original.join(&rel);
-        let bytes = match std::fs::read(&path) {
+        // Nested packages are copied with their own folder's rules.
+        let nested = rel.components().count() > 1 && nested_package(original, &rel);
+        // A member source (not a build script, which runs on the host) is read and parsed
+        // once per build, through `parsed`, which check and the start order read too.
+        let member_source = (!nested
+            && rel.extension().is_some_and(|e| e == "rs")
+            && Some(&rel) != build_script.as_ref())
+        .then(|| with.parsed.get(&path))
+        .flatten();
+        let read = match &member_source {
+            Some(s) => Ok(s.text.as_bytes().to_vec()),
+            None => std::fs::read(&path),
+        };
+        let bytes = match read {
             Ok(b) => b,
             Err(e) => {
                 problems.push(
@@ -70,8 +83,7 @@ pub(super) fn copy_package(
             manifest_text = Some(String::from_utf8_lossy(&bytes).into_owned());
             continue;
         }
-        // Nested packages are copied with their own folder's rules.
-        if rel.components().count() > 1 && nested_package(original, &rel) {
+        if nested {
             files.insert(copy.join(&rel), bytes);
             continue;
         }
@@ -87,32 +99,30 @@ pub(super) fn copy_package(
                 out = wrapped.into_bytes();
                 wraps_build = true;
             }
-        } else if rel.extension().is_some_and(|e| e == "rs") {
-            if let Some(text) = with.parsed.get(&path) {
-                let entry = entry_file == Some(rel.as_path());
-                let how = source::How {
-                    entry,
-                    protos: c.rewrite,
-                };
-                match source::rewrite(&rel, &text, how, &shared, with.mend) {
-                    Ok(r) => {
-                        uses_shim |= r.uses_shim;
-                        uses_shared |= r.uses_shared;
-                        if !r.protos.is_empty() && compiled(role, &rel, entry) {
-                            includes
-                                .entry(c.package.clone())
-                                .or_insert_with(|| (copy.to_path_buf(), BTreeSet::new()))
-                                .1
-                                .extend(r.protos);
-                        }
-                        if let Some(t) = r.text {
-                            out = t.into_bytes();
-                        }
+        } else if let Some(text) = member_source {
+            let entry = entry_file == Some(rel.as_path());
+            let how = source::How {
+                entry,
+                protos: c.rewrite,
+            };
+            match source::rewrite(&rel, &text, how, &shared, with.mend) {
+                Ok(r) => {
+                    uses_shim |= r.uses_shim;
+                    uses_shared |= r.uses_shared;
+                    if !r.protos.is_empty() && compiled(role, &rel, entry) {
+                        includes
+                            .entry(c.package.clone())
+                            .or_insert_with(|| (copy.to_path_buf(), BTreeSet::new()))
+                            .1
+                            .extend(r.protos);
                     }
-                    Err(e) => problems.push(
-                        InputError::new(&path, None, e.to_string()).code(InputCode::MalformedInput),
-                    ),
+                    if let Some(t) = r.text {
+                        out = t.into_bytes();
+                    }
                 }
+                Err(e) => problems.push(
+                    InputError::new(&path, None, e.to_string()).code(InputCode::MalformedInput),
+                ),
             }
         }
         files.insert(copy.join(&rel), out);
