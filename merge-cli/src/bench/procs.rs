@@ -37,14 +37,26 @@ impl Proc {
     }
 }
 
-/// A service process that could not be started: what could not be done to which file. Its
-/// message says the cause (printed as a chain, it is not said twice).
+/// A service process that could not be started. Its message says the cause (printed as a
+/// chain, it is not said twice).
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {doing} `{}`: {error}", path.display())]
-pub struct StartError {
-    doing: &'static str,
-    path: PathBuf,
-    error: std::io::Error,
+pub enum StartError {
+    #[error("cannot create `{}`: {error}", path.display())]
+    Create {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The log file, opened a second time for stderr.
+    #[error("cannot open `{}` twice: {error}", path.display())]
+    Reopen {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot start `{}`: {error}", path.display())]
+    Spawn {
+        path: PathBuf,
+        error: std::io::Error,
+    },
 }
 
 /// The processes of one setup; dropping it stops them.
@@ -61,15 +73,20 @@ impl Procs {
         env: &[(String, String)],
         log: &Path,
     ) -> Result<(), StartError> {
-        let failed = |doing: &'static str, path: &Path| {
-            let path = path.to_path_buf();
-            move |error| StartError { doing, path, error }
-        };
         if let Some(dir) = log.parent() {
-            std::fs::create_dir_all(dir).map_err(failed("create", dir))?;
+            std::fs::create_dir_all(dir).map_err(|error| StartError::Create {
+                path: dir.to_path_buf(),
+                error,
+            })?;
         }
-        let out = std::fs::File::create(log).map_err(failed("create", log))?;
-        let err = out.try_clone().map_err(failed("open again", log))?;
+        let out = std::fs::File::create(log).map_err(|error| StartError::Create {
+            path: log.to_path_buf(),
+            error,
+        })?;
+        let err = out.try_clone().map_err(|error| StartError::Reopen {
+            path: log.to_path_buf(),
+            error,
+        })?;
         // A process group of its own: stopping it reaches what it started too.
         let child =
             std::os::unix::process::CommandExt::process_group(&mut Command::new(program), 0)
@@ -78,7 +95,10 @@ impl Procs {
                 .stdout(out)
                 .stderr(err)
                 .spawn()
-                .map_err(failed("start", program))?;
+                .map_err(|error| StartError::Spawn {
+                    path: program.to_path_buf(),
+                    error,
+                })?;
         self.0.push(Proc {
             name: name.to_owned(),
             log: log.to_path_buf(),

@@ -461,7 +461,12 @@ fn summed(each: &[&Value]) -> Result<Value, RenderError> {
         let text = match q {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
-            other => other.to_string(),
+            other => {
+                return Err(RenderError::NotQuantity {
+                    name: name.to_owned(),
+                    value: other.to_string(),
+                });
+            }
         };
         quantity(&text).ok_or_else(|| RenderError::Quantity {
             name: name.to_owned(),

@@ -56,6 +56,9 @@ pub enum RenderError {
         other: String,
         port: i64,
     },
+    /// A resource value that is neither a string nor a number.
+    #[error("resource `{name}`: `{value}` is not a quantity")]
+    NotQuantity { name: String, value: String },
     #[error("resource `{name}`: `{value}` is not a Kubernetes quantity")]
     Quantity { name: String, value: String },
     #[error(transparent)]

@@ -29,6 +29,9 @@ pub enum SynthError {
     /// A path to one of cargo-merge's own crates that cannot be written from the copy.
     #[error("cannot place cargo-merge's crate `{0}`")]
     ToolCrate(String),
+    /// merge-rewrite, which a wrapped build script needs, is not beside runtime-shim.
+    #[error("cannot find merge-rewrite beside merge-runtime-shim")]
+    NoRewriteCrate,
     #[error("cannot read `{}`: {source}", path.display())]
     Read {
         path: PathBuf,

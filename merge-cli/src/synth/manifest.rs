@@ -147,7 +147,7 @@ pub fn member(
         let path = cx
             .tools
             .path_of("merge-rewrite")
-            .ok_or_else(|| SynthError::ToolCrate("merge-rewrite".to_owned()))?;
+            .ok_or(SynthError::NoRewriteCrate)?;
         let mut dep = InlineTable::new();
         dep.insert("path", slash(&path).into());
         let build = doc
